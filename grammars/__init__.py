@@ -1,0 +1,1 @@
+"""The netspec grammar, shipped as package data (see pyproject.toml: package-dir)."""

@@ -1,0 +1,148 @@
+"""The catalogue's building blocks: entries, the registry, and structured lowerings.
+
+A catalogue entry states, in one class, everything netspec knows about one layer, loss,
+optimizer, activation, initializer or metric: its parameters (a pydantic model whose every
+field has an explicit default or is required), the order of its positional arguments, its
+shape rule and parameter count (layers), and its lowering to Keras and to PyTorch.
+
+Entries register themselves when their class is defined; `lookup` finds them by name and
+suggests the closest name on a typo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
+
+from netspec import ir
+from netspec.diagnostics import did_you_mean
+
+FAMILIES = ("layer", "loss", "optimizer", "activation", "initializer", "metric")
+
+_REGISTRY: dict[str, dict[str, type[Entry]]] = {family: {} for family in FAMILIES}
+
+
+class Entry:
+    """Base of every catalogue entry. Subclasses set `kind` and register automatically."""
+
+    family: ClassVar[str]
+    kind: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    Params: ClassVar[type[ir.Params]] = ir.Params
+    positional: ClassVar[tuple[str, ...]] = ()
+    # Other spellings accepted for an argument, e.g. {"learning_rate": "lr"}.
+    arg_aliases: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            table = _REGISTRY[cls.family]
+            for name in (cls.kind, *cls.aliases):
+                if name in table:
+                    raise ValueError(f"{cls.family} '{name}' is registered twice")
+                table[name] = cls
+
+
+def lookup(family: str, name: str) -> type[Entry] | None:
+    return _REGISTRY[family].get(name)
+
+
+def names(family: str, *, include_aliases: bool = True) -> list[str]:
+    table = _REGISTRY[family]
+    if include_aliases:
+        return sorted(table)
+    return sorted({cls.kind for cls in table.values()})
+
+
+def entries(family: str) -> list[type[Entry]]:
+    """Each entry of a family once, in name order."""
+    seen: dict[str, type[Entry]] = {}
+    for cls in _REGISTRY[family].values():
+        seen.setdefault(cls.kind, cls)
+    return [seen[k] for k in sorted(seen)]
+
+
+def suggest(family: str, name: str) -> str | None:
+    return did_you_mean(name, names(family))
+
+
+def _known(family: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        entry = lookup(family, value)
+        if entry is None:
+            suggestion = suggest(family, value)
+            raise PydanticCustomError(
+                "unknown_name",
+                "unknown {family} '{name}'",
+                {"family": family, "name": value, "suggestion": suggestion or ""},
+            )
+        return entry.kind  # aliases resolve to the canonical name
+
+    return check
+
+
+ActivationName = Annotated[str, AfterValidator(_known("activation"))]
+"""A parameter that names an activation; validated against the catalogue."""
+
+InitializerName = Annotated[str, AfterValidator(_known("initializer"))]
+"""A parameter that names an initializer; validated against the catalogue."""
+
+
+# --------------------------------------------------------------------------- lowerings
+
+
+@dataclass(frozen=True)
+class Code:
+    """A fragment of Python written by netspec itself (never spec text), e.g. `self.fc.weight`."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class PyCall:
+    """A call to emit: `func(*args, **kwargs)`, values written as literals by the writer."""
+
+    func: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+class Layout(str, Enum):
+    """How a PyTorch module holds a per-sample tensor with channels."""
+
+    SPEC = "spec"  # as the spec states it: channels-last
+    CHANNELS_FIRST = "channels_first"  # PyTorch's own convention for convolutions
+    ANY = "any"  # the layer works on either (element-wise layers)
+
+
+@dataclass(frozen=True)
+class TorchLowering:
+    """A layer in PyTorch: its submodules, their initialisation, and its forward expression.
+
+    `forward` holds statements to run first and `expr` the expression whose value is the
+    layer's output (before its activation); both use `{x}` for the running tensor and `{m}`
+    for the layer's module attribute (`self.<name>`).
+    """
+
+    modules: tuple[tuple[str, PyCall], ...]
+    init: tuple[PyCall, ...] = ()
+    forward: tuple[str, ...] = ()
+    expr: str = "{m}({x})"
+    layout: Layout = Layout.SPEC
+    helpers: tuple[str, ...] = ()  # names of module-level helper classes this layer needs
+
+
+class ShapeError(Exception):
+    """Raised by a shape rule; the checker turns it into a diagnostic on the layer."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None, arg: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.arg = arg  # the argument to point at, when one is to blame

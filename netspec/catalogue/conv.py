@@ -1,0 +1,225 @@
+"""Convolution and pooling layers over [height, width, channels] samples."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from netspec import ir
+from netspec.catalogue.base import (
+    ActivationName,
+    Code,
+    InitializerName,
+    Layout,
+    PyCall,
+    ShapeError,
+    TorchLowering,
+)
+from netspec.catalogue.core import init_call, keras_activation
+from netspec.catalogue.layer import LayerEntry, attr
+from netspec.catalogue.shapes import fmt, same_padding, window_output_length
+
+
+def _pair(value: Any) -> Any:
+    """`3` means `(3, 3)`; lists from the spec become tuples."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+PositiveInt = Annotated[int, Field(gt=0)]
+Pair = Annotated[tuple[PositiveInt, PositiveInt], BeforeValidator(_pair)]
+Padding = Literal["valid", "same"]
+
+
+def _image(kind: str, shape: ir.Shape) -> tuple[int, int, int]:
+    if len(shape) != 3:
+        hint = "add Reshape([height, width, channels]) before it"
+        if len(shape) == 1:
+            hint = f"a flat input of {shape[0]} values needs Reshape([height, width, channels]) first"
+        raise ShapeError(
+            "E0205",
+            f"{kind} needs a [height, width, channels] input per sample, got {fmt(shape)}",
+            hint=hint,
+        )
+    return shape[0], shape[1], shape[2]
+
+
+def _windowed(
+    kind: str,
+    shape: ir.Shape,
+    window: tuple[int, int],
+    strides: tuple[int, int],
+    padding: str,
+    dilation: tuple[int, int] = (1, 1),
+    window_arg: str = "kernel_size",
+) -> tuple[int, int]:
+    height, width, _ = _image(kind, shape)
+    out = []
+    for axis, (length, w, s, d) in enumerate(zip((height, width), window, strides, dilation)):
+        effective = (w - 1) * d + 1
+        if padding == "valid" and effective > length:
+            which = "height" if axis == 0 else "width"
+            raise ShapeError(
+                "E0202",
+                f"{kind} window {fmt(window)} is larger than its input {fmt(shape)} "
+                f"({which} {length} < {effective})",
+                hint=f"use a smaller {window_arg}, padding=same, or remove a pooling layer before it",
+                arg=window_arg,
+            )
+        out.append(window_output_length(length, w, s, padding, d))
+    return out[0], out[1]
+
+
+def _torch_padding(
+    shape: ir.Shape, window: tuple[int, int], strides: tuple[int, int], dilation: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """`same` padding as (left, right, top, bottom), the order `nn.ZeroPad2d` takes."""
+    top, bottom = same_padding(shape[0], window[0], strides[0], dilation[0])
+    left, right = same_padding(shape[1], window[1], strides[1], dilation[1])
+    return left, right, top, bottom
+
+
+class Conv2DParams(ir.Params):
+    filters: int = Field(gt=0, description="number of output channels, a positive integer")
+    kernel_size: Pair = Field(description="window size, an integer or [height, width], each > 0")
+    strides: Pair = (1, 1)
+    padding: Padding = Field("valid", description="valid (no padding) or same")
+    dilation_rate: Pair = (1, 1)
+    activation: ActivationName = "linear"
+    use_bias: bool = True
+    kernel_initializer: InitializerName = "glorot_uniform"
+    bias_initializer: InitializerName = "zeros"
+
+
+class Conv2D(LayerEntry):
+    """2-D convolution (cross-correlation) over [height, width, channels] samples."""
+
+    kind = "Conv2D"
+    aliases = ("Conv2d",)
+    Params = Conv2DParams
+    positional = ("filters", "kernel_size")
+    summary = "2-D convolution"
+
+    def output_shape(self, p: Conv2DParams, shape: ir.Shape) -> ir.Shape:
+        h, w = _windowed(
+            "Conv2D", shape, p.kernel_size, p.strides, p.padding, p.dilation_rate
+        )
+        return (h, w, p.filters)
+
+    def param_counts(self, p: Conv2DParams, shape: ir.Shape) -> tuple[int, int]:
+        kh, kw = p.kernel_size
+        return (kh * kw * shape[2] * p.filters + (p.filters if p.use_bias else 0), 0)
+
+    def keras(self, p: Conv2DParams, layer: ir.Layer) -> PyCall:
+        return PyCall(
+            "layers.Conv2D",
+            (p.filters,),
+            {
+                "kernel_size": p.kernel_size,
+                "strides": p.strides,
+                "padding": p.padding,
+                "dilation_rate": p.dilation_rate,
+                "activation": keras_activation(p.activation),
+                "use_bias": p.use_bias,
+                "kernel_initializer": p.kernel_initializer,
+                "bias_initializer": p.bias_initializer,
+            },
+        )
+
+    def torch(self, p: Conv2DParams, layer: ir.Layer) -> TorchLowering:
+        in_channels = layer.input_shape[2]
+        receptive = p.kernel_size[0] * p.kernel_size[1]
+        fan_in, fan_out = in_channels * receptive, p.filters * receptive
+        modules: list[tuple[str, PyCall]] = []
+        forward: list[str] = []
+        padding: Any = 0
+        if p.padding == "same":
+            left, right, top, bottom = _torch_padding(
+                layer.input_shape, p.kernel_size, p.strides, p.dilation_rate
+            )
+            if left == right and top == bottom:
+                padding = (top, left)
+            else:  # TensorFlow puts the odd cell after; PyTorch's own padding is symmetric
+                modules.append((f"{layer.name}_pad", PyCall("nn.ZeroPad2d", ((left, right, top, bottom),))))
+                forward.append("{x} = {m}_pad({x})")
+        modules.append(
+            (
+                layer.name,
+                PyCall(
+                    "nn.Conv2d",
+                    (in_channels, p.filters),
+                    {
+                        "kernel_size": p.kernel_size,
+                        "stride": p.strides,
+                        "padding": padding,
+                        "dilation": p.dilation_rate,
+                        "bias": p.use_bias,
+                    },
+                ),
+            )
+        )
+        init = [init_call(p.kernel_initializer, attr(layer, "weight"), fan_in, fan_out)]
+        if p.use_bias:
+            init.append(init_call(p.bias_initializer, attr(layer, "bias"), fan_in, fan_out))
+        return TorchLowering(
+            modules=tuple(modules),
+            init=tuple(init),
+            forward=tuple(forward),
+            layout=Layout.CHANNELS_FIRST,
+        )
+
+
+class PoolParams(ir.Params):
+    pool_size: Pair = Field((2, 2), description="window size, an integer or [height, width]")
+    strides: Pair = Field(description="step of the window; defaults to pool_size")
+    padding: Padding = "valid"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strides_default_to_pool_size(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("strides") is None:
+            data = {**data, "strides": data.get("pool_size", (2, 2))}
+        return data
+
+
+class MaxPooling2D(LayerEntry):
+    """The maximum over each window; padded cells never win."""
+
+    kind = "MaxPooling2D"
+    aliases = ("MaxPool2D", "MaxPool2d")
+    Params = PoolParams
+    positional = ("pool_size",)
+    summary = "2-D max pooling"
+
+    def output_shape(self, p: PoolParams, shape: ir.Shape) -> ir.Shape:
+        h, w = _windowed(
+            "MaxPooling2D", shape, p.pool_size, p.strides, p.padding, window_arg="pool_size"
+        )
+        return (h, w, shape[2])
+
+    def keras(self, p: PoolParams, layer: ir.Layer) -> PyCall:
+        return PyCall(
+            "layers.MaxPooling2D",
+            (),
+            {"pool_size": p.pool_size, "strides": p.strides, "padding": p.padding},
+        )
+
+    def torch(self, p: PoolParams, layer: ir.Layer) -> TorchLowering:
+        modules: list[tuple[str, PyCall]] = []
+        forward: list[str] = []
+        if p.padding == "same":
+            pads = _torch_padding(layer.input_shape, p.pool_size, p.strides, (1, 1))
+            if any(pads):
+                pad = PyCall("nn.ConstantPad2d", (pads, Code('float("-inf")')))
+                modules.append((f"{layer.name}_pad", pad))
+                forward.append("{x} = {m}_pad({x})")
+        modules.append(
+            (layer.name, PyCall("nn.MaxPool2d", (), {"kernel_size": p.pool_size, "stride": p.strides}))
+        )
+        return TorchLowering(
+            modules=tuple(modules), forward=tuple(forward), layout=Layout.CHANNELS_FIRST
+        )

@@ -1,0 +1,210 @@
+"""Core layers: Dense, Flatten, Dropout, Activation, Reshape."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from pydantic import Field
+
+from netspec import ir
+from netspec.catalogue.activations import ActivationEntry
+from netspec.catalogue.base import (
+    ActivationName,
+    InitializerName,
+    Layout,
+    PyCall,
+    ShapeError,
+    TorchLowering,
+    lookup,
+)
+from netspec.catalogue.layer import LayerEntry, attr
+from netspec.catalogue.shapes import fmt
+
+
+def init_call(initializer: str, tensor, fan_in: int, fan_out: int) -> PyCall:
+    """The PyTorch `nn.init` call for a named netspec initializer."""
+    entry = lookup("initializer", initializer)
+    assert entry is not None, initializer  # validated at check time
+    return entry().torch(tensor, fan_in, fan_out)
+
+
+def keras_activation(name: str) -> str:
+    entry = lookup("activation", name)
+    assert entry is not None and issubclass(entry, ActivationEntry), name
+    return entry.keras_name
+
+
+class DenseParams(ir.Params):
+    units: int = Field(gt=0, description="number of output units, a positive integer")
+    activation: ActivationName = Field("linear", description="applied to the output")
+    use_bias: bool = True
+    kernel_initializer: InitializerName = "glorot_uniform"
+    bias_initializer: InitializerName = "zeros"
+
+
+class Dense(LayerEntry):
+    """y = activation(x · W + b), applied to the last axis."""
+
+    kind = "Dense"
+    aliases = ("Linear",)
+    Params = DenseParams
+    positional = ("units",)
+    summary = "fully connected layer"
+
+    def output_shape(self, p: DenseParams, shape: ir.Shape) -> ir.Shape:
+        if len(shape) > 2:
+            raise ShapeError(
+                "E0201",
+                f"Dense needs a 1-D input per sample, got {fmt(shape)}",
+                hint="insert Flatten before this layer",
+            )
+        if len(shape) == 0:
+            raise ShapeError("E0205", "Dense needs at least a 1-D input per sample, got a scalar")
+        return (*shape[:-1], p.units)
+
+    def param_counts(self, p: DenseParams, shape: ir.Shape) -> tuple[int, int]:
+        return (shape[-1] * p.units + (p.units if p.use_bias else 0), 0)
+
+    def keras(self, p: DenseParams, layer: ir.Layer) -> PyCall:
+        return PyCall(
+            "layers.Dense",
+            (p.units,),
+            {
+                "activation": keras_activation(p.activation),
+                "use_bias": p.use_bias,
+                "kernel_initializer": p.kernel_initializer,
+                "bias_initializer": p.bias_initializer,
+            },
+        )
+
+    def torch(self, p: DenseParams, layer: ir.Layer) -> TorchLowering:
+        fan_in = layer.input_shape[-1]
+        init = [init_call(p.kernel_initializer, attr(layer, "weight"), fan_in, p.units)]
+        if p.use_bias:
+            init.append(init_call(p.bias_initializer, attr(layer, "bias"), fan_in, p.units))
+        return TorchLowering(
+            modules=((layer.name, PyCall("nn.Linear", (fan_in, p.units), {"bias": p.use_bias})),),
+            init=tuple(init),
+        )
+
+
+class Flatten(LayerEntry):
+    """Flattens each sample to one axis, in channels-last (row-major) order."""
+
+    kind = "Flatten"
+    transparent = True
+    summary = "flattens each sample to a vector"
+
+    def output_shape(self, p: ir.Params, shape: ir.Shape) -> ir.Shape:
+        return (math.prod(shape),)
+
+    def keras(self, p: ir.Params, layer: ir.Layer) -> PyCall:
+        return PyCall("layers.Flatten")
+
+    def torch(self, p: ir.Params, layer: ir.Layer) -> TorchLowering:
+        return TorchLowering(modules=((layer.name, PyCall("nn.Flatten")),))
+
+
+class DropoutParams(ir.Params):
+    rate: float = Field(ge=0.0, lt=1.0, description="fraction of inputs dropped, in [0, 1)")
+
+
+class Dropout(LayerEntry):
+    """While training, zeroes each input with probability `rate` and scales the rest by 1/(1-rate)."""
+
+    kind = "Dropout"
+    Params = DropoutParams
+    positional = ("rate",)
+    transparent = True
+    summary = "randomly zeroes inputs while training"
+
+    def output_shape(self, p: DropoutParams, shape: ir.Shape) -> ir.Shape:
+        return shape
+
+    def keras(self, p: DropoutParams, layer: ir.Layer) -> PyCall:
+        return PyCall("layers.Dropout", (p.rate,))
+
+    def torch(self, p: DropoutParams, layer: ir.Layer) -> TorchLowering:
+        return TorchLowering(
+            modules=((layer.name, PyCall("nn.Dropout", (), {"p": p.rate})),), layout=Layout.ANY
+        )
+
+
+class ActivationParams(ir.Params):
+    activation: ActivationName = Field(description="the activation to apply, e.g. relu")
+
+
+class Activation(LayerEntry):
+    """Applies an activation to its input."""
+
+    kind = "Activation"
+    Params = ActivationParams
+    positional = ("activation",)
+    summary = "applies an activation function"
+
+    def output_shape(self, p: ActivationParams, shape: ir.Shape) -> ir.Shape:
+        return shape
+
+    def keras(self, p: ActivationParams, layer: ir.Layer) -> PyCall:
+        return PyCall("layers.Activation", (keras_activation(p.activation),))
+
+    def torch(self, p: ActivationParams, layer: ir.Layer) -> TorchLowering:
+        return TorchLowering(modules=(), expr="{x}", layout=Layout.ANY)
+
+
+Dim = Annotated[int, Field(ge=-1)]
+
+
+class ReshapeParams(ir.Params):
+    target_shape: tuple[Dim, ...] = Field(
+        min_length=1,
+        description="the per-sample shape to produce; one axis may be -1 to be inferred",
+    )
+
+
+class Reshape(LayerEntry):
+    """Reshapes each sample, in channels-last (row-major) order."""
+
+    kind = "Reshape"
+    Params = ReshapeParams
+    positional = ("target_shape",)
+    transparent = True
+    summary = "reshapes each sample"
+
+    def output_shape(self, p: ReshapeParams, shape: ir.Shape) -> ir.Shape:
+        size = math.prod(shape)
+        target = list(p.target_shape)
+        unknown = [i for i, d in enumerate(target) if d == -1]
+        if 0 in target:
+            raise ShapeError("E0204", "Reshape target sizes must be positive", arg="target_shape")
+        if len(unknown) > 1:
+            raise ShapeError(
+                "E0204", "Reshape can infer only one axis (-1)", arg="target_shape"
+            )
+        known = math.prod(d for d in target if d != -1)
+        if unknown:
+            if size % known:
+                raise ShapeError(
+                    "E0204",
+                    f"Reshape cannot fit {size} values ({fmt(shape)}) into {fmt(p.target_shape)}",
+                    hint=f"the known sizes multiply to {known}, which does not divide {size}",
+                    arg="target_shape",
+                )
+            target[unknown[0]] = size // known
+        elif known != size:
+            raise ShapeError(
+                "E0204",
+                f"Reshape of {fmt(shape)} ({size} values) into {fmt(p.target_shape)} "
+                f"({known} values): the sizes do not multiply out",
+                hint=f"choose a target shape whose sizes multiply to {size}",
+                arg="target_shape",
+            )
+        return tuple(target)
+
+    def keras(self, p: ReshapeParams, layer: ir.Layer) -> PyCall:
+        return PyCall("layers.Reshape", (tuple(layer.output_shape),))
+
+    def torch(self, p: ReshapeParams, layer: ir.Layer) -> TorchLowering:
+        dims = ", ".join(str(d) for d in layer.output_shape)
+        return TorchLowering(modules=(), expr="{x}.reshape({x}.shape[0], " + dims + ")")

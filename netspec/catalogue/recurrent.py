@@ -1,0 +1,100 @@
+"""Recurrent layers over [steps, features] samples."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from netspec import ir
+from netspec.catalogue.base import Code, InitializerName, PyCall, ShapeError, TorchLowering
+from netspec.catalogue.core import init_call
+from netspec.catalogue.layer import LayerEntry, attr
+from netspec.catalogue.shapes import fmt
+
+
+def _sequence(kind: str, shape: ir.Shape) -> tuple[int, int]:
+    if len(shape) != 2:
+        hint = "a recurrent layer reads [steps, features]; add Reshape([steps, features]) before it"
+        if len(shape) == 3 and shape[2] == 1:
+            hint = f"add Reshape([{shape[0]}, {shape[1]}]) before it to read rows as steps"
+        raise ShapeError(
+            "E0203",
+            f"{kind} needs a sequence [steps, features] per sample, got {fmt(shape)}",
+            hint=hint,
+        )
+    return shape[0], shape[1]
+
+
+class LSTMParams(ir.Params):
+    units: int = Field(gt=0, description="size of the hidden state, a positive integer")
+    activation: Literal["tanh"] = Field(
+        "tanh", description="cell activation; tanh is the one both frameworks implement"
+    )
+    recurrent_activation: Literal["sigmoid"] = Field(
+        "sigmoid", description="gate activation; sigmoid is the one both frameworks implement"
+    )
+    use_bias: bool = True
+    return_sequences: bool = Field(False, description="output every step, not only the last")
+    kernel_initializer: InitializerName = "glorot_uniform"
+    recurrent_initializer: InitializerName = "orthogonal"
+    bias_initializer: InitializerName = "zeros"
+    unit_forget_bias: bool = Field(True, description="start the forget-gate bias at 1")
+
+
+class LSTM(LayerEntry):
+    """Long short-term memory, gates in the order [input, forget, cell, output], one bias."""
+
+    kind = "LSTM"
+    Params = LSTMParams
+    positional = ("units",)
+    summary = "long short-term memory"
+
+    def output_shape(self, p: LSTMParams, shape: ir.Shape) -> ir.Shape:
+        steps, _ = _sequence("LSTM", shape)
+        return (steps, p.units) if p.return_sequences else (p.units,)
+
+    def param_counts(self, p: LSTMParams, shape: ir.Shape) -> tuple[int, int]:
+        features = shape[-1]
+        return (4 * p.units * (features + p.units) + (4 * p.units if p.use_bias else 0), 0)
+
+    def activation(self, p: LSTMParams) -> str | None:
+        return None
+
+    def keras(self, p: LSTMParams, layer: ir.Layer) -> PyCall:
+        return PyCall(
+            "layers.LSTM",
+            (p.units,),
+            {
+                "activation": p.activation,
+                "recurrent_activation": p.recurrent_activation,
+                "use_bias": p.use_bias,
+                "kernel_initializer": p.kernel_initializer,
+                "recurrent_initializer": p.recurrent_initializer,
+                "bias_initializer": p.bias_initializer,
+                "unit_forget_bias": p.unit_forget_bias,
+                "return_sequences": p.return_sequences,
+            },
+        )
+
+    def torch(self, p: LSTMParams, layer: ir.Layer) -> TorchLowering:
+        features, units = layer.input_shape[-1], p.units
+        init = [
+            init_call(p.kernel_initializer, attr(layer, "weight_ih_l0"), features, 4 * units),
+            init_call(p.recurrent_initializer, attr(layer, "weight_hh_l0"), units, 4 * units),
+        ]
+        if p.use_bias:
+            init.append(init_call(p.bias_initializer, attr(layer, "bias_ih_l0"), features, 4 * units))
+            if p.unit_forget_bias:
+                forget = Code(f"self.{layer.name}.bias_ih_l0[{units}:{2 * units}]")
+                init.append(PyCall("nn.init.ones_", (forget,)))
+        module = PyCall(
+            "SingleBiasLSTM", (features, units), {"bias": p.use_bias, "batch_first": True}
+        )
+        return TorchLowering(
+            modules=((layer.name, module),),
+            init=tuple(init),
+            forward=("{x}, _ = {m}({x})",),
+            expr="{x}" if p.return_sequences else "{x}[:, -1, :]",
+            helpers=("SingleBiasLSTM",),
+        )

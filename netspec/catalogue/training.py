@@ -1,0 +1,482 @@
+"""Losses, optimizers and metrics.
+
+A loss knows what targets it expects (`target`), checks the model's output against itself,
+and lowers to a Keras loss object and to a PyTorch loss (a built-in module where PyTorch has
+the same function, else a small function written into the generated module).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from netspec import ir
+from netspec.catalogue.base import Code, Entry, PyCall
+
+# Probabilities are clipped to [EPSILON, 1 - EPSILON] before a logarithm (Keras' epsilon).
+EPSILON = 1e-7
+
+Target = Literal["sparse", "one_hot", "binary", "regression"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem a loss finds with the model's output; the checker places it on the loss."""
+
+    code: str
+    message: str
+    hint: str | None = None
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class TorchLoss:
+    """`build` is the expression that makes the loss; `helper` a function it needs, if any."""
+
+    build: PyCall | Code
+    helper: str | None = None
+
+
+class LossEntry(Entry):
+    family = "loss"
+    target: ClassVar[Target]
+    formula: ClassVar[str]
+
+    def check_output(self, p: Any, shape: ir.Shape, activation: str | None) -> list[Finding]:
+        return []
+
+    def keras(self, p: Any) -> PyCall:
+        raise NotImplementedError
+
+    def torch(self, p: Any) -> TorchLoss:
+        raise NotImplementedError
+
+
+class NoParams(ir.Params):
+    pass
+
+
+class MeanSquaredError(LossEntry):
+    kind = "mean_squared_error"
+    aliases = ("mse",)
+    Params = NoParams
+    target = "regression"
+    formula = "mean((y_pred - y_true)²)"
+
+    def keras(self, p: NoParams) -> PyCall:
+        return PyCall("keras.losses.MeanSquaredError")
+
+    def torch(self, p: NoParams) -> TorchLoss:
+        return TorchLoss(PyCall("nn.MSELoss"))
+
+
+class MeanAbsoluteError(LossEntry):
+    kind = "mean_absolute_error"
+    aliases = ("mae",)
+    Params = NoParams
+    target = "regression"
+    formula = "mean(|y_pred - y_true|)"
+
+    def keras(self, p: NoParams) -> PyCall:
+        return PyCall("keras.losses.MeanAbsoluteError")
+
+    def torch(self, p: NoParams) -> TorchLoss:
+        return TorchLoss(PyCall("nn.L1Loss"))
+
+
+class HuberParams(ir.Params):
+    delta: float = Field(1.0, gt=0, description="where the loss turns from quadratic to linear")
+
+
+class Huber(LossEntry):
+    kind = "huber"
+    Params = HuberParams
+    target = "regression"
+    formula = "mean(½e² if |e| ≤ δ else δ(|e| - ½δ)), e = y_pred - y_true"
+
+    def keras(self, p: HuberParams) -> PyCall:
+        return PyCall("keras.losses.Huber", (), {"delta": p.delta})
+
+    def torch(self, p: HuberParams) -> TorchLoss:
+        return TorchLoss(PyCall("nn.HuberLoss", (), {"delta": p.delta}))
+
+
+class LogitsParams(ir.Params):
+    from_logits: bool = Field(
+        False, description="true when the model outputs raw scores (no softmax/sigmoid)"
+    )
+
+
+def _logit_findings(p: LogitsParams, activation: str | None, squash: str) -> list[Finding]:
+    if p.from_logits and activation in ("softmax", "sigmoid"):
+        return [
+            Finding(
+                "W0302",
+                f"the model ends in {activation}, but the loss takes logits (from_logits=true): "
+                f"{activation} would be applied twice",
+                hint=f"remove activation={activation} from the last layer, or set from_logits=false",
+                warning=True,
+            )
+        ]
+    if not p.from_logits and activation == "linear":
+        return [
+            Finding(
+                "W0303",
+                f"the last layer has no {squash}, so the model outputs logits, "
+                "but the loss expects probabilities",
+                hint=f"set from_logits=true, or end the model with activation={squash}",
+                warning=True,
+            )
+        ]
+    return []
+
+
+_BINARY_HELPER = '''def binary_crossentropy(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of probabilities, clipped to [EPSILON, 1 - EPSILON]."""
+    y_pred = y_pred.clamp(EPSILON, 1.0 - EPSILON)
+    return -(y_true * torch.log(y_pred) + (1.0 - y_true) * torch.log(1.0 - y_pred)).mean()'''
+
+
+class BinaryCrossentropy(LossEntry):
+    kind = "binary_crossentropy"
+    aliases = ("bce",)
+    Params = LogitsParams
+    target = "binary"
+    formula = "-mean(y log p + (1 - y) log(1 - p)), p = sigmoid(y_pred) with from_logits"
+
+    def check_output(self, p: LogitsParams, shape: ir.Shape, activation: str | None):
+        multilabel = activation == "sigmoid" or (p.from_logits and activation == "linear")
+        if shape[-1] != 1 and not multilabel:
+            return [
+                Finding(
+                    "E0301",
+                    f"binary_crossentropy needs one output unit per label, but the model "
+                    f"outputs {shape[-1]} units ending in {activation or 'no activation'}",
+                    hint="for one class out of many use categorical_crossentropy or "
+                    "sparse_categorical_crossentropy; for yes/no end with Dense(1, activation=sigmoid)",
+                )
+            ]
+        return _logit_findings(p, activation, "sigmoid")
+
+    def keras(self, p: LogitsParams) -> PyCall:
+        return PyCall("keras.losses.BinaryCrossentropy", (), {"from_logits": p.from_logits})
+
+    def torch(self, p: LogitsParams) -> TorchLoss:
+        if p.from_logits:
+            return TorchLoss(PyCall("nn.BCEWithLogitsLoss"))
+        return TorchLoss(Code("binary_crossentropy"), _BINARY_HELPER)
+
+
+def _categorical_findings(kind: str, p: LogitsParams, shape: ir.Shape, activation: str | None):
+    if shape[-1] < 2:
+        return [
+            Finding(
+                "E0301",
+                f"{kind} needs one output unit per class, but the model outputs {shape[-1]} unit",
+                hint="for two classes with one output use binary_crossentropy and "
+                "activation=sigmoid; else give the last Dense one unit per class",
+            )
+        ]
+    return _logit_findings(p, activation, "softmax")
+
+
+_CATEGORICAL_HELPER = '''def categorical_crossentropy(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of one-hot targets and probabilities, clipped to [EPSILON, 1 - EPSILON]."""
+    y_pred = y_pred / y_pred.sum(dim=-1, keepdim=True)
+    y_pred = y_pred.clamp(EPSILON, 1.0 - EPSILON)
+    return -(y_true * torch.log(y_pred)).sum(dim=-1).mean()'''
+
+_SPARSE_HELPER = '''def sparse_categorical_crossentropy(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of class indices and probabilities, clipped to [EPSILON, 1 - EPSILON]."""
+    y_pred = y_pred / y_pred.sum(dim=-1, keepdim=True)
+    y_pred = y_pred.clamp(EPSILON, 1.0 - EPSILON)
+    return nn.functional.nll_loss(torch.log(y_pred), y_true)'''
+
+
+class CategoricalCrossentropy(LossEntry):
+    kind = "categorical_crossentropy"
+    Params = LogitsParams
+    target = "one_hot"
+    formula = "-mean(sum_i y_i log p_i), p = softmax(y_pred) with from_logits; y one-hot"
+
+    def check_output(self, p: LogitsParams, shape: ir.Shape, activation: str | None):
+        return _categorical_findings(self.kind, p, shape, activation)
+
+    def keras(self, p: LogitsParams) -> PyCall:
+        return PyCall("keras.losses.CategoricalCrossentropy", (), {"from_logits": p.from_logits})
+
+    def torch(self, p: LogitsParams) -> TorchLoss:
+        if p.from_logits:  # CrossEntropyLoss takes class probabilities as targets too
+            return TorchLoss(PyCall("nn.CrossEntropyLoss"))
+        return TorchLoss(Code("categorical_crossentropy"), _CATEGORICAL_HELPER)
+
+
+class SparseCategoricalCrossentropy(LossEntry):
+    kind = "sparse_categorical_crossentropy"
+    Params = LogitsParams
+    target = "sparse"
+    formula = "-mean(log p_y), p = softmax(y_pred) with from_logits; y a class index"
+
+    def check_output(self, p: LogitsParams, shape: ir.Shape, activation: str | None):
+        return _categorical_findings(self.kind, p, shape, activation)
+
+    def keras(self, p: LogitsParams) -> PyCall:
+        return PyCall(
+            "keras.losses.SparseCategoricalCrossentropy", (), {"from_logits": p.from_logits}
+        )
+
+    def torch(self, p: LogitsParams) -> TorchLoss:
+        if p.from_logits:
+            return TorchLoss(PyCall("nn.CrossEntropyLoss"))
+        return TorchLoss(Code("sparse_categorical_crossentropy"), _SPARSE_HELPER)
+
+
+# --------------------------------------------------------------------------- optimizers
+
+
+class OptimizerEntry(Entry):
+    family = "optimizer"
+    arg_aliases: ClassVar[dict[str, str]] = {"learning_rate": "lr"}
+
+    def keras(self, p: Any) -> PyCall:
+        raise NotImplementedError
+
+    def torch(self, p: Any) -> PyCall:
+        raise NotImplementedError
+
+
+LearningRate = Field(gt=0, description="learning rate, a positive number")
+Beta = Field(ge=0, lt=1)
+Epsilon = Field(gt=0, description="small constant that keeps the update finite")
+
+PARAMETERS = Code("parameters")
+
+
+class SGDParams(ir.Params):
+    lr: float = Field(0.01, gt=0, description="learning rate, a positive number")
+    momentum: float = Field(0.0, ge=0, lt=1)
+    nesterov: bool = False
+
+
+class SGD(OptimizerEntry):
+    """w -= lr · v with v = momentum · v + g (heavy-ball); plain gradient descent at momentum 0."""
+
+    kind = "SGD"
+    Params = SGDParams
+
+    def keras(self, p: SGDParams) -> PyCall:
+        return PyCall(
+            "keras.optimizers.SGD",
+            (),
+            {"learning_rate": p.lr, "momentum": p.momentum, "nesterov": p.nesterov},
+        )
+
+    def torch(self, p: SGDParams) -> PyCall:
+        return PyCall(
+            "torch.optim.SGD",
+            (PARAMETERS,),
+            {"lr": p.lr, "momentum": p.momentum, "nesterov": p.nesterov},
+        )
+
+
+class AdamParams(ir.Params):
+    lr: float = Field(0.001, gt=0, description="learning rate, a positive number")
+    beta_1: float = Field(0.9, ge=0, lt=1)
+    beta_2: float = Field(0.999, ge=0, lt=1)
+    epsilon: float = Field(1e-7, gt=0, description="small constant that keeps the update finite")
+    amsgrad: bool = False
+
+
+class Adam(OptimizerEntry):
+    """Adam with bias correction; netspec's epsilon is 1e-7 on both targets."""
+
+    kind = "Adam"
+    Params = AdamParams
+
+    def keras(self, p: AdamParams) -> PyCall:
+        return PyCall(
+            "keras.optimizers.Adam",
+            (),
+            {
+                "learning_rate": p.lr,
+                "beta_1": p.beta_1,
+                "beta_2": p.beta_2,
+                "epsilon": p.epsilon,
+                "amsgrad": p.amsgrad,
+            },
+        )
+
+    def torch(self, p: AdamParams) -> PyCall:
+        return PyCall(
+            "torch.optim.Adam",
+            (PARAMETERS,),
+            {"lr": p.lr, "betas": (p.beta_1, p.beta_2), "eps": p.epsilon, "amsgrad": p.amsgrad},
+        )
+
+
+class AdamWParams(AdamParams):
+    weight_decay: float = Field(0.01, ge=0, description="decoupled weight decay per step, × lr")
+
+
+class AdamW(OptimizerEntry):
+    """Adam with decoupled weight decay: w -= lr · weight_decay · w each step."""
+
+    kind = "AdamW"
+    Params = AdamWParams
+
+    def keras(self, p: AdamWParams) -> PyCall:
+        call = Adam().keras(p)
+        return PyCall("keras.optimizers.AdamW", (), {**call.kwargs, "weight_decay": p.weight_decay})
+
+    def torch(self, p: AdamWParams) -> PyCall:
+        call = Adam().torch(p)
+        return PyCall("torch.optim.AdamW", call.args, {**call.kwargs, "weight_decay": p.weight_decay})
+
+
+class RMSpropParams(ir.Params):
+    lr: float = Field(0.001, gt=0, description="learning rate, a positive number")
+    rho: float = Field(0.9, ge=0, lt=1, description="decay of the moving average of g²")
+    momentum: float = Field(0.0, ge=0, lt=1)
+    epsilon: float = Field(1e-7, gt=0)
+    centered: bool = False
+
+
+class RMSprop(OptimizerEntry):
+    kind = "RMSprop"
+    Params = RMSpropParams
+
+    def keras(self, p: RMSpropParams) -> PyCall:
+        return PyCall(
+            "keras.optimizers.RMSprop",
+            (),
+            {
+                "learning_rate": p.lr,
+                "rho": p.rho,
+                "momentum": p.momentum,
+                "epsilon": p.epsilon,
+                "centered": p.centered,
+            },
+        )
+
+    def torch(self, p: RMSpropParams) -> PyCall:
+        return PyCall(
+            "torch.optim.RMSprop",
+            (PARAMETERS,),
+            {
+                "lr": p.lr,
+                "alpha": p.rho,
+                "momentum": p.momentum,
+                "eps": p.epsilon,
+                "centered": p.centered,
+            },
+        )
+
+
+class AdagradParams(ir.Params):
+    lr: float = Field(0.001, gt=0, description="learning rate, a positive number")
+    initial_accumulator_value: float = Field(0.1, ge=0)
+    epsilon: float = Field(1e-7, gt=0)
+
+
+class Adagrad(OptimizerEntry):
+    kind = "Adagrad"
+    Params = AdagradParams
+
+    def keras(self, p: AdagradParams) -> PyCall:
+        return PyCall(
+            "keras.optimizers.Adagrad",
+            (),
+            {
+                "learning_rate": p.lr,
+                "initial_accumulator_value": p.initial_accumulator_value,
+                "epsilon": p.epsilon,
+            },
+        )
+
+    def torch(self, p: AdagradParams) -> PyCall:
+        return PyCall(
+            "torch.optim.Adagrad",
+            (PARAMETERS,),
+            {
+                "lr": p.lr,
+                "initial_accumulator_value": p.initial_accumulator_value,
+                "eps": p.epsilon,
+            },
+        )
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+@dataclass(frozen=True)
+class TorchMetric:
+    doc: str
+    expr: str  # of `y_pred` and `y_true`, the batch mean
+
+
+class MetricEntry(Entry):
+    family = "metric"
+    targets: ClassVar[tuple[Target, ...]]
+
+    def keras(self, target: Target, from_logits: bool) -> PyCall:
+        raise NotImplementedError
+
+    def torch(self, target: Target, from_logits: bool) -> TorchMetric:
+        raise NotImplementedError
+
+
+class Accuracy(MetricEntry):
+    kind = "accuracy"
+    aliases = ("acc",)
+    targets = ("sparse", "one_hot", "binary")
+
+    def keras(self, target: Target, from_logits: bool) -> PyCall:
+        if target == "sparse":
+            return PyCall("keras.metrics.SparseCategoricalAccuracy", (), {"name": "accuracy"})
+        if target == "one_hot":
+            return PyCall("keras.metrics.CategoricalAccuracy", (), {"name": "accuracy"})
+        threshold = 0.0 if from_logits else 0.5
+        return PyCall("keras.metrics.BinaryAccuracy", (), {"name": "accuracy", "threshold": threshold})
+
+    def torch(self, target: Target, from_logits: bool) -> TorchMetric:
+        if target == "sparse":
+            return TorchMetric(
+                "Fraction of samples whose highest-scoring class is the true class index.",
+                "(y_pred.argmax(dim=-1) == y_true).float().mean()",
+            )
+        if target == "one_hot":
+            return TorchMetric(
+                "Fraction of samples whose highest-scoring class is the one-hot target's class.",
+                "(y_pred.argmax(dim=-1) == y_true.argmax(dim=-1)).float().mean()",
+            )
+        threshold = 0.0 if from_logits else 0.5
+        return TorchMetric(
+            f"Fraction of outputs on the target's side of {threshold}.",
+            f"((y_pred > {threshold}).float() == (y_true > 0.5).float()).float().mean()",
+        )
+
+
+class MAEMetric(MetricEntry):
+    kind = "mean_absolute_error"
+    aliases = ("mae",)
+    targets = ("regression", "binary")
+
+    def keras(self, target: Target, from_logits: bool) -> PyCall:
+        return PyCall("keras.metrics.MeanAbsoluteError", (), {"name": "mean_absolute_error"})
+
+    def torch(self, target: Target, from_logits: bool) -> TorchMetric:
+        return TorchMetric("Mean absolute difference.", "(y_pred - y_true).abs().mean()")
+
+
+class MSEMetric(MetricEntry):
+    kind = "mean_squared_error"
+    aliases = ("mse",)
+    targets = ("regression", "binary")
+
+    def keras(self, target: Target, from_logits: bool) -> PyCall:
+        return PyCall("keras.metrics.MeanSquaredError", (), {"name": "mean_squared_error"})
+
+    def torch(self, target: Target, from_logits: bool) -> TorchMetric:
+        return TorchMetric("Mean squared difference.", "((y_pred - y_true) ** 2).mean()")

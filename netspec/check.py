@@ -1,0 +1,560 @@
+"""Syntax tree → checked IR: resolve names, validate arguments, infer shapes, count parameters.
+
+Every problem becomes a diagnostic on the span that caused it, and checking carries on, so a
+file with several independent errors reports all of them. Shape inference stops at the first
+layer whose shape cannot be known, so one mistake does not cascade into a dozen.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from netspec import catalogue, ir
+from netspec.catalogue.shapes import fmt
+from netspec.diagnostics import Diagnostics, Span
+from netspec.parse import parse
+
+_UNKNOWN_CODES = {
+    "layer": "E0101",
+    "loss": "E0102",
+    "optimizer": "E0103",
+    "activation": "E0104",
+    "metric": "E0106",
+    "initializer": "E0108",
+}
+
+# Names a layer may not take: they would shadow what generated code needs.
+RESERVED_NAMES = frozenset(
+    {
+        "self", "x", "inputs", "outputs", "model", "torch", "nn", "keras", "layers", "np",
+        "forward", "training", "parameters", "buffers", "children", "modules", "state_dict",
+        "load_state_dict", "to", "cuda", "cpu", "train", "eval", "apply", "type", "float",
+        "double", "half", "zero_grad", "reset_parameters", "register_buffer", "add_module",
+        "named_parameters", "named_buffers", "named_children", "named_modules", "extra_repr",
+        "requires_grad_", "share_memory", "dump_patches", "call_super_init", "get_submodule",
+    }
+)
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+def snake_case(kind: str) -> str:
+    """Keras' way of naming a layer after its class.
+
+    >>> snake_case("MaxPooling2D"), snake_case("Conv2D"), snake_case("LSTM")
+    ('max_pooling2d', 'conv2d', 'lstm')
+    """
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", kind)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _plain(value: ir.Value, diagnostics: Diagnostics, what: str) -> tuple[bool, Any]:
+    """A syntax value as plain Python (a name becomes its string, a list a tuple)."""
+    if isinstance(value, ir.Literal):
+        return True, value.value
+    if isinstance(value, ir.Symbol):
+        return True, value.name
+    if isinstance(value, ir.ListValue):
+        items = [_plain(item, diagnostics, what) for item in value.items]
+        return all(ok for ok, _ in items), tuple(v for _, v in items)
+    diagnostics.error(
+        "E0113",
+        f"{what} takes a plain value here, not a call to {value.name}",
+        value.span,
+        hint="write a number, a string, a name or a list",
+    )
+    return False, None
+
+
+def _describe_value(value: Any) -> str:
+    if isinstance(value, tuple):
+        return fmt(value) if all(isinstance(v, int) for v in value) else str(list(value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+def _message_for(kind: str, field: str, error: dict[str, Any]) -> str:
+    message = str(error["msg"])
+    if message.startswith("Input should be"):
+        message = field + message[len("Input"):]
+    elif message.startswith("Value error, "):
+        message = f"{field}: " + message[len("Value error, "):]
+    else:
+        message = f"{field}: {message[0].lower()}{message[1:]}"
+    return f"{kind}: {message}"
+
+
+@dataclass
+class _Bound:
+    values: dict[str, Any]
+    spans: dict[str, Span]
+    ok: bool
+
+
+def _bind(
+    entry: type[catalogue.Entry], call: ir.Call, diagnostics: Diagnostics, what: str
+) -> _Bound:
+    """Positional and keyword arguments → field values, with their spans.
+
+    Arguments that cannot be bound are reported and left out, so the others are still
+    validated and their errors reported too.
+    """
+    fields = entry.Params.model_fields
+    values: dict[str, Any] = {}
+    spans: dict[str, Span] = {}
+    ok = True
+    positional_seen = 0
+    for arg in call.args:
+        if arg.keyword is None:
+            if positional_seen >= len(entry.positional):
+                takes = ", ".join(entry.positional) or "no"
+                diagnostics.error(
+                    "E0111",
+                    f"{what} takes {len(entry.positional)} positional argument"
+                    f"{'' if len(entry.positional) == 1 else 's'} ({takes}), got another",
+                    arg.span,
+                    hint="name the argument, e.g. name=value",
+                )
+                ok = False
+                continue
+            field = entry.positional[positional_seen]
+            positional_seen += 1
+            field_span = arg.span
+        else:
+            field = entry.arg_aliases.get(arg.keyword, arg.keyword)
+            field_span = arg.keyword_span or arg.span
+            if field not in fields:
+                suggestion = catalogue.base.did_you_mean(field, [*fields, *entry.arg_aliases])
+                known = ", ".join(fields) or "none"
+                diagnostics.error(
+                    "E0105",
+                    f"{what} has no parameter '{arg.keyword}'",
+                    field_span,
+                    hint=f"did you mean '{suggestion}'?" if suggestion else f"parameters: {known}",
+                )
+                ok = False
+                continue
+        if field in values:
+            diagnostics.error(
+                "E0112", f"{what}: argument '{field}' is given twice", field_span,
+                hint="keep one of them",
+            )
+            ok = False
+            continue
+        plain_ok, value = _plain(arg.value, diagnostics, what)
+        ok &= plain_ok
+        values[field] = value
+        spans[field] = arg.span
+    return _Bound(values, spans, ok)
+
+
+def _validate(
+    entry: type[catalogue.Entry],
+    call: ir.Call,
+    diagnostics: Diagnostics,
+) -> ir.Params | None:
+    what = call.name
+    bound = _bind(entry, call, diagnostics, what)
+    try:
+        params = entry.Params.model_validate(bound.values)
+    except ValidationError as errors:
+        reported: set[tuple[str, Span]] = set()
+        for error in errors.errors():
+            loc = error["loc"]
+            field = str(loc[0]) if loc else ""
+            path = field
+            if isinstance(bound.values.get(field), tuple):  # point into a list the spec wrote
+                path += "".join(f"[{i}]" for i in loc[1:])
+            span = bound.spans.get(field, call.span)
+            if (field, span) in reported:  # `kernel_size=0` is wrong once, not per axis
+                continue
+            reported.add((field, span))
+            description = entry.Params.model_fields[field].description if field else None
+            if error["type"] == "missing":
+                diagnostics.error(
+                    "E0110",
+                    f"{what} is missing its required argument '{field}'",
+                    call.span,
+                    hint=f"{field}: {description}" if description else None,
+                )
+            elif error["type"] == "unknown_name":
+                ctx = error.get("ctx", {})
+                suggestion = ctx.get("suggestion")
+                family = ctx.get("family", "activation")
+                known = ", ".join(catalogue.names(family, include_aliases=False))
+                diagnostics.error(
+                    _UNKNOWN_CODES[family],
+                    f"{what}: unknown {family} '{ctx.get('name')}'",
+                    span,
+                    hint=f"did you mean '{suggestion}'?" if suggestion else f"known: {known}",
+                )
+            else:
+                given = bound.values.get(field)
+                message = _message_for(what, path, error)
+                if field in bound.values:
+                    message += f", got {_describe_value(given)}"
+                diagnostics.error("E0113", message, span, hint=description)
+        return None
+    return params if bound.ok else None
+
+
+def _resolve(family: str, call: ir.Call, diagnostics: Diagnostics) -> type[catalogue.Entry] | None:
+    entry = catalogue.lookup(family, call.name)
+    if entry is None:
+        suggestion = catalogue.suggest(family, call.name)
+        known = ", ".join(catalogue.names(family, include_aliases=False))
+        diagnostics.error(
+            _UNKNOWN_CODES[family],
+            f"unknown {family} '{call.name}'",
+            call.name_span,
+            hint=f"did you mean '{suggestion}'?" if suggestion else f"known {family}s: {known}",
+        )
+    return entry
+
+
+class _Checker:
+    def __init__(self, spec: ir.SpecFile, diagnostics: Diagnostics) -> None:
+        self.spec = spec
+        self.diagnostics = diagnostics
+
+    def _missing(self, section: str, example: str) -> None:
+        self.diagnostics.error(
+            "E0130",
+            f"model '{self.spec.model_name}' has no '{section}' section",
+            self.spec.name_span,
+            hint=f"add, for example: {example}",
+        )
+
+    def input_shape(self) -> ir.Shape | None:
+        value = self.spec.input
+        if value is None:
+            self._missing("input", "input [28, 28, 1]")
+            return None
+        dims = [item.value if isinstance(item, ir.Literal) else None for item in value.items]
+        if not dims or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims):
+            self.diagnostics.error(
+                "E0132",
+                "the input shape must be a list of positive integers",
+                value.span,
+                hint="give the shape of one sample, channels last, e.g. input [28, 28, 1]",
+            )
+            return None
+        return tuple(dims)
+
+    def layers(self, input_shape: ir.Shape | None) -> list[ir.Layer] | None:
+        statements = self.spec.layers
+        if statements is None:
+            self._missing("layers", "layers { Dense(10) }")
+            return None
+        if not statements:
+            self.diagnostics.error(
+                "E0130", "the 'layers' section is empty", self.spec.layers_span or self.spec.span,
+                hint="list at least one layer, e.g. Dense(10)",
+            )
+            return None
+        names = self._names(statements)
+        shape = input_shape
+        previous = "input"
+        result: list[ir.Layer] = []
+        for statement, name in zip(statements, names):
+            call = statement.call
+            entry = _resolve("layer", call, self.diagnostics)
+            params = _validate(entry, call, self.diagnostics) if entry else None
+            if entry is None or params is None or shape is None or name is None:
+                shape = None
+                continue
+            layer_entry = entry()
+            assert isinstance(layer_entry, catalogue.LayerEntry)
+            try:
+                out_shape = layer_entry.output_shape(params, shape)
+            except catalogue.ShapeError as error:
+                span = call.span
+                positional = iter(entry.positional)
+                for arg in call.args:
+                    field = arg.keyword if arg.keyword else next(positional, None)
+                    if error.arg and field == error.arg:
+                        span = arg.span
+                self.diagnostics.error(error.code, error.message, span, hint=error.hint)
+                shape = None
+                continue
+            trainable, frozen = layer_entry.param_counts(params, shape)
+            result.append(
+                ir.Layer(
+                    name=name,
+                    kind=entry.kind,
+                    params=params,
+                    inputs=[previous],
+                    input_shape=shape,
+                    output_shape=out_shape,
+                    trainable_params=trainable,
+                    non_trainable_params=frozen,
+                    span=statement.span,
+                )
+            )
+            shape, previous = out_shape, name
+        return result if len(result) == len(statements) else None
+
+    def _names(self, statements: list[ir.LayerStmt]) -> list[str | None]:
+        explicit: dict[str, Span] = {}
+        names: list[str | None] = []
+        for statement in statements:
+            name, span = statement.name, statement.name_span
+            if name is None or span is None:
+                continue
+            if not _NAME.match(name) or keyword.iskeyword(name) or name in RESERVED_NAMES:
+                self.diagnostics.error(
+                    "E0121",
+                    f"'{name}' cannot name a layer: it is reserved in generated code",
+                    span,
+                    hint="choose another name, starting with a letter",
+                )
+            elif name in explicit:
+                self.diagnostics.error(
+                    "E0120",
+                    f"the name '{name}' is already used by the layer at line {explicit[name].line}",
+                    span,
+                    hint="give each layer a unique name",
+                )
+            else:
+                explicit[name] = span
+        taken = set(explicit)
+        counters: dict[str, int] = {}
+        for statement in statements:
+            if statement.name is not None:
+                names.append(statement.name if statement.name in explicit else None)
+                continue
+            entry = catalogue.lookup("layer", statement.call.name)
+            base = snake_case(entry.kind if entry else statement.call.name)
+            while True:
+                n = counters.get(base, 0)
+                counters[base] = n + 1
+                candidate = base if n == 0 else f"{base}_{n}"
+                if candidate not in taken and candidate not in RESERVED_NAMES:
+                    break
+            taken.add(candidate)
+            names.append(candidate)
+        # A duplicate keeps its first use; later uses are reported and get no layer.
+        seen: set[str] = set()
+        for i, statement in enumerate(statements):
+            if statement.name is not None and statement.name in seen:
+                names[i] = None
+            elif statement.name is not None:
+                seen.add(statement.name)
+        return names
+
+    def loss(self, layers: list[ir.Layer] | None) -> ir.Loss | None:
+        call = self.spec.loss
+        if call is None:
+            self._missing("loss", "loss categorical_crossentropy")
+            return None
+        entry = _resolve("loss", call, self.diagnostics)
+        params = _validate(entry, call, self.diagnostics) if entry else None
+        if entry is None or params is None:
+            return None
+        if layers:
+            loss_entry = entry()
+            assert isinstance(loss_entry, catalogue.LossEntry)
+            for finding in loss_entry.check_output(
+                params, layers[-1].output_shape, self._output_activation(layers)
+            ):
+                report = self.diagnostics.warning if finding.warning else self.diagnostics.error
+                report(finding.code, finding.message, call.span, finding.hint)
+        return ir.Loss(kind=entry.kind, params=params, span=call.span)
+
+    @staticmethod
+    def _output_activation(layers: list[ir.Layer]) -> str | None:
+        for layer in reversed(layers):
+            entry = catalogue.lookup("layer", layer.kind)
+            assert entry is not None
+            instance = entry()
+            assert isinstance(instance, catalogue.LayerEntry)
+            if not instance.transparent:
+                return instance.activation(layer.params)
+        return "linear"
+
+    def optimizer(self) -> ir.Optimizer | None:
+        call = self.spec.optimizer
+        if call is None:
+            self._missing("optimizer", "optimizer Adam(lr=1e-3)")
+            return None
+        entry = _resolve("optimizer", call, self.diagnostics)
+        params = _validate(entry, call, self.diagnostics) if entry else None
+        if entry is None or params is None:
+            return None
+        return ir.Optimizer(kind=entry.kind, params=params, span=call.span)
+
+    def metrics(self, loss: ir.Loss | None) -> list[ir.Metric] | None:
+        result: list[ir.Metric] = []
+        ok = True
+        target = None
+        if loss is not None:
+            loss_entry = catalogue.lookup("loss", loss.kind)
+            target = loss_entry.target  # type: ignore[union-attr]
+        for symbol in self.spec.metrics or []:
+            call = ir.Call(name=symbol.name, name_span=symbol.span, span=symbol.span)
+            entry = _resolve("metric", call, self.diagnostics)
+            if entry is None:
+                ok = False
+                continue
+            if target is not None and target not in entry.targets:  # type: ignore[attr-defined]
+                self.diagnostics.error(
+                    "E0305",
+                    f"metric '{symbol.name}' does not apply to {loss.kind} "  # type: ignore[union-attr]
+                    f"({target} targets)",
+                    symbol.span,
+                    hint="for regression use mean_absolute_error or mean_squared_error; "
+                    "accuracy is for classification",
+                )
+                ok = False
+                continue
+            result.append(ir.Metric(kind=entry.kind, span=symbol.span))
+        return result if ok else None
+
+    def train(self) -> ir.TrainConfig | None:
+        span = self.spec.train_span or self.spec.span
+        values: dict[str, Any] = {}
+        spans: dict[str, Span] = {}
+        ok = True
+        known = [f for f in ir.TrainConfig.model_fields if f != "span"]
+        for setting in self.spec.train or []:
+            if setting.key not in known:
+                suggestion = catalogue.base.did_you_mean(setting.key, known)
+                self.diagnostics.error(
+                    "E0107",
+                    f"unknown train setting '{setting.key}'",
+                    setting.key_span,
+                    hint=f"did you mean '{suggestion}'?" if suggestion else "settings: " + ", ".join(known),
+                )
+                ok = False
+                continue
+            if setting.key in values:
+                self.diagnostics.error(
+                    "E0112", f"train setting '{setting.key}' is given twice", setting.key_span,
+                    hint="keep one of them",
+                )
+                ok = False
+                continue
+            spans[setting.key] = setting.value.span
+            if setting.key == "data":
+                source = self._data_source(setting.value)
+                ok &= source is not None
+                values["data"] = source
+                continue
+            plain_ok, value = _plain(setting.value, self.diagnostics, "train")
+            ok &= plain_ok
+            values[setting.key] = value
+        try:
+            config = ir.TrainConfig(span=span, **values)
+        except ValidationError as errors:
+            for error in errors.errors():
+                field = str(error["loc"][0]) if error["loc"] else ""
+                message = _message_for("train", field, error)
+                if field in values:
+                    message += f", got {_describe_value(values[field])}"
+                description = ir.TrainConfig.model_fields[field].description if field else None
+                self.diagnostics.error("E0113", message, spans.get(field, span), hint=description)
+            return None
+        return config if ok else None
+
+    def _data_source(self, value: ir.Value) -> ir.DataSource | None:
+        if isinstance(value, ir.Symbol):
+            return ir.DataSource(kind=value.name, span=value.span)
+        if isinstance(value, ir.Call):
+            args: list[Any] = []
+            kwargs: dict[str, Any] = {}
+            for arg in value.args:
+                ok, plain = _plain(arg.value, self.diagnostics, value.name)
+                if not ok:
+                    return None
+                if arg.keyword is None:
+                    args.append(plain)
+                else:
+                    kwargs[arg.keyword] = plain
+            return ir.DataSource(kind=value.name, args=args, kwargs=kwargs, span=value.span)
+        self.diagnostics.error(
+            "E0113",
+            "data is a named source such as digits, or a call such as idx(\"folder\")",
+            value.span,
+            hint='write data = digits or data = npz("file.npz", x="x", y="y")',
+        )
+        return None
+
+    def run(self) -> ir.Model | None:
+        input_shape = self.input_shape()
+        layers = self.layers(input_shape)
+        loss = self.loss(layers)
+        optimizer = self.optimizer()
+        metrics = self.metrics(loss)
+        train = self.train()
+        if (
+            input_shape is None
+            or layers is None
+            or loss is None
+            or optimizer is None
+            or metrics is None
+            or train is None
+            or self.diagnostics.has_errors
+        ):
+            return None
+        assert self.spec.input is not None
+        model = ir.Model(
+            name=self.spec.model_name,
+            source=self.spec.span.file,
+            inputs=[ir.Input(name="input", shape=input_shape, span=self.spec.input.span)],
+            layers=layers,
+            outputs=[layers[-1].name],
+            loss=loss,
+            optimizer=optimizer,
+            metrics=metrics,
+            train=train,
+            span=self.spec.span,
+        )
+        if model.trainable_params == 0:
+            self.diagnostics.warning(
+                "W0304", "the model has no trainable parameters", self.spec.name_span,
+                hint="add a layer with weights, such as Dense",
+            )
+        return model
+
+
+def check(spec: ir.SpecFile, diagnostics: Diagnostics) -> ir.Model | None:
+    """Check a parsed spec; returns the checked model, or None when there are errors."""
+    return _Checker(spec, diagnostics).run()
+
+
+def check_source(source: str, file: str = "<spec>") -> tuple[ir.Model | None, Diagnostics]:
+    """Parse and check spec text in one go."""
+    diagnostics = Diagnostics()
+    spec = parse(source, file, diagnostics)
+    if spec is None:
+        return None, diagnostics
+    return check(spec, diagnostics), diagnostics
+
+
+def check_file(path: str | Path) -> tuple[ir.Model | None, Diagnostics, str | None]:
+    """Read, parse and check a spec file; the source comes back for rendering diagnostics."""
+    path = Path(path)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        diagnostics = Diagnostics()
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        diagnostics.error(
+            "E0002",
+            f"cannot read {path}: {reason}",
+            Span(file=str(path), line=1, column=1, end_line=1, end_column=1),
+            hint="check the path; spec files are UTF-8 text",
+        )
+        return None, diagnostics, None
+    model, diagnostics = check_source(source, str(path))
+    return model, diagnostics, source

@@ -1,0 +1,167 @@
+"""Source spans, diagnostics and how they are shown.
+
+Every stage reports problems by adding a `Diagnostic` to a `Diagnostics` collector instead of
+raising, so one run reports every independent error in a file. A diagnostic always points at a
+span of the source, so it renders like a compiler message: `file:line:col`, the source line with
+a caret under the offending text, and a hint.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Iterator
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Span(BaseModel):
+    """A half-open region of a source file; lines and columns count from 1."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+# The one table of diagnostic codes. E0xxx: syntax; E01xx: names and arguments;
+# E02xx: shapes; E03xx: loss against output; W-codes are warnings.
+CODES: dict[str, str] = {
+    "E0001": "syntax error",
+    "E0002": "cannot read the spec file",
+    "E0101": "unknown layer",
+    "E0102": "unknown loss",
+    "E0103": "unknown optimizer",
+    "E0104": "unknown activation",
+    "E0105": "unknown parameter",
+    "E0106": "unknown metric",
+    "E0107": "unknown train setting",
+    "E0108": "unknown initializer",
+    "E0110": "missing required argument",
+    "E0111": "too many positional arguments",
+    "E0112": "argument given twice",
+    "E0113": "wrong value type or range",
+    "E0120": "duplicate name",
+    "E0121": "reserved or invalid name",
+    "E0130": "missing section",
+    "E0131": "section given twice",
+    "E0132": "invalid input shape",
+    "E0201": "layer needs a flat input",
+    "E0202": "window larger than its input",
+    "E0203": "layer needs a sequence",
+    "E0204": "reshape sizes do not match",
+    "E0205": "wrong input rank",
+    "E0301": "loss does not fit the output",
+    "W0302": "probabilities fed to a loss that expects logits",
+    "W0303": "logits fed to a loss that expects probabilities",
+    "W0304": "model has no trainable parameters",
+    "E0305": "metric does not fit the loss",
+}
+
+
+class Diagnostic(BaseModel):
+    """One problem found in a spec, with where it is and what to do about it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    severity: Severity
+    message: str
+    span: Span
+    hint: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.span.file,
+            "line": self.span.line,
+            "column": self.span.column,
+            "end_line": self.span.end_line,
+            "end_column": self.span.end_column,
+            "severity": self.severity.value,
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class Diagnostics:
+    """Collects diagnostics in the order found; stages add to it and carry on."""
+
+    def __init__(self) -> None:
+        self._items: list[Diagnostic] = []
+
+    def error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        self._add(code, Severity.ERROR, message, span, hint)
+
+    def warning(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        self._add(code, Severity.WARNING, message, span, hint)
+
+    def _add(self, code: str, severity: Severity, message: str, span: Span, hint: str | None):
+        if code not in CODES:
+            raise KeyError(f"diagnostic code {code} is not in the CODES table")
+        self._items.append(
+            Diagnostic(code=code, severity=severity, message=message, span=span, hint=hint)
+        )
+
+    def extend(self, others: Iterable[Diagnostic]) -> None:
+        self._items.extend(others)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self._items)
+
+    def __iter__(self) -> Iterator[Diagnostic]:
+        return iter(sorted(self._items, key=lambda d: (d.span.line, d.span.column)))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
+    """The closest known name to a misspelt one, compared without case and underscores."""
+
+    def norm(s: str) -> str:
+        return s.lower().replace("_", "")
+
+    by_norm = {norm(c): c for c in choices}
+    if norm(name) in by_norm:
+        return by_norm[norm(name)]
+    close = difflib.get_close_matches(norm(name), list(by_norm), n=1, cutoff=0.6)
+    return by_norm[close[0]] if close else None
+
+
+def render_text(diagnostic: Diagnostic, source: str | None) -> str:
+    """A compiler-style message: location, severity, code, message, source line, caret, hint."""
+    d = diagnostic
+    lines = [f"{d.span}: {d.severity.value}[{d.code}]: {d.message}"]
+    if source is not None:
+        source_lines = source.splitlines()
+        if 1 <= d.span.line <= len(source_lines):
+            text = source_lines[d.span.line - 1].expandtabs(4)
+            gutter = f"{d.span.line:>4} | "
+            lines.append(gutter + text)
+            start = max(d.span.column - 1, 0)
+            if d.span.end_line == d.span.line:
+                width = max(d.span.end_column - d.span.column, 1)
+            else:
+                width = max(len(text) - start, 1)
+            lines.append(" " * (len(gutter) - 2) + "| " + " " * start + "^" * width)
+    if d.hint:
+        lines.append(f"  hint: {d.hint}")
+    return "\n".join(lines)
+
+
+def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+    return json.dumps([d.to_json() for d in diagnostics], indent=2)

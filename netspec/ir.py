@@ -1,0 +1,192 @@
+"""The intermediate representations, as pydantic models.
+
+Two layers of nodes live here:
+
+* the **syntax tree** (`SpecFile` and friends): what the parser read, every node with its
+  source span, nothing resolved yet;
+* the **checked IR** (`Model` and friends): names resolved against the catalogue, every
+  hyper-parameter default written out explicitly, shapes and parameter counts inferred.
+  It is what the code generators read and what `netspec check --emit-ir` prints.
+
+Both are frozen and forbid unknown fields, so a stage can only build what this module allows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
+
+from netspec.diagnostics import Span
+
+IR_VERSION = 1
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    span: Span
+
+
+# --------------------------------------------------------------------------- syntax tree
+
+
+class Symbol(Node):
+    """A bare identifier used as a value, e.g. `relu` in `activation=relu`."""
+
+    name: str
+
+
+class ListValue(Node):
+    items: list[Value]
+
+
+class Arg(Node):
+    """One argument of a call; `span` covers the value, `keyword_span` the `name=` part."""
+
+    keyword: str | None = None
+    keyword_span: Span | None = None
+    value: Value
+
+
+class Call(Node):
+    """`Name` or `Name(args…)`: a layer, loss, optimizer or data source as written."""
+
+    name: str
+    name_span: Span
+    args: list[Arg] = Field(default_factory=list)
+
+
+class Literal(Node):
+    """A number, string, boolean or `none` as written."""
+
+    value: int | float | bool | str | None
+
+
+Value = Union[Literal, Symbol, ListValue, Call]
+
+
+class LayerStmt(Node):
+    name: str | None = None
+    name_span: Span | None = None
+    call: Call
+
+
+class Setting(Node):
+    key: str
+    key_span: Span
+    value: Value
+
+
+class SpecFile(Node):
+    """One `model NAME { … }` block as parsed. A section left out is None."""
+
+    model_name: str
+    name_span: Span
+    input: ListValue | None = None
+    layers: list[LayerStmt] | None = None
+    layers_span: Span | None = None
+    loss: Call | None = None
+    optimizer: Call | None = None
+    metrics: list[Symbol] | None = None
+    train: list[Setting] | None = None
+    train_span: Span | None = None
+
+
+ListValue.model_rebuild()
+Arg.model_rebuild()
+Call.model_rebuild()
+
+
+# --------------------------------------------------------------------------- checked IR
+
+Shape = tuple[int, ...]
+"""A per-sample tensor shape, channels-last; the batch dimension is implicit."""
+
+
+class Params(BaseModel):
+    """Base of every catalogue entry's parameter model: every field has an explicit value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Input(Node):
+    name: str
+    shape: Shape
+
+
+class Layer(Node):
+    name: str
+    kind: str
+    params: SerializeAsAny[Params]
+    inputs: list[str]
+    input_shape: Shape
+    output_shape: Shape
+    trainable_params: int
+    non_trainable_params: int
+
+
+class Loss(Node):
+    kind: str
+    params: SerializeAsAny[Params]
+
+
+class Optimizer(Node):
+    kind: str
+    params: SerializeAsAny[Params]
+
+
+class Metric(Node):
+    kind: str
+
+
+class DataSource(Node):
+    """Where training data comes from, as named in the spec (`digits`, `idx("dir")`, …)."""
+
+    kind: str
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrainConfig(Node):
+    """The `train { … }` block with netspec's defaults for what it leaves out."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    data: DataSource | None = Field(None, description="where the training data comes from")
+    epochs: int = Field(10, gt=0, description="passes over the training data")
+    batch_size: int = Field(32, gt=0, description="samples per optimizer step")
+    validation_split: float = Field(
+        0.0, ge=0.0, lt=1.0, description="fraction of the training data held out for validation"
+    )
+    shuffle: bool = Field(True, description="reshuffle the training data every epoch")
+    seed: int | None = Field(None, description="seed for weights, shuffling and splits")
+
+
+class Model(Node):
+    """A checked model: what both code generators lower, with nothing left implicit."""
+
+    ir_version: int = IR_VERSION
+    name: str
+    source: str
+    inputs: list[Input]
+    layers: list[Layer]
+    outputs: list[str]
+    loss: Loss
+    optimizer: Optimizer
+    metrics: list[Metric]
+    train: TrainConfig
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(layer.trainable_params for layer in self.layers)
+
+    @property
+    def non_trainable_params(self) -> int:
+        return sum(layer.non_trainable_params for layer in self.layers)
+
+    @property
+    def output_shape(self) -> Shape:
+        by_name = {layer.name: layer.output_shape for layer in self.layers}
+        by_name.update({i.name: i.shape for i in self.inputs})
+        return by_name[self.outputs[0]]

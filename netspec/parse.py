@@ -1,0 +1,292 @@
+"""Text → syntax tree (`ir.SpecFile`), with a span on every node.
+
+The grammar is Lark LALR with `propagate_positions`; a Transformer turns the parse tree into
+pydantic syntax nodes. Lark's exceptions never escape: a syntax error becomes a diagnostic that
+names the expected tokens in words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from netspec import ir
+from netspec.diagnostics import Diagnostics, Span
+
+_INT = re.compile(r"[+-]?\d+")
+
+# How each terminal is named in a syntax error.
+_TOKEN_WORDS: dict[str, str] = {
+    "NAME": "a name",
+    "SIGNED_NUMBER": "a number",
+    "STRING": 'a string in "double quotes"',
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "COMMA": "','",
+    "EQUAL": "'='",
+    "$END": "the end of the file",
+}
+
+
+@cache
+def _parser() -> Lark:
+    grammar = resources.files("netspec.grammars").joinpath("netspec.lark").read_text("utf-8")
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+def _describe(terminal: str) -> str:
+    if terminal in _TOKEN_WORDS:
+        return _TOKEN_WORDS[terminal]
+    for term in _parser().terminals:
+        if term.name == terminal and term.pattern.type == "str":
+            return f"'{term.pattern.value}'"
+    return terminal.lower()
+
+
+def _expected_words(expected: set[str]) -> str:
+    words = sorted({_describe(t) for t in expected})
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+class _ToSyntaxTree(Transformer):
+    """Builds `ir` syntax nodes; every method receives Lark's position metadata."""
+
+    def __init__(self, file: str, diagnostics: Diagnostics) -> None:
+        super().__init__()
+        self.file = file
+        self.diagnostics = diagnostics
+
+    # -- spans
+    def _meta_span(self, meta: Any) -> Span:
+        return Span(
+            file=self.file,
+            line=meta.line,
+            column=meta.column,
+            end_line=meta.end_line,
+            end_column=meta.end_column,
+        )
+
+    def _token_span(self, token: Token) -> Span:
+        return Span(
+            file=self.file,
+            line=token.line,
+            column=token.column,
+            end_line=token.end_line,
+            end_column=token.end_column,
+        )
+
+    # -- values
+    @v_args(meta=True)
+    def number(self, meta: Any, children: list[Token]) -> ir.Literal:
+        text = str(children[0])
+        value: int | float = int(text) if _INT.fullmatch(text) else float(text)
+        if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+            self.diagnostics.error(
+                "E0113", f"number {text} is not finite", self._meta_span(meta)
+            )
+            value = 0
+        return ir.Literal(value=value, span=self._meta_span(meta))
+
+    @v_args(meta=True)
+    def string(self, meta: Any, children: list[Token]) -> ir.Literal:
+        text = str(children[0])
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            self.diagnostics.error(
+                "E0001",
+                f"invalid escape sequence in string {text}",
+                self._meta_span(meta),
+                hint='use \\" for a quote, \\\\ for a backslash, \\n for a newline',
+            )
+            value = ""
+        return ir.Literal(value=value, span=self._meta_span(meta))
+
+    @v_args(meta=True)
+    def true(self, meta: Any, children: list[Token]) -> ir.Literal:
+        return ir.Literal(value=True, span=self._meta_span(meta))
+
+    @v_args(meta=True)
+    def false(self, meta: Any, children: list[Token]) -> ir.Literal:
+        return ir.Literal(value=False, span=self._meta_span(meta))
+
+    @v_args(meta=True)
+    def none(self, meta: Any, children: list[Token]) -> ir.Literal:
+        return ir.Literal(value=None, span=self._meta_span(meta))
+
+    @v_args(meta=True)
+    def symbol(self, meta: Any, children: list[Token]) -> ir.Symbol:
+        return ir.Symbol(name=str(children[0]), span=self._meta_span(meta))
+
+    @v_args(meta=True)
+    def list(self, meta: Any, children: list[Any]) -> ir.ListValue:
+        items = [c for c in children if c is not None and not isinstance(c, Token)]
+        return ir.ListValue(items=items, span=self._meta_span(meta))
+
+    @v_args(meta=True)
+    def arg(self, meta: Any, children: list[Any]) -> ir.Arg:
+        return ir.Arg(value=children[0], span=children[0].span)
+
+    @v_args(meta=True)
+    def kwarg(self, meta: Any, children: list[Any]) -> ir.Arg:
+        keyword, value = children
+        return ir.Arg(
+            keyword=str(keyword),
+            keyword_span=self._token_span(keyword),
+            value=value,
+            span=value.span,
+        )
+
+    @v_args(meta=True)
+    def call(self, meta: Any, children: list[Any]) -> ir.Call:
+        name, *args = children
+        return ir.Call(
+            name=str(name),
+            name_span=self._token_span(name),
+            args=[a for a in args if a is not None],
+            span=self._meta_span(meta),
+        )
+
+    # -- statements
+    @v_args(meta=True)
+    def layer(self, meta: Any, children: list[Any]) -> ir.LayerStmt:
+        return ir.LayerStmt(call=children[0], span=self._meta_span(meta))
+
+    @v_args(meta=True)
+    def named_layer(self, meta: Any, children: list[Any]) -> ir.LayerStmt:
+        name, call = children
+        return ir.LayerStmt(
+            name=str(name), name_span=self._token_span(name), call=call,
+            span=self._meta_span(meta),
+        )
+
+    @v_args(meta=True)
+    def setting(self, meta: Any, children: list[Any]) -> ir.Setting:
+        key, value = children
+        return ir.Setting(
+            key=str(key), key_span=self._token_span(key), value=value,
+            span=self._meta_span(meta),
+        )
+
+    # Sections come back as (keyword, span, payload) and are assembled in `model`.
+    @v_args(meta=True)
+    def input(self, meta: Any, children: list[Any]) -> tuple[str, Span, Any]:
+        return ("input", self._meta_span(meta), children[1])
+
+    @v_args(meta=True)
+    def layers(self, meta: Any, children: list[Any]) -> tuple[str, Span, Any]:
+        return ("layers", self._meta_span(meta), children[1:])
+
+    @v_args(meta=True)
+    def loss(self, meta: Any, children: list[Any]) -> tuple[str, Span, Any]:
+        return ("loss", self._meta_span(meta), children[1])
+
+    @v_args(meta=True)
+    def optimizer(self, meta: Any, children: list[Any]) -> tuple[str, Span, Any]:
+        return ("optimizer", self._meta_span(meta), children[1])
+
+    @v_args(meta=True)
+    def metrics(self, meta: Any, children: list[Any]) -> tuple[str, Span, Any]:
+        value = children[1]
+        items = value.items if isinstance(value, ir.ListValue) else [value]
+        symbols = []
+        for item in items:
+            if isinstance(item, ir.Symbol):
+                symbols.append(item)
+            else:
+                self.diagnostics.error(
+                    "E0113", "a metric is a name such as accuracy", item.span,
+                    hint="write metrics [accuracy]",
+                )
+        return ("metrics", self._meta_span(meta), symbols)
+
+    @v_args(meta=True)
+    def train(self, meta: Any, children: list[Any]) -> tuple[str, Span, Any]:
+        return ("train", self._meta_span(meta), [c for c in children[1:] if c is not None])
+
+    @v_args(meta=True)
+    def model(self, meta: Any, children: list[Any]) -> ir.SpecFile:
+        _keyword, name, *sections = children
+        fields: dict[str, Any] = {}
+        seen: dict[str, Span] = {}
+        for keyword, span, payload in sections:
+            if keyword in seen:
+                first = seen[keyword]
+                self.diagnostics.error(
+                    "E0131",
+                    f"section '{keyword}' is given twice (first at line {first.line})",
+                    span,
+                    hint=f"merge the two '{keyword}' sections into one",
+                )
+                continue
+            seen[keyword] = span
+            fields[keyword] = payload
+            if keyword in ("layers", "train"):
+                fields[f"{keyword}_span"] = span
+        return ir.SpecFile(
+            model_name=str(name), name_span=self._token_span(name),
+            span=self._meta_span(meta), **fields,
+        )
+
+    def start(self, children: list[Any]) -> ir.SpecFile:
+        return children[0]
+
+
+def _syntax_error(error: UnexpectedInput, file: str, source: str, diagnostics: Diagnostics):
+    line = max(getattr(error, "line", 1) or 1, 1)
+    column = max(getattr(error, "column", 1) or 1, 1)
+    expected: set[str] = set()
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        if token.type == "$END":
+            found = "the end of the file"
+            lines = source.splitlines() or [""]
+            line, column = len(lines), len(lines[-1]) + 1
+        else:
+            found = f"'{token}'"
+        width = max(len(str(token)), 1) if token.type != "$END" else 1
+        expected = set(error.expected) - {"COMMENT", "WS"}
+    elif isinstance(error, UnexpectedCharacters):
+        found = f"character {source[error.pos_in_stream]!r}"
+        width = 1
+        expected = set(error.allowed or ())
+    elif isinstance(error, UnexpectedEOF):
+        found = "the end of the file"
+        width = 1
+        expected = set(error.expected)
+    else:  # pragma: no cover - Lark raises only the three above
+        found, width = "this", 1
+    message = f"unexpected {found}"
+    if expected:
+        message += f"; expected {_expected_words(expected)}"
+    hint = None
+    if "RBRACE" in expected and found == "the end of the file":
+        hint = "a block is not closed: add the missing '}'"
+    elif "RBRACE" in expected:
+        hint = "check that every '{' has its '}' and every layer is a name or a call"
+    elif "RPAR" in expected or "COMMA" in expected:
+        hint = "separate arguments with ',' and close the call with ')'"
+    span = Span(file=file, line=line, column=column, end_line=line, end_column=column + width)
+    diagnostics.error("E0001", message, span, hint=hint)
+
+
+def parse(source: str, file: str, diagnostics: Diagnostics) -> ir.SpecFile | None:
+    """Parse a spec; on a syntax error add a diagnostic and return None."""
+    try:
+        tree = _parser().parse(source)
+    except UnexpectedInput as error:
+        _syntax_error(error, file, source, diagnostics)
+        return None
+    return _ToSyntaxTree(file, diagnostics).transform(tree)
