@@ -1,0 +1,224 @@
+"""The `netspec` command line.
+
+`check`, `summary`, `compile` and `schema` never import a deep-learning framework: they run
+in milliseconds. Exit status: 0 when the spec is valid, 1 when it has errors, 2 for usage
+errors (unknown option, missing file argument).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from netspec import __version__, ir
+from netspec.catalogue.shapes import fmt
+from netspec.check import check_file
+from netspec.diagnostics import Diagnostics, render_json, render_text
+
+app = typer.Typer(
+    name="netspec",
+    help="Check a .net model spec and compile it to Keras or PyTorch.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+SpecPath = Annotated[Path, typer.Argument(help="a .net spec file", show_default=False)]
+
+
+class DiagnosticFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class SummaryFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class Target(str, Enum):
+    keras = "keras"
+    torch = "torch"
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"netspec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")
+    ] = False,
+) -> None:
+    """Check a .net model spec and compile it to Keras or PyTorch."""
+
+
+def _report(diagnostics: Diagnostics, source: str | None) -> None:
+    for diagnostic in diagnostics:
+        style = "red" if diagnostic.severity.value == "error" else "yellow"
+        text = render_text(diagnostic, source)
+        head, _, rest = text.partition("\n")
+        stderr.print(head, style=f"bold {style}", markup=False)
+        if rest:
+            stderr.print(rest, markup=False)
+
+
+def _load(path: Path, output: DiagnosticFormat = DiagnosticFormat.text) -> ir.Model:
+    """A checked model, or exit 1 after reporting the diagnostics."""
+    model, diagnostics, source = check_file(path)
+    if output is DiagnosticFormat.text:
+        _report(diagnostics, source)
+    if model is None:
+        if output is DiagnosticFormat.json:
+            print(render_json(diagnostics))
+        raise typer.Exit(_exit_status(diagnostics))
+    return model
+
+
+def _exit_status(diagnostics: Diagnostics) -> int:
+    """2 when the spec file could not be read (a usage error), else 1."""
+    return 2 if any(d.code == "E0002" for d in diagnostics) else 1
+
+
+def _flow(model: ir.Model) -> str:
+    steps = [f"input {fmt(model.inputs[0].shape)}"]
+    steps += [f"{layer.name} {fmt(layer.output_shape)}" for layer in model.layers]
+    return " → ".join(steps)
+
+
+@app.command()
+def check(
+    files: Annotated[list[Path], typer.Argument(help="one or more .net spec files")],
+    format: Annotated[
+        DiagnosticFormat, typer.Option("--format", "-f", help="how to print diagnostics")
+    ] = DiagnosticFormat.text,
+    emit_ir: Annotated[
+        bool, typer.Option("--emit-ir", help="print the checked IR as JSON")
+    ] = False,
+) -> None:
+    """Check specs: syntax, names, arguments, shapes, and the loss against the output."""
+    status = 0
+    collected: list[dict[str, object]] = []
+    irs: list[dict[str, object]] = []
+    for path in files:
+        model, diagnostics, source = check_file(path)
+        if model is None:
+            status = max(status, _exit_status(diagnostics))
+        if format is DiagnosticFormat.json:
+            collected += [d.to_json() for d in diagnostics]
+        else:
+            _report(diagnostics, source)
+        if model is None:
+            continue
+        if emit_ir:
+            irs.append(model.model_dump(mode="json"))
+        elif format is DiagnosticFormat.text:
+            total = model.trainable_params + model.non_trainable_params
+            stdout.print(f"{path}: ok, model {model.name}, {total:,} parameters", markup=False)
+            stdout.print(f"  {_flow(model)}", markup=False)
+    if format is DiagnosticFormat.json and not emit_ir:
+        print(json.dumps(collected, indent=2))
+    if emit_ir and irs:
+        print(json.dumps(irs[0] if len(irs) == 1 else irs, indent=2))
+    if status:
+        raise typer.Exit(status)
+
+
+@app.command()
+def summary(
+    file: SpecPath,
+    format: Annotated[
+        SummaryFormat, typer.Option("--format", "-f", help="table for people, json for tools")
+    ] = SummaryFormat.table,
+) -> None:
+    """Show each layer with its output shape and parameter count, and the totals."""
+    model = _load(file)
+    trainable, frozen = model.trainable_params, model.non_trainable_params
+    if format is SummaryFormat.json:
+        data = {
+            "model": model.name,
+            "input": list(model.inputs[0].shape),
+            "layers": [
+                {
+                    "name": layer.name,
+                    "kind": layer.kind,
+                    "inputs": layer.inputs,
+                    "output_shape": list(layer.output_shape),
+                    "params": layer.trainable_params + layer.non_trainable_params,
+                    "trainable_params": layer.trainable_params,
+                    "non_trainable_params": layer.non_trainable_params,
+                }
+                for layer in model.layers
+            ],
+            "total_params": trainable + frozen,
+            "trainable_params": trainable,
+            "non_trainable_params": frozen,
+        }
+        print(json.dumps(data, indent=2))
+        return
+    table = Table(title=f"model {model.name}", title_justify="left")
+    table.add_column("Layer")
+    table.add_column("Output shape")
+    table.add_column("Params", justify="right")
+    table.add_row("input (Input)", fmt(model.inputs[0].shape), "0")
+    for layer in model.layers:
+        params = layer.trainable_params + layer.non_trainable_params
+        table.add_row(f"{layer.name} ({layer.kind})", fmt(layer.output_shape), f"{params:,}")
+    stdout.print(table)
+    stdout.print(f"Total params: {trainable + frozen:,}")
+    stdout.print(f"Trainable params: {trainable:,}")
+    stdout.print(f"Non-trainable params: {frozen:,}")
+
+
+@app.command(name="compile")
+def compile_(
+    file: SpecPath,
+    target: Annotated[Target, typer.Option("--target", "-t", help="framework to generate")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file to write; stdout when left out")
+    ] = None,
+) -> None:
+    """Write a standalone Keras or PyTorch module that builds the spec's model."""
+    from netspec.codegen import generate
+
+    model = _load(file)
+    source = generate(model, target.value)
+    if output is None:
+        sys.stdout.write(source)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(source, encoding="utf-8")
+    except OSError as error:
+        stderr.print(f"error: cannot write {output}: {error.strerror or error}", markup=False)
+        raise typer.Exit(1) from None
+    stderr.print(f"wrote {output} ({target.value}, model {model.name})", markup=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the checked IR (what `check --emit-ir` prints)."""
+    from netspec.schema import ir_json_schema
+
+    print(json.dumps(ir_json_schema(), indent=2))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Writes Python source: indentation, literals and identifiers, and nothing from a spec raw.
+
+Generated code is code execution, so this module is the one place that turns values into
+source text. Literals are written with `repr` and only for plain data types; identifiers are
+checked against Python's grammar; anything else is refused. A spec can therefore put no text
+into a generated file except as a quoted string or a validated name.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from netspec.catalogue.base import Code, PyCall
+
+MAX_WIDTH = 99
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+
+
+class UnsafeValue(ValueError):
+    """A value that cannot be written as a Python literal."""
+
+
+def identifier(name: str) -> str:
+    """A name to use as a Python identifier; refuses anything else."""
+    if not _IDENTIFIER.match(name) or keyword.iskeyword(name):
+        raise UnsafeValue(f"not a valid Python identifier: {name!r}")
+    return name
+
+
+def string(text: str) -> str:
+    """A string literal in double quotes, built from `repr` so every escape is Python's own.
+
+    >>> print(string("it's"))
+    "it's"
+    """
+    quoted = repr(text)
+    if quoted.startswith('"'):
+        return quoted
+    inner = quoted[1:-1].replace("\\'", "'").replace('"', '\\"')
+    return f'"{inner}"'
+
+
+def literal(value: Any) -> str:
+    """Python source for a plain value: None, bool, int, finite float, str, tuple, list, dict."""
+    if isinstance(value, str):
+        return string(value)
+    if value is None or isinstance(value, (bool, int)):
+        return repr(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise UnsafeValue(f"not a finite number: {value!r}")
+        return repr(value)
+    if isinstance(value, tuple):
+        if len(value) == 1:
+            return f"({literal(value[0])},)"
+        return "(" + ", ".join(literal(v) for v in value) + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise UnsafeValue(f"dict keys must be strings: {key!r}")
+            items.append(f"{literal(key)}: {literal(item)}")
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, Code):
+        return value.text
+    if isinstance(value, PyCall):
+        return call(value)
+    raise UnsafeValue(f"cannot write {type(value).__name__} as a literal")
+
+
+def _arguments(c: PyCall) -> list[str]:
+    args = [literal(a) for a in c.args]
+    args += [f"{identifier(k)}={literal(v)}" for k, v in c.kwargs.items()]
+    return args
+
+
+def call(c: PyCall) -> str:
+    """`func(arg, key=value)` on one line."""
+    if not _DOTTED.match(c.func):
+        raise UnsafeValue(f"not a dotted name: {c.func!r}")
+    return f"{c.func}({', '.join(_arguments(c))})"
+
+
+class Writer:
+    """Accumulates lines of source at the current indentation."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._depth = 0
+
+    def line(self, text: str = "") -> None:
+        self._lines.append(("    " * self._depth + text) if text else "")
+
+    def lines(self, text: str) -> None:
+        for line in text.splitlines():
+            self.line(line)
+
+    @contextmanager
+    def indent(self) -> Iterator[None]:
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+
+    def call(self, prefix: str, c: PyCall, suffix: str = "") -> None:
+        """`prefix + func(args) + suffix`, one argument per line when it would be too wide."""
+        one_line = f"{prefix}{call(c)}{suffix}"
+        if len("    " * self._depth + one_line) <= MAX_WIDTH:
+            self.line(one_line)
+            return
+        self.line(f"{prefix}{c.func}(")
+        with self.indent():
+            for argument in _arguments(c):
+                self.line(argument + ",")
+        self.line(f"){suffix}")
+
+    def value(self, prefix: str, value: list[Any] | dict[str, Any], suffix: str = "") -> None:
+        """`prefix + [items] + suffix` (or a dict), one item per line when too wide."""
+        one_line = f"{prefix}{literal(value)}{suffix}"
+        if len("    " * self._depth + one_line) <= MAX_WIDTH:
+            self.line(one_line)
+            return
+        opening, closing = ("[", "]") if isinstance(value, list) else ("{", "}")
+        self.line(prefix + opening)
+        with self.indent():
+            if isinstance(value, list):
+                for item in value:
+                    self.line(literal(item) + ",")
+            else:
+                for key, item in value.items():
+                    self.line(f"{literal(key)}: {literal(item)},")
+        self.line(closing + suffix)
+
+    def docstring(self, text: str) -> None:
+        if '"""' in text or "\\" in text:
+            raise UnsafeValue("docstrings are written by netspec only")
+        self.lines(f'"""{text}"""' if "\n" not in text else f'"""{text}\n"""')
+
+    def source(self) -> str:
+        return "\n".join(self._lines).rstrip() + "\n"
+
+
+def camel_case(name: str) -> str:
+    """A class name for a model name.
+
+    >>> camel_case("mnist_mlp")
+    'MnistMlp'
+    """
+    text = "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+    return identifier(text or "Model")
