@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from netspec import catalogue, ir
 from netspec.catalogue.shapes import fmt
 from netspec.diagnostics import Diagnostics, Span
-from netspec.parse import parse
+from netspec.parse import parse, parse_value, paused_gc
 
 _UNKNOWN_CODES = {
     "layer": "E0101",
@@ -27,6 +28,16 @@ _UNKNOWN_CODES = {
     "activation": "E0104",
     "metric": "E0106",
     "initializer": "E0108",
+    "data": "E0109",
+    "schedule": "E0114",
+}
+
+_FAMILY_WORDS = {"data": "data source", "schedule": "learning-rate schedule"}
+
+# Train settings whose value names a catalogue entry, and the IR node it becomes.
+_CALLED_SETTINGS: dict[str, tuple[str, type[ir.Node]]] = {
+    "data": ("data", ir.DataSource),
+    "lr_schedule": ("schedule", ir.Schedule),
 }
 
 # Names a layer may not take: they would shadow what generated code needs.
@@ -117,13 +128,21 @@ def _bind(
     for arg in call.args:
         if arg.keyword is None:
             if positional_seen >= len(entry.positional):
-                takes = ", ".join(entry.positional) or "no"
+                count = len(entry.positional)
+                takes = (
+                    f"{count} positional argument{'' if count == 1 else 's'} "
+                    f"({', '.join(entry.positional)})"
+                    if count
+                    else "no positional arguments"
+                )
+                named = [f for f in fields if f not in entry.positional]
                 diagnostics.error(
                     "E0111",
-                    f"{what} takes {len(entry.positional)} positional argument"
-                    f"{'' if len(entry.positional) == 1 else 's'} ({takes}), got another",
+                    f"{what} takes {takes}, got another",
                     arg.span,
-                    hint="name the argument, e.g. name=value",
+                    hint="name the argument: " + ", ".join(f"{f}=..." for f in named)
+                    if named
+                    else f"{what} takes no arguments; remove it",
                 )
                 ok = False
                 continue
@@ -168,7 +187,9 @@ def _validate(
     try:
         params = entry.Params.model_validate(bound.values)
     except ValidationError as errors:
-        reported: set[tuple[str, Span]] = set()
+        # A value already reported (a call as a value, a number that is not finite) is not
+        # reported again for the placeholder that stands in for it.
+        reported: set[tuple[str, Span]] = {("", d.span) for d in diagnostics}
         for error in errors.errors():
             loc = error["loc"]
             field = str(loc[0]) if loc else ""
@@ -176,7 +197,8 @@ def _validate(
             if isinstance(bound.values.get(field), tuple):  # point into a list the spec wrote
                 path += "".join(f"[{i}]" for i in loc[1:])
             span = bound.spans.get(field, call.span)
-            if (field, span) in reported:  # `kernel_size=0` is wrong once, not per axis
+            # `kernel_size=0` is wrong once, not per axis
+            if (field, span) in reported or ("", span) in reported:
                 continue
             reported.add((field, span))
             description = entry.Params.model_fields[field].description if field else None
@@ -213,11 +235,12 @@ def _resolve(family: str, call: ir.Call, diagnostics: Diagnostics) -> type[catal
     if entry is None:
         suggestion = catalogue.suggest(family, call.name)
         known = ", ".join(catalogue.names(family, include_aliases=False))
+        what = _FAMILY_WORDS.get(family, family)
         diagnostics.error(
             _UNKNOWN_CODES[family],
-            f"unknown {family} '{call.name}'",
+            f"unknown {what} '{call.name}'",
             call.name_span,
-            hint=f"did you mean '{suggestion}'?" if suggestion else f"known {family}s: {known}",
+            hint=f"did you mean '{suggestion}'?" if suggestion else f"known {what}s: {known}",
         )
     return entry
 
@@ -241,11 +264,16 @@ class _Checker:
             self._missing("input", "input [28, 28, 1]")
             return None
         dims = [item.value if isinstance(item, ir.Literal) else None for item in value.items]
-        if not dims or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims):
+        bad = [
+            item
+            for item, d in zip(value.items, dims, strict=True)
+            if not (isinstance(d, int) and not isinstance(d, bool) and d > 0)
+        ]
+        if not dims or bad:
             self.diagnostics.error(
                 "E0132",
                 "the input shape must be a list of positive integers",
-                value.span,
+                bad[0].span if bad else value.span,  # the first size that is not one
                 hint="give the shape of one sample, channels last, e.g. input [28, 28, 1]",
             )
             return None
@@ -314,7 +342,12 @@ class _Checker:
             if not _NAME.match(name) or keyword.iskeyword(name) or name in RESERVED_NAMES:
                 self.diagnostics.error(
                     "E0121",
-                    f"'{name}' cannot name a layer: it is reserved in generated code",
+                    f"'{name}' cannot name a layer: "
+                    + (
+                        "it is reserved in generated code"
+                        if _NAME.match(name)
+                        else "a layer name starts with a letter"
+                    ),
                     span,
                     hint="choose another name, starting with a letter",
                 )
@@ -445,10 +478,11 @@ class _Checker:
                 ok = False
                 continue
             spans[setting.key] = setting.value.span
-            if setting.key == "data":
-                source = self._data_source(setting.value)
-                ok &= source is not None
-                values["data"] = source
+            if setting.key in _CALLED_SETTINGS:
+                family, node = _CALLED_SETTINGS[setting.key]
+                called = self._called(family, node, setting.value)
+                ok &= called is not None
+                values[setting.key] = called
                 continue
             plain_ok, value = _plain(setting.value, self.diagnostics, "train")
             ok &= plain_ok
@@ -456,8 +490,11 @@ class _Checker:
         try:
             config = ir.TrainConfig(span=span, **values)
         except ValidationError as errors:
+            earlier = {d.span for d in self.diagnostics}
             for error in errors.errors():
                 field = str(error["loc"][0]) if error["loc"] else ""
+                if field in spans and spans[field] in earlier:  # reported already
+                    continue
                 message = _message_for("train", field, error)
                 if field in values:
                     message += f", got {_describe_value(values[field])}"
@@ -466,28 +503,25 @@ class _Checker:
             return None
         return config if ok else None
 
-    def _data_source(self, value: ir.Value) -> ir.DataSource | None:
+    def _called(self, family: str, node: type[ir.Node], value: ir.Value) -> ir.Node | None:
+        """A setting that names a catalogue entry: `digits`, `idx("dir")`, `step(every=10)`."""
         if isinstance(value, ir.Symbol):
-            return ir.DataSource(kind=value.name, span=value.span)
-        if isinstance(value, ir.Call):
-            args: list[Any] = []
-            kwargs: dict[str, Any] = {}
-            for arg in value.args:
-                ok, plain = _plain(arg.value, self.diagnostics, value.name)
-                if not ok:
-                    return None
-                if arg.keyword is None:
-                    args.append(plain)
-                else:
-                    kwargs[arg.keyword] = plain
-            return ir.DataSource(kind=value.name, args=args, kwargs=kwargs, span=value.span)
-        self.diagnostics.error(
-            "E0113",
-            "data is a named source such as digits, or a call such as idx(\"folder\")",
-            value.span,
-            hint='write data = digits or data = npz("file.npz", x="x", y="y")',
-        )
-        return None
+            value = ir.Call(name=value.name, name_span=value.span, span=value.span)
+        if not isinstance(value, ir.Call):
+            examples = ", ".join(catalogue.names(family, include_aliases=False)[:4])
+            self.diagnostics.error(
+                "E0113",
+                f"expected a {family} name or call here, such as {examples}",
+                value.span,
+                hint='e.g. data = digits, data = npz("file.npz", x="x", y="y")'
+                if family == "data" else "e.g. lr_schedule = step(every=10, gamma=0.5)",
+            )
+            return None
+        entry = _resolve(family, value, self.diagnostics)
+        params = _validate(entry, value, self.diagnostics) if entry else None
+        if entry is None or params is None:
+            return None
+        return node(kind=entry.kind, params=params, span=value.span)
 
     def run(self) -> ir.Model | None:
         input_shape = self.input_shape()
@@ -529,19 +563,47 @@ class _Checker:
 
 def check(spec: ir.SpecFile, diagnostics: Diagnostics) -> ir.Model | None:
     """Check a parsed spec; returns the checked model, or None when there are errors."""
-    return _Checker(spec, diagnostics).run()
+    with paused_gc():  # the checked IR holds no cycles either; see `paused_gc`
+        return _Checker(spec, diagnostics).run()
 
 
-def check_source(source: str, file: str = "<spec>") -> tuple[ir.Model | None, Diagnostics]:
-    """Parse and check spec text in one go."""
+def override_train(
+    spec: ir.SpecFile, overrides: Mapping[str, str], diagnostics: Diagnostics
+) -> ir.SpecFile | None:
+    """The spec with train settings replaced by values written in spec syntax (`--data …`).
+
+    A value's diagnostics name the option as their file (`--data:1:5`), so they render like
+    any other: the option's text, a caret and a hint.
+    """
+    settings = {s.key: s for s in spec.train or []}
+    ok = True
+    for key, text in overrides.items():
+        value = parse_value(text, f"--{key.replace('_', '-')}", diagnostics)
+        if value is None:
+            ok = False
+            continue
+        settings[key] = ir.Setting(key=key, key_span=value.span, value=value, span=value.span)
+    if not ok:
+        return None
+    return spec.model_copy(update={"train": list(settings.values())})
+
+
+def check_source(
+    source: str, file: str = "<spec>", overrides: Mapping[str, str] | None = None
+) -> tuple[ir.Model | None, Diagnostics]:
+    """Parse and check spec text in one go, with train settings overridden if given."""
     diagnostics = Diagnostics()
     spec = parse(source, file, diagnostics)
+    if spec is not None and overrides:
+        spec = override_train(spec, overrides, diagnostics)
     if spec is None:
         return None, diagnostics
     return check(spec, diagnostics), diagnostics
 
 
-def check_file(path: str | Path) -> tuple[ir.Model | None, Diagnostics, str | None]:
+def check_file(
+    path: str | Path, overrides: Mapping[str, str] | None = None
+) -> tuple[ir.Model | None, Diagnostics, str | None]:
     """Read, parse and check a spec file; the source comes back for rendering diagnostics."""
     path = Path(path)
     try:
@@ -556,5 +618,5 @@ def check_file(path: str | Path) -> tuple[ir.Model | None, Diagnostics, str | No
             hint="check the path; spec files are UTF-8 text",
         )
         return None, diagnostics, None
-    model, diagnostics = check_source(source, str(path))
+    model, diagnostics = check_source(source, str(path), overrides)
     return model, diagnostics, source

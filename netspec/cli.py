@@ -66,10 +66,12 @@ def main_options(
     """Check a .net model spec and compile it to Keras or PyTorch."""
 
 
-def _report(diagnostics: Diagnostics, source: str | None) -> None:
+def _report(diagnostics: Diagnostics, source: str | dict[str, str] | None) -> None:
+    """Diagnostics to stderr; `source` is the spec's text, or texts by file name."""
     for diagnostic in diagnostics:
         style = "red" if diagnostic.severity.value == "error" else "yellow"
-        text = render_text(diagnostic, source)
+        text_of = source.get(diagnostic.span.file) if isinstance(source, dict) else source
+        text = render_text(diagnostic, text_of)
         head, _, rest = text.partition("\n")
         stderr.print(head, style=f"bold {style}", markup=False)
         if rest:
@@ -214,6 +216,172 @@ def schema() -> None:
     from netspec.schema import ir_json_schema
 
     print(json.dumps(ir_json_schema(), indent=2))
+
+
+class Backend(str, Enum):
+    torch = "torch"
+    keras = "keras"
+
+
+class LogMode(str, Enum):
+    auto = "auto"
+    plain = "plain"
+    jsonl = "jsonl"
+    quiet = "quiet"
+
+
+DeviceOption = Annotated[
+    str,
+    typer.Option(
+        "--device", "-d", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"
+    ),
+]
+ThreadsOption = Annotated[
+    int | None,
+    typer.Option("--threads", min=1, help="CPU threads; all cores this process may use by default"),
+]
+DataOption = Annotated[
+    str | None,
+    typer.Option("--data", help="a data source in spec syntax, e.g. digits or 'npz(\"f.npz\")'"),
+]
+
+
+def _fail(error: Exception) -> None:
+    message = getattr(error, "message", str(error))
+    stderr.print(f"error: {message}", style="bold red", markup=False)
+    hint = getattr(error, "hint", None)
+    if hint:
+        stderr.print(f"  hint: {hint}", markup=False)
+    raise typer.Exit(2)
+
+
+def _outcome(outcome) -> None:  # noqa: ANN001 - netspec.train.Outcome, imported lazily
+    _report(outcome.diagnostics, outcome.sources)
+    if outcome.status:
+        raise typer.Exit(outcome.status)
+
+
+@app.command()
+def train(
+    file: Annotated[
+        Path | None, typer.Argument(help="a .net spec file (left out with --resume)")
+    ] = None,
+    backend: Annotated[
+        Backend, typer.Option("--backend", "-b", help="framework to train with")
+    ] = Backend.torch,
+    device: DeviceOption = "auto",
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="override the spec")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="override the spec")
+    ] = None,
+    data: DataOption = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="override the spec's seed")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="run folder; runs/<model>-<backend>-<time> by default"),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="continue the run in this folder from its last checkpoint"),
+    ] = None,
+    init_from: Annotated[
+        Path | None,
+        typer.Option("--init-from", help="start from these weights (safetensors or .keras)"),
+    ] = None,
+    threads: ThreadsOption = None,
+    log: Annotated[
+        LogMode,
+        typer.Option("--log", help="auto: a progress bar on a terminal; plain; jsonl; quiet"),
+    ] = LogMode.auto,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+) -> None:
+    """Train the spec's model on its data, on the device you pick; leaves a run folder."""
+    from netspec.train import TrainError, TrainOptions
+    from netspec.train import train as run_training
+
+    if file is None and resume is None:
+        stderr.print("error: give a spec file, or --resume RUN_DIR", style="bold red")
+        raise typer.Exit(2)
+    overrides = {
+        key: str(value)
+        for key, value in (
+            ("epochs", epochs),
+            ("batch_size", batch_size),
+            ("seed", seed),
+            ("data", data),
+        )
+        if value is not None
+    }
+    options = TrainOptions(
+        backend=backend.value,
+        device=device,
+        out=out,
+        threads=threads,
+        log="quiet" if quiet else log.value,
+        init_from=init_from,
+        resume=resume,
+    )
+    try:
+        outcome = run_training(file, overrides, options)
+    except TrainError as error:
+        _fail(error)
+    _outcome(outcome)
+
+
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder written by netspec train")],
+    data: DataOption = None,
+    device: DeviceOption = "auto",
+    threads: ThreadsOption = None,
+    format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.table,
+) -> None:
+    """Evaluate a trained run on its test split, or on all samples of --data."""
+    from netspec.train import TrainError, TrainOptions
+    from netspec.train import evaluate as run_evaluate
+
+    overrides = {"data": data} if data is not None else {}
+    try:
+        outcome = run_evaluate(run_dir, overrides, TrainOptions(device=device, threads=threads))
+    except TrainError as error:
+        _fail(error)
+    _outcome(outcome)
+    result = outcome.result or {}
+    if format is SummaryFormat.json:
+        print(json.dumps(result, indent=2))
+        return
+    figures = "  ".join(f"{k} {v:.4f}" for k, v in result.items() if k != "samples")
+    stdout.print(f"{result.get('samples', 0):,} samples: {figures}", markup=False)
+
+
+@app.command()
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder written by netspec train")],
+    data: DataOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help=".npy file for the outputs")
+    ] = None,
+    device: DeviceOption = "auto",
+    threads: ThreadsOption = None,
+) -> None:
+    """Run a trained model on --data (preprocessed as in training); saves the outputs as .npy."""
+    from netspec.train import TrainError, TrainOptions
+    from netspec.train import predict as run_predict
+
+    overrides = {"data": data} if data is not None else {}
+    try:
+        outcome = run_predict(
+            run_dir, overrides, TrainOptions(device=device, threads=threads), output
+        )
+    except TrainError as error:
+        _fail(error)
+    _outcome(outcome)
+    result = outcome.result or {}
+    shown = result.get("classes", result.get("values", []))
+    stdout.print(
+        f"{result['samples']:,} predictions saved to {result['saved']}; first: {shown[:10]}",
+        markup=False,
+    )
 
 
 def main() -> None:

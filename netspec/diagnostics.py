@@ -49,6 +49,8 @@ CODES: dict[str, str] = {
     "E0106": "unknown metric",
     "E0107": "unknown train setting",
     "E0108": "unknown initializer",
+    "E0109": "unknown data source",
+    "E0114": "unknown learning-rate schedule",
     "E0110": "missing required argument",
     "E0111": "too many positional arguments",
     "E0112": "argument given twice",
@@ -68,6 +70,10 @@ CODES: dict[str, str] = {
     "W0303": "logits fed to a loss that expects probabilities",
     "W0304": "model has no trainable parameters",
     "E0305": "metric does not fit the loss",
+    "E0401": "data does not fit the model",
+    "E0402": "cannot read the data",
+    "E0403": "data arrays are malformed",
+    "E0404": "targets do not fit the loss",
 }
 
 

@@ -144,8 +144,14 @@ class DataSource(Node):
     """Where training data comes from, as named in the spec (`digits`, `idx("dir")`, …)."""
 
     kind: str
-    args: list[Any] = Field(default_factory=list)
-    kwargs: dict[str, Any] = Field(default_factory=dict)
+    params: SerializeAsAny[Params]
+
+
+class Schedule(Node):
+    """A learning-rate schedule, applied once per epoch."""
+
+    kind: str
+    params: SerializeAsAny[Params]
 
 
 class TrainConfig(Node):
@@ -159,8 +165,30 @@ class TrainConfig(Node):
     validation_split: float = Field(
         0.0, ge=0.0, lt=1.0, description="fraction of the training data held out for validation"
     )
+    test_split: float = Field(
+        0.2, ge=0.0, lt=1.0,
+        description="fraction held out for the final test, for sources without a test set",
+    )
     shuffle: bool = Field(True, description="reshuffle the training data every epoch")
-    seed: int | None = Field(None, description="seed for weights, shuffling and splits")
+    seed: int = Field(0, description="seed for weights, shuffling, splits and synthetic data")
+    divide_by: float | None = Field(
+        None, gt=0, description="divide every input by this (255 for 8-bit images)"
+    )
+    standardize: bool = Field(
+        False, description="scale each input feature to mean 0, std 1, fitted on the training split"
+    )
+    one_hot: bool = Field(False, description="turn class-index labels into one-hot vectors")
+    reshape: bool = Field(False, description="reshape each sample to the declared input shape")
+    lr_schedule: Schedule | None = Field(None, description="learning-rate schedule, per epoch")
+    early_stopping: int | None = Field(
+        None, gt=0, description="stop after this many epochs without improvement"
+    )
+    clip_norm: float | None = Field(
+        None, gt=0, description="rescale gradients whose global norm exceeds this"
+    )
+    threads: int | None = Field(
+        None, gt=0, description="CPU threads for PyTorch; all available cores when left out"
+    )
 
 
 class Model(Node):

@@ -7,8 +7,12 @@ names the expected tokens in words.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+import math
 import re
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -17,9 +21,27 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from netspec import ir
-from netspec.diagnostics import Diagnostics, Span
+from netspec.diagnostics import Diagnostics, Span, did_you_mean
 
 _INT = re.compile(r"[+-]?\d+")
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building a tree of many small objects.
+
+    Reference counting frees these trees, and any cycle left over is collected once the
+    collector runs again; while they grow, the collector would only rescan them again and
+    again, which made a 10,000-layer spec take about twice as long per layer as a 1,000-layer
+    one, and every spec about twice as long as needed.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 # How each terminal is named in a syntax error.
 _TOKEN_WORDS: dict[str, str] = {
@@ -41,7 +63,16 @@ _TOKEN_WORDS: dict[str, str] = {
 @cache
 def _parser() -> Lark:
     grammar = resources.files("netspec.grammars").joinpath("netspec.lark").read_text("utf-8")
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    # cache=True: Lark pickles the built LALR tables to a per-user file in the temp folder,
+    # keyed by the grammar's hash, so later runs load them instead of rebuilding (~50 ms).
+    return Lark(
+        grammar,
+        parser="lalr",
+        start=["start", "value"],
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=True,
+    )
 
 
 def _describe(terminal: str) -> str:
@@ -64,7 +95,8 @@ class _ToSyntaxTree(Transformer):
     """Builds `ir` syntax nodes; every method receives Lark's position metadata."""
 
     def __init__(self, file: str, diagnostics: Diagnostics) -> None:
-        super().__init__()
+        # No callback takes a bare token, so skip visiting tokens (each visit is a failed lookup).
+        super().__init__(visit_tokens=False)
         self.file = file
         self.diagnostics = diagnostics
 
@@ -91,10 +123,19 @@ class _ToSyntaxTree(Transformer):
     @v_args(meta=True)
     def number(self, meta: Any, children: list[Token]) -> ir.Literal:
         text = str(children[0])
-        value: int | float = int(text) if _INT.fullmatch(text) else float(text)
-        if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        shown = text if len(text) <= 24 else f"{text[:20]}... ({len(text)} characters)"
+        try:
+            value: int | float = int(text) if _INT.fullmatch(text) else float(text)
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
             self.diagnostics.error(
-                "E0113", f"number {text} is not finite", self._meta_span(meta)
+                "E0113", f"number {shown} is too large", self._meta_span(meta),
+                hint="write a smaller number, or use an exponent such as 1e9",
+            )
+            value = 0
+        if isinstance(value, float) and not math.isfinite(value):
+            self.diagnostics.error(
+                "E0113", f"number {shown} is not finite", self._meta_span(meta),
+                hint="write a finite number, such as 1e-3 or 1000000",
             )
             value = 0
         return ir.Literal(value=value, span=self._meta_span(meta))
@@ -252,11 +293,13 @@ def _syntax_error(error: UnexpectedInput, file: str, source: str, diagnostics: D
         token = error.token
         if token.type == "$END":
             found = "the end of the file"
-            lines = source.splitlines() or [""]
-            line, column = len(lines), len(lines[-1]) + 1
+            # Just after the last character that is not whitespace; lines count '\n' as Lark does.
+            text = source.rstrip()
+            line = text.count("\n") + 1
+            column = len(text) - (text.rfind("\n") + 1) + 1
         else:
             found = f"'{token}'"
-        width = max(len(str(token)), 1) if token.type != "$END" else 1
+        width = max(len(str(token)), 1) if token.type != "$END" else 0  # nothing to underline
         expected = set(error.expected) - {"COMMENT", "WS"}
     elif isinstance(error, UnexpectedCharacters):
         found = f"character {source[error.pos_in_stream]!r}"
@@ -268,11 +311,29 @@ def _syntax_error(error: UnexpectedInput, file: str, source: str, diagnostics: D
         expected = set(error.expected)
     else:  # pragma: no cover - Lark raises only the three above
         found, width = "this", 1
+    # LALR merges the lookaheads of states that look alike, so Lark's `expected` can name tokens
+    # that are not valid here (']' after `Dense(10`); the interactive parser knows exactly.
+    state = getattr(error, "interactive_parser", None)
+    if state is not None:
+        with contextlib.suppress(Exception):
+            expected = set(state.accepts()) - {"COMMENT", "WS"} or expected
     message = f"unexpected {found}"
     if expected:
         message += f"; expected {_expected_words(expected)}"
     hint = None
-    if "RBRACE" in expected and found == "the end of the file":
+    suggestion = None
+    if isinstance(error, UnexpectedToken) and error.token.type == "NAME":  # e.g. `optimiser`
+        keywords = [
+            t.pattern.value
+            for t in _parser().terminals
+            if t.name in expected and t.pattern.type == "str" and t.pattern.value.isalpha()
+        ]
+        suggestion = did_you_mean(str(error.token), keywords)
+    if suggestion:
+        hint = f"did you mean '{suggestion}'?"
+    elif isinstance(error, UnexpectedCharacters) and source[error.pos_in_stream] == '"':
+        hint = 'a string ends with " on the same line; write \\" for a quote inside it'
+    elif "RBRACE" in expected and found == "the end of the file":
         hint = "a block is not closed: add the missing '}'"
     elif "RBRACE" in expected:
         hint = "check that every '{' has its '}' and every layer is a name or a call"
@@ -282,11 +343,22 @@ def _syntax_error(error: UnexpectedInput, file: str, source: str, diagnostics: D
     diagnostics.error("E0001", message, span, hint=hint)
 
 
-def parse(source: str, file: str, diagnostics: Diagnostics) -> ir.SpecFile | None:
-    """Parse a spec; on a syntax error add a diagnostic and return None."""
+def parse_value(text: str, file: str, diagnostics: Diagnostics) -> ir.Value | None:
+    """Parse one value in spec syntax (e.g. a `--data` option); None on a syntax error."""
     try:
-        tree = _parser().parse(source)
+        tree = _parser().parse(text, start="value")
     except UnexpectedInput as error:
-        _syntax_error(error, file, source, diagnostics)
+        _syntax_error(error, file, text, diagnostics)
         return None
     return _ToSyntaxTree(file, diagnostics).transform(tree)
+
+
+def parse(source: str, file: str, diagnostics: Diagnostics) -> ir.SpecFile | None:
+    """Parse a spec; on a syntax error add a diagnostic and return None."""
+    with paused_gc():
+        try:
+            tree = _parser().parse(source, start="start")
+        except UnexpectedInput as error:
+            _syntax_error(error, file, source, diagnostics)
+            return None
+        return _ToSyntaxTree(file, diagnostics).transform(tree)

@@ -13,6 +13,7 @@ def ir_json_schema() -> dict[str, Any]:
     """`ir.Model`'s schema where `params` lists the parameter models the catalogue allows."""
     schema = ir.Model.model_json_schema(ref_template="#/$defs/{model}")
     defs: dict[str, Any] = schema.setdefault("$defs", {})
+    used: set[str] = set()
     for node, family in _PARAM_SLOTS.items():
         refs = []
         for entry in catalogue.entries(family):
@@ -20,6 +21,7 @@ def ir_json_schema() -> dict[str, Any]:
             defs.update(params_schema.pop("$defs", {}))
             name = entry.Params.__name__
             defs[name] = params_schema
+            used.add(name)
             ref = {"$ref": f"#/$defs/{name}"}
             if ref not in refs:
                 refs.append(ref)
@@ -27,7 +29,8 @@ def ir_json_schema() -> dict[str, Any]:
             "anyOf": refs,
             "description": f"the {family}'s parameters, every default written out",
         }
-    defs.pop("Params", None)
+    if "Params" not in used:  # an entry without parameters (Flatten) refers to the base
+        defs.pop("Params", None)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "netspec checked IR"
     return schema

@@ -8,6 +8,7 @@ from netspec.catalogue import (  # noqa: F401  (imported to register their entri
     activations,
     conv,
     core,
+    data,
     initializers,
     recurrent,
     training,

@@ -22,7 +22,9 @@ from pydantic_core import PydanticCustomError
 from netspec import ir
 from netspec.diagnostics import did_you_mean
 
-FAMILIES = ("layer", "loss", "optimizer", "activation", "initializer", "metric")
+FAMILIES = (
+    "layer", "loss", "optimizer", "activation", "initializer", "metric", "schedule", "data"
+)
 
 _REGISTRY: dict[str, dict[str, type[Entry]]] = {family: {} for family in FAMILIES}
 

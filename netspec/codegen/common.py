@@ -21,7 +21,5 @@ def params_line(model: ir.Model) -> str:
 
 def train_settings(model: ir.Model) -> dict[str, Any]:
     """The spec's `train` block as plain data (the data source as a dict)."""
-    settings = model.train.model_dump(exclude={"span"})
-    if model.train.data is not None:
-        settings["data"] = model.train.data.model_dump(exclude={"span"})
-    return settings
+    nested = {"span": True, "data": {"span"}, "lr_schedule": {"span"}}
+    return model.train.model_dump(exclude=nested)

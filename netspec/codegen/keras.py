@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from netspec import __version__, catalogue, ir
 from netspec.catalogue.base import PyCall
+from netspec.codegen import keras_loop
 from netspec.codegen.common import header_comment, params_line, train_settings
 from netspec.codegen.writer import Writer, literal
 
@@ -19,7 +20,11 @@ def generate(model: ir.Model) -> str:
         "(KERAS_BACKEND=tensorflow, Keras' default)."
     )
     w.line()
+    w.line("import math")
+    w.line()
     w.line("import keras")
+    w.line("import numpy as np")
+    w.line("import tensorflow as tf")
     w.line("from keras import layers")
     w.line()
     w.line(f"INPUT_SHAPE = {literal(model.inputs[0].shape)}")
@@ -74,6 +79,7 @@ def generate(model: ir.Model) -> str:
             assert metric_entry is not None
             calls.append(metric_entry().keras(target, from_logits))  # type: ignore[attr-defined]
         w.value("return ", calls)
+    keras_loop.write(w, model)
     return w.source()
 
 

@@ -12,6 +12,7 @@ from netspec import __version__, catalogue, ir
 from netspec.catalogue.base import Code, Layout, PyCall, TorchLowering
 from netspec.catalogue.shapes import channels_first_permutation, channels_last_permutation
 from netspec.catalogue.training import EPSILON
+from netspec.codegen import torch_loop
 from netspec.codegen.common import header_comment, params_line, train_settings
 from netspec.codegen.writer import Writer, camel_case, literal
 
@@ -132,6 +133,7 @@ def generate(model: ir.Model) -> str:
     with w.indent():
         w.call("return ", optimizer_entry().torch(model.optimizer.params))  # type: ignore[attr-defined]
     _metrics(w, model, loss_entry)
+    torch_loop.write(w, model)
     return w.source()
 
 

@@ -1,0 +1,173 @@
+"""How fast `netspec check` is, and whether it grows linearly with the number of layers.
+
+Builds synthetic specs of 10, 100, 1,000 and 10,000 layers (input [64], then alternating
+Dense(64, activation=relu) / Dropout(0.1), ending in Dense(10, activation=softmax)), writes
+them to a temporary folder and, best of 3 runs each, times:
+
+* parse    - `netspec.parse.parse` (text to syntax tree), in this process;
+* check    - `netspec.check.check` (syntax tree to checked IR), in this process;
+* command  - the full `netspec check FILE` in a fresh subprocess, interpreter start included.
+
+The in-process runs come after one warm-up parse, so Lark's parser construction (a one-off
+per process) is not charged to the first size; the subprocess column includes it.
+
+Run:  .venv/bin/python bench/check_speed.py [--sizes 10 100 1000 10000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from netspec.check import check
+from netspec.diagnostics import Diagnostics
+from netspec.parse import parse
+
+DEFAULT_SIZES = (10, 100, 1_000, 10_000)
+
+
+def make_spec(n_layers: int) -> str:
+    """A valid spec with exactly `n_layers` layers (n_layers >= 1)."""
+    body = []
+    for i in range(n_layers - 1):
+        body.append("    Dense(64, activation=relu)" if i % 2 == 0 else "    Dropout(0.1)")
+    body.append("    Dense(10, activation=softmax)")
+    return (
+        f"# synthetic benchmark spec: {n_layers} layers\n"
+        f"model bench_{n_layers} {{\n"
+        "  input [64]\n"
+        "  layers {\n" + "\n".join(body) + "\n  }\n"
+        "  loss      sparse_categorical_crossentropy\n"
+        "  optimizer Adam(lr=1e-3)\n"
+        "  metrics   [accuracy]\n"
+        "  train { epochs = 1, batch_size = 32 }\n"
+        "}\n"
+    )
+
+
+def best_of(repeat: int, fn) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def netspec_command() -> list[str]:
+    """The console script next to this interpreter, else `python -m netspec.cli`."""
+    script = Path(sys.executable).with_name("netspec")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "netspec.cli"]
+
+
+def time_parse_check(source: str, file: str, repeat: int) -> tuple[float, float]:
+    def do_parse():
+        diagnostics = Diagnostics()
+        spec = parse(source, file, diagnostics)
+        assert spec is not None and not diagnostics.has_errors, list(diagnostics)
+        return spec
+
+    parse_time = best_of(repeat, do_parse)
+    spec = do_parse()
+
+    def do_check():
+        diagnostics = Diagnostics()
+        model = check(spec, diagnostics)
+        assert model is not None, [str(d.message) for d in diagnostics]
+
+    check_time = best_of(repeat, do_check)
+    return parse_time, check_time
+
+
+def time_command(args: list[str], repeat: int) -> tuple[float, float]:
+    """Best wall time and best CPU time (user + system) of a command in a fresh process.
+
+    The CPU time is reported too because it hardly changes when other work shares the
+    machine, while the wall time does.
+    """
+    best_wall = best_cpu = float("inf")
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        result = subprocess.run(args, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if result.returncode != 0:
+            raise SystemExit(f"{' '.join(args)} failed:\n{result.stderr}")
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        best_wall, best_cpu = min(best_wall, wall), min(best_cpu, cpu)
+    return best_wall, best_cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the best counts")
+    args = parser.parse_args()
+
+    command = netspec_command()
+    print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPU(s); best of {args.repeat}")
+    print(f"command: {' '.join(command)} check FILE")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print("note: PYTHONDONTWRITEBYTECODE is set; modules without a .pyc compile on every run")
+    print()
+
+    # Warm-up: builds (or loads) the Lark parser once so the first size is not charged for it.
+    parse(make_spec(2), "<warm-up>", Diagnostics())
+
+    header = (
+        f"{'layers':>7} | {'parse s':>8} | {'check s':>8} | {'parse+check s':>13} | "
+        f"{'us/layer':>8} | {'netspec check s':>15} | {'(cpu s)':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    rows: dict[int, tuple[float, float]] = {}
+    command_time: dict[int, float] = {}
+    with tempfile.TemporaryDirectory(prefix="netspec-bench-") as tmp:
+        for n in args.sizes:
+            source = make_spec(n)
+            path = Path(tmp) / f"bench_{n}.net"
+            path.write_text(source, encoding="utf-8")
+            parse_time, check_time = time_parse_check(source, str(path), args.repeat)
+            rows[n] = (parse_time, check_time)
+            total = parse_time + check_time
+            wall, cpu = time_command([*command, "check", str(path)], args.repeat)
+            command_time[n] = wall
+            print(
+                f"{n:>7} | {parse_time:>8.4f} | {check_time:>8.4f} | {total:>13.4f} | "
+                f"{total / n * 1e6:>8.1f} | {wall:>15.3f} | {cpu:>7.3f}"
+            )
+
+    print()
+    if 1_000 in rows and 10_000 in rows:
+        (p1, c1), (p10, c10) = rows[1_000], rows[10_000]
+        ratios = {
+            "parse": (p10 / 10_000) / (p1 / 1_000),
+            "check": (c10 / 10_000) / (c1 / 1_000),
+            "parse+check": ((p10 + c10) / 10_000) / ((p1 + c1) / 1_000),
+        }
+        verdict = "yes" if all(r <= 2.0 for r in ratios.values()) else "NO"
+        detail = ", ".join(f"{k} {r:.2f}x" for k, r in ratios.items())
+        print(f"linear growth: {verdict} (time per layer at 10,000 vs 1,000: {detail}; "
+              "linear means within 2x)")
+    if 1_000 in command_time:
+        t = command_time[1_000]
+        verdict = "yes" if t < 1.0 else "NO"
+        print(f"`netspec check` on 1,000 layers under 1 s: {verdict} ({t:.3f} s)")
+
+    help_wall, help_cpu = time_command([*command, "--help"], args.repeat)
+    print(f"`netspec --help`: {help_wall:.3f} s (cpu {help_cpu:.3f} s)")
+    python_wall, python_cpu = time_command([sys.executable, "-c", "pass"], args.repeat)
+    print(f"bare interpreter start (python -c pass): {python_wall:.3f} s (cpu {python_cpu:.3f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,432 @@
+"""Data sources a spec can name in `train { data = … }`.
+
+Each source has a parameter model (checked with the spec, before anything loads) and a
+`load` method that returns numpy arrays. Nothing downloads: bundled sets come from
+scikit-learn's package data, Fashion-MNIST and MNIST from IDX files on disk, synthetic sets
+from a seeded generator. Heavy imports happen inside `load` only.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field
+
+from netspec import ir
+from netspec.catalogue.base import Entry
+
+if TYPE_CHECKING:
+    import numpy as np
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+MNIST_DIR = "/usr/share/datasets/mnist"
+
+
+class DataError(Exception):
+    """Data that cannot be loaded or does not fit the spec; shown as a diagnostic."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+
+
+@dataclass
+class RawData:
+    """Arrays as a source provides them; `x_test` is None when it has no test set."""
+
+    x: np.ndarray
+    y: np.ndarray
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    classes: int | None = None  # number of classes for class-index labels
+    description: str = ""
+
+
+class DataSourceEntry(Entry):
+    family = "data"
+    summary: ClassVar[str] = ""
+
+    def load(self, p: Any, seed: int) -> RawData:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- bundled sets
+
+
+class NoParams(ir.Params):
+    pass
+
+
+class _Sklearn(DataSourceEntry):
+    Params = NoParams
+    loader: ClassVar[str]
+
+    def load(self, p: NoParams, seed: int) -> RawData:
+        import numpy as np
+
+        try:
+            from sklearn import datasets
+        except ImportError as error:
+            raise DataError(
+                "E0402",
+                f"data source '{self.kind}' needs scikit-learn, which is not installed",
+                hint='pip install "netspec[train]"',
+            ) from error
+        bunch = getattr(datasets, self.loader)()
+        x = np.asarray(bunch.data, dtype=np.float32)
+        y = np.asarray(bunch.target, dtype=np.int64)
+        return RawData(x, y, classes=int(y.max()) + 1, description=self.summary)
+
+
+class Digits(_Sklearn):
+    kind = "digits"
+    loader = "load_digits"
+    summary = "scikit-learn's 8x8 handwritten digits: 1,797 samples, 64 pixels (0-16), 10 classes"
+
+
+class Iris(_Sklearn):
+    kind = "iris"
+    loader = "load_iris"
+    summary = "scikit-learn's iris flowers: 150 samples, 4 features, 3 classes"
+
+
+class BreastCancer(_Sklearn):
+    kind = "breast_cancer"
+    loader = "load_breast_cancer"
+    summary = "scikit-learn's Wisconsin breast cancer: 569 samples, 30 features, 2 classes"
+
+
+class Wine(_Sklearn):
+    kind = "wine"
+    loader = "load_wine"
+    summary = "scikit-learn's wine recognition: 178 samples, 13 features, 3 classes"
+
+
+# --------------------------------------------------------------------------- synthetic sets
+
+
+class LinearParams(ir.Params):
+    samples: int = Field(1000, gt=0)
+    slope: float = 2.0
+    intercept: float = 0.0
+    noise: float = Field(0.1, ge=0, description="standard deviation of the Gaussian noise")
+
+
+class Linear(DataSourceEntry):
+    """y = slope·x + intercept + noise, x uniform on [-1, 1] (the tutorials' regression set)."""
+
+    kind = "linear"
+    Params = LinearParams
+    summary = "synthetic regression: y = 2x + Gaussian noise, x uniform on [-1, 1]"
+
+    def load(self, p: LinearParams, seed: int) -> RawData:
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        x = rng.uniform(-1.0, 1.0, size=(p.samples, 1)).astype(np.float32)
+        y = p.slope * x + p.intercept + rng.normal(0.0, p.noise, size=x.shape)
+        return RawData(x, y.astype(np.float32), description=self.summary)
+
+
+class ThresholdParams(ir.Params):
+    samples: int = Field(1000, gt=0)
+    threshold: float = Field(0.0, description="points above it are class 1")
+    noise: float = Field(0.1, ge=0, description="std of noise added to x before labelling")
+
+
+class Threshold(DataSourceEntry):
+    """One feature uniform on [-1, 1]; the label is 1 where x + noise exceeds the threshold."""
+
+    kind = "threshold"
+    Params = ThresholdParams
+    summary = "synthetic binary classification of one feature against a threshold"
+
+    def load(self, p: ThresholdParams, seed: int) -> RawData:
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        x = rng.uniform(-1.0, 1.0, size=(p.samples, 1)).astype(np.float32)
+        noisy = x + rng.normal(0.0, p.noise, size=x.shape)
+        y = (noisy > p.threshold).astype(np.float32)
+        return RawData(x, y, description=self.summary)
+
+
+class BlobsParams(ir.Params):
+    samples: int = Field(1000, gt=0)
+    features: int = Field(2, gt=0)
+    classes: int = Field(3, gt=1)
+    spread: float = Field(1.0, gt=0, description="standard deviation around each centre")
+
+
+class Blobs(DataSourceEntry):
+    """Gaussian blobs: one centre per class, uniform in [-5, 5] in every feature."""
+
+    kind = "blobs"
+    Params = BlobsParams
+    summary = "synthetic classification: Gaussian blobs around one centre per class"
+
+    def load(self, p: BlobsParams, seed: int) -> RawData:
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        centres = rng.uniform(-5.0, 5.0, size=(p.classes, p.features))
+        y = rng.integers(0, p.classes, size=p.samples)
+        x = centres[y] + rng.normal(0.0, p.spread, size=(p.samples, p.features))
+        return RawData(x.astype(np.float32), y.astype(np.int64), classes=p.classes,
+                       description=self.summary)
+
+
+class SequencesParams(ir.Params):
+    samples: int = Field(2000, gt=0)
+    steps: int = Field(28, gt=0)
+    features: int = Field(28, gt=0)
+    classes: int = Field(10, gt=1)
+    noise: float = Field(0.5, ge=0)
+
+
+class Sequences(DataSourceEntry):
+    """Each class is a sine of its own frequency along the steps, along a random direction."""
+
+    kind = "sequences"
+    Params = SequencesParams
+    summary = "synthetic sequence classification: noisy sines, one frequency per class"
+
+    def load(self, p: SequencesParams, seed: int) -> RawData:
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        directions = rng.normal(size=(p.classes, p.features))
+        directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+        y = rng.integers(0, p.classes, size=p.samples)
+        t = np.arange(p.steps) / p.steps
+        phase = rng.uniform(0, 2 * np.pi, size=(p.samples, 1))
+        wave = np.sin(2 * np.pi * (y[:, None] + 1) * t[None, :] + phase)  # (samples, steps)
+        x = wave[:, :, None] * directions[y][:, None, :] * 2.0
+        x += rng.normal(0.0, p.noise, size=x.shape)
+        return RawData(x.astype(np.float32), y.astype(np.int64), classes=p.classes,
+                       description=self.summary)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An array from an IDX file (the MNIST format), gzipped or not."""
+    import numpy as np
+
+    types = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    try:
+        with _open(path) as stream:
+            header = stream.read(4)
+            if len(header) != 4 or header[0] != 0 or header[1] != 0 or header[2] not in types:
+                raise DataError("E0402", f"{path} is not an IDX file (bad magic number)")
+            rank = header[3]
+            dims = struct.unpack(f">{rank}I", stream.read(4 * rank))
+            data = stream.read()
+    except OSError as error:
+        raise DataError("E0402", f"cannot read {path}: {error.strerror or error}") from error
+    dtype = np.dtype(types[header[2]])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(data) != expected:
+        raise DataError(
+            "E0402", f"{path} is truncated: {len(data)} bytes of data, expected {expected}"
+        )
+    return np.frombuffer(data, dtype=dtype).reshape(dims)
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        if (folder / name).exists():
+            return folder / name
+    return None
+
+
+def load_idx_folder(folder: Path, what: str, how_to_get: str) -> RawData:
+    import numpy as np
+
+    if not folder.is_dir():
+        raise DataError("E0402", f"{what}: folder {folder} does not exist", hint=how_to_get)
+    parts = {}
+    for key, stem in {
+        "x": "train-images-idx3-ubyte",
+        "y": "train-labels-idx1-ubyte",
+        "x_test": "t10k-images-idx3-ubyte",
+        "y_test": "t10k-labels-idx1-ubyte",
+    }.items():
+        path = _find(folder, stem)
+        if path is None:
+            raise DataError(
+                "E0402", f"{what}: {folder} has no {stem} (or {stem}.gz)", hint=how_to_get
+            )
+        parts[key] = read_idx(path)
+    if len(parts["x"]) != len(parts["y"]) or len(parts["x_test"]) != len(parts["y_test"]):
+        raise DataError("E0402", f"{what}: image and label files in {folder} differ in length")
+    y, y_test = parts["y"].astype(np.int64), parts["y_test"].astype(np.int64)
+    return RawData(
+        parts["x"].astype(np.float32),
+        y,
+        parts["x_test"].astype(np.float32),
+        y_test,
+        classes=int(max(y.max(), y_test.max())) + 1,
+        description=f"{what} from {folder}",
+    )
+
+
+class FolderParams(ir.Params):
+    path: str = Field(FASHION_MNIST_DIR, min_length=1, description="folder of the IDX files")
+
+
+class FashionMNIST(DataSourceEntry):
+    kind = "fashion_mnist"
+    Params = FolderParams
+    positional = ("path",)
+    summary = "Fashion-MNIST: 60,000 + 10,000 greyscale 28x28 images (0-255), 10 classes"
+
+    def load(self, p: FolderParams, seed: int) -> RawData:
+        hint = (
+            "install it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or put "
+            "the four IDX files in a folder and write data = fashion_mnist(\"folder\")"
+        )
+        return load_idx_folder(Path(p.path), "Fashion-MNIST", hint)
+
+
+class MnistParams(ir.Params):
+    path: str = Field(MNIST_DIR, min_length=1, description="folder of the IDX files")
+
+
+class MNIST(DataSourceEntry):
+    kind = "mnist"
+    Params = MnistParams
+    positional = ("path",)
+    summary = "MNIST: 60,000 + 10,000 greyscale 28x28 digits (0-255), 10 classes"
+
+    def load(self, p: MnistParams, seed: int) -> RawData:
+        hint = 'put the four MNIST IDX files in a folder and write data = mnist("folder")'
+        return load_idx_folder(Path(p.path), "MNIST", hint)
+
+
+class IdxParams(ir.Params):
+    path: str = Field(min_length=1, description="folder of the four IDX files")
+
+
+class Idx(DataSourceEntry):
+    kind = "idx"
+    Params = IdxParams
+    positional = ("path",)
+    summary = "MNIST-format IDX files (train-/t10k- images and labels, gzipped or not)"
+
+    def load(self, p: IdxParams, seed: int) -> RawData:
+        return load_idx_folder(Path(p.path), "idx", "the folder needs train-images-idx3-ubyte, "
+                               "train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
+                               "t10k-labels-idx1-ubyte, each optionally .gz")
+
+
+class NpzParams(ir.Params):
+    path: str = Field(min_length=1, description="the .npz file")
+    x: str = Field("x", description="name of the inputs array in the file")
+    y: str = Field("y", description="name of the targets array in the file")
+
+
+class Npz(DataSourceEntry):
+    kind = "npz"
+    Params = NpzParams
+    positional = ("path",)
+    summary = "a NumPy .npz file with an inputs array and a targets array"
+
+    def load(self, p: NpzParams, seed: int) -> RawData:
+        import numpy as np
+
+        try:
+            with np.load(p.path, allow_pickle=False) as archive:
+                missing = [k for k in (p.x, p.y) if k not in archive.files]
+                if missing:
+                    raise DataError(
+                        "E0402",
+                        f"{p.path} has no array named {missing[0]!r}",
+                        hint=f"arrays in the file: {', '.join(archive.files) or 'none'}; "
+                        'name them with npz("file", x="…", y="…")',
+                    )
+                x, y = archive[p.x], archive[p.y]
+        except DataError:
+            raise
+        except (OSError, ValueError) as error:
+            raise DataError("E0402", f"cannot read {p.path}: {error}") from error
+        return RawData(*_arrays(x, y), description=f"npz file {p.path}")
+
+
+def _arrays(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
+    if len(x) != len(y):
+        raise DataError("E0403", f"{len(x)} inputs but {len(y)} targets")
+    if not np.issubdtype(x.dtype, np.number):
+        raise DataError("E0403", f"inputs must be numbers, got {x.dtype}")
+    x = x.astype(np.float32)
+    if np.issubdtype(y.dtype, np.integer):
+        y = y.astype(np.int64)
+    elif np.issubdtype(y.dtype, np.floating):
+        y = y.astype(np.float32)
+    else:
+        raise DataError("E0403", f"targets must be numbers, got {y.dtype}")
+    return x, y
+
+
+class CsvParams(ir.Params):
+    path: str = Field(min_length=1, description="the .csv file, with a header row")
+    target: str = Field(min_length=1, description="the column holding the targets")
+
+
+class Csv(DataSourceEntry):
+    kind = "csv"
+    Params = CsvParams
+    positional = ("path",)
+    summary = "a CSV file with a header row; one column is the target, the others are inputs"
+
+    def load(self, p: CsvParams, seed: int) -> RawData:
+        import csv
+
+        import numpy as np
+
+        try:
+            with open(p.path, newline="", encoding="utf-8") as stream:
+                rows = list(csv.reader(stream))
+        except (OSError, UnicodeDecodeError) as error:
+            raise DataError("E0402", f"cannot read {p.path}: {error}") from error
+        if not rows:
+            raise DataError("E0402", f"{p.path} is empty")
+        header, body = rows[0], [r for r in rows[1:] if r]
+        if p.target not in header:
+            raise DataError(
+                "E0402", f"{p.path} has no column {p.target!r}",
+                hint="columns: " + ", ".join(header),
+            )
+        column = header.index(p.target)
+        features, targets = [], []
+        for number, row in enumerate(body, start=2):
+            if len(row) != len(header):
+                raise DataError("E0402", f"{p.path}:{number}: {len(row)} fields, header has {len(header)}")
+            try:
+                features.append([float(v) for i, v in enumerate(row) if i != column])
+            except ValueError as error:
+                raise DataError("E0402", f"{p.path}:{number}: {error}") from error
+            targets.append(row[column])
+        try:
+            values = [float(t) for t in targets]
+            y = np.asarray(values)
+            y = y.astype(np.int64) if np.all(y == np.round(y)) and len(set(values)) <= 1000 else y
+        except ValueError:  # class names: map them to indices in sorted order
+            names = sorted(set(targets))
+            y = np.asarray([names.index(t) for t in targets], dtype=np.int64)
+        x, y = _arrays(np.asarray(features, dtype=np.float32), y)
+        classes = int(y.max()) + 1 if y.dtype == np.int64 and len(y) else None
+        return RawData(x, y, classes=classes, description=f"csv file {p.path}")

@@ -1,0 +1,304 @@
+"""`netspec train`, `evaluate` and `predict`: run the generated module on real data.
+
+The flow is the compiler's, one way: check the spec, load and check the data against it,
+write the generated module into the run folder, import *that file* and let its own `fit`
+train the model. A framework is imported only here, and only the one the backend needs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netspec import __version__, ir
+from netspec.check import check_source
+from netspec.codegen import generate
+from netspec.diagnostics import Diagnostics, Span
+from netspec.train.context import RunContext, TrainError, default_threads
+from netspec.train.progress import Reporter, reporter
+from netspec.train.rundir import RunDir
+
+BACKENDS = ("torch", "keras")
+
+__all__ = ["BACKENDS", "Outcome", "TrainError", "TrainOptions", "evaluate", "predict", "train"]
+
+
+@dataclass
+class TrainOptions:
+    backend: str = "torch"
+    device: str = "auto"
+    out: Path | None = None
+    threads: int | None = None
+    log: str = "auto"  # auto (a bar on a terminal), plain, jsonl, quiet
+    init_from: Path | None = None
+    resume: Path | None = None
+
+
+@dataclass
+class Outcome:
+    """What a command leaves for the CLI to show: diagnostics, or a result, and an exit code."""
+
+    status: int
+    diagnostics: Diagnostics
+    sources: dict[str, str]
+    run_dir: Path | None = None
+    result: dict[str, Any] | None = None
+    error: TrainError | None = None
+
+
+def _backend(name: str) -> Any:
+    if name == "torch":
+        from netspec.train import torch_backend
+
+        return torch_backend
+    if name == "keras":
+        from netspec.train import keras_backend
+
+        return keras_backend
+    raise TrainError(f"unknown backend '{name}'", hint="choose torch or keras")
+
+
+def _data_span(model: ir.Model) -> Span:
+    config = model.train
+    if config.data is not None:
+        return config.data.span
+    return config.span
+
+
+def _check(
+    source: str, file: str, overrides: Mapping[str, str]
+) -> tuple[ir.Model | None, Diagnostics, dict[str, str]]:
+    model, diagnostics = check_source(source, file, overrides)
+    sources = {file: source, **{f"--{k.replace('_', '-')}": v for k, v in overrides.items()}}
+    return model, diagnostics, sources
+
+
+def _prepare_data(model: ir.Model, diagnostics: Diagnostics) -> Any:
+    from netspec import data
+
+    try:
+        return data.prepare(model, model.train)
+    except data.DataError as error:
+        diagnostics.error(error.code, error.message, _data_span(model), error.hint)
+        return None
+
+
+def train(
+    spec_path: Path | None, overrides: Mapping[str, str], options: TrainOptions
+) -> Outcome:
+    """Check, load data, generate, train; never raises for a problem the user can fix."""
+    overrides = dict(overrides)
+    run: RunDir | None = None
+    if options.resume is not None:
+        run = RunDir(options.resume)
+        if not (run / "run.json").is_file():
+            raise TrainError(
+                f"{options.resume} is not a netspec run folder (no run.json)",
+                hint="pass the folder that `netspec train` printed",
+            )
+        previous = run.read_json("run.json")
+        source = (run / "spec.net").read_text(encoding="utf-8")
+        file = previous["spec"]
+        overrides = {**previous.get("overrides", {}), **overrides}
+        options.backend = previous["backend"]
+    else:
+        assert spec_path is not None
+        try:
+            source = spec_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise TrainError(f"cannot read {spec_path}: {error}") from error
+        file = str(spec_path)
+    model, diagnostics, sources = _check(source, file, overrides)
+    if model is None:
+        return Outcome(1, diagnostics, sources)
+    backend = _backend(options.backend)
+    prepared = _prepare_data(model, diagnostics)
+    if prepared is None:
+        return Outcome(1, diagnostics, sources)
+
+    if run is None:
+        run = RunDir.create(options.out, model.name, options.backend)
+    (run / "spec.net").write_text(source, encoding="utf-8")
+    run.write_json("ir.json", model.model_dump(mode="json"))
+    module_path = run / "model.py"
+    module_path.write_text(generate(model, options.backend), encoding="utf-8")
+    if prepared.standardization is not None:
+        import numpy as np
+
+        np.savez(
+            run / "standardization.npz",
+            mean=prepared.standardization.mean,
+            std=prepared.standardization.std,
+        )
+    threads = options.threads or model.train.threads or default_threads()
+    record: dict[str, Any] = {
+        "netspec": __version__,
+        "spec": file,
+        "model": model.name,
+        "backend": options.backend,
+        "device_requested": options.device,
+        "threads": threads,
+        "seed": model.train.seed,
+        "overrides": overrides,
+        "data": prepared.summary(),
+        "status": "running",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    run.write_json("run.json", record)
+    report = reporter(options.log)
+    ctx = RunContext(
+        model=model,
+        data=prepared,
+        run=run,
+        module_path=module_path,
+        device=options.device,
+        threads=threads,
+        reporter=report,
+        resume=options.resume is not None,
+        init_from=options.init_from,
+        info={
+            "model": model.name,
+            "backend": options.backend,
+            "epochs": model.train.epochs,
+            "batch_size": model.train.batch_size,
+            "train_samples": len(prepared.x_train),
+            "run_dir": str(run.path),
+        },
+    )
+    try:
+        result = backend.run(ctx)
+    except KeyboardInterrupt:
+        report.close()
+        done = run.last_checkpoint()
+        record.update(status="interrupted", epochs_done=done)
+        run.write_json("run.json", record)
+        _finish_files(run, model)
+        raise TrainError(
+            f"interrupted; the last checkpoint holds {done} epoch{'s' if done != 1 else ''}",
+            hint=f"continue with: netspec train --resume {run.path}",
+        ) from None
+    except BaseException:
+        report.close()
+        record.update(status="failed")
+        run.write_json("run.json", record)
+        raise
+    seconds = result.pop("epoch_seconds")
+    record.update(
+        status="completed",
+        epochs_done=run.last_checkpoint(),
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
+        epoch_seconds=[round(s, 4) for s in seconds],
+    )
+    run.write_json("run.json", record)
+    if result["test"] is not None:
+        run.write_json("test.json", result["test"])
+    _finish_files(run, model)
+    summary = {"run_dir": str(run.path), "test": result["test"], "history": result["history"]}
+    report.finish(summary)
+    return Outcome(0, diagnostics, sources, run.path, summary)
+
+
+def _finish_files(run: RunDir, model: ir.Model) -> None:
+    if (run / "history.json").exists():
+        history = run.read_json("history.json")
+        run.write_history(history)
+        run.plot_curves(history, f"{model.name}")
+
+
+# --------------------------------------------------------------------------- evaluate, predict
+
+
+def _load_run(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions):
+    run = RunDir(run_dir)
+    if not (run / "run.json").is_file():
+        raise TrainError(
+            f"{run_dir} is not a netspec run folder (no run.json)",
+            hint="pass the folder that `netspec train` printed",
+        )
+    record = run.read_json("run.json")
+    source = (run / "spec.net").read_text(encoding="utf-8")
+    merged = {**record.get("overrides", {}), **overrides}
+    model, diagnostics, sources = _check(source, record["spec"], merged)
+    backend_name = record["backend"]
+    weights = run / ("weights.safetensors" if backend_name == "torch" else "model.keras")
+    if not weights.exists():
+        last = run.last_checkpoint()
+        if not last:
+            raise TrainError(f"{run_dir} holds no weights yet: the run saved no checkpoint")
+        suffix = ".safetensors" if backend_name == "torch" else ".keras"
+        weights = run.checkpoint(last, suffix)
+    return run, record, model, diagnostics, sources, weights
+
+
+def _context(run: RunDir, record: dict[str, Any], model: ir.Model, options: TrainOptions,
+             prepared: Any) -> RunContext:
+    return RunContext(
+        model=model,
+        data=prepared,
+        run=run,
+        module_path=run / "model.py",
+        device=options.device,
+        threads=options.threads or record.get("threads") or default_threads(),
+        reporter=Reporter(),
+    )
+
+
+def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions) -> Outcome:
+    """The run's model on its spec's test split (or on all of `--data`'s samples)."""
+    run, record, model, diagnostics, sources, weights = _load_run(run_dir, overrides, options)
+    if model is None:
+        return Outcome(1, diagnostics, sources)
+    if "data" in overrides:  # another data set: evaluate on all of it
+        model = model.model_copy(
+            update={"train": model.train.model_copy(update={"test_split": 0.0, "validation_split": 0.0})}
+        )
+    prepared = _prepare_data(model, diagnostics)
+    if prepared is None:
+        return Outcome(1, diagnostics, sources)
+    x, y = (prepared.x_test, prepared.y_test) if prepared.x_test is not None else (
+        prepared.x_train, prepared.y_train
+    )
+    ctx = _context(run, record, model, options, prepared)
+    figures = _backend(record["backend"]).evaluate_run(ctx, weights, x, y)
+    result = {"samples": len(x), **figures}
+    if "data" not in overrides:
+        run.write_json("test.json", figures)
+    return Outcome(0, diagnostics, sources, run.path, result)
+
+
+def predict(
+    run_dir: Path, overrides: Mapping[str, str], options: TrainOptions, output: Path | None
+) -> Outcome:
+    """Outputs of the run's model for every sample of `--data`, preprocessed as in training."""
+    import numpy as np
+
+    from netspec import data
+
+    run, record, model, diagnostics, sources, weights = _load_run(run_dir, overrides, options)
+    if model is None:
+        return Outcome(1, diagnostics, sources)
+    assert model.train.data is not None
+    try:
+        raw = data.load(model.train.data, model.train.seed)
+        standardization = None
+        if (run / "standardization.npz").exists():
+            with np.load(run / "standardization.npz", allow_pickle=False) as stats:
+                standardization = data.Standardization(stats["mean"], stats["std"])
+        x = data.preprocess_inputs(raw.x, model, model.train, standardization)
+    except data.DataError as error:
+        diagnostics.error(error.code, error.message, _data_span(model), error.hint)
+        return Outcome(1, diagnostics, sources)
+    ctx = _context(run, record, model, options, None)
+    outputs = _backend(record["backend"]).predict_run(ctx, weights, x)
+    output = output or run / "predictions.npy"
+    np.save(output, outputs)
+    result: dict[str, Any] = {"samples": len(x), "output_shape": list(outputs.shape[1:]),
+                              "saved": str(output)}
+    if outputs.ndim == 2 and outputs.shape[1] > 1:
+        result["classes"] = outputs.argmax(axis=1)[:20].tolist()
+    else:
+        result["values"] = outputs.reshape(len(outputs), -1)[:20, 0].tolist()
+    return Outcome(0, diagnostics, sources, run.path, result)

@@ -1,0 +1,62 @@
+"""What a backend needs to run a spec: the model, its data, its run folder and the options."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from netspec import ir
+from netspec.data import Prepared
+from netspec.train.progress import Reporter
+from netspec.train.rundir import RunDir
+
+
+class TrainError(Exception):
+    """A problem with how training was asked for (a device that is absent, a bad run folder)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass
+class RunContext:
+    model: ir.Model
+    data: Prepared
+    run: RunDir
+    module_path: Path
+    device: str  # as asked: auto, cpu, cuda, cuda:N, mps
+    threads: int
+    reporter: Reporter
+    resume: bool = False
+    init_from: Path | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config(self) -> ir.TrainConfig:
+        return self.model.train
+
+
+def default_threads() -> int:
+    """The CPU cores this process may use (its affinity, not the machine's count)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # macOS, Windows
+        return max(os.cpu_count() or 1, 1)
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """Import a generated module from its file, under a name of its own."""
+    module_name = f"netspec_generated_{name}_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module

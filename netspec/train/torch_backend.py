@@ -1,0 +1,227 @@
+"""Runs a generated PyTorch module: device, threads, checkpoints without pickle, resume."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from netspec.train.context import RunContext, TrainError, load_module
+
+
+def available_devices() -> list[str]:
+    devices = ["cpu"]
+    devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def select_device(requested: str) -> torch.device:
+    """`auto` takes CUDA, then MPS, then the CPU; an absent device is an error naming those present."""
+    devices = available_devices()
+    if requested == "auto":
+        for prefix in ("cuda", "mps"):
+            for device in devices:
+                if device.startswith(prefix):
+                    return torch.device(device)
+        return torch.device("cpu")
+    name = "cuda:0" if requested == "cuda" else requested
+    if name not in devices:
+        raise TrainError(
+            f"device '{requested}' is not available to PyTorch here",
+            hint="available: " + ", ".join(devices) + " (or --device auto)",
+        )
+    return torch.device(name)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(
+    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+    meta: dict[str, Any],
+) -> None:
+    """Model and optimizer tensors to safetensors, everything else to JSON beside it."""
+    tensors = {f"model.{k}": v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    state = optimizer.state_dict()
+    scalars: dict[str, Any] = {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().to("cpu").contiguous()
+            else:
+                scalars[f"{index}.{key}"] = value
+    save_file(tensors, str(path.with_suffix(".safetensors")))
+    meta = {
+        **meta,
+        "optimizer": {"param_groups": state["param_groups"], "scalars": scalars},
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+    }
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    tmp.replace(path.with_suffix(".json"))  # the JSON marks the checkpoint complete
+
+
+def load_weights(model: torch.nn.Module, path: Path, prefix: str = "model.") -> dict[str, torch.Tensor]:
+    tensors = load_file(str(path), device="cpu")
+    weights = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    wrong = [k for k in expected if k in weights and tuple(weights[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or wrong:
+        details = []
+        if missing:
+            details.append("missing " + ", ".join(missing[:4]))
+        if unexpected:
+            details.append("unexpected " + ", ".join(unexpected[:4]))
+        if wrong:
+            k = wrong[0]
+            details.append(
+                f"{k} is {list(weights[k].shape)} in the file, {list(expected[k].shape)} in the model"
+            )
+        raise TrainError(
+            f"{path} does not hold this spec's weights: " + "; ".join(details),
+            hint="weights load only into the spec they were trained from",
+        )
+    model.load_state_dict(weights)
+    return tensors
+
+
+def load_checkpoint(
+    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> dict[str, Any]:
+    tensors = load_weights(model, path.with_suffix(".safetensors"))
+    meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    for key, value in meta["optimizer"]["scalars"].items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    groups = meta["optimizer"]["param_groups"]
+    for group in groups:
+        if isinstance(group.get("betas"), list):
+            group["betas"] = tuple(group["betas"])
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+    if scheduler is not None and meta.get("scheduler") is not None:
+        scheduler.load_state_dict(meta["scheduler"])
+    return meta
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _tensor(array: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+    return None if array is None else torch.from_numpy(np.ascontiguousarray(array)).to(device)
+
+
+def run(ctx: RunContext) -> dict[str, Any]:
+    config = ctx.config
+    device = select_device(ctx.device)
+    torch.set_num_threads(ctx.threads)
+    module = load_module(ctx.module_path, ctx.model.name)
+    torch.manual_seed(config.seed)
+    model = module.prepare(module.build_model(), device)
+    optimizer = module.build_optimizer(model.parameters())
+    scheduler = module.build_scheduler(optimizer) if hasattr(module, "build_scheduler") else None
+    history: dict[str, list[float]] = {}
+    initial_epoch = 0
+    if ctx.resume:
+        initial_epoch = ctx.run.last_checkpoint()
+        if initial_epoch:
+            meta = load_checkpoint(ctx.run.checkpoint(initial_epoch, ""), model, optimizer, scheduler)
+            history = meta["history"]
+    elif ctx.init_from is not None:
+        load_weights(model, ctx.init_from)
+
+    data = ctx.data
+    x, y = _tensor(data.x_train, device), _tensor(data.y_train, device)
+    validation = None
+    if data.x_val is not None:
+        validation = (_tensor(data.x_val, device), _tensor(data.y_val, device))
+    samples, batch = len(data.x_train), config.batch_size
+    steps = -(-samples // batch)
+    every = max(steps // 25, 1)
+    reporter = ctx.reporter
+    ctx.info.update(device=str(device), threads=ctx.threads)
+    reporter.start(ctx.info)
+    timer = {"start": time.perf_counter()}
+    epoch_seconds: list[float] = []
+
+    def on_step(step: int, sums: torch.Tensor) -> None:
+        if step % every == 0 or step == steps - 1:
+            done = min((step + 1) * batch, samples)
+            reporter.step(step + 1, done, float(sums[0]) / done)
+
+    def on_epoch_end(epoch: int, logs: dict[str, float]) -> bool:
+        seconds = time.perf_counter() - timer["start"]
+        epoch_seconds.append(seconds)
+        history_now = {k: [*history.get(k, []), v] for k, v in logs.items()}
+        history.update(history_now)
+        save_checkpoint(
+            ctx.run.checkpoint(epoch + 1, ""), model, optimizer, scheduler,
+            {"epoch": epoch + 1, "history": history},
+        )
+        ctx.run.write_history(history)
+        reporter.end_epoch(epoch, config.epochs, logs, seconds)
+        if epoch + 1 < config.epochs:
+            reporter.start_epoch(epoch + 1, config.epochs, steps, samples)
+        timer["start"] = time.perf_counter()
+        return False
+
+    kwargs: dict[str, Any] = {}
+    if scheduler is not None:
+        kwargs["scheduler"] = scheduler
+    if initial_epoch < config.epochs:
+        reporter.start_epoch(initial_epoch, config.epochs, steps, samples)
+    timer["start"] = time.perf_counter()
+    history = {k: list(v) for k, v in history.items()}
+    module.fit(
+        model, x, y,
+        epochs=config.epochs,
+        batch_size=batch,
+        validation_data=validation,
+        shuffle=config.shuffle,
+        seed=config.seed,
+        optimizer=optimizer,
+        initial_epoch=initial_epoch,
+        history=dict(history),
+        on_step=on_step if reporter.wants_steps else None,
+        on_epoch_end=on_epoch_end,
+        **kwargs,
+    )
+    save_file(
+        {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()},
+        str(ctx.run / "weights.safetensors"),
+    )
+    test = None
+    if data.x_test is not None:
+        test = module.evaluate(model, _tensor(data.x_test, device), _tensor(data.y_test, device))
+    return {"history": history, "test": test, "epoch_seconds": epoch_seconds}
+
+
+def evaluate_run(ctx: RunContext, weights: Path, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    device = select_device(ctx.device)
+    torch.set_num_threads(ctx.threads)
+    module = load_module(ctx.module_path, ctx.model.name)
+    model = module.prepare(module.build_model(), device)
+    load_weights(model, weights)
+    return module.evaluate(model, _tensor(x, device), _tensor(y, device))
+
+
+def predict_run(ctx: RunContext, weights: Path, x: np.ndarray) -> np.ndarray:
+    device = select_device(ctx.device)
+    torch.set_num_threads(ctx.threads)
+    module = load_module(ctx.module_path, ctx.model.name)
+    model = module.prepare(module.build_model(), device)
+    load_weights(model, weights)
+    return module.predict(model, _tensor(x, device)).to("cpu").numpy()

@@ -1,0 +1,75 @@
+"""Shared fixtures and options for the test suite."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from netspec import ir
+from netspec.check import check_source
+from netspec.codegen import generate
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.net"))
+
+# Keep TensorFlow quiet and on the CPU in tests.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/golden/ from the current generators (review the diff!)",
+    )
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+# --------------------------------------------------------------------------- generated code
+
+TARGETS = ("keras", "torch")
+SPEC_IDS = [spec.stem for spec in SPECS]
+
+
+def spec_name(stem: str) -> str:
+    """The spec's path as written from the repository root, e.g. `specs/mnist_mlp.net`.
+
+    Generated code names its spec in the header comment; checking the spec under this
+    relative name keeps machine-specific absolute paths out of the golden files.
+    """
+    return f"specs/{stem}.net"
+
+
+@functools.cache
+def checked_model(stem: str) -> ir.Model:
+    """The checked IR of a seed spec (cached: the IR is frozen)."""
+    source = (ROOT / spec_name(stem)).read_text(encoding="utf-8")
+    model, diagnostics = check_source(source, spec_name(stem))
+    assert model is not None, [d.message for d in diagnostics]
+    return model
+
+
+@functools.cache
+def generated_source(stem: str, target: str) -> str:
+    """The module netspec generates for a seed spec and target (cached)."""
+    return generate(checked_model(stem), target)
+
+
+@pytest.fixture(scope="session")
+def checked() -> Callable[[str], ir.Model]:
+    return checked_model
+
+
+@pytest.fixture(scope="session")
+def generated() -> Callable[[str, str], str]:
+    return generated_source
