@@ -294,7 +294,7 @@ class _Checker:
         shape = input_shape
         previous = "input"
         result: list[ir.Layer] = []
-        for statement, name in zip(statements, names):
+        for statement, name in zip(statements, names, strict=True):
             call = statement.call
             entry = _resolve("layer", call, self.diagnostics)
             params = _validate(entry, call, self.diagnostics) if entry else None

@@ -255,7 +255,7 @@ def _fail(error: Exception) -> None:
     raise typer.Exit(2)
 
 
-def _outcome(outcome) -> None:  # noqa: ANN001 - netspec.train.Outcome, imported lazily
+def _outcome(outcome) -> None:
     _report(outcome.diagnostics, outcome.sources)
     if outcome.status:
         raise typer.Exit(outcome.status)

@@ -66,7 +66,9 @@ def load(source: ir.DataSource, seed: int) -> RawData:
 
 
 def preprocess_inputs(
-    x: np.ndarray, model: ir.Model, config: ir.TrainConfig,
+    x: np.ndarray,
+    model: ir.Model,
+    config: ir.TrainConfig,
     standardization: Standardization | None = None,
 ) -> np.ndarray:
     """Scale and reshape inputs as the spec declares, then check their shape."""
@@ -110,7 +112,8 @@ def _as_class_indices(y: np.ndarray, what: str) -> np.ndarray:
     if y.dtype.kind == "f":
         if not np.all(np.equal(np.mod(y, 1), 0)):
             raise DataError(
-                "E0404", f"{what} needs integer class labels, but the targets have fractions",
+                "E0404",
+                f"{what} needs integer class labels, but the targets have fractions",
                 hint="for continuous targets use a regression loss such as mean_squared_error",
             )
         y = y.astype(np.int64)
@@ -193,7 +196,7 @@ def prepare_targets(y: np.ndarray, model: ir.Model, config: ir.TrainConfig) -> n
 
 def _split(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     order = rng.permutation(n)
-    held = int(round(n * fraction))
+    held = round(n * fraction)
     return order[held:], order[:held]
 
 
@@ -226,7 +229,9 @@ def prepare_raw(raw: RawData, model: ir.Model, config: ir.TrainConfig) -> Prepar
         keep, held = _split(len(x), config.validation_split, rng)
         x, y, x_val, y_val = x[keep], y[keep], x[held], y[held]
     if len(x) == 0:
-        raise DataError("E0403", "no training samples are left after the test and validation splits")
+        raise DataError(
+            "E0403", "no training samples are left after the test and validation splits"
+        )
     standardization = None
     if config.standardize:
         flat = x.reshape(len(x), -1)

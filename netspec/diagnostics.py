@@ -153,14 +153,17 @@ def render_text(diagnostic: Diagnostic, source: str | None) -> str:
     d = diagnostic
     lines = [f"{d.span}: {d.severity.value}[{d.code}]: {d.message}"]
     if source is not None:
-        source_lines = source.splitlines()
+        source_lines = source.split("\n")  # lines as the parser counts them: '\n' alone
         if 1 <= d.span.line <= len(source_lines):
-            text = source_lines[d.span.line - 1].expandtabs(4)
+            raw = source_lines[d.span.line - 1].rstrip("\r")
+            text = raw.expandtabs(4)
             gutter = f"{d.span.line:>4} | "
             lines.append(gutter + text)
-            start = max(d.span.column - 1, 0)
+            # Columns count characters; a tab before the span widens it once expanded.
+            start = len(raw[: max(d.span.column - 1, 0)].expandtabs(4))
             if d.span.end_line == d.span.line:
-                width = max(d.span.end_column - d.span.column, 1)
+                end = len(raw[: max(d.span.end_column - 1, 0)].expandtabs(4))
+                width = max(end - start, 1)
             else:
                 width = max(len(text) - start, 1)
             lines.append(" " * (len(gutter) - 2) + "| " + " " * start + "^" * width)

@@ -13,8 +13,6 @@ Both are frozen and forbid unknown fields, so a stage can only build what this m
 
 from __future__ import annotations
 
-from typing import Any, Union
-
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 from netspec.diagnostics import Span
@@ -63,7 +61,7 @@ class Literal(Node):
     value: int | float | bool | str | None
 
 
-Value = Union[Literal, Symbol, ListValue, Call]
+Value = Literal | Symbol | ListValue | Call
 
 
 class LayerStmt(Node):

@@ -6,7 +6,13 @@ from typing import Any
 
 from netspec import catalogue, ir
 
-_PARAM_SLOTS = {"Layer": "layer", "Loss": "loss", "Optimizer": "optimizer"}
+_PARAM_SLOTS = {
+    "Layer": "layer",
+    "Loss": "loss",
+    "Optimizer": "optimizer",
+    "DataSource": "data",
+    "Schedule": "schedule",
+}
 
 
 def ir_json_schema() -> dict[str, Any]:

@@ -232,11 +232,14 @@ def test_emit_ir_matches_the_schema(runner: CliRunner, stem: str) -> None:
             assert layer["params"]["kernel_initializer"] == "glorot_uniform"
             assert layer["params"]["bias_initializer"] == "zeros"
             assert layer["params"]["use_bias"] is True
-    for slot, family in (("loss", "loss"), ("optimizer", "optimizer")):
-        entry = catalogue.lookup(family, data[slot]["kind"])
-        assert entry is not None
+    called = [(data["loss"], "loss"), (data["optimizer"], "optimizer")]
+    if data["train"]["data"] is not None:
+        called.append((data["train"]["data"], "data"))
+    for node, family in called:
+        entry = catalogue.lookup(family, node["kind"])
+        assert entry is not None, (family, node["kind"])
         properties = defs[entry.Params.__name__].get("properties", {})
-        assert set(data[slot]["params"]) == set(properties)
+        assert set(node["params"]) == set(properties), (family, node["kind"])
     model = checked_model(stem)
     assert data["layers"][-1]["output_shape"] == list(model.output_shape)
     assert data["outputs"] == model.outputs

@@ -25,9 +25,10 @@ from netspec.codegen import generate
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 # The framework each generated module is written for, and all it may import besides the
-# standard library: a generated module needs nothing but its framework (not even numpy).
+# standard library (README, "What the generated code is"): its framework, numpy, and under
+# Keras TensorFlow, its backend. Never netspec, never the other framework.
 FRAMEWORK = {"keras": "keras", "torch": "torch"}
-ALLOWED_IMPORTS = {"keras": {"keras"}, "torch": {"torch"}}
+ALLOWED_IMPORTS = {"keras": {"keras", "tensorflow", "numpy"}, "torch": {"torch", "numpy"}}
 
 
 def golden_path(stem: str, target: str) -> Path:

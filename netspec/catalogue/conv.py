@@ -59,7 +59,7 @@ def _windowed(
 ) -> tuple[int, int]:
     height, width, _ = _image(kind, shape)
     out = []
-    for axis, (length, w, s, d) in enumerate(zip((height, width), window, strides, dilation)):
+    for axis, (length, w, s, d) in enumerate(zip((height, width), window, strides, dilation, strict=True)):
         effective = (w - 1) * d + 1
         if padding == "valid" and effective > length:
             which = "height" if axis == 0 else "width"
@@ -144,8 +144,10 @@ class Conv2D(LayerEntry):
             if left == right and top == bottom:
                 padding = (top, left)
             else:  # TensorFlow puts the odd cell after; PyTorch's own padding is symmetric
-                modules.append((f"{layer.name}_pad", PyCall("nn.ZeroPad2d", ((left, right, top, bottom),))))
-                forward.append("{x} = {m}_pad({x})")
+                # `_pad_<name>`: no layer name starts with '_', so no layer can take it
+                pad = PyCall("nn.ZeroPad2d", ((left, right, top, bottom),))
+                modules.append((f"_pad_{layer.name}", pad))
+                forward.append(f"{{x}} = self._pad_{layer.name}({{x}})")
         modules.append(
             (
                 layer.name,
@@ -215,8 +217,8 @@ class MaxPooling2D(LayerEntry):
             pads = _torch_padding(layer.input_shape, p.pool_size, p.strides, (1, 1))
             if any(pads):
                 pad = PyCall("nn.ConstantPad2d", (pads, Code('float("-inf")')))
-                modules.append((f"{layer.name}_pad", pad))
-                forward.append("{x} = {m}_pad({x})")
+                modules.append((f"_pad_{layer.name}", pad))  # no layer name starts with '_'
+                forward.append(f"{{x}} = self._pad_{layer.name}({{x}})")
         modules.append(
             (layer.name, PyCall("nn.MaxPool2d", (), {"kernel_size": p.pool_size, "stride": p.strides}))
         )

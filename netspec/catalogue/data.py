@@ -178,8 +178,9 @@ class Blobs(DataSourceEntry):
         centres = rng.uniform(-5.0, 5.0, size=(p.classes, p.features))
         y = rng.integers(0, p.classes, size=p.samples)
         x = centres[y] + rng.normal(0.0, p.spread, size=(p.samples, p.features))
-        return RawData(x.astype(np.float32), y.astype(np.int64), classes=p.classes,
-                       description=self.summary)
+        return RawData(
+            x.astype(np.float32), y.astype(np.int64), classes=p.classes, description=self.summary
+        )
 
 
 class SequencesParams(ir.Params):
@@ -209,8 +210,9 @@ class Sequences(DataSourceEntry):
         wave = np.sin(2 * np.pi * (y[:, None] + 1) * t[None, :] + phase)  # (samples, steps)
         x = wave[:, :, None] * directions[y][:, None, :] * 2.0
         x += rng.normal(0.0, p.noise, size=x.shape)
-        return RawData(x.astype(np.float32), y.astype(np.int64), classes=p.classes,
-                       description=self.summary)
+        return RawData(
+            x.astype(np.float32), y.astype(np.int64), classes=p.classes, description=self.summary
+        )
 
 
 # --------------------------------------------------------------------------- files
@@ -245,7 +247,12 @@ def read_idx(path: Path) -> np.ndarray:
 
 
 def _find(folder: Path, stem: str) -> Path | None:
-    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+    for name in (
+        stem,
+        stem + ".gz",
+        stem.replace("-idx", ".idx"),
+        stem.replace("-idx", ".idx") + ".gz",
+    ):
         if (folder / name).exists():
             return folder / name
     return None
@@ -295,7 +302,7 @@ class FashionMNIST(DataSourceEntry):
     def load(self, p: FolderParams, seed: int) -> RawData:
         hint = (
             "install it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or put "
-            "the four IDX files in a folder and write data = fashion_mnist(\"folder\")"
+            'the four IDX files in a folder and write data = fashion_mnist("folder")'
         )
         return load_idx_folder(Path(p.path), "Fashion-MNIST", hint)
 
@@ -326,9 +333,13 @@ class Idx(DataSourceEntry):
     summary = "MNIST-format IDX files (train-/t10k- images and labels, gzipped or not)"
 
     def load(self, p: IdxParams, seed: int) -> RawData:
-        return load_idx_folder(Path(p.path), "idx", "the folder needs train-images-idx3-ubyte, "
-                               "train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
-                               "t10k-labels-idx1-ubyte, each optionally .gz")
+        return load_idx_folder(
+            Path(p.path),
+            "idx",
+            "the folder needs train-images-idx3-ubyte, "
+            "train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
+            "t10k-labels-idx1-ubyte, each optionally .gz",
+        )
 
 
 class NpzParams(ir.Params):
@@ -407,14 +418,17 @@ class Csv(DataSourceEntry):
         header, body = rows[0], [r for r in rows[1:] if r]
         if p.target not in header:
             raise DataError(
-                "E0402", f"{p.path} has no column {p.target!r}",
+                "E0402",
+                f"{p.path} has no column {p.target!r}",
                 hint="columns: " + ", ".join(header),
             )
         column = header.index(p.target)
         features, targets = [], []
         for number, row in enumerate(body, start=2):
             if len(row) != len(header):
-                raise DataError("E0402", f"{p.path}:{number}: {len(row)} fields, header has {len(header)}")
+                raise DataError(
+                    "E0402", f"{p.path}:{number}: {len(row)} fields, header has {len(header)}"
+                )
             try:
                 features.append([float(v) for i, v in enumerate(row) if i != column])
             except ValueError as error:

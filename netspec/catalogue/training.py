@@ -237,27 +237,52 @@ class SparseCategoricalCrossentropy(LossEntry):
 
 
 class OptimizerEntry(Entry):
+    """An update rule. `weight_decay` is decoupled on every optimizer, as in Keras and AdamW:
+    each step first shrinks every weight, w -= lr · weight_decay · w, then applies the update.
+    Where PyTorch's optimizer has no decoupled decay, the generated loop applies it itself.
+    """
+
     family = "optimizer"
     arg_aliases: ClassVar[dict[str, str]] = {"learning_rate": "lr"}
+    torch_decays_natively: ClassVar[bool] = False
 
-    def keras(self, p: Any) -> PyCall:
+    def keras_args(self, p: Any) -> dict[str, Any]:
         raise NotImplementedError
+
+    def torch_args(self, p: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    keras_class: ClassVar[str]
+    torch_class: ClassVar[str]
+
+    def keras(self, p: Any, clip_norm: float | None = None) -> PyCall:
+        kwargs = {"learning_rate": p.lr, **self.keras_args(p)}
+        if p.weight_decay > 0:
+            kwargs["weight_decay"] = p.weight_decay
+        if clip_norm is not None:
+            kwargs["global_clipnorm"] = clip_norm
+        return PyCall(self.keras_class, (), kwargs)
 
     def torch(self, p: Any) -> PyCall:
-        raise NotImplementedError
+        return PyCall(self.torch_class, (PARAMETERS,), {"lr": p.lr, **self.torch_args(p)})
 
+    def loop_weight_decay(self, p: Any) -> float:
+        """Decay the generated PyTorch loop applies before each step (0 when none)."""
+        return 0.0 if self.torch_decays_natively else p.weight_decay
 
-LearningRate = Field(gt=0, description="learning rate, a positive number")
-Beta = Field(ge=0, lt=1)
-Epsilon = Field(gt=0, description="small constant that keeps the update finite")
 
 PARAMETERS = Code("parameters")
+
+
+def _weight_decay(default: float = 0.0) -> Any:
+    return Field(default, ge=0, description="decoupled weight decay: w -= lr · weight_decay · w")
 
 
 class SGDParams(ir.Params):
     lr: float = Field(0.01, gt=0, description="learning rate, a positive number")
     momentum: float = Field(0.0, ge=0, lt=1)
     nesterov: bool = False
+    weight_decay: float = _weight_decay()
 
 
 class SGD(OptimizerEntry):
@@ -265,20 +290,14 @@ class SGD(OptimizerEntry):
 
     kind = "SGD"
     Params = SGDParams
+    keras_class = "keras.optimizers.SGD"
+    torch_class = "torch.optim.SGD"
 
-    def keras(self, p: SGDParams) -> PyCall:
-        return PyCall(
-            "keras.optimizers.SGD",
-            (),
-            {"learning_rate": p.lr, "momentum": p.momentum, "nesterov": p.nesterov},
-        )
+    def keras_args(self, p: SGDParams) -> dict[str, Any]:
+        return {"momentum": p.momentum, "nesterov": p.nesterov}
 
-    def torch(self, p: SGDParams) -> PyCall:
-        return PyCall(
-            "torch.optim.SGD",
-            (PARAMETERS,),
-            {"lr": p.lr, "momentum": p.momentum, "nesterov": p.nesterov},
-        )
+    def torch_args(self, p: SGDParams) -> dict[str, Any]:
+        return {"momentum": p.momentum, "nesterov": p.nesterov}
 
 
 class AdamParams(ir.Params):
@@ -287,6 +306,7 @@ class AdamParams(ir.Params):
     beta_2: float = Field(0.999, ge=0, lt=1)
     epsilon: float = Field(1e-7, gt=0, description="small constant that keeps the update finite")
     amsgrad: bool = False
+    weight_decay: float = _weight_decay()
 
 
 class Adam(OptimizerEntry):
@@ -294,45 +314,47 @@ class Adam(OptimizerEntry):
 
     kind = "Adam"
     Params = AdamParams
+    keras_class = "keras.optimizers.Adam"
+    torch_class = "torch.optim.Adam"
+    torch_decays_natively = True
 
-    def keras(self, p: AdamParams) -> PyCall:
-        return PyCall(
-            "keras.optimizers.Adam",
-            (),
-            {
-                "learning_rate": p.lr,
-                "beta_1": p.beta_1,
-                "beta_2": p.beta_2,
-                "epsilon": p.epsilon,
-                "amsgrad": p.amsgrad,
-            },
-        )
+    def keras_args(self, p: AdamParams) -> dict[str, Any]:
+        return {"beta_1": p.beta_1, "beta_2": p.beta_2, "epsilon": p.epsilon, "amsgrad": p.amsgrad}
 
-    def torch(self, p: AdamParams) -> PyCall:
-        return PyCall(
-            "torch.optim.Adam",
-            (PARAMETERS,),
-            {"lr": p.lr, "betas": (p.beta_1, p.beta_2), "eps": p.epsilon, "amsgrad": p.amsgrad},
-        )
+    def torch_args(self, p: AdamParams) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "betas": (p.beta_1, p.beta_2),
+            "eps": p.epsilon,
+            "amsgrad": p.amsgrad,
+        }
+        if p.weight_decay > 0:
+            args.update(weight_decay=p.weight_decay, decoupled_weight_decay=True)
+        return args
 
 
 class AdamWParams(AdamParams):
-    weight_decay: float = Field(0.01, ge=0, description="decoupled weight decay per step, × lr")
+    weight_decay: float = _weight_decay(0.01)
 
 
-class AdamW(OptimizerEntry):
-    """Adam with decoupled weight decay: w -= lr · weight_decay · w each step."""
+class AdamW(Adam):
+    """Adam with decoupled weight decay (netspec's default 0.01, PyTorch's)."""
 
     kind = "AdamW"
     Params = AdamWParams
+    keras_class = "keras.optimizers.AdamW"
+    torch_class = "torch.optim.AdamW"
 
-    def keras(self, p: AdamWParams) -> PyCall:
-        call = Adam().keras(p)
-        return PyCall("keras.optimizers.AdamW", (), {**call.kwargs, "weight_decay": p.weight_decay})
+    def keras(self, p: AdamWParams, clip_norm: float | None = None) -> PyCall:
+        call = super().keras(p, clip_norm)
+        return PyCall(call.func, (), {**call.kwargs, "weight_decay": p.weight_decay})
 
-    def torch(self, p: AdamWParams) -> PyCall:
-        call = Adam().torch(p)
-        return PyCall("torch.optim.AdamW", call.args, {**call.kwargs, "weight_decay": p.weight_decay})
+    def torch_args(self, p: AdamWParams) -> dict[str, Any]:
+        return {
+            "betas": (p.beta_1, p.beta_2),
+            "eps": p.epsilon,
+            "amsgrad": p.amsgrad,
+            "weight_decay": p.weight_decay,
+        }
 
 
 class RMSpropParams(ir.Params):
@@ -341,70 +363,40 @@ class RMSpropParams(ir.Params):
     momentum: float = Field(0.0, ge=0, lt=1)
     epsilon: float = Field(1e-7, gt=0)
     centered: bool = False
+    weight_decay: float = _weight_decay()
 
 
 class RMSprop(OptimizerEntry):
     kind = "RMSprop"
     Params = RMSpropParams
+    keras_class = "keras.optimizers.RMSprop"
+    torch_class = "torch.optim.RMSprop"
 
-    def keras(self, p: RMSpropParams) -> PyCall:
-        return PyCall(
-            "keras.optimizers.RMSprop",
-            (),
-            {
-                "learning_rate": p.lr,
-                "rho": p.rho,
-                "momentum": p.momentum,
-                "epsilon": p.epsilon,
-                "centered": p.centered,
-            },
-        )
+    def keras_args(self, p: RMSpropParams) -> dict[str, Any]:
+        return {"rho": p.rho, "momentum": p.momentum, "epsilon": p.epsilon, "centered": p.centered}
 
-    def torch(self, p: RMSpropParams) -> PyCall:
-        return PyCall(
-            "torch.optim.RMSprop",
-            (PARAMETERS,),
-            {
-                "lr": p.lr,
-                "alpha": p.rho,
-                "momentum": p.momentum,
-                "eps": p.epsilon,
-                "centered": p.centered,
-            },
-        )
+    def torch_args(self, p: RMSpropParams) -> dict[str, Any]:
+        return {"alpha": p.rho, "momentum": p.momentum, "eps": p.epsilon, "centered": p.centered}
 
 
 class AdagradParams(ir.Params):
     lr: float = Field(0.001, gt=0, description="learning rate, a positive number")
     initial_accumulator_value: float = Field(0.1, ge=0)
     epsilon: float = Field(1e-7, gt=0)
+    weight_decay: float = _weight_decay()
 
 
 class Adagrad(OptimizerEntry):
     kind = "Adagrad"
     Params = AdagradParams
+    keras_class = "keras.optimizers.Adagrad"
+    torch_class = "torch.optim.Adagrad"
 
-    def keras(self, p: AdagradParams) -> PyCall:
-        return PyCall(
-            "keras.optimizers.Adagrad",
-            (),
-            {
-                "learning_rate": p.lr,
-                "initial_accumulator_value": p.initial_accumulator_value,
-                "epsilon": p.epsilon,
-            },
-        )
+    def keras_args(self, p: AdagradParams) -> dict[str, Any]:
+        return {"initial_accumulator_value": p.initial_accumulator_value, "epsilon": p.epsilon}
 
-    def torch(self, p: AdagradParams) -> PyCall:
-        return PyCall(
-            "torch.optim.Adagrad",
-            (PARAMETERS,),
-            {
-                "lr": p.lr,
-                "initial_accumulator_value": p.initial_accumulator_value,
-                "eps": p.epsilon,
-            },
-        )
+    def torch_args(self, p: AdagradParams) -> dict[str, Any]:
+        return {"initial_accumulator_value": p.initial_accumulator_value, "eps": p.epsilon}
 
 
 # --------------------------------------------------------------------------- metrics

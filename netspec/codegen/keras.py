@@ -50,8 +50,11 @@ def generate(model: ir.Model) -> str:
             variable = "x"
         w.call(
             "return ",
-            PyCall("keras.Model", (), {"inputs": _code("inputs"), "outputs": _code(variable),
-                                       "name": model.name}),
+            PyCall(
+                "keras.Model",
+                (),
+                {"inputs": _code("inputs"), "outputs": _code(variable), "name": model.name},
+            ),
         )
     w.line()
     w.line()
@@ -66,7 +69,8 @@ def generate(model: ir.Model) -> str:
     assert optimizer_entry is not None
     w.line("def build_optimizer() -> keras.optimizers.Optimizer:")
     with w.indent():
-        w.call("return ", optimizer_entry().keras(model.optimizer.params))  # type: ignore[attr-defined]
+        optimizer = optimizer_entry().keras(model.optimizer.params, model.train.clip_norm)  # type: ignore[attr-defined]
+        w.call("return ", optimizer)
     w.line()
     w.line()
     w.line("def build_metrics() -> list[keras.metrics.Metric]:")

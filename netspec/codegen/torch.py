@@ -9,7 +9,7 @@ elements is the spec's (channels-last) order, the same as in the Keras model.
 from __future__ import annotations
 
 from netspec import __version__, catalogue, ir
-from netspec.catalogue.base import Code, Layout, PyCall, TorchLowering
+from netspec.catalogue.base import Code, Layout, TorchLowering
 from netspec.catalogue.shapes import channels_first_permutation, channels_last_permutation
 from netspec.catalogue.training import EPSILON
 from netspec.codegen import torch_loop
@@ -35,6 +35,10 @@ HELPERS: dict[str, str] = {
 }
 
 
+# Names the module defines that a CamelCase model name could spell (camel_case drops '_').
+_MODULE_NAMES = frozenset({"Callable", "Iterable", "EPSILON", "TRAIN"})
+
+
 def _shape_comment(shape: ir.Shape, layout: Layout) -> str:
     dims = list(shape)
     if layout is Layout.CHANNELS_FIRST and len(dims) >= 2:
@@ -54,7 +58,7 @@ def generate(model: ir.Model) -> str:
     class_name = camel_case(model.name)
     lowered = [(layer, *_lower(layer)) for layer in model.layers]
     helpers = sorted({h for _, _, lowering in lowered for h in lowering.helpers})
-    if class_name in HELPERS:
+    if class_name in HELPERS or class_name in _MODULE_NAMES:
         class_name += "Model"
 
     loss_entry = catalogue.lookup("loss", model.loss.kind)
@@ -70,6 +74,8 @@ def generate(model: ir.Model) -> str:
         f"one sample shaped {model.inputs[0].shape}, as the spec states them."
     )
     w.line()
+    if torch_loop.uses_math(model):
+        w.line("import math")
     w.line("from collections.abc import Callable, Iterable")
     w.line()
     w.line("import torch")
@@ -79,7 +85,9 @@ def generate(model: ir.Model) -> str:
     w.line(f"OUTPUT_SHAPE = {literal(model.output_shape)}")
     w.value("TRAIN = ", train_settings(model))
     if torch_loss.helper:
-        w.line(f"EPSILON = {literal(EPSILON)}  # probabilities are clipped to [EPSILON, 1 - EPSILON]")
+        w.line(
+            f"EPSILON = {literal(EPSILON)}  # probabilities are clipped to [EPSILON, 1 - EPSILON]"
+        )
     for helper in helpers:
         w.line()
         w.line()
@@ -151,7 +159,9 @@ def _forward(
             if wanted is not Layout.ANY and wanted is not layout and rank >= 2:
                 if wanted is Layout.CHANNELS_FIRST:
                     permutation = channels_first_permutation(rank)
-                    w.line(f"x = x.permute{literal(permutation)}  # channels-last -> channels-first")
+                    w.line(
+                        f"x = x.permute{literal(permutation)}  # channels-last -> channels-first"
+                    )
                 else:
                     permutation = channels_last_permutation(rank)
                     w.line(f"x = x.permute{literal(permutation)}  # back to channels-last")
@@ -173,7 +183,9 @@ def _forward(
             layout = out_layout
         if layout is Layout.CHANNELS_FIRST:
             rank = len(model.output_shape)
-            w.line(f"x = x.permute{literal(channels_last_permutation(rank))}  # back to channels-last")
+            w.line(
+                f"x = x.permute{literal(channels_last_permutation(rank))}  # back to channels-last"
+            )
         w.line("return x")
 
 

@@ -88,6 +88,12 @@ def epochs_without_improvement(values: list[float]) -> int:
     return len(values) - 1 - best'''
 
 
+def uses_math(model: ir.Model) -> bool:
+    """Whether the loop's code calls `math` (a cosine schedule does)."""
+    factor = plan(model).schedule_factor
+    return factor is not None and "math." in factor
+
+
 def write(w: Writer, model: ir.Model) -> None:
     training = plan(model)
     config = model.train
@@ -107,10 +113,23 @@ def write(w: Writer, model: ir.Model) -> None:
     w.line()
     w.line()
     w.lines(_TRAIN_EPOCH_HEAD)
-    if training.clip_norm is not None:
-        with w.indent(), w.indent():
-            w.call("", PyCall("nn.utils.clip_grad_norm_", (Code("model.parameters()"),),
-                              {"max_norm": training.clip_norm}))
+    with w.indent(), w.indent():
+        if training.clip_norm is not None:
+            w.call(
+                "",
+                PyCall(
+                    "nn.utils.clip_grad_norm_",
+                    (Code("model.parameters()"),),
+                    {"max_norm": training.clip_norm},
+                ),
+            )
+        if training.loop_weight_decay > 0:
+            decay = literal(training.loop_weight_decay)
+            w.line("with torch.no_grad():  # decoupled weight decay: w -= lr · weight_decay · w")
+            with w.indent():
+                w.line("for group in optimizer.param_groups:")
+                with w.indent():
+                    w.line(f'torch._foreach_mul_(group["params"], 1.0 - group["lr"] * {decay})')
     w.lines(_TRAIN_EPOCH_TAIL)
     _write_fit(w, training, config)
 
@@ -187,7 +206,9 @@ def _write_fit(w: Writer, training: TrainingPlan, config: ir.TrainConfig) -> Non
             w.line("else:")
             with w.indent():
                 w.line("order = torch.arange(len(x), device=x.device)")
-            w.line("logs = train_epoch(model, optimizer, loss_fn, x, y, batch_size, order, on_step)")
+            w.line(
+                "logs = train_epoch(model, optimizer, loss_fn, x, y, batch_size, order, on_step)"
+            )
             w.line("if validation_data is not None:")
             with w.indent():
                 w.line("figures = evaluate(model, *validation_data, loss_fn=loss_fn)")

@@ -20,12 +20,16 @@ class TrainingPlan:
     schedule_factor: str | None  # expression of `epoch`, None for plateau rules
     early_stopping: int | None
     clip_norm: float | None
+    loop_weight_decay: float  # decoupled decay the PyTorch loop applies itself
     base_lr: float
     has_convolutions: bool
 
 
 def plan(model: ir.Model) -> TrainingPlan:
     config = model.train
+    optimizer_entry = catalogue.lookup("optimizer", model.optimizer.kind)
+    assert optimizer_entry is not None
+    optimizer = optimizer_entry()
     schedule = config.lr_schedule
     factor = None
     if schedule is not None:
@@ -38,6 +42,7 @@ def plan(model: ir.Model) -> TrainingPlan:
         schedule_factor=factor,
         early_stopping=config.early_stopping,
         clip_norm=config.clip_norm,
+        loop_weight_decay=optimizer.loop_weight_decay(model.optimizer.params),
         base_lr=float(getattr(model.optimizer.params, "lr", 0.0)),
         has_convolutions=any(layer.kind in ("Conv2D",) for layer in model.layers),
     )

@@ -156,4 +156,6 @@ def camel_case(name: str) -> str:
     'MnistMlp'
     """
     text = "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
-    return identifier(text or "Model")
+    if not _IDENTIFIER.match(text) or keyword.iskeyword(text):  # '', '1abc' (from `_1abc`), 'None'
+        text = "Model" + text
+    return identifier(text)

@@ -86,9 +86,7 @@ def _prepare_data(model: ir.Model, diagnostics: Diagnostics) -> Any:
         return None
 
 
-def train(
-    spec_path: Path | None, overrides: Mapping[str, str], options: TrainOptions
-) -> Outcome:
+def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOptions) -> Outcome:
     """Check, load data, generate, train; never raises for a problem the user can fix."""
     overrides = dict(overrides)
     run: RunDir | None = None
@@ -233,8 +231,9 @@ def _load_run(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions
     return run, record, model, diagnostics, sources, weights
 
 
-def _context(run: RunDir, record: dict[str, Any], model: ir.Model, options: TrainOptions,
-             prepared: Any) -> RunContext:
+def _context(
+    run: RunDir, record: dict[str, Any], model: ir.Model, options: TrainOptions, prepared: Any
+) -> RunContext:
     return RunContext(
         model=model,
         data=prepared,
@@ -253,13 +252,17 @@ def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions)
         return Outcome(1, diagnostics, sources)
     if "data" in overrides:  # another data set: evaluate on all of it
         model = model.model_copy(
-            update={"train": model.train.model_copy(update={"test_split": 0.0, "validation_split": 0.0})}
+            update={
+                "train": model.train.model_copy(update={"test_split": 0.0, "validation_split": 0.0})
+            }
         )
     prepared = _prepare_data(model, diagnostics)
     if prepared is None:
         return Outcome(1, diagnostics, sources)
-    x, y = (prepared.x_test, prepared.y_test) if prepared.x_test is not None else (
-        prepared.x_train, prepared.y_train
+    x, y = (
+        (prepared.x_test, prepared.y_test)
+        if prepared.x_test is not None
+        else (prepared.x_train, prepared.y_train)
     )
     ctx = _context(run, record, model, options, prepared)
     figures = _backend(record["backend"]).evaluate_run(ctx, weights, x, y)
@@ -295,8 +298,11 @@ def predict(
     outputs = _backend(record["backend"]).predict_run(ctx, weights, x)
     output = output or run / "predictions.npy"
     np.save(output, outputs)
-    result: dict[str, Any] = {"samples": len(x), "output_shape": list(outputs.shape[1:]),
-                              "saved": str(output)}
+    result: dict[str, Any] = {
+        "samples": len(x),
+        "output_shape": list(outputs.shape[1:]),
+        "saved": str(output),
+    }
     if outputs.ndim == 2 and outputs.shape[1] > 1:
         result["classes"] = outputs.argmax(axis=1)[:20].tolist()
     else:

@@ -11,9 +11,9 @@ from typing import Any
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from netspec.train.context import RunContext, TrainError, load_module  # noqa: E402
+from netspec.train.context import RunContext, TrainError, load_module
 
 
 def _tensorflow(ctx_threads: int, device: str) -> tuple[Any, str]:
@@ -79,7 +79,9 @@ def _callbacks(ctx: RunContext, history: dict[str, list[float]], epoch_seconds: 
             tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
             tmp.replace(path)
             ctx.run.write_history(history)
-            reporter.end_epoch(epoch, config.epochs, {k: float(v) for k, v in logs.items()}, seconds)
+            reporter.end_epoch(
+                epoch, config.epochs, {k: float(v) for k, v in logs.items()}, seconds
+            )
 
     return [Progress()]
 
@@ -125,7 +127,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
         validation = (data.x_val, data.y_val) if data.x_val is not None else None
         if initial_epoch < config.epochs:
             module.fit(
-                model, data.x_train, data.y_train,
+                model,
+                data.x_train,
+                data.y_train,
                 epochs=config.epochs,
                 batch_size=config.batch_size,
                 validation_data=validation,
@@ -137,7 +141,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
         model.save(ctx.run / "model.keras")
         test = None
         if data.x_test is not None:
-            test = {k: float(v) for k, v in module.evaluate(model, data.x_test, data.y_test).items()}
+            test = {
+                k: float(v) for k, v in module.evaluate(model, data.x_test, data.y_test).items()
+            }
     return {"history": history, "test": test, "epoch_seconds": epoch_seconds}
 
 

@@ -1,13 +1,13 @@
 """The run folder: everything a run leaves behind, in plain files a user can open.
 
-    spec.net            the spec as trained         ir.json        the checked IR
-    model.py            the generated module that ran
-    run.json            backend, device, seed, options, status, timings, data summary
-    history.csv/.json   every epoch's figures       curves.png     loss and metric curves
-    weights.safetensors (PyTorch) or model.keras (Keras): the final weights
-    checkpoints/        one checkpoint per epoch, for --resume
-    test.json           the final test evaluation
-    standardization.npz the fitted input standardization, when the spec asks for one
+spec.net            the spec as trained         ir.json        the checked IR
+model.py            the generated module that ran
+run.json            backend, device, seed, options, status, timings, data summary
+history.csv/.json   every epoch's figures       curves.png     loss and metric curves
+weights.safetensors (PyTorch) or model.keras (Keras): the final weights
+checkpoints/        one checkpoint per epoch, for --resume
+test.json           the final test evaluation
+standardization.npz the fitted input standardization, when the spec asks for one
 """
 
 from __future__ import annotations
@@ -93,11 +93,13 @@ class RunDir:
         if not figures or not history[figures[0]]:
             return
         fig, axes = plt.subplots(1, len(figures), figsize=(5 * len(figures), 3.6), squeeze=False)
-        for ax, name in zip(axes[0], figures):
+        for ax, name in zip(axes[0], figures, strict=True):
             epochs = range(1, len(history[name]) + 1)
             ax.plot(epochs, history[name], marker="o", markersize=3, label="training")
             if f"val_{name}" in history:
-                ax.plot(epochs, history[f"val_{name}"], marker="o", markersize=3, label="validation")
+                ax.plot(
+                    epochs, history[f"val_{name}"], marker="o", markersize=3, label="validation"
+                )
             ax.set_title(name)
             ax.set_xlabel("epoch")
             ax.grid(alpha=0.3)

@@ -44,11 +44,16 @@ def select_device(requested: str) -> torch.device:
 
 
 def save_checkpoint(
-    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
     meta: dict[str, Any],
 ) -> None:
     """Model and optimizer tensors to safetensors, everything else to JSON beside it."""
-    tensors = {f"model.{k}": v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    tensors = {
+        f"model.{k}": v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()
+    }
     state = optimizer.state_dict()
     scalars: dict[str, Any] = {}
     for index, values in state["state"].items():
@@ -68,13 +73,17 @@ def save_checkpoint(
     tmp.replace(path.with_suffix(".json"))  # the JSON marks the checkpoint complete
 
 
-def load_weights(model: torch.nn.Module, path: Path, prefix: str = "model.") -> dict[str, torch.Tensor]:
+def load_weights(
+    model: torch.nn.Module, path: Path, prefix: str = "model."
+) -> dict[str, torch.Tensor]:
     tensors = load_file(str(path), device="cpu")
-    weights = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
-    wrong = [k for k in expected if k in weights and tuple(weights[k].shape) != tuple(expected[k].shape)]
+    wrong = [
+        k for k in expected if k in weights and tuple(weights[k].shape) != tuple(expected[k].shape)
+    ]
     if missing or unexpected or wrong:
         details = []
         if missing:
@@ -138,7 +147,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
     if ctx.resume:
         initial_epoch = ctx.run.last_checkpoint()
         if initial_epoch:
-            meta = load_checkpoint(ctx.run.checkpoint(initial_epoch, ""), model, optimizer, scheduler)
+            meta = load_checkpoint(
+                ctx.run.checkpoint(initial_epoch, ""), model, optimizer, scheduler
+            )
             history = meta["history"]
     elif ctx.init_from is not None:
         load_weights(model, ctx.init_from)
@@ -168,7 +179,10 @@ def run(ctx: RunContext) -> dict[str, Any]:
         history_now = {k: [*history.get(k, []), v] for k, v in logs.items()}
         history.update(history_now)
         save_checkpoint(
-            ctx.run.checkpoint(epoch + 1, ""), model, optimizer, scheduler,
+            ctx.run.checkpoint(epoch + 1, ""),
+            model,
+            optimizer,
+            scheduler,
             {"epoch": epoch + 1, "history": history},
         )
         ctx.run.write_history(history)
@@ -186,7 +200,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
     timer["start"] = time.perf_counter()
     history = {k: list(v) for k, v in history.items()}
     module.fit(
-        model, x, y,
+        model,
+        x,
+        y,
         epochs=config.epochs,
         batch_size=batch,
         validation_data=validation,

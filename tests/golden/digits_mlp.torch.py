@@ -88,3 +88,117 @@ def accuracy(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
 def build_metrics() -> dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
     """Metric functions of (y_pred, y_true), each giving the batch mean."""
     return {"accuracy": accuracy}
+
+
+def prepare(model: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
+    """Move the model to `device`."""
+    return model.to(device)
+
+
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    order: torch.Tensor,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
+) -> dict[str, float]:
+    """One pass over (x, y) in the given order; returns the epoch's mean loss and metrics.
+
+    `on_step(step, sums)` may watch progress: `sums[0]` is the running loss sum, on the device.
+    """
+    model.train()
+    metrics = build_metrics()
+    sums = x.new_zeros(len(metrics) + 1)  # loss, then each metric, summed over samples
+    for step, start in enumerate(range(0, len(order), batch_size)):
+        index = order[start : start + batch_size]
+        x_batch, y_batch = x[index], y[index]
+        y_pred = model(x_batch)
+        loss = loss_fn(y_pred, y_batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            figures = [loss.detach(), *(metric(y_pred, y_batch) for metric in metrics.values())]
+            sums += torch.stack(figures) * len(index)
+        if on_step is not None:
+            on_step(step, sums)
+    means = (sums / len(order)).tolist()  # the epoch's one wait for the device
+    return dict(zip(["loss", *metrics], means))
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int = 1024,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> dict[str, float]:
+    """Mean loss and metrics over (x, y), in inference mode."""
+    model.eval()
+    loss_fn = loss_fn or build_loss()
+    metrics = build_metrics()
+    sums = x.new_zeros(len(metrics) + 1)
+    for start in range(0, len(x), batch_size):
+        x_batch, y_batch = x[start : start + batch_size], y[start : start + batch_size]
+        y_pred = model(x_batch)
+        figures = [loss_fn(y_pred, y_batch), *(m(y_pred, y_batch) for m in metrics.values())]
+        sums += torch.stack(figures) * len(x_batch)
+    return dict(zip(["loss", *metrics], (sums / len(x)).tolist()))
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """The model's outputs for x, in inference mode."""
+    model.eval()
+    batches = [model(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
+    return torch.cat(batches)
+
+
+def fit(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epochs: int = 20,
+    batch_size: int = 32,
+    validation_data: tuple[torch.Tensor, torch.Tensor] | None = None,
+    shuffle: bool = True,
+    seed: int = 0,
+    optimizer: torch.optim.Optimizer | None = None,
+    initial_epoch: int = 0,
+    history: dict[str, list[float]] | None = None,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
+    on_epoch_end: Callable[[int, dict[str, float]], bool | None] | None = None,
+) -> dict[str, list[float]]:
+    """Train as the spec says; returns every epoch's figures by name.
+
+    Epoch e visits the samples in an order drawn from (seed, e) alone, and dropout
+    draws from the same seed, so a run resumed at epoch e (with its optimizer state
+    and history) repeats the uninterrupted one. `on_epoch_end` returning True stops.
+    """
+    optimizer = optimizer or build_optimizer(model.parameters())
+    loss_fn = build_loss()
+    history = {key: list(values) for key, values in (history or {}).items()}
+    generator = torch.Generator(device=x.device)
+    for epoch in range(initial_epoch, epochs):
+        generator.manual_seed(seed + epoch)
+        torch.manual_seed(seed + epoch)
+        if shuffle:
+            order = torch.randperm(len(x), generator=generator, device=x.device)
+        else:
+            order = torch.arange(len(x), device=x.device)
+        logs = train_epoch(model, optimizer, loss_fn, x, y, batch_size, order, on_step)
+        if validation_data is not None:
+            figures = evaluate(model, *validation_data, loss_fn=loss_fn)
+            logs.update({f"val_{name}": value for name, value in figures.items()})
+        logs["lr"] = optimizer.param_groups[0]["lr"]
+        for name, value in logs.items():
+            history.setdefault(name, []).append(value)
+        stop = bool(on_epoch_end(epoch, logs)) if on_epoch_end is not None else False
+        if stop:
+            break
+    return history
