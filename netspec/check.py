@@ -523,6 +523,39 @@ class _Checker:
             return None
         return node(kind=entry.kind, params=params, span=value.span)
 
+    def class_weight(
+        self, train: ir.TrainConfig, loss: ir.Loss, layers: list[ir.Layer]
+    ) -> None:
+        """One non-negative weight per class the model outputs, for a classification loss."""
+        weights = train.class_weight
+        if weights is None:
+            return
+        span = next(
+            (s.value.span for s in self.spec.train or [] if s.key == "class_weight"), train.span
+        )
+        target = catalogue.lookup("loss", loss.kind).target  # type: ignore[union-attr]
+        units = layers[-1].output_shape[-1]
+        classes = {"sparse": units, "one_hot": units, "binary": 2 if units == 1 else None}.get(target)
+        if classes is None:
+            self.diagnostics.error(
+                "E0306",
+                f"class_weight needs a loss over classes with one label per sample; "
+                f"{loss.kind} on {units} output unit{'s' if units != 1 else ''} has none",
+                span,
+                hint="remove class_weight, or use a classification loss",
+            )
+        elif len(weights) != classes:
+            self.diagnostics.error(
+                "E0306",
+                f"class_weight gives {len(weights)} weights, the model has {classes} classes",
+                span,
+                hint=f"give one weight per class: {classes} numbers",
+            )
+        elif any(w < 0 for w in weights):
+            self.diagnostics.error(
+                "E0306", "class weights must not be negative", span, hint="use weights ≥ 0"
+            )
+
     def run(self) -> ir.Model | None:
         input_shape = self.input_shape()
         layers = self.layers(input_shape)
@@ -530,6 +563,8 @@ class _Checker:
         optimizer = self.optimizer()
         metrics = self.metrics(loss)
         train = self.train()
+        if train is not None and loss is not None and layers:
+            self.class_weight(train, loss, layers)
         if (
             input_shape is None
             or layers is None

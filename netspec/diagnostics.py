@@ -70,6 +70,7 @@ CODES: dict[str, str] = {
     "W0303": "logits fed to a loss that expects probabilities",
     "W0304": "model has no trainable parameters",
     "E0305": "metric does not fit the loss",
+    "E0306": "class weights do not fit the output",
     "E0401": "data does not fit the model",
     "E0402": "cannot read the data",
     "E0403": "data arrays are malformed",

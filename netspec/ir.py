@@ -184,6 +184,9 @@ class TrainConfig(Node):
     clip_norm: float | None = Field(
         None, gt=0, description="rescale gradients whose global norm exceeds this"
     )
+    class_weight: tuple[float, ...] | None = Field(
+        None, description="a weight per class that scales each sample's loss (Keras' class_weight)"
+    )
     threads: int | None = Field(
         None, gt=0, description="CPU threads for PyTorch; all available cores when left out"
     )

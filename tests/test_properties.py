@@ -20,13 +20,16 @@ from hypothesis import strategies as st
 from netspec import ir
 from netspec.check import check_source
 from netspec.codegen import generate
-from netspec.diagnostics import Diagnostics, Severity, render_text
+from netspec.diagnostics import Diagnostic, Diagnostics, Severity, render_text
 from netspec.parse import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = {
     path.name: path.read_text(encoding="utf-8")
-    for path in [*sorted((ROOT / "specs").glob("*.net")), *sorted((ROOT / "tests" / "errors").glob("*.net"))]
+    for path in [
+        *sorted((ROOT / "specs").glob("*.net")),
+        *sorted((ROOT / "tests" / "errors").glob("*.net")),
+    ]
 }
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -205,7 +208,9 @@ def test_valid_stacks_infer_shapes_and_parameter_counts(
 
 INSERTABLE = list("{}()[],=#\"'\\-+.:;@$ \t\n") + list("aZ_e019") + ["true", "é", "\u2028", "\r"]
 _NUMBER = re.compile(r"(?<![A-Za-z_0-9.])[+-]?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?")
-_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[+-]?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\"(?:[^\"\\\n]|\\.)*\"|\S")
+_TOKEN = re.compile(
+    r"[A-Za-z_][A-Za-z0-9_]*|[+-]?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\"(?:[^\"\\\n]|\\.)*\"|\S"
+)
 
 NEW_NUMBERS = st.one_of(
     st.integers(-(10**6), 10**6).map(str),
@@ -255,6 +260,18 @@ def _assert_within(text: str, line: int, column: int) -> None:
     assert 1 <= column <= len(lines[line - 1]) + 1, (line, column, lines[line - 1])
 
 
+def _assert_caret_under_span(d: Diagnostic, text: str) -> None:
+    """The rendered carets sit under exactly the text the span covers."""
+    rendered = render_text(d, text).split("\n")
+    assert rendered[0].startswith(f"mutated.net:{d.span.line}:{d.span.column}: ")
+    line = text.split("\n")[d.span.line - 1].rstrip("\r")
+    if d.span.end_line != d.span.line or d.span.end_column == d.span.column or "\t" in line:
+        return
+    shown, carets = rendered[1], rendered[2]
+    start, width = carets.index("^"), carets.count("^")
+    assert shown[start : start + width] == line[d.span.column - 1 : d.span.end_column - 1]
+
+
 def assert_robust(text: str) -> None:
     model, diagnostics = check_source(text, "mutated.net")
     items = list(diagnostics)
@@ -267,7 +284,7 @@ def assert_robust(text: str) -> None:
         _assert_within(text, d.span.line, d.span.column)
         _assert_within(text, d.span.end_line, d.span.end_column)
         assert (d.span.end_line, d.span.end_column) >= (d.span.line, d.span.column)
-        render_text(d, text)
+        _assert_caret_under_span(d, text)
     if model is not None:  # what checks also compiles, to Python that parses
         for target in ("keras", "torch"):
             ast.parse(generate(model, target))
@@ -406,7 +423,12 @@ def _parse(text: str) -> ir.SpecFile:
 @example((Num("1e-3", 0.001), "1e-3"))
 @example((Num("2.5E+4", 25000.0), "2.5E+4"))
 @example((Num("-7", -7), "-7"))
-@example(('a "quoted" \\ back\nslash\t\u00e9\u2028', '"a \\"quoted\\" \\\\ back\\nslash\\t\\u00e9\u2028"'))
+@example(
+    (
+        'a "quoted" \\ back\nslash\t\u00e9\u2028',
+        '"a \\"quoted\\" \\\\ back\\nslash\\t\\u00e9\u2028"',
+    )
+)
 @example(([[1, [True, None]], []], "[[1, [true, none]], []]"))
 def test_values_parse_to_python(case: tuple[Any, str]) -> None:
     value, text = case

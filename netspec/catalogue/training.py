@@ -20,6 +20,13 @@ EPSILON = 1e-7
 
 Target = Literal["sparse", "one_hot", "binary", "regression"]
 
+# The class of each sample in the batch, by the kind of targets (for class weights).
+CLASS_INDEX: dict[str, str] = {
+    "sparse": "y_true",
+    "one_hot": "y_true.argmax(dim=-1)",
+    "binary": "y_true.reshape(-1).long()",
+}
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -33,10 +40,21 @@ class Finding:
 
 @dataclass(frozen=True)
 class TorchLoss:
-    """`build` is the expression that makes the loss; `helper` a function it needs, if any."""
+    """`build` makes the loss; `helper` is the source of a function it needs, if any.
+
+    Class weights need each sample's loss: a built-in loss gives it with reduction="none", a
+    helper function with its own `reduction` argument.
+    """
 
     build: PyCall | Code
     helper: str | None = None
+
+    def per_sample(self) -> tuple[PyCall | None, str]:
+        """(a module to build first, or None; the expression of per-sample losses)."""
+        if isinstance(self.build, Code):
+            return None, f'{self.build.text}(y_pred, y_true, reduction="none")'
+        call = PyCall(self.build.func, self.build.args, {**self.build.kwargs, "reduction": "none"})
+        return call, "per_sample(y_pred, y_true)"
 
 
 class LossEntry(Entry):
@@ -133,10 +151,13 @@ def _logit_findings(p: LogitsParams, activation: str | None, squash: str) -> lis
     return []
 
 
-_BINARY_HELPER = '''def binary_crossentropy(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+_BINARY_HELPER = '''def binary_crossentropy(
+    y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
     """Binary cross-entropy of probabilities, clipped to [EPSILON, 1 - EPSILON]."""
     y_pred = y_pred.clamp(EPSILON, 1.0 - EPSILON)
-    return -(y_true * torch.log(y_pred) + (1.0 - y_true) * torch.log(1.0 - y_pred)).mean()'''
+    losses = -(y_true * torch.log(y_pred) + (1.0 - y_true) * torch.log(1.0 - y_pred))
+    return losses.mean() if reduction == "mean" else losses'''
 
 
 class BinaryCrossentropy(LossEntry):
@@ -182,17 +203,22 @@ def _categorical_findings(kind: str, p: LogitsParams, shape: ir.Shape, activatio
     return _logit_findings(p, activation, "softmax")
 
 
-_CATEGORICAL_HELPER = '''def categorical_crossentropy(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+_CATEGORICAL_HELPER = '''def categorical_crossentropy(
+    y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
     """Cross-entropy of one-hot targets and probabilities, clipped to [EPSILON, 1 - EPSILON]."""
     y_pred = y_pred / y_pred.sum(dim=-1, keepdim=True)
     y_pred = y_pred.clamp(EPSILON, 1.0 - EPSILON)
-    return -(y_true * torch.log(y_pred)).sum(dim=-1).mean()'''
+    losses = -(y_true * torch.log(y_pred)).sum(dim=-1)
+    return losses.mean() if reduction == "mean" else losses'''
 
-_SPARSE_HELPER = '''def sparse_categorical_crossentropy(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+_SPARSE_HELPER = '''def sparse_categorical_crossentropy(
+    y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
     """Cross-entropy of class indices and probabilities, clipped to [EPSILON, 1 - EPSILON]."""
     y_pred = y_pred / y_pred.sum(dim=-1, keepdim=True)
     y_pred = y_pred.clamp(EPSILON, 1.0 - EPSILON)
-    return nn.functional.nll_loss(torch.log(y_pred), y_true)'''
+    return nn.functional.nll_loss(torch.log(y_pred), y_true, reduction=reduction)'''
 
 
 class CategoricalCrossentropy(LossEntry):

@@ -90,7 +90,7 @@ _FIT = '''def fit(
         initial_epoch=initial_epoch,
         validation_data=validation_data,
         validation_batch_size=1024,
-        shuffle=False,
+        shuffle=False,{class_weight}
         callbacks=[order, *build_callbacks(), *(callbacks or [])],
         verbose=verbose,
     )
@@ -155,5 +155,10 @@ def write(w: Writer, model: ir.Model) -> None:
             batch_size=literal(config.batch_size),
             shuffle=literal(config.shuffle),
             seed=literal(config.seed),
+            class_weight=""
+            if config.class_weight is None
+            else "\n        class_weight="
+            + literal(dict(enumerate(config.class_weight)))  # type: ignore[arg-type]
+            + ",",
         )
     )

@@ -131,8 +131,11 @@ def generate(model: ir.Model) -> str:
         w.line()
     w.line("def build_loss() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:")
     with w.indent():
-        w.docstring(f"{model.loss.kind}: called as loss(y_pred, y_true).")
-        w.line(f"return {literal(torch_loss.build)}")
+        if model.train.class_weight is None:
+            w.docstring(f"{model.loss.kind}: called as loss(y_pred, y_true).")
+            w.line(f"return {literal(torch_loss.build)}")
+        else:
+            _weighted_loss(w, model, torch_loss, loss_entry)
     w.line()
     w.line()
     optimizer_entry = catalogue.lookup("optimizer", model.optimizer.kind)
@@ -143,6 +146,29 @@ def generate(model: ir.Model) -> str:
     _metrics(w, model, loss_entry)
     torch_loop.write(w, model)
     return w.source()
+
+
+def _weighted_loss(w: Writer, model: ir.Model, torch_loss, loss_entry) -> None:  # noqa: ANN001
+    """The loss with Keras' class_weight rule: scale each sample's loss, then average."""
+    from netspec.catalogue.training import CLASS_INDEX
+
+    w.docstring(
+        f"{model.loss.kind} with class weights, called as loss(y_pred, y_true).\n\n"
+        "Each sample's loss is scaled by the weight of its class, then the batch is averaged."
+    )
+    module, expression = torch_loss.per_sample()
+    if module is not None:
+        w.call("per_sample = ", module)
+    w.line(f"class_weight = torch.tensor({literal(model.train.class_weight)})")
+    w.line()
+    w.line("def weighted_loss(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:")
+    with w.indent():
+        w.line(f"losses = {expression}")
+        index = CLASS_INDEX[loss_entry.target]
+        w.line(f"weight = class_weight.to(y_pred.device)[{index}]")
+        w.line("return (losses.reshape(len(losses), -1).mean(dim=1) * weight).mean()")
+    w.line()
+    w.line("return weighted_loss")
 
 
 def _forward(

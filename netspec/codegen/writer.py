@@ -65,8 +65,8 @@ def literal(value: Any) -> str:
     if isinstance(value, dict):
         items = []
         for key, item in value.items():
-            if not isinstance(key, str):
-                raise UnsafeValue(f"dict keys must be strings: {key!r}")
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                raise UnsafeValue(f"dict keys must be strings or integers: {key!r}")
             items.append(f"{literal(key)}: {literal(item)}")
         return "{" + ", ".join(items) + "}"
     if isinstance(value, Code):

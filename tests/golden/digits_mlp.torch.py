@@ -29,6 +29,7 @@ TRAIN = {
     "lr_schedule": None,
     "early_stopping": None,
     "clip_norm": None,
+    "class_weight": None,
     "threads": None,
 }
 EPSILON = 1e-07  # probabilities are clipped to [EPSILON, 1 - EPSILON]
@@ -64,11 +65,13 @@ def build_model() -> DigitsMlp:
     return DigitsMlp()
 
 
-def sparse_categorical_crossentropy(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+def sparse_categorical_crossentropy(
+    y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
     """Cross-entropy of class indices and probabilities, clipped to [EPSILON, 1 - EPSILON]."""
     y_pred = y_pred / y_pred.sum(dim=-1, keepdim=True)
     y_pred = y_pred.clamp(EPSILON, 1.0 - EPSILON)
-    return nn.functional.nll_loss(torch.log(y_pred), y_true)
+    return nn.functional.nll_loss(torch.log(y_pred), y_true, reduction=reduction)
 
 
 def build_loss() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

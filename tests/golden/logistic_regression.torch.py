@@ -29,6 +29,7 @@ TRAIN = {
     "lr_schedule": None,
     "early_stopping": None,
     "clip_norm": None,
+    "class_weight": None,
     "threads": None,
 }
 EPSILON = 1e-07  # probabilities are clipped to [EPSILON, 1 - EPSILON]
@@ -56,10 +57,13 @@ def build_model() -> LogisticRegression:
     return LogisticRegression()
 
 
-def binary_crossentropy(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+def binary_crossentropy(
+    y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
     """Binary cross-entropy of probabilities, clipped to [EPSILON, 1 - EPSILON]."""
     y_pred = y_pred.clamp(EPSILON, 1.0 - EPSILON)
-    return -(y_true * torch.log(y_pred) + (1.0 - y_true) * torch.log(1.0 - y_pred)).mean()
+    losses = -(y_true * torch.log(y_pred) + (1.0 - y_true) * torch.log(1.0 - y_pred))
+    return losses.mean() if reduction == "mean" else losses
 
 
 def build_loss() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

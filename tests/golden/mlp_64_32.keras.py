@@ -32,6 +32,7 @@ TRAIN = {
     "lr_schedule": None,
     "early_stopping": None,
     "clip_norm": None,
+    "class_weight": None,
     "threads": None,
 }
 

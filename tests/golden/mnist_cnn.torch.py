@@ -29,6 +29,7 @@ TRAIN = {
     "lr_schedule": None,
     "early_stopping": None,
     "clip_norm": None,
+    "class_weight": None,
     "threads": None,
 }
 

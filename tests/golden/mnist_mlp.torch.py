@@ -29,6 +29,7 @@ TRAIN = {
     "lr_schedule": None,
     "early_stopping": None,
     "clip_norm": None,
+    "class_weight": None,
     "threads": None,
 }
 EPSILON = 1e-07  # probabilities are clipped to [EPSILON, 1 - EPSILON]
@@ -62,11 +63,14 @@ def build_model() -> MnistMlp:
     return MnistMlp()
 
 
-def categorical_crossentropy(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+def categorical_crossentropy(
+    y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
     """Cross-entropy of one-hot targets and probabilities, clipped to [EPSILON, 1 - EPSILON]."""
     y_pred = y_pred / y_pred.sum(dim=-1, keepdim=True)
     y_pred = y_pred.clamp(EPSILON, 1.0 - EPSILON)
-    return -(y_true * torch.log(y_pred)).sum(dim=-1).mean()
+    losses = -(y_true * torch.log(y_pred)).sum(dim=-1)
+    return losses.mean() if reduction == "mean" else losses
 
 
 def build_loss() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
