@@ -60,6 +60,14 @@ def best_of(repeat: int, fn) -> float:
     return best
 
 
+def _load_average() -> str:
+    """The 1-minute load average: other work on the machine skews wall times."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:  # not available on this platform
+        return "unknown"
+
+
 def netspec_command() -> list[str]:
     """The console script next to this interpreter, else `python -m netspec.cli`."""
     script = Path(sys.executable).with_name("netspec")
@@ -116,6 +124,7 @@ def main() -> None:
     command = netspec_command()
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPU(s); best of {args.repeat}")
     print(f"command: {' '.join(command)} check FILE")
+    print(f"load average before: {_load_average()} (figures taken under load > ~0.3 are noisy)")
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         print("note: PYTHONDONTWRITEBYTECODE is set; modules without a .pyc compile on every run")
     print()
@@ -167,6 +176,7 @@ def main() -> None:
     print(f"`netspec --help`: {help_wall:.3f} s (cpu {help_cpu:.3f} s)")
     python_wall, python_cpu = time_command([sys.executable, "-c", "pass"], args.repeat)
     print(f"bare interpreter start (python -c pass): {python_wall:.3f} s (cpu {python_cpu:.3f} s)")
+    print(f"load average after: {_load_average()}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -255,7 +255,7 @@ def _fail(error: Exception) -> None:
     raise typer.Exit(2)
 
 
-def _outcome(outcome) -> None:
+def _outcome(outcome: Any) -> None:  # a netspec.train.Outcome, imported lazily
     _report(outcome.diagnostics, outcome.sources)
     if outcome.status:
         raise typer.Exit(outcome.status)

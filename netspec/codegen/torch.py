@@ -148,7 +148,7 @@ def generate(model: ir.Model) -> str:
     return w.source()
 
 
-def _weighted_loss(w: Writer, model: ir.Model, torch_loss, loss_entry) -> None:  # noqa: ANN001
+def _weighted_loss(w: Writer, model: ir.Model, torch_loss, loss_entry) -> None:
     """The loss with Keras' class_weight rule: scale each sample's loss, then average."""
     from netspec.catalogue.training import CLASS_INDEX
 

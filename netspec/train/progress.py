@@ -85,7 +85,8 @@ class RichReporter(Reporter):
 
     def start(self, info: dict[str, Any]) -> None:
         self.console.print(
-            f"training {info['model']} on {info['backend']} ({info['device']}): "
+            f"training {info['model']} on {info['backend']} ({info['device']}, "
+            f"{info['threads']} CPU thread{'s' if info['threads'] != 1 else ''}): "
             f"{info['train_samples']:,} samples, {info['epochs']} epochs, "
             f"batch {info['batch_size']}",
             markup=False,
@@ -136,7 +137,8 @@ class PlainReporter(RichReporter):
 
     def start(self, info: dict[str, Any]) -> None:
         self.console.print(
-            f"training {info['model']} on {info['backend']} ({info['device']}): "
+            f"training {info['model']} on {info['backend']} ({info['device']}, "
+            f"{info['threads']} CPU thread{'s' if info['threads'] != 1 else ''}): "
             f"{info['train_samples']:,} samples, {info['epochs']} epochs, "
             f"batch {info['batch_size']}",
             markup=False,
