@@ -6,10 +6,12 @@ them to a temporary folder and, best of 3 runs each, times:
 
 * parse    - `netspec.parse.parse` (text to syntax tree), in this process;
 * check    - `netspec.check.check` (syntax tree to checked IR), in this process;
-* command  - the full `netspec check FILE` in a fresh subprocess, interpreter start included.
+* command  - the full `netspec check FILE` in a fresh subprocess, interpreter start included:
+             its wall time, and its CPU time (user + system), which other load hardly moves.
 
 The in-process runs come after one warm-up parse, so Lark's parser construction (a one-off
-per process) is not charged to the first size; the subprocess column includes it.
+per process) is not charged to the first size; the subprocess column includes it. It also
+times `netspec --help` and a bare interpreter start, and prints the load average.
 
 Run:  .venv/bin/python bench/check_speed.py [--sizes 10 100 1000 10000] [--repeat 3]
 """
@@ -165,8 +167,10 @@ def main() -> None:
         }
         verdict = "yes" if all(r <= 2.0 for r in ratios.values()) else "NO"
         detail = ", ".join(f"{k} {r:.2f}x" for k, r in ratios.items())
-        print(f"linear growth: {verdict} (time per layer at 10,000 vs 1,000: {detail}; "
-              "linear means within 2x)")
+        print(
+            f"linear growth: {verdict} (time per layer at 10,000 vs 1,000: {detail}; "
+            "linear means within 2x)"
+        )
     if 1_000 in command_time:
         t = command_time[1_000]
         verdict = "yes" if t < 1.0 else "NO"

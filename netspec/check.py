@@ -43,7 +43,7 @@ _CALLED_SETTINGS: dict[str, tuple[str, type[ir.Node]]] = {
 # Names a layer may not take: they would shadow what generated code needs.
 RESERVED_NAMES = frozenset(
     {
-        "self", "x", "inputs", "outputs", "model", "torch", "nn", "keras", "layers", "np",
+        "self", "x", "input", "inputs", "outputs", "model", "torch", "nn", "keras", "layers", "np",
         "forward", "training", "parameters", "buffers", "children", "modules", "state_dict",
         "load_state_dict", "to", "cuda", "cpu", "train", "eval", "apply", "type", "float",
         "double", "half", "zero_grad", "reset_parameters", "register_buffer", "add_module",

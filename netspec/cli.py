@@ -131,9 +131,9 @@ def check(
             total = model.trainable_params + model.non_trainable_params
             stdout.print(f"{path}: ok, model {model.name}, {total:,} parameters", markup=False)
             stdout.print(f"  {_flow(model)}", markup=False)
-    if format is DiagnosticFormat.json and not emit_ir:
-        print(json.dumps(collected, indent=2))
-    if emit_ir and irs:
+    if format is DiagnosticFormat.json and (not emit_ir or status):
+        print(json.dumps(collected, indent=2))  # with --emit-ir, only when there is no IR to show
+    elif emit_ir and irs:
         print(json.dumps(irs[0] if len(irs) == 1 else irs, indent=2))
     if status:
         raise typer.Exit(status)

@@ -11,12 +11,14 @@ import contextlib
 import gc
 import json
 import math
+import os
 import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -43,6 +45,7 @@ def paused_gc() -> Iterator[None]:
         if enabled:
             gc.enable()
 
+
 # How each terminal is named in a syntax error.
 _TOKEN_WORDS: dict[str, str] = {
     "NAME": "a name",
@@ -63,16 +66,30 @@ _TOKEN_WORDS: dict[str, str] = {
 @cache
 def _parser() -> Lark:
     grammar = resources.files("netspec.grammars").joinpath("netspec.lark").read_text("utf-8")
-    # cache=True: Lark pickles the built LALR tables to a per-user file in the temp folder,
-    # keyed by the grammar's hash, so later runs load them instead of rebuilding (~50 ms).
     return Lark(
         grammar,
         parser="lalr",
         start=["start", "value"],
         propagate_positions=True,
         maybe_placeholders=True,
-        cache=True,
+        cache=_parser_cache(),
     )
+
+
+def _parser_cache() -> str | bool:
+    """Where Lark keeps the built LALR tables, so later runs load them (~50 ms saved).
+
+    The file is a pickle, so it lives in the user's own cache folder, not in the shared temp
+    folder (Lark's `cache=True`). Lark stores the grammar's hash in it and rebuilds when
+    the grammar or the options change, or the file cannot be read; no folder, no cache.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "netspec")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError:
+        return False
+    return os.path.join(folder, f"parser-lark-{lark.__version__}.pickle")
 
 
 def _describe(terminal: str) -> str:

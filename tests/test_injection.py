@@ -405,7 +405,7 @@ def test_literal_refuses_non_finite_numbers(value: Any) -> None:
         literal(value)
 
 
-@pytest.mark.parametrize("value", [object(), b"bytes", {1: 2}, {("a",): 1}, {1, 2}, 1j, Path("x")])
+@pytest.mark.parametrize("value", [object(), b"bytes", {True: 2}, {("a",): 1}, {1, 2}, 1j, Path("x")])
 def test_literal_refuses_other_types(value: Any) -> None:
     with pytest.raises(UnsafeValue):
         literal(value)
