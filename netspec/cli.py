@@ -11,16 +11,18 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from netspec import __version__, ir
-from netspec.catalogue.shapes import fmt
-from netspec.check import check_file
-from netspec.diagnostics import Diagnostics, render_json, render_text
+from netspec import __version__
+
+if TYPE_CHECKING:
+    from netspec import ir
+    from netspec.diagnostics import Diagnostics
+
+# Stages are imported inside the commands that use them, so `netspec --help` stays fast.
 
 app = typer.Typer(
     name="netspec",
@@ -68,6 +70,8 @@ def main_options(
 
 def _report(diagnostics: Diagnostics, source: str | dict[str, str] | None) -> None:
     """Diagnostics to stderr; `source` is the spec's text, or texts by file name."""
+    from netspec.diagnostics import render_text
+
     for diagnostic in diagnostics:
         style = "red" if diagnostic.severity.value == "error" else "yellow"
         text_of = source.get(diagnostic.span.file) if isinstance(source, dict) else source
@@ -80,6 +84,9 @@ def _report(diagnostics: Diagnostics, source: str | dict[str, str] | None) -> No
 
 def _load(path: Path, output: DiagnosticFormat = DiagnosticFormat.text) -> ir.Model:
     """A checked model, or exit 1 after reporting the diagnostics."""
+    from netspec.check import check_file
+    from netspec.diagnostics import render_json
+
     model, diagnostics, source = check_file(path)
     if output is DiagnosticFormat.text:
         _report(diagnostics, source)
@@ -96,6 +103,8 @@ def _exit_status(diagnostics: Diagnostics) -> int:
 
 
 def _flow(model: ir.Model) -> str:
+    from netspec.catalogue.shapes import fmt
+
     steps = [f"input {fmt(model.inputs[0].shape)}"]
     steps += [f"{layer.name} {fmt(layer.output_shape)}" for layer in model.layers]
     return " → ".join(steps)
@@ -112,6 +121,8 @@ def check(
     ] = False,
 ) -> None:
     """Check specs: syntax, names, arguments, shapes, and the loss against the output."""
+    from netspec.check import check_file
+
     status = 0
     collected: list[dict[str, object]] = []
     irs: list[dict[str, object]] = []
@@ -147,6 +158,10 @@ def summary(
     ] = SummaryFormat.table,
 ) -> None:
     """Show each layer with its output shape and parameter count, and the totals."""
+    from rich.table import Table
+
+    from netspec.catalogue.shapes import fmt
+
     model = _load(file)
     trainable, frozen = model.trainable_params, model.non_trainable_params
     if format is SummaryFormat.json:
