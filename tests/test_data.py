@@ -72,7 +72,7 @@ def prepare(model: ir.Model, x: np.ndarray, y: np.ndarray, **raw: object) -> dat
     return data.prepare_raw(RawData(np.asarray(x), np.asarray(y), **raw), model, model.train)  # type: ignore[arg-type]
 
 
-def data_error(code: str, call, *args, **kwargs) -> data.DataError:  # noqa: ANN001
+def data_error(code: str, call, *args, **kwargs) -> data.DataError:
     with pytest.raises(data.DataError) as caught:
         call(*args, **kwargs)
     assert caught.value.code == code, caught.value.message
@@ -526,8 +526,11 @@ def test_split_sizes_and_determinism() -> None:
 def test_a_source_test_set_is_kept_and_not_split() -> None:
     model = make_model(train="test_split = 0.5")
     prepared = prepare(
-        model, np.zeros((10, 4)), np.zeros(10, dtype=np.int64),
-        x_test=np.ones((3, 4)), y_test=np.ones(3, dtype=np.int64),
+        model,
+        np.zeros((10, 4)),
+        np.zeros(10, dtype=np.int64),
+        x_test=np.ones((3, 4)),
+        y_test=np.ones(3, dtype=np.int64),
     )
     assert len(prepared.x_train) == 10 and len(prepared.x_test) == 3  # type: ignore[arg-type]
 
@@ -562,9 +565,7 @@ def test_standardize_applies_training_statistics_to_a_source_test_set() -> None:
     model = make_model(train="standardize = true")
     x = np.random.default_rng(1).normal(0.0, 2.0, size=(50, 4))
     x_test = x[:10] + 100.0  # shifted: standardized by its own statistics it would centre on 0
-    prepared = prepare(
-        model, x, np.arange(50) % 3, x_test=x_test, y_test=np.arange(10) % 3
-    )
+    prepared = prepare(model, x, np.arange(50) % 3, x_test=x_test, y_test=np.arange(10) % 3)
     stats = prepared.standardization
     assert stats is not None and prepared.x_test is not None
     np.testing.assert_allclose(stats.mean, x.mean(axis=0), rtol=1e-5)
@@ -591,7 +592,7 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def assert_no_traceback(result) -> None:  # noqa: ANN001
+def assert_no_traceback(result) -> None:
     assert "Traceback" not in result.output and "Traceback" not in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
@@ -610,7 +611,9 @@ def test_cli_mismatch_in_the_spec_points_at_its_data_line(
         encoding="utf-8",
     )
     line = next(i for i, t in enumerate(spec.read_text().splitlines(), 1) if "data =" in t)
-    result = runner.invoke(app, ["train", str(spec), "--log", "quiet", "--out", str(tmp_path / "r")])
+    result = runner.invoke(
+        app, ["train", str(spec), "--log", "quiet", "--out", str(tmp_path / "r")]
+    )
     assert result.exit_code == 1, result.output
     assert_no_traceback(result)
     assert f"{spec}:{line}:" in result.stderr

@@ -69,8 +69,19 @@ def npz(path: Path) -> str:
 
 def train_args(spec: Path, backend: str, out: Path, *extra: str) -> list[str]:
     return [
-        "train", str(spec), "--backend", backend, "--device", "cpu", "--threads", "1",
-        "--log", "quiet", "--out", str(out), *extra,
+        "train",
+        str(spec),
+        "--backend",
+        backend,
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--log",
+        "quiet",
+        "--out",
+        str(out),
+        *extra,
     ]
 
 
@@ -103,7 +114,7 @@ def final_weights(run: Path, backend: str) -> list[np.ndarray]:
 
 def max_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     assert [w.shape for w in a] == [w.shape for w in b]
-    return max(float(np.max(np.abs(x - y))) if x.size else 0.0 for x, y in zip(a, b))
+    return max(float(np.max(np.abs(x - y))) if x.size else 0.0 for x, y in zip(a, b, strict=True))
 
 
 # --------------------------------------------------------------------------- every spec
@@ -120,8 +131,16 @@ def test_every_spec_trains_an_epoch(
         runner,
         train_args(spec, backend, run, "--epochs", "1", "--batch-size", "32", "--data", npz(data)),
     )
-    for name in ("spec.net", "ir.json", "model.py", "run.json", "history.csv", "history.json",
-                 "curves.png", WEIGHTS[backend]):
+    for name in (
+        "spec.net",
+        "ir.json",
+        "model.py",
+        "run.json",
+        "history.csv",
+        "history.json",
+        "curves.png",
+        WEIGHTS[backend],
+    ):
         assert (run / name).is_file(), name
     assert (run / "spec.net").read_text(encoding="utf-8") == spec.read_text(encoding="utf-8")
     assert read_json(run / "ir.json")["name"] == checked_model(spec.stem).name
@@ -157,8 +176,19 @@ def test_resume_repeats_the_uninterrupted_run(
     assert read_json(resumed / "run.json")["epochs_done"] == 2
     invoke(
         runner,
-        ["train", "--resume", str(resumed), "--epochs", "4", "--device", "cpu", "--threads", "1",
-         "--log", "quiet"],
+        [
+            "train",
+            "--resume",
+            str(resumed),
+            "--epochs",
+            "4",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--log",
+            "quiet",
+        ],
     )
     record = read_json(resumed / "run.json")
     assert record["status"] == "completed" and record["epochs_done"] == 4
@@ -179,7 +209,9 @@ def test_a_seed_makes_runs_identical(runner: CliRunner, tmp_path: Path, backend:
         runs[name] = tmp_path / name
         invoke(
             runner,
-            train_args(DIGITS, backend, runs[name], "--epochs", "2", "--seed", seed, "--data", data),
+            train_args(
+                DIGITS, backend, runs[name], "--epochs", "2", "--seed", seed, "--data", data
+            ),
         )
     a, b, c = (final_weights(runs[n], backend) for n in "abc")
     assert max_difference(a, b) == 0.0
@@ -253,7 +285,7 @@ def finished(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 def test_evaluate_prints_the_figures(runner: CliRunner, finished: tuple[str, Path]) -> None:
-    backend, folder = finished
+    _, folder = finished
     run = folder / "run"
     written = read_json(run / "test.json")
     (run / "test.json").unlink()
@@ -266,8 +298,16 @@ def test_evaluate_prints_the_figures(runner: CliRunner, finished: tuple[str, Pat
 
     result = invoke(
         runner,
-        ["evaluate", str(run), "--data", npz(folder / "d.npz"), "--format", "json",
-         "--device", "cpu"],
+        [
+            "evaluate",
+            str(run),
+            "--data",
+            npz(folder / "d.npz"),
+            "--format",
+            "json",
+            "--device",
+            "cpu",
+        ],
     )
     figures = json.loads(result.stdout)
     assert figures["samples"] == 128  # another --data: every sample, no splits
@@ -277,7 +317,7 @@ def test_evaluate_prints_the_figures(runner: CliRunner, finished: tuple[str, Pat
 def test_predict_writes_an_array(
     runner: CliRunner, finished: tuple[str, Path], tmp_path: Path
 ) -> None:
-    backend, folder = finished
+    _, folder = finished
     data = spec_data("digits_mlp", tmp_path / "new.npz", samples=20, seed=7)
     out = tmp_path / "out.npy"
     result = invoke(
@@ -298,6 +338,26 @@ def test_predict_with_data_that_does_not_fit(
     np.savez(bad, x=np.zeros((4, 10)), y=np.zeros(4))
     result = invoke(runner, ["predict", str(folder / "run"), "--data", npz(bad)], status=1)
     assert "--data:1:1: error[E0401]" in result.stderr and "hint:" in result.stderr
+
+
+def test_init_from_the_final_weights_of_a_run(
+    runner: CliRunner, finished: tuple[str, Path], tmp_path: Path
+) -> None:
+    backend, folder = finished
+    weights = folder / "run" / WEIGHTS[backend]
+    data = npz(folder / "d.npz")
+    run = tmp_path / "run"
+    args = train_args(DIGITS, backend, run, "--epochs", "1", "--data", data)
+    invoke(runner, [*args, "--init-from", str(weights)])
+    # starting from trained weights: the first epoch's loss is below that of a fresh start
+    first = read_json(folder / "run" / "history.json")["loss"][0]
+    assert read_json(run / "history.json")["loss"][0] < first
+    # weights of another spec do not load
+    other = ROOT / "specs" / "mlp_64_32.net"
+    other_data = npz(spec_data("mlp_64_32", tmp_path / "o.npz"))
+    args = train_args(other, backend, tmp_path / "other", "--epochs", "1", "--data", other_data)
+    result = invoke(runner, [*args, "--init-from", str(weights)], status=2)
+    assert "does not hold this spec's weights" in result.stderr
 
 
 def test_evaluate_of_a_folder_that_is_no_run(runner: CliRunner, tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ from netspec.catalogue import (  # noqa: F401  (imported to register their entri
     conv,
     core,
     data,
+    embedding,
     initializers,
+    normalization,
     recurrent,
     training,
 )
@@ -25,7 +27,7 @@ from netspec.catalogue.base import (
     names,
     suggest,
 )
-from netspec.catalogue.layer import LayerEntry
+from netspec.catalogue.layer import LayerEntry, WeightMap
 from netspec.catalogue.training import LossEntry, MetricEntry, OptimizerEntry
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "PyCall",
     "ShapeError",
     "TorchLowering",
+    "WeightMap",
     "entries",
     "lookup",
     "names",

@@ -1,8 +1,14 @@
-"""Convolution and pooling layers over [height, width, channels] samples."""
+"""Convolution and pooling layers over [height, width, channels] samples.
+
+Padding follows TensorFlow's `same` rule on both targets (the odd padding cell goes after:
+bottom/right). PyTorch pads symmetrically, so where the padding is asymmetric the PyTorch
+lowering pads explicitly: zeros before a convolution, -inf before max pooling, and for
+average pooling a helper that leaves padded cells out of each window's mean, as Keras does.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -17,7 +23,7 @@ from netspec.catalogue.base import (
     TorchLowering,
 )
 from netspec.catalogue.core import init_call, keras_activation
-from netspec.catalogue.layer import LayerEntry, attr
+from netspec.catalogue.layer import HWIO_TO_OIHW, LayerEntry, WeightMap, attr
 from netspec.catalogue.shapes import fmt, same_padding, window_output_length
 
 
@@ -174,6 +180,14 @@ class Conv2D(LayerEntry):
             layout=Layout.CHANNELS_FIRST,
         )
 
+    def weights(self, p: Conv2DParams, layer: ir.Layer) -> list[WeightMap]:
+        kh, kw = p.kernel_size
+        kernel = (kh, kw, layer.input_shape[2], p.filters)
+        maps = [WeightMap("kernel", kernel, "kernel", ("weight",), HWIO_TO_OIHW)]
+        if p.use_bias:
+            maps.append(WeightMap("bias", (p.filters,), "bias", ("bias",)))
+        return maps
+
 
 class PoolParams(ir.Params):
     pool_size: Pair = Field((2, 2), description="window size, an integer or [height, width]")
@@ -225,3 +239,95 @@ class MaxPooling2D(LayerEntry):
         return TorchLowering(
             modules=tuple(modules), forward=tuple(forward), layout=Layout.CHANNELS_FIRST
         )
+
+
+class AveragePooling2D(LayerEntry):
+    """The mean over each window; with `same` padding, padded cells are left out of the mean.
+
+    Keras (TensorFlow) divides each window's sum by the number of real cells in it. Where the
+    `same` padding is symmetric, PyTorch's `nn.AvgPool2d(count_include_pad=False)` does the
+    same; where it is not (the odd cell after), the generated module uses the helper
+    `SamePaddingAvgPool2d`: it pads explicitly, sums each window and divides by a count map
+    computed once for the input size.
+    """
+
+    kind = "AveragePooling2D"
+    aliases = ("AvgPool2D", "AvgPool2d", "AveragePool2D")
+    Params = PoolParams
+    positional = ("pool_size",)
+    summary = "2-D average pooling"
+
+    def output_shape(self, p: PoolParams, shape: ir.Shape) -> ir.Shape:
+        h, w = _windowed(
+            "AveragePooling2D", shape, p.pool_size, p.strides, p.padding, window_arg="pool_size"
+        )
+        return (h, w, shape[2])
+
+    def keras(self, p: PoolParams, layer: ir.Layer) -> PyCall:
+        return PyCall(
+            "layers.AveragePooling2D",
+            (),
+            {"pool_size": p.pool_size, "strides": p.strides, "padding": p.padding},
+        )
+
+    def torch(self, p: PoolParams, layer: ir.Layer) -> TorchLowering:
+        kwargs: dict[str, Any] = {"kernel_size": p.pool_size, "stride": p.strides}
+        if p.padding == "same":
+            left, right, top, bottom = _torch_padding(layer.input_shape, p.pool_size, p.strides, (1, 1))
+            if left != right or top != bottom:
+                module = PyCall(
+                    "SamePaddingAvgPool2d",
+                    (),
+                    {
+                        **kwargs,
+                        "padding": (left, right, top, bottom),
+                        "input_size": tuple(layer.input_shape[:2]),
+                    },
+                )
+                return TorchLowering(
+                    modules=((layer.name, module),),
+                    layout=Layout.CHANNELS_FIRST,
+                    helpers=("SamePaddingAvgPool2d",),
+                )
+            kwargs.update(padding=(top, left), count_include_pad=False)
+        return TorchLowering(
+            modules=((layer.name, PyCall("nn.AvgPool2d", (), kwargs)),),
+            layout=Layout.CHANNELS_FIRST,
+        )
+
+
+class _GlobalPooling(LayerEntry):
+    """A reduction over height and width: [h, w, c] → [c]."""
+
+    reduction: ClassVar[str]
+
+    def output_shape(self, p: ir.Params, shape: ir.Shape) -> ir.Shape:
+        _image(self.kind, shape)
+        return (shape[2],)
+
+    def keras(self, p: ir.Params, layer: ir.Layer) -> PyCall:
+        return PyCall(f"layers.{self.kind}")
+
+    def torch(self, p: ir.Params, layer: ir.Layer) -> TorchLowering:
+        # channels-first, as the convolutions before it leave the tensor: no permute needed
+        return TorchLowering(
+            modules=(), expr="{x}." + self.reduction + "(dim=(2, 3))", layout=Layout.CHANNELS_FIRST
+        )
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    """The mean of each channel over the whole image."""
+
+    kind = "GlobalAveragePooling2D"
+    aliases = ("GlobalAvgPool2D",)
+    summary = "mean of each channel over height and width"
+    reduction = "mean"
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    """The maximum of each channel over the whole image."""
+
+    kind = "GlobalMaxPooling2D"
+    aliases = ("GlobalMaxPool2D",)
+    summary = "maximum of each channel over height and width"
+    reduction = "amax"

@@ -18,7 +18,7 @@ from netspec.catalogue.base import (
     TorchLowering,
     lookup,
 )
-from netspec.catalogue.layer import LayerEntry, attr
+from netspec.catalogue.layer import TRANSPOSE, LayerEntry, WeightMap, attr
 from netspec.catalogue.shapes import fmt
 
 
@@ -87,6 +87,13 @@ class Dense(LayerEntry):
             modules=((layer.name, PyCall("nn.Linear", (fan_in, p.units), {"bias": p.use_bias})),),
             init=tuple(init),
         )
+
+    def weights(self, p: DenseParams, layer: ir.Layer) -> list[WeightMap]:
+        fan_in = layer.input_shape[-1]
+        maps = [WeightMap("kernel", (fan_in, p.units), "kernel", ("weight",), TRANSPOSE)]
+        if p.use_bias:
+            maps.append(WeightMap("bias", (p.units,), "bias", ("bias",)))
+        return maps
 
 
 class Flatten(LayerEntry):

@@ -112,3 +112,15 @@ class Orthogonal(InitializerEntry):
 
     def torch(self, tensor: Code, fan_in: int, fan_out: int) -> PyCall:
         return PyCall("nn.init.orthogonal_", (tensor,))
+
+
+class RandomUniform(InitializerEntry):
+    """Keras' `uniform`: U(-0.05, 0.05), whatever the fans (the default for embeddings)."""
+
+    kind = "random_uniform"
+    aliases = ("uniform",)
+    keras_name = "random_uniform"
+    formula = "U(-0.05, 0.05)"
+
+    def torch(self, tensor: Code, fan_in: int, fan_out: int) -> PyCall:
+        return PyCall("nn.init.uniform_", (tensor,), {"a": -0.05, "b": 0.05})

@@ -32,6 +32,29 @@ HELPERS: dict[str, str] = {
             delattr(self, name)
             self.register_buffer(name, torch.zeros_like(bias.detach()), persistent=False)
         self._init_flat_weights()''',
+    "SamePaddingAvgPool2d": '''class SamePaddingAvgPool2d(nn.Module):
+    """Average pooling with TensorFlow's `same` padding, as Keras computes it.
+
+    TensorFlow puts an odd padding cell after (bottom/right), which nn.AvgPool2d cannot, and
+    leaves padded cells out of each window's mean. This pads explicitly, sums each window and
+    divides by the number of real cells in it, counted once for the input size.
+    """
+
+    def __init__(
+        self,
+        kernel_size: tuple[int, int],
+        stride: tuple[int, int],
+        padding: tuple[int, int, int, int],
+        input_size: tuple[int, int],
+    ) -> None:
+        super().__init__()
+        self.pad = nn.ZeroPad2d(padding)
+        self.pool = nn.AvgPool2d(kernel_size, stride, divisor_override=1)  # window sums
+        count = self.pool(self.pad(torch.ones(1, 1, *input_size)))
+        self.register_buffer("count", count, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.pad(x)) / self.count''',
 }
 
 

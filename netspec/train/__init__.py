@@ -113,6 +113,7 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     if model is None:
         return Outcome(1, diagnostics, sources)
     backend = _backend(options.backend)
+    backend.check_device(options.device)  # before loading data or making a run folder
     prepared = _prepare_data(model, diagnostics)
     if prepared is None:
         return Outcome(1, diagnostics, sources)

@@ -16,8 +16,8 @@ import numpy as np
 from netspec.train.context import RunContext, TrainError, load_module
 
 
-def _tensorflow(ctx_threads: int, device: str) -> tuple[Any, str]:
-    """Configure TensorFlow before its first op; returns it and the device to place on."""
+def check_device(device: str) -> str:
+    """The device a request names ("cpu" or "cuda:N"); an absent one is a TrainError."""
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
@@ -33,6 +33,15 @@ def _tensorflow(ctx_threads: int, device: str) -> tuple[Any, str]:
             f"device '{device}' is not available to TensorFlow here",
             hint="available: " + ", ".join(names) + " (or --device auto)",
         )
+    return chosen
+
+
+def _tensorflow(ctx_threads: int, device: str) -> tuple[Any, str]:
+    """Configure TensorFlow before its first op; returns it and the device to place on."""
+    import tensorflow as tf
+
+    chosen = check_device(device)
+    gpus = tf.config.list_physical_devices("GPU")
     try:
         tf.config.threading.set_intra_op_parallelism_threads(ctx_threads)
         tf.config.threading.set_inter_op_parallelism_threads(ctx_threads)

@@ -22,6 +22,11 @@ def available_devices() -> list[str]:
     return devices
 
 
+def check_device(requested: str) -> str:
+    """The device a request names; an absent one is a TrainError naming those present."""
+    return str(select_device(requested))
+
+
 def select_device(requested: str) -> torch.device:
     """`auto` takes CUDA, then MPS, then the CPU; an absent device is an error naming those present."""
     devices = available_devices()
@@ -78,6 +83,8 @@ def load_weights(
 ) -> dict[str, torch.Tensor]:
     tensors = load_file(str(path), device="cpu")
     weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+    if not weights:  # weights.safetensors: the plain state dict, without a checkpoint's prefix
+        weights = dict(tensors)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
