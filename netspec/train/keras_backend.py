@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,10 @@ def _build(ctx: RunContext, module: Any) -> Any:
 def load_weights(model: Any, path: Path) -> None:
     """Weights (and optimizer state, when present) from a .keras file of the same spec."""
     try:
-        model.load_weights(path)
+        with warnings.catch_warnings():
+            # A functional model's internal containers hold no weights; Keras warns anyway.
+            warnings.filterwarnings("ignore", message="Skipping nested container")
+            model.load_weights(path)
     except (ValueError, KeyError) as error:
         raise TrainError(
             f"{path} does not hold this spec's weights: {error}",

@@ -1,0 +1,329 @@
+"""One spec, one function: the Keras and PyTorch models of a spec agree, layer by layer.
+
+For every layer kind in the catalogue, `CASES` holds one or more small specs (a layer alone,
+or after the layer its input needs). Each is checked, compiled to both targets and imported;
+random weights (non-zero biases, non-trivial moving statistics) go into the Keras model and
+move to the PyTorch model through `netspec.weights`; both run in inference mode on the same
+random input and must agree to 1e-5 (plus 1e-4 relative). A layer kind added to the catalogue
+without a case here fails `test_every_layer_kind_has_a_parity_case`.
+
+The seed specs get the same treatment in `test_seed_spec_parity`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import SPEC_IDS, checked_model, generated_source
+
+from netspec import catalogue, ir, weights
+from netspec.check import check_source
+from netspec.codegen import generate
+
+torch = pytest.importorskip("torch")
+keras = pytest.importorskip("keras")
+
+# Keras' TensorFlow backend converts tensors with np.array(x), which NumPy 2 warns about.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+)
+
+BATCH = 4
+ATOL = 1e-5
+RTOL = 1e-4
+VOCABULARY = 11  # token ids of the Embedding cases are 0 … VOCABULARY - 1
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    input: tuple[int, ...]
+    layers: tuple[str, ...]
+    tokens: bool = False  # the input is token ids (Embedding), not real values
+
+    def spec(self) -> str:
+        body = "\n".join(f"    {layer}" for layer in self.layers)
+        shape = ", ".join(str(d) for d in self.input)
+        return (
+            f"model parity_{self.id} {{\n  input [{shape}]\n  layers {{\n{body}\n  }}\n"
+            "  loss mean_squared_error\n  optimizer SGD\n}\n"
+        )
+
+
+ACTIVATION_NAMES = catalogue.names("activation", include_aliases=False)
+
+
+def _cases() -> dict[str, list[Case]]:
+    c: dict[str, list[Case]] = {}
+    c["Dense"] = [
+        Case("dense", (5,), ("Dense(4)",)),
+        Case("dense_no_bias", (5,), ("Dense(3, use_bias=false)",)),
+        Case("dense_on_steps", (3, 5), ("Dense(4, activation=softmax)",)),
+        *(Case(f"dense_{a}", (5,), (f"Dense(4, activation={a})",)) for a in ACTIVATION_NAMES),
+    ]
+    c["Activation"] = [
+        *(Case(f"activation_{a}", (6,), (f"Activation({a})",)) for a in ACTIVATION_NAMES),
+        # after a convolution the PyTorch tensor is channels-first: softmax over axis 1
+        Case("activation_softmax_after_conv", (5, 5, 2), ("Conv2D(3, 2)", "Activation(softmax)")),
+        Case("activation_log_softmax_on_steps", (3, 4), ("Activation(log_softmax)",)),
+    ]
+    c["Conv2D"] = [
+        Case("conv_valid", (6, 6, 2), ("Conv2D(3, 3)",)),
+        Case("conv_same_s1", (6, 5, 2), ("Conv2D(3, 3, padding=same)",)),
+        Case("conv_same_s2_odd", (7, 7, 2), ("Conv2D(3, 3, strides=2, padding=same)",)),
+        Case("conv_same_s2_even", (8, 8, 2), ("Conv2D(3, 3, strides=2, padding=same)",)),
+        Case("conv_same_s2_mixed", (8, 7, 2), ("Conv2D(3, 2, strides=2, padding=same)",)),
+        Case("conv_same_k4_asymmetric", (6, 6, 1), ("Conv2D(2, 4, padding=same)",)),
+        Case("conv_same_dilated", (7, 6, 2), ("Conv2D(2, 3, dilation_rate=2, padding=same)",)),
+        Case("conv_rect_strides", (7, 8, 2), ("Conv2D(3, [3, 2], strides=[2, 1], activation=tanh)",)),
+        Case("conv_softmax", (5, 5, 2), ("Conv2D(4, 3, activation=softmax)",)),
+        Case("conv_no_bias", (5, 5, 2), ("Conv2D(2, 2, use_bias=false, activation=relu)",)),
+    ]
+    c["MaxPooling2D"] = [
+        Case("maxpool_valid", (6, 6, 2), ("MaxPooling2D(2)",)),
+        Case("maxpool_valid_s2_k3", (7, 7, 2), ("MaxPooling2D(3, strides=2)",)),
+        Case("maxpool_same_odd", (7, 7, 2), ("MaxPooling2D(2, padding=same)",)),
+        Case("maxpool_same_even_k3_s2", (8, 8, 2), ("MaxPooling2D(3, strides=2, padding=same)",)),
+        Case("maxpool_same_s1", (5, 6, 2), ("MaxPooling2D(3, strides=1, padding=same)",)),
+        # negative inputs everywhere near the border: padded cells must never win
+        Case("maxpool_same_after_conv", (7, 6, 2), ("Conv2D(2, 2)", "MaxPooling2D(2, padding=same)")),
+    ]
+    c["AveragePooling2D"] = [
+        Case("avgpool_valid", (6, 6, 2), ("AveragePooling2D(2)",)),
+        Case("avgpool_same_odd", (7, 7, 2), ("AveragePooling2D(2, padding=same)",)),
+        Case("avgpool_same_even", (6, 6, 2), ("AveragePooling2D(2, padding=same)",)),
+        Case("avgpool_same_k3_s1", (5, 6, 2), ("AveragePooling2D(3, strides=1, padding=same)",)),
+        Case("avgpool_same_k3_s2_odd", (7, 7, 2), ("AveragePooling2D(3, strides=2, padding=same)",)),
+        Case("avgpool_same_k3_s2_even", (8, 8, 2), ("AveragePooling2D(3, strides=2, padding=same)",)),
+        Case("avgpool_same_k2_s1", (5, 4, 2), ("AveragePooling2D(2, strides=1, padding=same)",)),
+        Case(
+            "avgpool_same_rect",
+            (5, 6, 3),
+            ("AveragePooling2D([2, 3], strides=[1, 2], padding=same)",),
+        ),
+    ]
+    c["GlobalAveragePooling2D"] = [
+        Case("gap", (5, 4, 3), ("GlobalAveragePooling2D",)),
+        Case("gap_after_conv", (6, 6, 2), ("Conv2D(3, 3)", "GlobalAveragePooling2D")),
+    ]
+    c["GlobalMaxPooling2D"] = [
+        Case("gmp", (5, 4, 3), ("GlobalMaxPooling2D",)),
+        Case("gmp_after_conv", (6, 6, 2), ("Conv2D(3, 3)", "GlobalMaxPooling2D")),
+    ]
+    c["BatchNormalization"] = [
+        Case("bn_flat", (6,), ("BatchNormalization",)),
+        Case("bn_steps", (4, 5), ("BatchNormalization",)),
+        Case("bn_image", (5, 5, 3), ("BatchNormalization",)),
+        Case("bn_volume", (2, 3, 3, 2), ("BatchNormalization",)),
+        Case("bn_after_conv", (6, 6, 2), ("Conv2D(3, 3)", "BatchNormalization(epsilon=0.01)")),
+        Case("bn_then_dense", (6,), ("BatchNormalization(momentum=0.9)", "Dense(3)")),
+    ]
+    c["LayerNormalization"] = [
+        Case("ln_flat", (6,), ("LayerNormalization",)),
+        Case("ln_steps", (4, 5), ("LayerNormalization",)),
+        Case("ln_after_conv", (6, 6, 2), ("Conv2D(3, 3)", "LayerNormalization(epsilon=1e-5)")),
+    ]
+    c["Dropout"] = [
+        Case("dropout", (6,), ("Dropout(0.5)",)),
+        Case("dropout_after_conv", (5, 5, 2), ("Conv2D(3, 2)", "Dropout(0.3)")),
+    ]
+    c["Flatten"] = [
+        Case("flatten", (3, 4, 2), ("Flatten",)),
+        Case("flatten_after_conv", (6, 6, 2), ("Conv2D(3, 3)", "Flatten", "Dense(4)")),
+        Case("flatten_after_pool", (6, 6, 2), ("MaxPooling2D(2)", "Flatten")),
+    ]
+    c["Reshape"] = [
+        Case("reshape_to_image", (18,), ("Reshape([3, 3, 2])", "Conv2D(2, 2)")),
+        Case("reshape_after_conv", (5, 5, 2), ("Conv2D(3, 2)", "Reshape([-1, 3])")),
+    ]
+    c["LSTM"] = [
+        Case("lstm_last", (5, 3), ("LSTM(4)",)),
+        Case("lstm_sequences", (5, 3), ("LSTM(4, return_sequences=true)",)),
+        Case("lstm_no_bias", (4, 3), ("LSTM(2, use_bias=false)",)),
+    ]
+    c["GRU"] = [
+        Case("gru_last", (5, 3), ("GRU(4)",)),
+        Case("gru_sequences", (5, 3), ("GRU(4, return_sequences=true)",)),
+        Case("gru_no_bias", (4, 3), ("GRU(2, use_bias=false)",)),
+    ]
+    c["Embedding"] = [
+        Case("embedding", (6,), (f"Embedding({VOCABULARY}, 4)",), tokens=True),
+        Case("embedding_gru", (5,), (f"Embedding({VOCABULARY}, 3)", "GRU(4)"), tokens=True),
+    ]
+    return c
+
+
+CASES = _cases()
+ALL_CASES = [case for kind in sorted(CASES) for case in CASES[kind]]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def check_spec(text: str, name: str) -> ir.Model:
+    model, diagnostics = check_source(text, name)
+    errors = [d.message for d in diagnostics if d.severity.name == "ERROR"]
+    assert model is not None and not errors, errors
+    return model
+
+
+@pytest.fixture(scope="module")
+def load(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str, str], ModuleType]:
+    """Imports a generated module from a temporary file."""
+    folder = tmp_path_factory.mktemp("parity")
+
+    def load_module(source: str, stem: str, target: str) -> ModuleType:
+        path = folder / f"{stem}_{target}.py"
+        path.write_text(source, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(f"parity_{stem}_{target}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load_module
+
+
+def random_weights(model: ir.Model, seed: int) -> dict[str, np.ndarray]:
+    """Neutral weights: kernels scaled by their fan-in, every other tensor clearly non-trivial."""
+    rng = np.random.default_rng(seed)
+    result = {}
+    for name, shape in weights.expected_shapes(model).items():
+        kind = name.rsplit(".", 1)[1]
+        if kind in ("gamma", "moving_variance"):
+            array = rng.uniform(0.5, 2.0, shape)
+        elif kind in ("kernel", "recurrent_kernel"):
+            array = rng.standard_normal(shape) / math.sqrt(math.prod(shape[:-1]))
+        else:  # biases, beta, moving means, embeddings
+            array = rng.normal(0.0, 0.5, shape)
+        result[name] = array.astype(np.float32)
+    return result
+
+
+def random_input(model: ir.Model, seed: int, tokens: bool = False) -> np.ndarray:
+    rng = np.random.default_rng(seed + 1000)
+    shape = (BATCH, *model.inputs[0].shape)
+    if tokens:
+        return rng.integers(0, VOCABULARY, size=shape).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def run_both(
+    model: ir.Model, keras_module: ModuleType, torch_module: ModuleType, x: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random weights into Keras, moved to PyTorch; both outputs in inference mode."""
+    keras_model = keras_module.build_model()
+    torch_model = torch_module.build_model()
+    given = random_weights(model, seed)
+    weights.import_weights(model, keras_model, given)
+    exported = weights.export_weights(model, keras_model)
+    assert exported.keys() == given.keys()
+    for name, array in given.items():
+        assert np.array_equal(exported[name], array), name
+    weights.import_weights(model, torch_model, exported)
+    expected = np.asarray(keras_model(x, training=False))
+    torch_model.eval()
+    with torch.no_grad():
+        actual = torch_model(torch.from_numpy(x)).numpy()
+    return expected, actual
+
+
+def assert_same_function(expected: np.ndarray, actual: np.ndarray) -> float:
+    assert expected.shape == actual.shape
+    assert np.all(np.isfinite(expected))
+    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=ATOL)
+    return float(np.max(np.abs(actual - expected))) if expected.size else 0.0
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_every_layer_kind_has_a_parity_case() -> None:
+    kinds = {entry.kind for entry in catalogue.entries("layer")}
+    missing = sorted(kinds - set(CASES))
+    assert not missing, f"layer kinds without a parity case in tests/test_parity_layers.py: {missing}"
+    assert not set(CASES) - kinds, "cases for layer kinds the catalogue does not have"
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_each_case_uses_its_layer_kind(kind: str) -> None:
+    for case in CASES[kind]:
+        model = check_spec(case.spec(), f"{case.id}.net")
+        assert kind in {layer.kind for layer in model.layers}, case.id
+
+
+def test_every_activation_is_covered() -> None:
+    ids = {case.id for case in ALL_CASES}
+    for name in ACTIVATION_NAMES:
+        assert f"dense_{name}" in ids and f"activation_{name}" in ids
+
+
+def test_parameter_counts_match_both_frameworks(load) -> None:
+    """The checker's counts are Keras' (trainable, non-trainable) and PyTorch's parameters."""
+    for case in ALL_CASES:
+        model = check_spec(case.spec(), f"{case.id}.net")
+        keras_model = load(generate(model, "keras"), f"count_{case.id}", "keras").build_model()
+        torch_model = load(generate(model, "torch"), f"count_{case.id}", "torch").build_model()
+        trainable = sum(math.prod(w.shape) for w in keras_model.trainable_weights)
+        frozen = sum(math.prod(w.shape) for w in keras_model.non_trainable_weights)
+        assert (trainable, frozen) == (model.trainable_params, model.non_trainable_params), case.id
+        assert sum(p.numel() for p in torch_model.parameters()) == model.trainable_params, case.id
+        neutral = sum(math.prod(s) for s in weights.expected_shapes(model).values())
+        assert neutral == trainable + frozen, case.id
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=[case.id for case in ALL_CASES])
+def test_layer_parity(case: Case, load) -> None:
+    model = check_spec(case.spec(), f"{case.id}.net")
+    keras_module = load(generate(model, "keras"), case.id, "keras")
+    torch_module = load(generate(model, "torch"), case.id, "torch")
+    seed = sum(map(ord, case.id))
+    x = random_input(model, seed, case.tokens)
+    expected, actual = run_both(model, keras_module, torch_module, x, seed)
+    assert expected.shape == (BATCH, *model.output_shape)
+    assert_same_function(expected, actual)
+
+
+@pytest.mark.parametrize("stem", SPEC_IDS)
+def test_seed_spec_parity(stem: str, load) -> None:
+    """Same weights in, same predictions out, for every spec in specs/."""
+    model = checked_model(stem)
+    keras_module = load(generated_source(stem, "keras"), f"seed_{stem}", "keras")
+    torch_module = load(generated_source(stem, "torch"), f"seed_{stem}", "torch")
+    x = random_input(model, 7)
+    expected, actual = run_both(model, keras_module, torch_module, x, 7)
+    assert_same_function(expected, actual)
+
+
+def test_batch_norm_momentum_is_stated_both_ways() -> None:
+    model = check_spec(Case("bn", (4,), ("BatchNormalization",)).spec(), "bn.net")
+    assert "momentum=0.99" in generate(model, "keras")
+    assert "epsilon=0.001" in generate(model, "keras")
+    assert "nn.BatchNorm1d(4, eps=0.001, momentum=0.01)" in generate(model, "torch")
+
+
+def test_tolerances_are_meaningful() -> None:
+    """A wrong gate order or transpose is far outside the tolerance (the test can fail)."""
+    model = check_spec(Case("gru", (5, 3), ("GRU(4)",)).spec(), "gru.net")
+    given = random_weights(model, 0)
+    kernel = given["gru.kernel"]
+    swapped = np.concatenate([kernel[:, 4:8], kernel[:, :4], kernel[:, 8:]], axis=1)
+    assert not np.allclose(swapped, kernel, rtol=RTOL, atol=ATOL)
+
+
+def _max_difference(case: Case, load: Any) -> float:  # used by the parity report script
+    model = check_spec(case.spec(), f"{case.id}.net")
+    keras_module = load(generate(model, "keras"), case.id, "keras")
+    torch_module = load(generate(model, "torch"), case.id, "torch")
+    seed = sum(map(ord, case.id))
+    expected, actual = run_both(
+        model, keras_module, torch_module, random_input(model, seed, case.tokens), seed
+    )
+    return float(np.max(np.abs(actual - expected)))
