@@ -80,7 +80,9 @@ def check_weights(model: ir.Model, weights: Mapping[str, Any], source: str = "th
                 (name, f"tensor '{name}' has shape {tuple(array.shape)}, the model needs {shape}")
             )
         elif not np.issubdtype(array.dtype, np.floating):
-            problems.append((name, f"tensor '{name}' holds {array.dtype}, not floating-point values"))
+            problems.append(
+                (name, f"tensor '{name}' holds {array.dtype}, not floating-point values")
+            )
     for name in weights:
         if name not in expected:
             problems.append((name, f"tensor '{name}' is not a weight of model '{model.name}'"))

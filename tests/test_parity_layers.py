@@ -17,7 +17,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
 
 import numpy as np
 import pytest
@@ -82,7 +81,9 @@ def _cases() -> dict[str, list[Case]]:
         Case("conv_same_s2_mixed", (8, 7, 2), ("Conv2D(3, 2, strides=2, padding=same)",)),
         Case("conv_same_k4_asymmetric", (6, 6, 1), ("Conv2D(2, 4, padding=same)",)),
         Case("conv_same_dilated", (7, 6, 2), ("Conv2D(2, 3, dilation_rate=2, padding=same)",)),
-        Case("conv_rect_strides", (7, 8, 2), ("Conv2D(3, [3, 2], strides=[2, 1], activation=tanh)",)),
+        Case(
+            "conv_rect_strides", (7, 8, 2), ("Conv2D(3, [3, 2], strides=[2, 1], activation=tanh)",)
+        ),
         Case("conv_softmax", (5, 5, 2), ("Conv2D(4, 3, activation=softmax)",)),
         Case("conv_no_bias", (5, 5, 2), ("Conv2D(2, 2, use_bias=false, activation=relu)",)),
     ]
@@ -92,16 +93,22 @@ def _cases() -> dict[str, list[Case]]:
         Case("maxpool_same_odd", (7, 7, 2), ("MaxPooling2D(2, padding=same)",)),
         Case("maxpool_same_even_k3_s2", (8, 8, 2), ("MaxPooling2D(3, strides=2, padding=same)",)),
         Case("maxpool_same_s1", (5, 6, 2), ("MaxPooling2D(3, strides=1, padding=same)",)),
-        # negative inputs everywhere near the border: padded cells must never win
-        Case("maxpool_same_after_conv", (7, 6, 2), ("Conv2D(2, 2)", "MaxPooling2D(2, padding=same)")),
+        # a window of negative values beside padding: padded cells must never win
+        Case(
+            "maxpool_same_after_conv", (7, 6, 2), ("Conv2D(2, 2)", "MaxPooling2D(2, padding=same)")
+        ),
     ]
     c["AveragePooling2D"] = [
         Case("avgpool_valid", (6, 6, 2), ("AveragePooling2D(2)",)),
         Case("avgpool_same_odd", (7, 7, 2), ("AveragePooling2D(2, padding=same)",)),
         Case("avgpool_same_even", (6, 6, 2), ("AveragePooling2D(2, padding=same)",)),
         Case("avgpool_same_k3_s1", (5, 6, 2), ("AveragePooling2D(3, strides=1, padding=same)",)),
-        Case("avgpool_same_k3_s2_odd", (7, 7, 2), ("AveragePooling2D(3, strides=2, padding=same)",)),
-        Case("avgpool_same_k3_s2_even", (8, 8, 2), ("AveragePooling2D(3, strides=2, padding=same)",)),
+        Case(
+            "avgpool_same_k3_s2_odd", (7, 7, 2), ("AveragePooling2D(3, strides=2, padding=same)",)
+        ),
+        Case(
+            "avgpool_same_k3_s2_even", (8, 8, 2), ("AveragePooling2D(3, strides=2, padding=same)",)
+        ),
         Case("avgpool_same_k2_s1", (5, 4, 2), ("AveragePooling2D(2, strides=1, padding=same)",)),
         Case(
             "avgpool_same_rect",
@@ -248,7 +255,9 @@ def assert_same_function(expected: np.ndarray, actual: np.ndarray) -> float:
 def test_every_layer_kind_has_a_parity_case() -> None:
     kinds = {entry.kind for entry in catalogue.entries("layer")}
     missing = sorted(kinds - set(CASES))
-    assert not missing, f"layer kinds without a parity case in tests/test_parity_layers.py: {missing}"
+    assert not missing, (
+        f"layer kinds without a parity case in tests/test_parity_layers.py: {missing}"
+    )
     assert not set(CASES) - kinds, "cases for layer kinds the catalogue does not have"
 
 
@@ -277,6 +286,8 @@ def test_parameter_counts_match_both_frameworks(load) -> None:
         assert sum(p.numel() for p in torch_model.parameters()) == model.trainable_params, case.id
         neutral = sum(math.prod(s) for s in weights.expected_shapes(model).values())
         assert neutral == trainable + frozen, case.id
+        maps = [w for _, w in weights.weight_maps(model).values()]
+        assert sum(math.prod(w.shape) for w in maps if w.trainable) == trainable, case.id
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=[case.id for case in ALL_CASES])
@@ -309,21 +320,80 @@ def test_batch_norm_momentum_is_stated_both_ways() -> None:
     assert "nn.BatchNorm1d(4, eps=0.001, momentum=0.01)" in generate(model, "torch")
 
 
-def test_tolerances_are_meaningful() -> None:
-    """A wrong gate order or transpose is far outside the tolerance (the test can fail)."""
-    model = check_spec(Case("gru", (5, 3), ("GRU(4)",)).spec(), "gru.net")
+def test_a_wrong_gate_order_breaks_parity(load) -> None:
+    """The negative control: GRU weights moved without the gate reorder give another function."""
+    case = Case("gru_naive", (5, 3), ("GRU(4)",))
+    model = check_spec(case.spec(), "gru_naive.net")
+    keras_model = load(generate(model, "keras"), case.id, "keras").build_model()
+    torch_model = load(generate(model, "torch"), case.id, "torch").build_model()
     given = random_weights(model, 0)
-    kernel = given["gru.kernel"]
-    swapped = np.concatenate([kernel[:, 4:8], kernel[:, :4], kernel[:, 8:]], axis=1)
-    assert not np.allclose(swapped, kernel, rtol=RTOL, atol=ATOL)
+    weights.import_weights(model, keras_model, given)
+    with torch.no_grad():  # transposed, but gates left in Keras' order [z, r, h]
+        torch_model.gru.weight_ih_l0.copy_(torch.from_numpy(given["gru.kernel"].T.copy()))
+        torch_model.gru.weight_hh_l0.copy_(torch.from_numpy(given["gru.recurrent_kernel"].T.copy()))
+        torch_model.gru.bias_ih_l0.copy_(torch.from_numpy(given["gru.bias"][0]))
+        torch_model.gru.bias_hh_l0.copy_(torch.from_numpy(given["gru.bias"][1]))
+    x = random_input(model, 0)
+    expected = np.asarray(keras_model(x, training=False))
+    with torch.no_grad():
+        actual = torch_model.eval()(torch.from_numpy(x)).numpy()
+    assert not np.allclose(actual, expected, rtol=RTOL, atol=ATOL)
 
 
-def _max_difference(case: Case, load: Any) -> float:  # used by the parity report script
-    model = check_spec(case.spec(), f"{case.id}.net")
-    keras_module = load(generate(model, "keras"), case.id, "keras")
-    torch_module = load(generate(model, "torch"), case.id, "torch")
-    seed = sum(map(ord, case.id))
-    expected, actual = run_both(
-        model, keras_module, torch_module, random_input(model, seed, case.tokens), seed
+def test_batch_norm_training_update_differs_as_documented(load) -> None:
+    """Training mode: same normalisation, same moving mean; the moving variance takes the
+    biased batch variance in Keras and the unbiased one in PyTorch (BatchNormalization's
+    docstring)."""
+    case = Case("bn_train", (3,), ("BatchNormalization",))
+    model = check_spec(case.spec(), "bn_train.net")
+    keras_model = load(generate(model, "keras"), case.id, "keras").build_model()
+    torch_model = load(generate(model, "torch"), case.id, "torch").build_model()
+    given = random_weights(model, 3)
+    weights.import_weights(model, keras_model, given)
+    weights.import_weights(model, torch_model, given)
+    x = random_input(model, 3)
+    expected = np.asarray(keras_model(x, training=True))
+    actual = torch_model.train()(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=ATOL)
+    after_keras = weights.export_weights(model, keras_model)
+    after_torch = weights.export_weights(model, torch_model)
+    mean, variance = (
+        given["batch_normalization.moving_mean"],
+        given["batch_normalization.moving_variance"],
     )
-    return float(np.max(np.abs(actual - expected)))
+    n = len(x)
+    np.testing.assert_allclose(
+        after_keras["batch_normalization.moving_mean"], 0.99 * mean + 0.01 * x.mean(0), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        after_torch["batch_normalization.moving_mean"], 0.99 * mean + 0.01 * x.mean(0), rtol=1e-5
+    )
+    biased = x.var(0)
+    np.testing.assert_allclose(
+        after_keras["batch_normalization.moving_variance"],
+        0.99 * variance + 0.01 * biased,
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        after_torch["batch_normalization.moving_variance"],
+        0.99 * variance + 0.01 * biased * n / (n - 1),
+        rtol=1e-5,
+    )
+
+
+def test_generated_modules_of_every_case_pass_ruff(tmp_path) -> None:
+    """`ruff check --isolated` on both modules of every case, as test_codegen does for specs."""
+    import subprocess
+    import sys
+
+    for case in ALL_CASES:
+        model = check_spec(case.spec(), f"{case.id}.net")
+        for target in ("keras", "torch"):
+            (tmp_path / f"{case.id}_{target}.py").write_text(generate(model, target))
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -252,7 +252,7 @@ class AveragePooling2D(LayerEntry):
     """
 
     kind = "AveragePooling2D"
-    aliases = ("AvgPool2D", "AvgPool2d", "AveragePool2D")
+    aliases = ("AvgPool2D", "AvgPool2d")
     Params = PoolParams
     positional = ("pool_size",)
     summary = "2-D average pooling"

@@ -12,7 +12,9 @@ from netspec.catalogue.shapes import fmt
 
 
 class EmbeddingParams(ir.Params):
-    input_dim: int = Field(gt=0, description="size of the vocabulary: token ids are 0 … input_dim - 1")
+    input_dim: int = Field(
+        gt=0, description="size of the vocabulary: token ids are 0 … input_dim - 1"
+    )
     output_dim: int = Field(gt=0, description="size of each token's vector, a positive integer")
     embeddings_initializer: InitializerName = Field(
         "random_uniform", description="initializer of the table; Keras' U(-0.05, 0.05)"

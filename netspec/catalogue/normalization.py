@@ -11,7 +11,12 @@ from netspec.catalogue.layer import LayerEntry, WeightMap, attr
 from netspec.catalogue.shapes import fmt
 
 # PyTorch's module for a per-sample rank: [c] and [steps, c] → 1d, [h, w, c] → 2d, …
-_BATCH_NORM_MODULES = {1: "nn.BatchNorm1d", 2: "nn.BatchNorm1d", 3: "nn.BatchNorm2d", 4: "nn.BatchNorm3d"}
+_BATCH_NORM_MODULES = {
+    1: "nn.BatchNorm1d",
+    2: "nn.BatchNorm1d",
+    3: "nn.BatchNorm2d",
+    4: "nn.BatchNorm3d",
+}
 
 
 def _torch_momentum(keras_momentum: float) -> float:
@@ -98,7 +103,9 @@ class BatchNormalization(LayerEntry):
             init_call(p.gamma_initializer, attr(layer, "weight"), channels, channels),
             init_call(p.beta_initializer, attr(layer, "bias"), channels, channels),
             init_call(p.moving_mean_initializer, attr(layer, "running_mean"), channels, channels),
-            init_call(p.moving_variance_initializer, attr(layer, "running_var"), channels, channels),
+            init_call(
+                p.moving_variance_initializer, attr(layer, "running_var"), channels, channels
+            ),
         )
         return TorchLowering(
             modules=((layer.name, module),), init=init, layout=Layout.CHANNELS_FIRST
@@ -161,4 +168,7 @@ class LayerNormalization(LayerEntry):
 
     def weights(self, p: LayerNormalizationParams, layer: ir.Layer) -> list[WeightMap]:
         c = (layer.input_shape[-1],)
-        return [WeightMap("gamma", c, "gamma", ("weight",)), WeightMap("beta", c, "beta", ("bias",))]
+        return [
+            WeightMap("gamma", c, "gamma", ("weight",)),
+            WeightMap("beta", c, "beta", ("bias",)),
+        ]
