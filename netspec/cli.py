@@ -399,6 +399,55 @@ def predict(
     )
 
 
+weights_app = typer.Typer(
+    help="Move a spec's weights between PyTorch, Keras and a framework-neutral file.",
+    no_args_is_help=True,
+)
+app.add_typer(weights_app, name="weights")
+
+
+class WeightsFormat(str, Enum):
+    neutral = "neutral"
+    torch = "torch"
+    keras = "keras"
+
+
+@weights_app.command("convert")
+def weights_convert(
+    file: SpecPath,
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="weights: a .keras file, a PyTorch safetensors state dict or checkpoint, or a neutral file"
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")],
+    to: Annotated[
+        WeightsFormat,
+        typer.Option(
+            "--to", help="neutral (safetensors, Keras layout), torch (state dict) or keras (.keras)"
+        ),
+    ] = WeightsFormat.neutral,
+) -> None:
+    """Convert weights of FILE's model: a PyTorch run's weights into Keras, and back."""
+    from netspec.train import TrainError
+    from netspec.train.convert import convert
+
+    model = _load(file)
+    if not source.is_file():
+        stderr.print(f"error: {source} does not exist", style="bold red", markup=False)
+        raise typer.Exit(2)
+    try:
+        result = convert(model, source, output, to.value)
+    except TrainError as error:
+        _fail(error)
+    stderr.print(
+        f"wrote {result['output']}: {result['tensors']} tensors, {result['values']:,} values, "
+        f"{result['from']} -> {result['to']}",
+        markup=False,
+    )
+
+
 def main() -> None:
     app()
 

@@ -134,7 +134,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
             meta = json.loads(ctx.run.checkpoint(initial_epoch, ".json").read_text("utf-8"))
             history.update(meta["history"])
         elif ctx.init_from is not None:
-            load_weights(model, ctx.init_from)
+            from netspec.train.convert import load_into
+
+            load_into(ctx.model, model, ctx.init_from)
         ctx.info.update(device=placement, threads=ctx.threads)
         ctx.reporter.start(ctx.info)
         validation = (data.x_val, data.y_val) if data.x_val is not None else None

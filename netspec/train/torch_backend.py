@@ -159,7 +159,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
             )
             history = meta["history"]
     elif ctx.init_from is not None:
-        load_weights(model, ctx.init_from)
+        from netspec.train.convert import load_into
+
+        load_into(ctx.model, model, ctx.init_from)
 
     data = ctx.data
     x, y = _tensor(data.x_train, device), _tensor(data.y_train, device)

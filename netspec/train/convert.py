@@ -1,0 +1,121 @@
+"""`netspec weights convert`: weights of one spec from one framework's file to another's.
+
+Every conversion goes through the framework-neutral form (`netspec.weights`), so a PyTorch
+run's weights load into the Keras model of the same spec and the other way round. Inputs:
+a `.keras` file, a PyTorch state dict in safetensors (a run's `weights.safetensors` or a
+checkpoint), or a neutral netspec file. Outputs: neutral, PyTorch or Keras.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from netspec import ir, weights
+from netspec.codegen import generate
+from netspec.train.context import TrainError, load_module
+
+KINDS = ("neutral", "torch", "keras")
+
+
+def kind_of(path: Path) -> str:
+    """What a weights file holds: keras, neutral or torch."""
+    if path.suffix == ".keras":
+        return "keras"
+    try:
+        metadata = weights.read_metadata(path)
+    except Exception as error:  # safetensors raises its own error types
+        raise TrainError(
+            f"cannot read {path} as weights: {error}",
+            hint="netspec reads .keras files and safetensors files (no pickle)",
+        ) from error
+    return "neutral" if metadata.get("format") == weights.FORMAT else "torch"
+
+
+def _module(model: ir.Model, target: str, folder: Path) -> Any:
+    path = folder / f"{model.name}_{target}.py"
+    path.write_text(generate(model, target), encoding="utf-8")
+    return load_module(path, f"{model.name}_{target}")
+
+
+def _torch_model(model: ir.Model, folder: Path) -> Any:
+    return _module(model, "torch", folder).build_model()
+
+
+def _keras_model(model: ir.Model, folder: Path) -> Any:
+    from netspec.train import keras_backend  # sets KERAS_BACKEND before Keras loads
+
+    module = _module(model, "keras", folder)
+    built = module.compile_model(module.build_model())
+    built.optimizer.build(built.trainable_variables)
+    del keras_backend
+    return built
+
+
+def read_neutral(model: ir.Model, path: Path, folder: Path) -> dict[str, np.ndarray]:
+    """The weights of any supported file, in neutral form, checked against the spec."""
+    kind = kind_of(path)
+    try:
+        if kind == "neutral":
+            return weights.load_weights(path, model)
+        if kind == "keras":
+            from netspec.train.keras_backend import load_weights
+
+            built = _keras_model(model, folder)
+            load_weights(built, path)
+            return weights.export_weights(model, built)
+        from netspec.train.torch_backend import load_weights as load_torch
+
+        built = _torch_model(model, folder)
+        load_torch(built, path)
+        return weights.export_weights(model, built)
+    except weights.WeightsError as error:
+        raise TrainError(
+            str(error), hint="weights load only into the spec they came from"
+        ) from error
+
+
+def load_into(model: ir.Model, built: Any, path: Path) -> None:
+    """Loads weights from any supported file into a built Keras or PyTorch model."""
+    with tempfile.TemporaryDirectory() as folder:
+        neutral = read_neutral(model, path, Path(folder))
+    try:
+        weights.import_weights(model, built, neutral)
+    except weights.WeightsError as error:
+        raise TrainError(
+            str(error), hint="weights load only into the spec they came from"
+        ) from error
+
+
+def convert(model: ir.Model, source: Path, output: Path, to: str) -> dict[str, Any]:
+    if to not in KINDS:
+        raise TrainError(f"unknown weights format '{to}'", hint="choose neutral, torch or keras")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        neutral = read_neutral(model, source, folder)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if to == "neutral":
+            weights.save_weights(output, neutral, model)
+        elif to == "torch":
+            from safetensors.torch import save_file
+
+            built = _torch_model(model, folder)
+            weights.import_weights(model, built, neutral)
+            state = {k: v.detach().contiguous() for k, v in built.state_dict().items()}
+            save_file(state, str(output))
+        else:
+            if output.suffix != ".keras":
+                raise TrainError(f"a Keras model file must end in .keras, not '{output.name}'")
+            built = _keras_model(model, folder)
+            weights.import_weights(model, built, neutral)
+            built.save(output)
+    return {
+        "from": kind_of(source),
+        "to": to,
+        "tensors": len(neutral),
+        "values": int(sum(a.size for a in neutral.values())),
+        "output": str(output),
+    }
