@@ -8,7 +8,7 @@ weight maps reorder them.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -40,7 +40,9 @@ def _sequence(kind: str, shape: ir.Shape) -> tuple[int, int]:
     return shape[0], shape[1]
 
 
-class LSTMParams(ir.Params):
+class RecurrentParams(ir.Params):
+    """What every recurrent layer takes; only tanh/sigmoid, the pair both frameworks implement."""
+
     units: int = Field(gt=0, description="size of the hidden state, a positive integer")
     activation: Literal["tanh"] = Field(
         "tanh", description="cell activation; tanh is the one both frameworks implement"
@@ -53,39 +55,79 @@ class LSTMParams(ir.Params):
     kernel_initializer: InitializerName = "glorot_uniform"
     recurrent_initializer: InitializerName = "orthogonal"
     bias_initializer: InitializerName = "zeros"
+
+
+class Recurrent(LayerEntry):
+    """Shared by the recurrent layers: shape rule, parameter count, the common lowering."""
+
+    gates: ClassVar[int]
+    bias_vectors: ClassVar[int]  # bias vectors of gates·units each: 1 for the LSTM, 2 for the GRU
+    positional = ("units",)
+
+    def output_shape(self, p: RecurrentParams, shape: ir.Shape) -> ir.Shape:
+        steps, _ = _sequence(self.kind, shape)
+        return (steps, p.units) if p.return_sequences else (p.units,)
+
+    def param_counts(self, p: RecurrentParams, shape: ir.Shape) -> tuple[int, int]:
+        block = self.gates * p.units
+        return (block * (shape[-1] + p.units) + (self.bias_vectors * block if p.use_bias else 0), 0)
+
+    def activation(self, p: RecurrentParams) -> str | None:
+        return None
+
+    def keras_kwargs(self, p: RecurrentParams) -> dict[str, object]:
+        return {
+            "activation": p.activation,
+            "recurrent_activation": p.recurrent_activation,
+            "use_bias": p.use_bias,
+            "kernel_initializer": p.kernel_initializer,
+            "recurrent_initializer": p.recurrent_initializer,
+            "bias_initializer": p.bias_initializer,
+        }
+
+    def kernel_inits(self, p: RecurrentParams, layer: ir.Layer) -> list[PyCall]:
+        features, block = layer.input_shape[-1], self.gates * p.units
+        return [
+            init_call(p.kernel_initializer, attr(layer, "weight_ih_l0"), features, block),
+            init_call(p.recurrent_initializer, attr(layer, "weight_hh_l0"), p.units, block),
+        ]
+
+    def lowering(
+        self,
+        p: RecurrentParams,
+        layer: ir.Layer,
+        module: PyCall,
+        init: list[PyCall],
+        **extra: object,
+    ) -> TorchLowering:
+        return TorchLowering(
+            modules=((layer.name, module),),
+            init=tuple(init),
+            forward=("{x}, _ = {m}({x})",),
+            expr="{x}" if p.return_sequences else "{x}[:, -1, :]",
+            **extra,  # type: ignore[arg-type]
+        )
+
+
+class LSTMParams(RecurrentParams):
     unit_forget_bias: bool = Field(True, description="start the forget-gate bias at 1")
 
 
-class LSTM(LayerEntry):
+class LSTM(Recurrent):
     """Long short-term memory, gates in the order [input, forget, cell, output], one bias."""
 
     kind = "LSTM"
     Params = LSTMParams
-    positional = ("units",)
     summary = "long short-term memory"
-
-    def output_shape(self, p: LSTMParams, shape: ir.Shape) -> ir.Shape:
-        steps, _ = _sequence("LSTM", shape)
-        return (steps, p.units) if p.return_sequences else (p.units,)
-
-    def param_counts(self, p: LSTMParams, shape: ir.Shape) -> tuple[int, int]:
-        features = shape[-1]
-        return (4 * p.units * (features + p.units) + (4 * p.units if p.use_bias else 0), 0)
-
-    def activation(self, p: LSTMParams) -> str | None:
-        return None
+    gates = 4
+    bias_vectors = 1
 
     def keras(self, p: LSTMParams, layer: ir.Layer) -> PyCall:
         return PyCall(
             "layers.LSTM",
             (p.units,),
             {
-                "activation": p.activation,
-                "recurrent_activation": p.recurrent_activation,
-                "use_bias": p.use_bias,
-                "kernel_initializer": p.kernel_initializer,
-                "recurrent_initializer": p.recurrent_initializer,
-                "bias_initializer": p.bias_initializer,
+                **self.keras_kwargs(p),
                 "unit_forget_bias": p.unit_forget_bias,
                 "return_sequences": p.return_sequences,
             },
@@ -93,32 +135,28 @@ class LSTM(LayerEntry):
 
     def torch(self, p: LSTMParams, layer: ir.Layer) -> TorchLowering:
         features, units = layer.input_shape[-1], p.units
-        init = [
-            init_call(p.kernel_initializer, attr(layer, "weight_ih_l0"), features, 4 * units),
-            init_call(p.recurrent_initializer, attr(layer, "weight_hh_l0"), units, 4 * units),
-        ]
+        init = self.kernel_inits(p, layer)
         if p.use_bias:
-            init.append(init_call(p.bias_initializer, attr(layer, "bias_ih_l0"), features, 4 * units))
+            init.append(
+                init_call(p.bias_initializer, attr(layer, "bias_ih_l0"), features, 4 * units)
+            )
             if p.unit_forget_bias:
                 forget = Code(f"self.{layer.name}.bias_ih_l0[{units}:{2 * units}]")
                 init.append(PyCall("nn.init.ones_", (forget,)))
         module = PyCall(
             "SingleBiasLSTM", (features, units), {"bias": p.use_bias, "batch_first": True}
         )
-        return TorchLowering(
-            modules=((layer.name, module),),
-            init=tuple(init),
-            forward=("{x}, _ = {m}({x})",),
-            expr="{x}" if p.return_sequences else "{x}[:, -1, :]",
-            helpers=("SingleBiasLSTM",),
-        )
+        return self.lowering(p, layer, module, init, helpers=("SingleBiasLSTM",))
 
     def weights(self, p: LSTMParams, layer: ir.Layer) -> list[WeightMap]:
         features, units = layer.input_shape[-1], p.units
         maps = [
             WeightMap("kernel", (features, 4 * units), "kernel", ("weight_ih_l0",), TRANSPOSE),
             WeightMap(
-                "recurrent_kernel", (units, 4 * units), "recurrent_kernel", ("weight_hh_l0",),
+                "recurrent_kernel",
+                (units, 4 * units),
+                "recurrent_kernel",
+                ("weight_hh_l0",),
                 TRANSPOSE,
             ),
         ]
@@ -132,19 +170,7 @@ class LSTM(LayerEntry):
 _GRU_GATES = (1, 0, 2)
 
 
-class GRUParams(ir.Params):
-    units: int = Field(gt=0, description="size of the hidden state, a positive integer")
-    activation: Literal["tanh"] = Field(
-        "tanh", description="candidate activation; tanh is the one both frameworks implement"
-    )
-    recurrent_activation: Literal["sigmoid"] = Field(
-        "sigmoid", description="gate activation; sigmoid is the one both frameworks implement"
-    )
-    use_bias: bool = True
-    return_sequences: bool = Field(False, description="output every step, not only the last")
-    kernel_initializer: InitializerName = "glorot_uniform"
-    recurrent_initializer: InitializerName = "orthogonal"
-    bias_initializer: InitializerName = "zeros"
+class GRUParams(RecurrentParams):
     reset_after: Literal[True] = Field(
         True,
         description="apply the reset gate after the recurrent product (with its own bias), "
@@ -152,7 +178,7 @@ class GRUParams(ir.Params):
     )
 
 
-class GRU(LayerEntry):
+class GRU(Recurrent):
     """Gated recurrent unit, Keras' `reset_after=True` form, which is PyTorch's `nn.GRU`.
 
     z = σ(x·Wz + bz + h·Uz + b'z), r = σ(x·Wr + br + h·Ur + b'r),
@@ -164,31 +190,16 @@ class GRU(LayerEntry):
 
     kind = "GRU"
     Params = GRUParams
-    positional = ("units",)
     summary = "gated recurrent unit"
-
-    def output_shape(self, p: GRUParams, shape: ir.Shape) -> ir.Shape:
-        steps, _ = _sequence("GRU", shape)
-        return (steps, p.units) if p.return_sequences else (p.units,)
-
-    def param_counts(self, p: GRUParams, shape: ir.Shape) -> tuple[int, int]:
-        features = shape[-1]
-        return (3 * p.units * (features + p.units) + (6 * p.units if p.use_bias else 0), 0)
-
-    def activation(self, p: GRUParams) -> str | None:
-        return None
+    gates = 3
+    bias_vectors = 2
 
     def keras(self, p: GRUParams, layer: ir.Layer) -> PyCall:
         return PyCall(
             "layers.GRU",
             (p.units,),
             {
-                "activation": p.activation,
-                "recurrent_activation": p.recurrent_activation,
-                "use_bias": p.use_bias,
-                "kernel_initializer": p.kernel_initializer,
-                "recurrent_initializer": p.recurrent_initializer,
-                "bias_initializer": p.bias_initializer,
+                **self.keras_kwargs(p),
                 "return_sequences": p.return_sequences,
                 "reset_after": p.reset_after,
             },
@@ -196,37 +207,40 @@ class GRU(LayerEntry):
 
     def torch(self, p: GRUParams, layer: ir.Layer) -> TorchLowering:
         features, units = layer.input_shape[-1], p.units
-        init = [
-            init_call(p.kernel_initializer, attr(layer, "weight_ih_l0"), features, 3 * units),
-            init_call(p.recurrent_initializer, attr(layer, "weight_hh_l0"), units, 3 * units),
-        ]
+        init = self.kernel_inits(p, layer)
         if p.use_bias:
-            init.append(init_call(p.bias_initializer, attr(layer, "bias_ih_l0"), features, 3 * units))
+            init.append(
+                init_call(p.bias_initializer, attr(layer, "bias_ih_l0"), features, 3 * units)
+            )
             init.append(init_call(p.bias_initializer, attr(layer, "bias_hh_l0"), units, 3 * units))
         module = PyCall("nn.GRU", (features, units), {"bias": p.use_bias, "batch_first": True})
-        return TorchLowering(
-            modules=((layer.name, module),),
-            init=tuple(init),
-            forward=("{x}, _ = {m}({x})",),
-            expr="{x}" if p.return_sequences else "{x}[:, -1, :]",
-        )
+        return self.lowering(p, layer, module, init)
 
     def weights(self, p: GRUParams, layer: ir.Layer) -> list[WeightMap]:
         features, units = layer.input_shape[-1], p.units
         maps = [
             WeightMap(
-                "kernel", (features, 3 * units), "kernel", ("weight_ih_l0",),
+                "kernel",
+                (features, 3 * units),
+                "kernel",
+                ("weight_ih_l0",),
                 gate_kernel(_GRU_GATES),
             ),
             WeightMap(
-                "recurrent_kernel", (units, 3 * units), "recurrent_kernel", ("weight_hh_l0",),
+                "recurrent_kernel",
+                (units, 3 * units),
+                "recurrent_kernel",
+                ("weight_hh_l0",),
                 gate_kernel(_GRU_GATES),
             ),
         ]
         if p.use_bias:
             maps.append(
                 WeightMap(
-                    "bias", (2, 3 * units), "bias", ("bias_ih_l0", "bias_hh_l0"),
+                    "bias",
+                    (2, 3 * units),
+                    "bias",
+                    ("bias_ih_l0", "bias_hh_l0"),
                     split_gate_bias(_GRU_GATES),
                 )
             )

@@ -83,15 +83,19 @@ class RichReporter(Reporter):
         self.task: Any = None
         self.started = 0.0
 
-    def start(self, info: dict[str, Any]) -> None:
+    def announce(self, info: dict[str, Any]) -> None:
+        threads = info["threads"]
         self.console.print(
             f"training {info['model']} on {info['backend']} ({info['device']}, "
-            f"{info['threads']} CPU thread{'s' if info['threads'] != 1 else ''}): "
+            f"{threads} CPU thread{'s' if threads != 1 else ''}): "
             f"{info['train_samples']:,} samples, {info['epochs']} epochs, "
             f"batch {info['batch_size']}",
             markup=False,
         )
         self.console.print(f"run folder: {info['run_dir']}", markup=False)
+
+    def start(self, info: dict[str, Any]) -> None:
+        self.announce(info)
         self.progress.start()
 
     def start_epoch(self, epoch: int, epochs: int, steps: int, samples: int) -> None:
@@ -136,14 +140,7 @@ class PlainReporter(RichReporter):
     wants_steps = False
 
     def start(self, info: dict[str, Any]) -> None:
-        self.console.print(
-            f"training {info['model']} on {info['backend']} ({info['device']}, "
-            f"{info['threads']} CPU thread{'s' if info['threads'] != 1 else ''}): "
-            f"{info['train_samples']:,} samples, {info['epochs']} epochs, "
-            f"batch {info['batch_size']}",
-            markup=False,
-        )
-        self.console.print(f"run folder: {info['run_dir']}", markup=False)
+        self.announce(info)
 
     def start_epoch(self, epoch: int, epochs: int, steps: int, samples: int) -> None: ...
 
