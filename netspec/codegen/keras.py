@@ -10,6 +10,12 @@ from netspec.codegen.writer import Writer, literal
 
 
 def generate(model: ir.Model) -> str:
+    optimizer_entry = catalogue.lookup("optimizer", model.optimizer.kind)
+    assert optimizer_entry is not None
+    # The class of netspec's update rule, where Keras' own optimizer computes another.
+    optimizer_helper = optimizer_entry().keras_helper(  # type: ignore[attr-defined]
+        model.optimizer.params, model.train.clip_norm
+    )
     w = Writer()
     header_comment(w, model, "Keras")
     w.docstring(
@@ -25,7 +31,7 @@ def generate(model: ir.Model) -> str:
     w.line("import keras")
     w.line("import numpy as np")
     w.line("import tensorflow as tf")
-    w.line("from keras import layers")
+    w.line("from keras import layers, ops" if optimizer_helper else "from keras import layers")
     w.line()
     w.line(f"INPUT_SHAPE = {literal(model.inputs[0].shape)}")
     w.line(f"OUTPUT_SHAPE = {literal(model.output_shape)}")
@@ -65,8 +71,10 @@ def generate(model: ir.Model) -> str:
         w.call("return ", loss_entry().keras(model.loss.params))  # type: ignore[attr-defined]
     w.line()
     w.line()
-    optimizer_entry = catalogue.lookup("optimizer", model.optimizer.kind)
-    assert optimizer_entry is not None
+    if optimizer_helper:
+        w.lines(optimizer_helper)
+        w.line()
+        w.line()
     w.line("def build_optimizer() -> keras.optimizers.Optimizer:")
     with w.indent():
         optimizer = optimizer_entry().keras(model.optimizer.params, model.train.clip_norm)  # type: ignore[attr-defined]
