@@ -115,10 +115,7 @@ def torch_tensors(name: str, images: np.ndarray, labels: np.ndarray) -> tuple[An
     if name in ("mlp", "cnn"):
         x = x.reshape(len(x), 28, 28, 1).permute(0, 3, 1, 2).contiguous()  # NHWC -> NCHW, once
     labels_t = torch.from_numpy(labels.astype(np.int64))
-    if name == "mlp":
-        targets = torch.nn.functional.one_hot(labels_t, 10).float()
-    else:
-        targets = labels_t
+    targets = torch.nn.functional.one_hot(labels_t, 10).float() if name == "mlp" else labels_t
     return x, targets, labels_t
 
 

@@ -30,7 +30,11 @@ generation and the test evaluation fall outside and show in the "outside epochs"
 
 Hygiene: the machine has 2 cores. The script prints the load average first, and for every run
 the CPU that *other* processes used meanwhile ("others", in cores: /proc/stat busy time minus
-the run's own CPU time, divided by its wall time). Figures taken with others > ~0.1 are noisy.
+the run's own CPU time, divided by its wall time). Before each run it waits (up to
+--wait-quiet seconds) for other processes to use under --max-others cores, and a run during
+which they used more is repeated (at most 2 x --repeat runs); the best run is kept. With all
+cores in use, PyTorch's and TensorFlow's thread pools slow down badly (2-10x) when another
+process takes a core, so disturbed figures are not merely a bit noisy.
 
 Run:   .venv/bin/python bench/train_speed.py --model all                      (full: 60,000 samples)
        .venv/bin/python bench/train_speed.py --model mlp --samples 6000 --epochs 2   (quick)
@@ -231,8 +235,29 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def others_now(seconds: float = 2.0) -> float:
+    """Cores busy over the next `seconds` while this script runs nothing (so: other processes)."""
+    busy, started = _busy_seconds(), time.perf_counter()
+    time.sleep(seconds)
+    return (_busy_seconds() - busy) / (time.perf_counter() - started)
+
+
+def wait_quiet(limit: float, threshold: float) -> float:
+    """Wait (up to `limit` seconds) until other processes use under `threshold` cores."""
+    deadline = time.monotonic() + limit
+    while True:
+        busy = others_now()
+        if busy < threshold or time.monotonic() > deadline:
+            return busy
+        time.sleep(5)
+
+
+QUIET = {"limit": 0.0, "threshold": 0.1}  # set from --wait-quiet / --max-others
+
+
 def launch(job: dict[str, Any], data_dir: Path) -> dict[str, Any]:
     """Run one job in a fresh interpreter; its result, with the load it ran under."""
+    before = wait_quiet(QUIET["limit"], QUIET["threshold"]) if QUIET["limit"] > 0 else None
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(job)]
@@ -248,7 +273,7 @@ def launch(job: dict[str, Any], data_dir: Path) -> dict[str, Any]:
         sys.stderr.write(process.stdout[-3000:] + process.stderr[-3000:])
         raise SystemExit(f"{job} failed with exit status {process.returncode}")
     result = json.loads(lines[-1][len("RESULT ") :])
-    result.update(load=load, others=others, process_wall=wall)
+    result.update(load=load, others=others, others_before=before, process_wall=wall)
     return result
 
 
@@ -263,11 +288,14 @@ def best_of(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def measure(job: dict[str, Any], data_dir: Path, repeat: int, label: str) -> dict[str, Any]:
-    runs = []
-    for attempt in range(repeat):
+    runs: list[dict[str, Any]] = []
+    clean = attempt = 0
+    while clean < repeat and attempt < 2 * repeat:  # a run disturbed by others earns a retry
+        attempt += 1
         result = launch(job, data_dir)
+        clean += result["others"] <= QUIET["threshold"]
         print(
-            f"  {label:<34} run {attempt + 1}/{repeat}: epochs "
+            f"  {label:<34} run {attempt}: epochs "
             + " ".join(f"{s:.2f}" for s in result["epoch_seconds"])
             + f" s   (load {result['load']:.2f}, others {result['others']:.2f} cores)",
             flush=True,
@@ -393,6 +421,18 @@ def main() -> None:
     parser.add_argument("--experiments", action="store_true", help="also run the settings experiments")
     parser.add_argument("--experiment-filter", nargs="*", help="only experiments whose label has one")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=120.0,
+        help="before each run, wait up to this many seconds for other processes to go quiet",
+    )
+    parser.add_argument(
+        "--max-others",
+        type=float,
+        default=0.1,
+        help="cores other processes may use during a run before it is repeated (up to 2x --repeat)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -402,6 +442,7 @@ def main() -> None:
         print("RESULT " + json.dumps(result))
         return
 
+    QUIET.update(limit=args.wait_quiet, threshold=args.max_others)
     args.threads = args.threads or max(len(os.sched_getaffinity(0)), 1)
     args.models = ["mlp", "cnn", "lstm"] if args.model == "all" else [args.model]
     args.impls = args.impl
