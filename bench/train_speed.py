@@ -124,7 +124,11 @@ def _run_netspec(job: dict[str, Any], data_dir: Path) -> dict[str, Any]:
 
     backend = job["impl"].split("-", 1)[1]
     out = Path(tempfile.mkdtemp(prefix=f"{job['model']}-{backend}-", dir=data_dir)) / "run"
-    overrides = {"epochs": str(job["epochs"]), "data": f'idx("{data_dir / "idx"}")'}
+    overrides = {
+        "epochs": str(job["epochs"]),
+        "data": f'idx("{data_dir / "idx"}")',
+        "seed": str(job.get("seed", 0)),
+    }
     options = TrainOptions(backend=backend, log="quiet", threads=job["threads"], out=out)
     started = time.perf_counter()
     outcome = train(SPECS[job["model"]], overrides, options)
@@ -154,7 +158,7 @@ def worker(job: dict[str, Any], data_dir: Path) -> dict[str, Any]:
         import torch
 
         torch.set_num_threads(threads)  # the harness's setting; the tutorial code sets none
-        return baselines.run_tutorial(model, data, epochs)
+        return baselines.run_tutorial(model, data, epochs, seed=job.get("seed", 0))
     if impl == "careful":
         return baselines.run_careful(
             model,
@@ -164,10 +168,13 @@ def worker(job: dict[str, Any], data_dir: Path) -> dict[str, Any]:
             adam=job.get("adam", "fused"),
             channels_last=job.get("channels_last"),
             metrics=job.get("metrics", True),
+            seed=job.get("seed", 0),
         )
     if impl.startswith("keras"):
         _configure_tensorflow(threads)  # the harness's setting, as netspec's keras backend does
-        return baselines.run_keras(model, data, epochs, steps_per_execution=job.get("spe", 1))
+        return baselines.run_keras(
+            model, data, epochs, steps_per_execution=job.get("spe", 1), seed=job.get("seed", 0)
+        )
     if impl.startswith("netspec-"):
         return _run_netspec(job, data_dir)
     if impl.startswith("overhead-"):
@@ -334,7 +341,13 @@ def run_table(args: argparse.Namespace, data_dir: Path) -> list[tuple[str, str, 
     baseline: dict[str, float] = {}
     for model in args.models:
         for impl in args.impls:
-            job = {"impl": impl, "model": model, "epochs": args.epochs, "threads": args.threads}
+            job = {
+                "impl": impl,
+                "model": model,
+                "epochs": args.epochs,
+                "threads": args.threads,
+                "seed": args.seed,
+            }
             if impl == "keras-spe32":
                 job.update(impl="keras", spe=32)
             result = measure(job, data_dir, args.repeat, f"{model} {impl}")
@@ -414,6 +427,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run; the first is warm-up")
     parser.add_argument("--samples", type=int, default=60_000, help="training samples (<= 60,000)")
     parser.add_argument("--threads", type=int, default=None, help="default: all cores (2 here)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every implementation's run")
     parser.add_argument("--repeat", type=int, default=1, help="runs per figure; the best is kept")
     parser.add_argument("--impl", nargs="+", choices=IMPLEMENTATIONS, default=list(IMPLEMENTATIONS))
     parser.add_argument("--no-table", action="store_true", help="skip the main table")
