@@ -60,22 +60,51 @@ CODES: dict[str, str] = {
     "E0130": "missing section",
     "E0131": "section given twice",
     "E0132": "invalid input shape",
+    "E0140": "unknown tensor name",
+    "E0141": "cycle in the layer graph",
+    "E0142": "wrong number of layer inputs",
+    "E0143": "invalid model output",
+    "W0140": "tensor never used",
+    "E0150": "training several inputs or outputs is not supported yet",
     "E0201": "layer needs a flat input",
     "E0202": "window larger than its input",
     "E0203": "layer needs a sequence",
     "E0204": "reshape sizes do not match",
     "E0205": "wrong input rank",
+    "E0210": "merged shapes do not match",
     "E0301": "loss does not fit the output",
     "W0302": "probabilities fed to a loss that expects logits",
     "W0303": "logits fed to a loss that expects probabilities",
     "W0304": "model has no trainable parameters",
     "E0305": "metric does not fit the loss",
     "E0306": "class weights do not fit the output",
+    "E0310": "one setting for several outputs",
+    "E0311": "unknown output in a per-output section",
+    "E0312": "output without a loss",
     "E0401": "data does not fit the model",
     "E0402": "cannot read the data",
     "E0403": "data arrays are malformed",
     "E0404": "targets do not fit the loss",
 }
+
+
+class Related(BaseModel):
+    """Another place a diagnostic involves, e.g. where each operand of a bad merge is made."""
+
+    model_config = ConfigDict(frozen=True)
+
+    span: Span
+    message: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.span.file,
+            "line": self.span.line,
+            "column": self.span.column,
+            "end_line": self.span.end_line,
+            "end_column": self.span.end_column,
+            "message": self.message,
+        }
 
 
 class Diagnostic(BaseModel):
@@ -88,6 +117,7 @@ class Diagnostic(BaseModel):
     message: str
     span: Span
     hint: str | None = None
+    related: tuple[Related, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -100,6 +130,7 @@ class Diagnostic(BaseModel):
             "code": self.code,
             "message": self.message,
             "hint": self.hint,
+            "related": [r.to_json() for r in self.related],
         }
 
 
@@ -109,17 +140,30 @@ class Diagnostics:
     def __init__(self) -> None:
         self._items: list[Diagnostic] = []
 
-    def error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
-        self._add(code, Severity.ERROR, message, span, hint)
+    def error(
+        self, code: str, message: str, span: Span, hint: str | None = None,
+        related: Iterable[tuple[Span, str]] = (),
+    ) -> None:
+        self._add(code, Severity.ERROR, message, span, hint, related)
 
-    def warning(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
-        self._add(code, Severity.WARNING, message, span, hint)
+    def warning(
+        self, code: str, message: str, span: Span, hint: str | None = None,
+        related: Iterable[tuple[Span, str]] = (),
+    ) -> None:
+        self._add(code, Severity.WARNING, message, span, hint, related)
 
-    def _add(self, code: str, severity: Severity, message: str, span: Span, hint: str | None):
+    def _add(
+        self, code: str, severity: Severity, message: str, span: Span, hint: str | None,
+        related: Iterable[tuple[Span, str]],
+    ) -> None:
         if code not in CODES:
             raise KeyError(f"diagnostic code {code} is not in the CODES table")
+        notes = tuple(Related(span=s, message=m) for s, m in related)
         self._items.append(
-            Diagnostic(code=code, severity=severity, message=message, span=span, hint=hint)
+            Diagnostic(
+                code=code, severity=severity, message=message, span=span, hint=hint,
+                related=notes,
+            )
         )
 
     def extend(self, others: Iterable[Diagnostic]) -> None:
@@ -149,25 +193,35 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     return by_norm[close[0]] if close else None
 
 
+def _excerpt(span: Span, source: str | None) -> list[str]:
+    """The source line of a span with a caret under the span (nothing without the source)."""
+    if source is None:
+        return []
+    source_lines = source.split("\n")  # lines as the parser counts them: '\n' alone
+    if not 1 <= span.line <= len(source_lines):
+        return []
+    raw = source_lines[span.line - 1].rstrip("\r")
+    text = raw.expandtabs(4)
+    gutter = f"{span.line:>4} | "
+    # Columns count characters; a tab before the span widens it once expanded.
+    start = len(raw[: max(span.column - 1, 0)].expandtabs(4))
+    if span.end_line == span.line:
+        end = len(raw[: max(span.end_column - 1, 0)].expandtabs(4))
+        width = max(end - start, 1)
+    else:
+        width = max(len(text) - start, 1)
+    return [gutter + text, " " * (len(gutter) - 2) + "| " + " " * start + "^" * width]
+
+
 def render_text(diagnostic: Diagnostic, source: str | None) -> str:
-    """A compiler-style message: location, severity, code, message, source line, caret, hint."""
+    """A compiler-style message: location, severity, code, message, source line, caret, hint;
+    then a `note:` with its own source line and caret for each related place."""
     d = diagnostic
-    lines = [f"{d.span}: {d.severity.value}[{d.code}]: {d.message}"]
-    if source is not None:
-        source_lines = source.split("\n")  # lines as the parser counts them: '\n' alone
-        if 1 <= d.span.line <= len(source_lines):
-            raw = source_lines[d.span.line - 1].rstrip("\r")
-            text = raw.expandtabs(4)
-            gutter = f"{d.span.line:>4} | "
-            lines.append(gutter + text)
-            # Columns count characters; a tab before the span widens it once expanded.
-            start = len(raw[: max(d.span.column - 1, 0)].expandtabs(4))
-            if d.span.end_line == d.span.line:
-                end = len(raw[: max(d.span.end_column - 1, 0)].expandtabs(4))
-                width = max(end - start, 1)
-            else:
-                width = max(len(text) - start, 1)
-            lines.append(" " * (len(gutter) - 2) + "| " + " " * start + "^" * width)
+    lines = [f"{d.span}: {d.severity.value}[{d.code}]: {d.message}", *_excerpt(d.span, source)]
+    for note in d.related:
+        # A note in another file (e.g. an option's text) has no source here to quote.
+        quoted = source if note.span.file == d.span.file else None
+        lines += [f"{note.span}: note: {note.message}", *_excerpt(note.span, quoted)]
     if d.hint:
         lines.append(f"  hint: {d.hint}")
     return "\n".join(lines)

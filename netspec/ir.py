@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 from netspec.diagnostics import Span
 
-IR_VERSION = 1
+IR_VERSION = 2  # 2: graphs (layer inputs, several inputs and outputs, a loss per output)
 
 
 class Node(BaseModel):
@@ -65,9 +65,45 @@ Value = Literal | Symbol | ListValue | Call
 
 
 class LayerStmt(Node):
+    """`[name =] Call[(tensor, …)]`; `inputs` is None when the statement names no tensors,
+    so it reads the previous statement's output (the first one reads the first input)."""
+
     name: str | None = None
     name_span: Span | None = None
     call: Call
+    inputs: list[Symbol] | None = None
+
+
+class InputStmt(Node):
+    """`input NAME [shape]`, or `input [shape]` for the one input named "input"."""
+
+    name: str | None = None
+    name_span: Span | None = None
+    shape: ListValue
+
+
+class OutputLoss(Node):
+    """`output = loss` in a `loss { … }` section: the loss of one model output."""
+
+    output: str
+    output_span: Span
+    call: Call
+
+
+class OutputWeight(Node):
+    """`output = 0.5` in a `loss_weights { … }` section; `value` is checked to be a number."""
+
+    output: str
+    output_span: Span
+    value: Value
+
+
+class OutputMetrics(Node):
+    """`output = [metric, …]` in a `metrics { … }` section."""
+
+    output: str
+    output_span: Span
+    metrics: list[Symbol]
 
 
 class Setting(Node):
@@ -77,16 +113,27 @@ class Setting(Node):
 
 
 class SpecFile(Node):
-    """One `model NAME { … }` block as parsed. A section left out is None."""
+    """One `model NAME { … }` block as parsed. A section left out is None.
+
+    `loss` and `losses` are the two forms of the one `loss` section (one loss, or one per
+    output), as are `metrics` and `output_metrics`; at most one of each pair is set.
+    """
 
     model_name: str
     name_span: Span
-    input: ListValue | None = None
+    inputs: list[InputStmt] | None = None
     layers: list[LayerStmt] | None = None
     layers_span: Span | None = None
+    outputs: list[Symbol] | None = None
+    outputs_span: Span | None = None
     loss: Call | None = None
+    losses: list[OutputLoss] | None = None
+    loss_span: Span | None = None
+    loss_weights: list[OutputWeight] | None = None
+    loss_weights_span: Span | None = None
     optimizer: Call | None = None
     metrics: list[Symbol] | None = None
+    output_metrics: list[OutputMetrics] | None = None
     train: list[Setting] | None = None
     train_span: Span | None = None
 
@@ -94,6 +141,7 @@ class SpecFile(Node):
 ListValue.model_rebuild()
 Arg.model_rebuild()
 Call.model_rebuild()
+OutputWeight.model_rebuild()
 
 
 # --------------------------------------------------------------------------- checked IR
@@ -114,19 +162,28 @@ class Input(Node):
 
 
 class Layer(Node):
+    """One layer of the graph. `inputs` name the tensors it reads (model inputs or layers),
+    `input_shapes` their shapes in the same order; `input_shape` is the first of them, the
+    only one for every layer but a merge (Add, Concatenate, …)."""
+
     name: str
     kind: str
     params: SerializeAsAny[Params]
     inputs: list[str]
     input_shape: Shape
+    input_shapes: list[Shape]
     output_shape: Shape
     trainable_params: int
     non_trainable_params: int
 
 
 class Loss(Node):
+    """The loss of one model output, and its weight in the total (1.0 unless stated)."""
+
     kind: str
     params: SerializeAsAny[Params]
+    output: str
+    weight: float = 1.0
 
 
 class Optimizer(Node):
@@ -135,7 +192,10 @@ class Optimizer(Node):
 
 
 class Metric(Node):
+    """A metric of one model output."""
+
     kind: str
+    output: str
 
 
 class DataSource(Node):
@@ -193,7 +253,12 @@ class TrainConfig(Node):
 
 
 class Model(Node):
-    """A checked model: what both code generators lower, with nothing left implicit."""
+    """A checked model: what both code generators lower, with nothing left implicit.
+
+    The layers are a graph in topological order (each reads only inputs and earlier
+    layers); a chain is the graph where each layer reads the one before. `losses` holds one
+    loss per output, in the order of `outputs`.
+    """
 
     ir_version: int = IR_VERSION
     name: str
@@ -201,10 +266,32 @@ class Model(Node):
     inputs: list[Input]
     layers: list[Layer]
     outputs: list[str]
-    loss: Loss
+    losses: list[Loss]
     optimizer: Optimizer
     metrics: list[Metric]
     train: TrainConfig
+
+    @property
+    def loss(self) -> Loss:
+        """The loss of the first output: the model's one loss unless it has several outputs."""
+        return self.losses[0]
+
+    @property
+    def is_chain(self) -> bool:
+        """One input, one output, and each layer reads the one before it (or the input)."""
+        previous = self.inputs[0].name
+        for layer in self.layers:
+            if layer.inputs != [previous]:
+                return False
+            previous = layer.name
+        return len(self.inputs) == 1 and self.outputs == [previous]
+
+    def shape_of(self, tensor: str) -> Shape:
+        """The per-sample shape of a model input or a layer's output."""
+        for source in self.inputs:
+            if source.name == tensor:
+                return source.shape
+        return next(layer.output_shape for layer in self.layers if layer.name == tensor)
 
     @property
     def trainable_params(self) -> int:
@@ -216,6 +303,5 @@ class Model(Node):
 
     @property
     def output_shape(self) -> Shape:
-        by_name = {layer.name: layer.output_shape for layer in self.layers}
-        by_name.update({i.name: i.shape for i in self.inputs})
-        return by_name[self.outputs[0]]
+        """The shape of the first output: the model's one output unless it has several."""
+        return self.shape_of(self.outputs[0])

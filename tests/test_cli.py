@@ -19,6 +19,7 @@ from netspec.cli import app
 
 DIAGNOSTIC_KEYS = {
     "file", "line", "column", "end_line", "end_column", "severity", "code", "message", "hint",
+    "related",
 }
 
 # Line 4 misspells `activation`: E0105 at 4:15, under `activaton`.
@@ -126,6 +127,7 @@ def test_check_json_diagnostics(runner: CliRunner, broken: Path) -> None:
         "code": "E0105",
         "message": "Dense has no parameter 'activaton'",
         "hint": "did you mean 'activation'?",
+        "related": [],
     }
     assert result.stderr == ""
 
@@ -232,7 +234,7 @@ def test_emit_ir_matches_the_schema(runner: CliRunner, stem: str) -> None:
             assert layer["params"]["kernel_initializer"] == "glorot_uniform"
             assert layer["params"]["bias_initializer"] == "zeros"
             assert layer["params"]["use_bias"] is True
-    called = [(data["loss"], "loss"), (data["optimizer"], "optimizer")]
+    called = [*((loss, "loss") for loss in data["losses"]), (data["optimizer"], "optimizer")]
     if data["train"]["data"] is not None:
         called.append((data["train"]["data"], "data"))
     for node, family in called:

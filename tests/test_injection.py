@@ -273,6 +273,40 @@ def test_layer_names_are_refused_or_inert(name: str) -> None:
         assert ast.dump(tree) == ast.dump(ast.parse(benign_code))
 
 
+HOSTILE_TENSOR_NAMES = [*HOSTILE_LAYER_NAMES, "tf", "math", "ops", "np", "F", "sum", "zip",
+                        "total_loss", "losses", "weights", "image", "build_model"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", HOSTILE_TENSOR_NAMES)
+@pytest.mark.parametrize("role", ["input", "layer"])
+def test_tensor_names_are_refused_or_inert(name: str, role: str) -> None:
+    """A graph's tensor names become Python variables (and forward's arguments): each is
+    refused, or generates the very code a plain name does, so it can shadow nothing."""
+    if role == "input":
+        source = (
+            f"model m {{ input {name} [4] input other [4] layers {{ a = Dense(3)({name}) "
+            f"b = Dense(3)(other) c = Add()(a, b) d = Dense(2)(c) e = Dense(1)(c) }} "
+            "output [d, e] loss { d = mse, e = mse } optimizer Adam }"
+        )
+    else:
+        source = (
+            f"model m {{ input [4] layers {{ {name} = Dense(3)(input) b = Dense(3)(input) "
+            f"c = Concatenate()({name}, b) d = Dense(2)(c) e = Dense(1)({name}) }} "
+            "output [d, e] loss { d = mse, e = mse } optimizer Adam }"
+        )
+    model, diagnostics = check_source(source)
+    if model is None:
+        assert any(d.code in ("E0121", "E0001") for d in diagnostics), [
+            d.message for d in diagnostics
+        ]
+        return
+    benign = _compile(re.sub(rf"\b{re.escape(name)}\b", "hidden", source))
+    for target in TARGETS:
+        tree = ast.parse(generate(model, target))
+        benign_code = re.sub(r"\bhidden\b", name, generate(benign, target))
+        assert ast.dump(tree) == ast.dump(ast.parse(benign_code)), (name, target)
+
+
 def _top_level_names(code: str) -> list[str]:
     names: list[str] = []
     for node in ast.parse(code).body:

@@ -309,6 +309,7 @@ def test_mutated_specs_never_crash(text: str) -> None:
 # --------------------------------------------------------------------------- (c) values
 
 _KEYWORDS = {"model", "input", "layers", "loss", "optimizer", "metrics", "train", "true", "false",
+             "output", "loss_weights",
              "none"}  # fmt: skip
 
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True).filter(
@@ -464,3 +465,58 @@ def test_any_string_round_trips(text: str) -> None:
     spec = _parse(f"model m {{ train {{ s = {json.dumps(text)} }} }}")
     assert spec.train is not None
     assert as_python(spec.train[0].value) == text
+
+
+# --------------------------------------------------------------------------- (d) graphs
+
+
+@st.composite
+def shuffled_dags(draw: st.DrawFn) -> tuple[list[tuple[str, list[str]]], list[int]]:
+    """A random DAG of Dense layers (each reads 1-3 earlier tensors, merged by Add) and an
+    order to write its statements in."""
+    count = draw(st.integers(1, 12))
+    nodes: list[tuple[str, list[str]]] = []
+    for i in range(count):
+        earlier = ["input"] + [f"t{j}" for j in range(i)]
+        reads = draw(st.lists(st.sampled_from(earlier), min_size=1, max_size=3, unique=True))
+        nodes.append((f"t{i}", reads))
+    order = draw(st.permutations(range(count)))
+    return nodes, list(order)
+
+
+@given(shuffled_dags())
+@settings(max_examples=60, deadline=None)
+def test_graph_statements_in_any_order_give_one_topological_model(dag) -> None:
+    """However the statements of a DAG are ordered, the checked model is the same graph,
+    ordered so each layer follows what it reads; nothing is lost or invented."""
+    nodes, order = dag
+    statements = []
+    for index in order:
+        name, reads = nodes[index]
+        if len(reads) == 1:
+            statements.append(f"{name} = Dense(2)({reads[0]})")
+        else:  # the merge of several reads, then the Dense
+            statements.append(f"{name}_sum = Add()({', '.join(reads)})")
+            statements.append(f"{name} = Dense(2)({name}_sum)")
+    text = (
+        "model m { input [2] layers { " + " ".join(statements) + " } "
+        f"output {nodes[-1][0]} loss mse optimizer SGD }}"
+    )
+    model, diagnostics = check_source(text)
+    assert model is not None, [d.message for d in diagnostics]
+    seen = {"input"}
+    for layer in model.layers:
+        assert set(layer.inputs) <= seen
+        seen.add(layer.name)
+    # exactly the layers the output depends on survive, each Dense with 2·2 + 2 weights
+    needed, stack = set(), [nodes[-1][0]]
+    reads_of = dict(nodes)
+    while stack:
+        name = stack.pop()
+        if name in needed or name == "input":
+            continue
+        needed.add(name)
+        stack.extend(reads_of[name])
+    dense = [layer for layer in model.layers if layer.kind == "Dense"]
+    assert {layer.name for layer in dense} == needed
+    assert model.trainable_params == 6 * len(needed)
