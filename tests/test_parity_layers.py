@@ -87,6 +87,50 @@ def _cases() -> dict[str, list[Case]]:
         Case("conv_softmax", (5, 5, 2), ("Conv2D(4, 3, activation=softmax)",)),
         Case("conv_no_bias", (5, 5, 2), ("Conv2D(2, 2, use_bias=false, activation=relu)",)),
     ]
+    c["Conv1D"] = [
+        Case("conv1d_valid", (7, 3), ("Conv1D(4, 3)",)),
+        Case("conv1d_same_s1", (6, 2), ("Conv1D(3, 3, padding=same)",)),
+        Case("conv1d_same_k4_asymmetric", (6, 2), ("Conv1D(2, 4, padding=same)",)),
+        Case("conv1d_same_s2_odd", (7, 2), ("Conv1D(3, 3, strides=2, padding=same)",)),
+        Case("conv1d_same_s2_even", (8, 2), ("Conv1D(3, 3, strides=2, padding=same)",)),
+        Case("conv1d_same_s3_k2", (8, 2), ("Conv1D(2, 2, strides=3, padding=same)",)),
+        Case("conv1d_valid_s2", (9, 2), ("Conv1D(3, 3, strides=2, activation=tanh)",)),
+        Case("conv1d_dilated_same", (9, 2), ("Conv1D(2, 3, dilation_rate=2, padding=same)",)),
+        Case("conv1d_softmax", (6, 2), ("Conv1D(4, 2, activation=softmax)",)),
+        Case("conv1d_no_bias_flatten", (6, 2), ("Conv1D(3, 2, use_bias=false)", "Flatten")),
+        Case("conv1d_after_embedding", (6,), (f"Embedding({VOCABULARY}, 3)", "Conv1D(2, 3)"), tokens=True),
+        Case("conv1d_then_lstm", (6, 2), ("Conv1D(3, 2, padding=same)", "LSTM(2)")),
+    ]
+    c["Conv2DTranspose"] = [
+        Case("convt_valid", (3, 4, 2), ("Conv2DTranspose(3, 3)",)),
+        Case("convt_valid_s2", (3, 4, 2), ("Conv2DTranspose(3, 3, strides=2)",)),
+        Case("convt_valid_k2_s3", (3, 3, 2), ("Conv2DTranspose(2, 2, strides=3)",)),
+        Case("convt_same_s1", (4, 3, 2), ("Conv2DTranspose(3, 3, padding=same)",)),
+        Case("convt_same_s1_k4", (4, 3, 2), ("Conv2DTranspose(2, 4, padding=same)",)),
+        Case("convt_same_s2_k3", (3, 4, 2), ("Conv2DTranspose(3, 3, strides=2, padding=same)",)),
+        Case("convt_same_s2_k2", (3, 4, 2), ("Conv2DTranspose(3, 2, strides=2, padding=same)",)),
+        Case("convt_same_s2_k4", (3, 3, 1), ("Conv2DTranspose(2, 4, strides=2, padding=same)",)),
+        Case("convt_same_s3_k2", (3, 3, 2), ("Conv2DTranspose(2, 2, strides=3, padding=same)",)),
+        Case(
+            "convt_same_rect",
+            (3, 4, 2),
+            ("Conv2DTranspose(2, [5, 2], strides=[2, 3], padding=same, activation=relu)",),
+        ),
+        Case("convt_no_bias_after_conv", (6, 6, 1), ("Conv2D(2, 3)", "Conv2DTranspose(1, 3, use_bias=false)")),
+    ]
+    c["ZeroPadding2D"] = [
+        Case("zeropad_int", (3, 4, 2), ("ZeroPadding2D",)),
+        Case("zeropad_hw", (3, 4, 2), ("ZeroPadding2D([2, 1])",)),
+        Case("zeropad_pairs", (3, 4, 2), ("ZeroPadding2D([[0, 2], [3, 1]])",)),
+        Case("zeropad_conv", (4, 4, 2), ("ZeroPadding2D([[1, 0], [0, 1]])", "Conv2D(2, 3)")),
+    ]
+    c["UpSampling2D"] = [
+        Case("upsample_nearest", (3, 4, 2), ("UpSampling2D",)),
+        Case("upsample_nearest_rect", (3, 2, 2), ("UpSampling2D([3, 2])",)),
+        Case("upsample_bilinear", (3, 4, 2), ("UpSampling2D(2, interpolation=bilinear)",)),
+        Case("upsample_bilinear_rect", (3, 3, 1), ("UpSampling2D([3, 2], interpolation=bilinear)",)),
+        Case("upsample_after_conv", (4, 4, 1), ("Conv2D(2, 3)", "UpSampling2D", "Flatten")),
+    ]
     c["MaxPooling2D"] = [
         Case("maxpool_valid", (6, 6, 2), ("MaxPooling2D(2)",)),
         Case("maxpool_valid_s2_k3", (7, 7, 2), ("MaxPooling2D(3, strides=2)",)),
@@ -124,6 +168,20 @@ def _cases() -> dict[str, list[Case]]:
         Case("gmp", (5, 4, 3), ("GlobalMaxPooling2D",)),
         Case("gmp_after_conv", (6, 6, 2), ("Conv2D(3, 3)", "GlobalMaxPooling2D")),
     ]
+    c["GlobalAveragePooling1D"] = [
+        Case("gap1d", (5, 3), ("GlobalAveragePooling1D",)),
+        Case("gap1d_after_conv1d", (6, 2), ("Conv1D(3, 3)", "GlobalAveragePooling1D")),
+    ]
+    c["GlobalMaxPooling1D"] = [
+        Case("gmp1d", (5, 3), ("GlobalMaxPooling1D",)),
+        Case("gmp1d_after_conv1d", (6, 2), ("Conv1D(3, 3)", "GlobalMaxPooling1D")),
+    ]
+    c["Permute"] = [
+        Case("permute_2d", (3, 4), ("Permute([2, 1])",)),
+        Case("permute_3d", (2, 3, 4), ("Permute([3, 1, 2])", "Flatten")),
+        Case("permute_after_conv", (5, 4, 2), ("Conv2D(3, 2)", "Permute([2, 3, 1])", "Flatten")),
+        Case("permute_then_dense", (3, 4), ("Permute([2, 1])", "Dense(2)")),
+    ]
     c["BatchNormalization"] = [
         Case("bn_flat", (6,), ("BatchNormalization",)),
         Case("bn_steps", (4, 5), ("BatchNormalization",)),
@@ -159,6 +217,12 @@ def _cases() -> dict[str, list[Case]]:
         Case("gru_last", (5, 3), ("GRU(4)",)),
         Case("gru_sequences", (5, 3), ("GRU(4, return_sequences=true)",)),
         Case("gru_no_bias", (4, 3), ("GRU(2, use_bias=false)",)),
+    ]
+    c["SimpleRNN"] = [
+        Case("rnn_last", (5, 3), ("SimpleRNN(4)",)),
+        Case("rnn_sequences", (5, 3), ("SimpleRNN(4, return_sequences=true)",)),
+        Case("rnn_relu_no_bias", (4, 3), ("SimpleRNN(2, activation=relu, use_bias=false)",)),
+        Case("rnn_after_conv1d", (6, 2), ("Conv1D(3, 2)", "SimpleRNN(3)")),
     ]
     c["Embedding"] = [
         Case("embedding", (6,), (f"Embedding({VOCABULARY}, 4)",), tokens=True),

@@ -32,6 +32,20 @@ HELPERS: dict[str, str] = {
             delattr(self, name)
             self.register_buffer(name, torch.zeros_like(bias.detach()), persistent=False)
         self._init_flat_weights()''',
+    "SingleBiasRNN": '''class SingleBiasRNN(nn.RNN):
+    """nn.RNN with one bias, as netspec (and Keras' SimpleRNN) define the recurrent cell.
+
+    PyTorch adds two bias vectors (b_ih + b_hh); only their sum matters. Here b_hh is a
+    fixed zero buffer, so the parameters are exactly those of the spec.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in [n for n in self._flat_weights_names if n.startswith("bias_hh")]:
+            bias = getattr(self, name)
+            delattr(self, name)
+            self.register_buffer(name, torch.zeros_like(bias.detach()), persistent=False)
+        self._init_flat_weights()''',
     "SamePaddingAvgPool2d": '''class SamePaddingAvgPool2d(nn.Module):
     """Average pooling with TensorFlow's `same` padding, as Keras computes it.
 
