@@ -67,6 +67,7 @@ CODES: dict[str, str] = {
     "E0205": "wrong input rank",
     "E0220": "strided and dilated window",
     "E0221": "permutation does not fit the input",
+    "E0222": "Bidirectional needs a recurrent layer",
     "E0301": "loss does not fit the output",
     "W0302": "probabilities fed to a loss that expects logits",
     "W0303": "logits fed to a loss that expects probabilities",

@@ -224,6 +224,30 @@ def _cases() -> dict[str, list[Case]]:
         Case("rnn_relu_no_bias", (4, 3), ("SimpleRNN(2, activation=relu, use_bias=false)",)),
         Case("rnn_after_conv1d", (6, 2), ("Conv1D(3, 2)", "SimpleRNN(3)")),
     ]
+    c["Bidirectional"] = [
+        Case("bidi_lstm", (5, 3), ("Bidirectional(LSTM(4))",)),
+        Case("bidi_lstm_sequences", (5, 3), ("Bidirectional(LSTM(3, return_sequences=true))",)),
+        Case("bidi_gru", (5, 3), ("Bidirectional(layer=GRU(4))",)),
+        Case("bidi_gru_sequences", (4, 2), ("Bidirectional(GRU(3, return_sequences=true))",)),
+        Case("bidi_rnn", (5, 3), ("Bidirectional(SimpleRNN(4))",)),
+        Case(
+            "bidi_rnn_sequences_relu",
+            (4, 3),
+            ("Bidirectional(SimpleRNN(2, activation=relu, return_sequences=true))",),
+        ),
+        Case("bidi_lstm_no_bias", (4, 3), ("Bidirectional(LSTM(2, use_bias=false))",)),
+        Case(
+            "bidi_stacked",
+            (5, 2),
+            ("Bidirectional(LSTM(3, return_sequences=true))", "Bidirectional(GRU(2))", "Dense(2)"),
+        ),
+        Case(
+            "bidi_twice_same_kind",
+            (5, 2),
+            ("Bidirectional(LSTM(2, return_sequences=true))", "Bidirectional(LSTM(3))"),
+        ),
+        Case("bidi_after_embedding", (6,), (f"Embedding({VOCABULARY}, 3)", "Bidirectional(LSTM(2))"), tokens=True),
+    ]
     c["Embedding"] = [
         Case("embedding", (6,), (f"Embedding({VOCABULARY}, 4)",), tokens=True),
         Case("embedding_gru", (5,), (f"Embedding({VOCABULARY}, 3)", "GRU(4)"), tokens=True),
@@ -299,6 +323,9 @@ def run_both(
     for name, array in given.items():
         assert np.array_equal(exported[name], array), name
     weights.import_weights(model, torch_model, exported)
+    back = weights.export_weights(model, torch_model)  # neutral → torch → neutral is exact
+    for name, array in given.items():
+        assert np.array_equal(back[name], array), name
     expected = np.asarray(keras_model(x, training=False))
     torch_model.eval()
     with torch.no_grad():

@@ -27,13 +27,14 @@ from netspec.catalogue.base import (
     names,
     suggest,
 )
-from netspec.catalogue.layer import LayerEntry, WeightMap
+from netspec.catalogue.layer import LayerEntry, LayerValue, WeightMap
 from netspec.catalogue.training import LossEntry, MetricEntry, OptimizerEntry
 
 __all__ = [
     "Code",
     "Entry",
     "LayerEntry",
+    "LayerValue",
     "Layout",
     "LossEntry",
     "MetricEntry",

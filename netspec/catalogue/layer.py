@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import SerializeAsAny
+
 from netspec import ir
 from netspec.catalogue.base import Code, Entry, PyCall, TorchLowering
 
@@ -158,6 +160,13 @@ class LayerEntry(Entry):
     def weights(self, p: Any, layer: ir.Layer) -> list[WeightMap]:
         """The layer's weight tensors, in Keras' order; their sizes add up to `param_counts`."""
         return []
+
+
+class LayerValue(ir.Params):
+    """A layer given as the argument of another, e.g. the LSTM of Bidirectional(LSTM(32))."""
+
+    kind: str
+    params: SerializeAsAny[ir.Params]
 
 
 def attr(layer: ir.Layer, *path: str) -> Code:

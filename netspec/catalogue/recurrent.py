@@ -8,17 +8,26 @@ weight maps reorder them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from netspec import ir
-from netspec.catalogue.base import Code, InitializerName, PyCall, ShapeError, TorchLowering
+from netspec.catalogue.base import (
+    Code,
+    InitializerName,
+    PyCall,
+    ShapeError,
+    TorchLowering,
+    lookup,
+)
 from netspec.catalogue.core import init_call
 from netspec.catalogue.layer import (
     IDENTITY,
     TRANSPOSE,
     LayerEntry,
+    LayerValue,
     WeightMap,
     attr,
     gate_kernel,
@@ -61,6 +70,7 @@ class Recurrent(LayerEntry):
     """Shared by the recurrent layers: shape rule, parameter count, the common lowering."""
 
     gates: ClassVar[int]
+    keras_name: ClassVar[str]  # Keras' name for the layer, which names its cell `<name>_cell`
     bias_vectors: ClassVar[int]  # bias vectors of gates·units each: 1 for the LSTM, 2 for the GRU
     positional = ("units",)
 
@@ -128,6 +138,7 @@ class LSTM(Recurrent):
     kind = "LSTM"
     Params = LSTMParams
     summary = "long short-term memory"
+    keras_name = "lstm"
     gates = 4
     bias_vectors = 1
 
@@ -213,6 +224,7 @@ class GRU(Recurrent):
     kind = "GRU"
     Params = GRUParams
     summary = "gated recurrent unit"
+    keras_name = "gru"
     gates = 3
     bias_vectors = 2
 
@@ -298,6 +310,7 @@ class SimpleRNN(Recurrent):
     aliases = ("RNN",)
     Params = SimpleRNNParams
     summary = "fully connected recurrent layer"
+    keras_name = "simple_rnn"
     gates = 1
     bias_vectors = 1
 
@@ -350,4 +363,89 @@ class SimpleRNN(Recurrent):
         ]
         if p.use_bias:  # PyTorch's second bias is SingleBiasRNN's fixed zero buffer
             maps.append(WeightMap("bias", (units,), "bias", ("bias_ih" + suffix,)))
+        return maps
+
+
+class BidirectionalParams(ir.Params):
+    layer: LayerValue = Field(
+        description="the recurrent layer to run both ways: LSTM(..), GRU(..) or SimpleRNN(..)"
+    )
+    merge_mode: Literal["concat"] = Field(
+        "concat", description="how the two directions' outputs combine; concat is the one value"
+    )
+
+
+class Bidirectional(LayerEntry):
+    """Runs a recurrent layer forwards and a copy of it backwards; concatenates their outputs.
+
+    Each direction has its own weights, shaped as the wrapped layer's. With
+    `return_sequences` the backward outputs are put back in time order, so step t holds
+    [forward state after t, backward state after reading t … the end]; without it the output
+    is [forward state after the last step, backward state after the first step]. PyTorch's
+    `bidirectional=True` module keeps the backward tensors under `*_l0_reverse`; Keras names
+    the two copies `forward_<layer>` and `backward_<layer>`.
+    """
+
+    kind = "Bidirectional"
+    Params = BidirectionalParams
+    positional = ("layer",)
+    layer_args = ("layer",)
+    summary = "runs a recurrent layer both ways"
+
+    @staticmethod
+    def wrapped(p: BidirectionalParams) -> Recurrent:
+        entry = lookup("layer", p.layer.kind)
+        assert entry is not None  # resolved at check time
+        instance = entry()
+        if not isinstance(instance, Recurrent):
+            raise ShapeError(
+                "E0222",
+                f"Bidirectional wraps a recurrent layer, not {p.layer.kind}",
+                hint="wrap LSTM(..), GRU(..) or SimpleRNN(..), e.g. Bidirectional(LSTM(32))",
+                arg="layer",
+            )
+        return instance
+
+    def output_shape(self, p: BidirectionalParams, shape: ir.Shape) -> ir.Shape:
+        inner = self.wrapped(p).output_shape(p.layer.params, shape)  # type: ignore[arg-type]
+        return (*inner[:-1], 2 * inner[-1])
+
+    def param_counts(self, p: BidirectionalParams, shape: ir.Shape) -> tuple[int, int]:
+        trainable, frozen = self.wrapped(p).param_counts(p.layer.params, shape)  # type: ignore[arg-type]
+        return (2 * trainable, 2 * frozen)
+
+    def activation(self, p: BidirectionalParams) -> str | None:
+        return None
+
+    def keras(self, p: BidirectionalParams, layer: ir.Layer) -> PyCall:
+        inner = self.wrapped(p)
+        call = inner.keras(p.layer.params, layer)
+        named = PyCall(call.func, call.args, {**call.kwargs, "name": inner.keras_name})
+        return PyCall("layers.Bidirectional", (named,), {"merge_mode": p.merge_mode})
+
+    def torch(self, p: BidirectionalParams, layer: ir.Layer) -> TorchLowering:
+        params = p.layer.params
+        module, init, helpers = self.wrapped(p).torch_module(params, layer, bidirectional=True)  # type: ignore[arg-type]
+        units = params.units  # type: ignore[attr-defined]
+        expr = "{x}"
+        if not params.return_sequences:  # type: ignore[attr-defined]
+            # the forward direction ends at the last step, the backward one at the first
+            expr = f"torch.cat(({{x}}[:, -1, :{units}], {{x}}[:, 0, {units}:]), dim=-1)"
+        return TorchLowering(
+            modules=((layer.name, module),),
+            init=tuple(init),
+            forward=("{x}, _ = {m}({x})",),
+            expr=expr,
+            helpers=helpers,
+        )
+
+    def weights(self, p: BidirectionalParams, layer: ir.Layer) -> list[WeightMap]:
+        inner = self.wrapped(p)
+        maps = []
+        for direction, suffix in (("forward", "_l0"), ("backward", "_l0_reverse")):
+            path = f"{direction}_{inner.keras_name}/{inner.keras_name}_cell/"
+            for weight in inner.direction_weights(p.layer.params, layer, suffix):  # type: ignore[arg-type]
+                maps.append(
+                    replace(weight, name=f"{direction}.{weight.name}", keras=path + weight.keras)
+                )
         return maps
