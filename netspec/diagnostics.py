@@ -68,6 +68,8 @@ CODES: dict[str, str] = {
     "E0220": "strided and dilated window",
     "E0221": "permutation does not fit the input",
     "E0222": "Bidirectional needs a recurrent layer",
+    "E0223": "positional embedding size does not fit the input",
+    "E0224": "input longer than the positional embedding",
     "E0301": "loss does not fit the output",
     "W0302": "probabilities fed to a loss that expects logits",
     "W0303": "logits fed to a loss that expects probabilities",

@@ -248,6 +248,35 @@ def _cases() -> dict[str, list[Case]]:
         ),
         Case("bidi_after_embedding", (6,), (f"Embedding({VOCABULARY}, 3)", "Bidirectional(LSTM(2))"), tokens=True),
     ]
+    c["MultiHeadAttention"] = [
+        Case("mha", (5, 6), ("MultiHeadAttention(2, 3)",)),
+        Case("mha_value_output", (4, 6), ("MultiHeadAttention(3, 2, value_dim=4, output_shape=5)",)),
+        Case("mha_one_head_no_bias", (5, 4), ("MultiHeadAttention(1, 4, use_bias=false)",)),
+        Case("mha_dropout_inference", (5, 4), ("MultiHeadAttention(2, 2, dropout=0.3)",)),
+        Case(
+            "mha_transformer_block",
+            (6,),
+            (
+                f"Embedding({VOCABULARY}, 8)",
+                "PositionalEmbedding(10, 8)",
+                "MultiHeadAttention(2, 4)",
+                "LayerNormalization",
+                "GlobalAveragePooling1D",
+                "Dense(3)",
+            ),
+            tokens=True,
+        ),
+    ]
+    c["PositionalEmbedding"] = [
+        Case("posemb", (5, 4), ("PositionalEmbedding(5, 4)",)),
+        Case("posemb_shorter_input", (3, 4), ("PositionalEmbedding(8, 4)",)),
+        Case(
+            "posemb_tokens",
+            (6,),
+            (f"Embedding({VOCABULARY}, 4)", "PositionalEmbedding(6, 4)"),
+            tokens=True,
+        ),
+    ]
     c["Embedding"] = [
         Case("embedding", (6,), (f"Embedding({VOCABULARY}, 4)",), tokens=True),
         Case("embedding_gru", (5,), (f"Embedding({VOCABULARY}, 3)", "GRU(4)"), tokens=True),

@@ -6,6 +6,7 @@ family (or a new module imported here) and a row to the per-layer tests; nothing
 
 from netspec.catalogue import (  # noqa: F401  (imported to register their entries)
     activations,
+    attention,
     conv,
     core,
     data,

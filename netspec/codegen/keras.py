@@ -8,6 +8,55 @@ from netspec.codegen import keras_loop
 from netspec.codegen.common import header_comment, params_line, train_settings
 from netspec.codegen.writer import Writer, literal
 
+# Module-level layer classes a lowering can ask for, by name: what Keras has no layer for.
+HELPERS: dict[str, str] = {
+    "SelfAttention": '''@keras.saving.register_keras_serializable(package="netspec")
+class SelfAttention(layers.MultiHeadAttention):
+    """Keras' MultiHeadAttention as self-attention: queries, keys and values are the input."""
+
+    def build(self, input_shape):
+        super().build(input_shape, input_shape)
+
+    def call(self, inputs, training=None):
+        return super().call(inputs, inputs, training=training)
+
+    def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
+        return super().compute_output_shape(query_shape, query_shape)
+
+    def compute_output_spec(self, inputs, training=None):
+        return super().compute_output_spec(inputs, inputs)''',
+    "PositionalEmbedding": '''@keras.saving.register_keras_serializable(package="netspec")
+class PositionalEmbedding(layers.Layer):
+    """Adds a learned vector per position 0 … steps - 1 to a (N, steps, output_dim) input."""
+
+    def __init__(
+        self, sequence_length, output_dim, embeddings_initializer="random_uniform", **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.sequence_length = sequence_length
+        self.output_dim = output_dim
+        self.embeddings_initializer = embeddings_initializer
+        self.embeddings = self.add_weight(
+            shape=(sequence_length, output_dim),
+            initializer=embeddings_initializer,
+            name="embeddings",
+        )
+
+    def call(self, inputs):
+        return inputs + self.embeddings[: inputs.shape[-2]]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "sequence_length": self.sequence_length,
+            "output_dim": self.output_dim,
+            "embeddings_initializer": self.embeddings_initializer,
+        }''',
+}
+
 
 def generate(model: ir.Model) -> str:
     optimizer_entry = catalogue.lookup("optimizer", model.optimizer.kind)
@@ -36,6 +85,10 @@ def generate(model: ir.Model) -> str:
     w.line(f"INPUT_SHAPE = {literal(model.inputs[0].shape)}")
     w.line(f"OUTPUT_SHAPE = {literal(model.output_shape)}")
     w.value("TRAIN = ", train_settings(model))
+    for helper in _helpers(model):
+        w.line()
+        w.line()
+        w.lines(HELPERS[helper])
     w.line()
     w.line()
     w.line("def build_model() -> keras.Model:")
@@ -93,6 +146,16 @@ def generate(model: ir.Model) -> str:
         w.value("return ", calls)
     keras_loop.write(w, model)
     return w.source()
+
+
+def _helpers(model: ir.Model) -> list[str]:
+    """The helper classes the model's layers use, each once, in name order."""
+    names: set[str] = set()
+    for layer in model.layers:
+        entry = catalogue.lookup("layer", layer.kind)
+        assert entry is not None
+        names.update(entry().keras_helpers(layer.params))  # type: ignore[attr-defined]
+    return sorted(names)
 
 
 def _code(text: str) -> catalogue.Code:
