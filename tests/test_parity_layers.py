@@ -419,7 +419,7 @@ def test_layer_parity(case: Case, load) -> None:
     x = random_input(model, seed, case.tokens)
     expected, actual = run_both(model, keras_module, torch_module, x, seed)
     assert expected.shape == (BATCH, *model.output_shape)
-    assert_same_function(expected, actual)
+    assert assert_same_function(expected, actual) <= ATOL  # absolute, whatever the magnitude
 
 
 @pytest.mark.parametrize("stem", SPEC_IDS)
@@ -458,6 +458,46 @@ def test_a_wrong_gate_order_breaks_parity(load) -> None:
     with torch.no_grad():
         actual = torch_model.eval()(torch.from_numpy(x)).numpy()
     assert not np.allclose(actual, expected, rtol=RTOL, atol=ATOL)
+
+
+def test_a_flipped_transposed_kernel_breaks_parity(load) -> None:
+    """The negative control for Conv2DTranspose's map (a plain transpose, no spatial flip):
+    the kernel flipped in height and width, as a convolution-as-correlation view would
+    suggest, gives another function."""
+    case = Case("convt_flipped", (3, 4, 2), ("Conv2DTranspose(3, 3, strides=2, padding=same)",))
+    model = check_spec(case.spec(), "convt_flipped.net")
+    keras_model = load(generate(model, "keras"), case.id, "keras").build_model()
+    torch_model = load(generate(model, "torch"), case.id, "torch").build_model()
+    given = random_weights(model, 1)
+    weights.import_weights(model, keras_model, given)
+    flipped = {**given, "conv2d_transpose.kernel": given["conv2d_transpose.kernel"][::-1, ::-1].copy()}
+    weights.import_weights(model, torch_model, flipped)
+    x = random_input(model, 1)
+    expected = np.asarray(keras_model(x, training=False))
+    with torch.no_grad():
+        actual = torch_model.eval()(torch.from_numpy(x)).numpy()
+    assert not np.allclose(actual, expected, rtol=RTOL, atol=ATOL)
+
+
+def test_attention_initialisation_uses_keras_fans(load) -> None:
+    """Both targets draw each MultiHeadAttention kernel within the same Glorot bound: Keras
+    counts the fans of a 3-axis kernel over its input and output axes, as nn.Linear's."""
+    case = Case("mha_init", (4, 64), ("MultiHeadAttention(8, 16, output_shape=32)",))
+    model = check_spec(case.spec(), "mha_init.net")
+    torch.manual_seed(0)
+    attention = load(generate(model, "torch"), case.id, "torch").build_model().multi_head_attention
+    keras_model = load(generate(model, "keras"), case.id, "keras").build_model()
+    kernels = {v.path.split("/")[-2]: v.numpy() for v in keras_model.weights if v.name == "kernel"}
+    bounds = {  # sqrt(6 / (fan_in + fan_out)), fans over the input and output axes
+        "query": math.sqrt(6 / (64 + 8 * 16)),
+        "value": math.sqrt(6 / (64 + 8 * 16)),
+        "attention_output": math.sqrt(6 / (8 * 16 + 32)),
+    }
+    for name, bound in bounds.items():
+        drawn = getattr(attention, name).weight.detach().abs().max().item()
+        assert 0.95 * bound < drawn <= bound, name
+        assert 0.95 * bound < np.abs(kernels[name]).max() <= bound, name
+    assert all(attention.query.bias == 0)
 
 
 def test_batch_norm_training_update_differs_as_documented(load) -> None:

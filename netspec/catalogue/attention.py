@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from netspec import ir
-from netspec.catalogue.base import Code, InitializerName, PyCall, ShapeError, TorchLowering
+from netspec.catalogue.base import InitializerName, PyCall, ShapeError, TorchLowering
 from netspec.catalogue.core import init_call
 from netspec.catalogue.layer import LayerEntry, WeightMap, attr, flat, flat_kernel
 from netspec.catalogue.shapes import fmt
@@ -107,23 +107,20 @@ class MultiHeadAttention(LayerEntry):
             (features, heads, p.key_dim, value_dim, out),
             {"bias": p.use_bias, "dropout": p.dropout},
         )
-        # Keras' fans of each kernel: (features, heads, size) has fan_in heads·features and
-        # fan_out size·features, (heads, value_dim, out) fan_in value_dim·heads, fan_out
-        # out·heads. A view of the nn.Linear weight with those fans (its values are drawn
-        # independently, so their order does not matter) lets nn.init compute the same bounds.
-        projections = {
-            "query": ((p.key_dim, heads, features), heads * features, p.key_dim * features),
-            "key": ((p.key_dim, heads, features), heads * features, p.key_dim * features),
-            "value": ((value_dim, heads, features), heads * features, value_dim * features),
-            "attention_output": ((out, value_dim, heads), value_dim * heads, out * heads),
+        # Keras' EinsumDense counts a kernel's fans over its input and output axes, which is
+        # what nn.init computes for the nn.Linear weight: (features, heads·size) and so on.
+        fans = {
+            "query": (features, heads * p.key_dim),
+            "key": (features, heads * p.key_dim),
+            "value": (features, heads * value_dim),
+            "attention_output": (heads * value_dim, out),
         }
         init = []
-        for name, (view, fan_in, fan_out) in projections.items():
-            weight = attr(layer, name, "weight").text
-            dims = ", ".join(str(d) for d in view)
-            init.append(init_call(p.kernel_initializer, Code(f"{weight}.view({dims})"), fan_in, fan_out))
+        for name, (fan_in, fan_out) in fans.items():
+            weight, bias = attr(layer, name, "weight"), attr(layer, name, "bias")
+            init.append(init_call(p.kernel_initializer, weight, fan_in, fan_out))
             if p.use_bias:
-                init.append(init_call(p.bias_initializer, attr(layer, name, "bias"), fan_in, fan_out))
+                init.append(init_call(p.bias_initializer, bias, fan_in, fan_out))
         return TorchLowering(
             modules=((layer.name, module),), init=tuple(init), helpers=("MultiHeadSelfAttention",)
         )
