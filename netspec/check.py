@@ -171,11 +171,36 @@ def _bind(
             )
             ok = False
             continue
-        plain_ok, value = _plain(arg.value, diagnostics, what)
-        ok &= plain_ok
+        if field in entry.layer_args:  # a layer as a value: Bidirectional(LSTM(32))
+            value = _layer_value(arg.value, diagnostics, what)
+            ok &= value is not None
+        else:
+            plain_ok, value = _plain(arg.value, diagnostics, what)
+            ok &= plain_ok
         values[field] = value
         spans[field] = arg.span
     return _Bound(values, spans, ok)
+
+
+def _layer_value(
+    value: ir.Value, diagnostics: Diagnostics, what: str
+) -> catalogue.LayerValue | None:
+    """A layer call given as an argument, resolved and validated like a layer statement."""
+    if isinstance(value, ir.Symbol):
+        value = ir.Call(name=value.name, name_span=value.span, span=value.span)
+    if not isinstance(value, ir.Call):
+        diagnostics.error(
+            "E0113",
+            f"{what} takes a layer here, such as LSTM(32)",
+            value.span,
+            hint="write the layer as a call, e.g. Bidirectional(LSTM(32))",
+        )
+        return None
+    entry = _resolve("layer", value, diagnostics)
+    params = _validate(entry, value, diagnostics) if entry else None
+    if entry is None or params is None:
+        return None
+    return catalogue.LayerValue(kind=entry.kind, params=params)
 
 
 def _validate(
@@ -201,6 +226,8 @@ def _validate(
             # `kernel_size=0` is wrong once, not per axis
             if (field, span) in reported or ("", span) in reported:
                 continue
+            if field in entry.layer_args and bound.values.get(field, ...) is None:
+                continue  # a layer argument that failed was reported inside it
             reported.add((field, span))
             description = entry.Params.model_fields[field].description if field else None
             if error["type"] == "missing":

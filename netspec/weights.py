@@ -105,7 +105,16 @@ def _keras_variables(keras_model: Any, layer: ir.Layer) -> dict[str, Any]:
         raise WeightsError(
             f"the Keras model has no layer '{layer.name}': was it generated from this spec?"
         ) from error
-    return {variable.name: variable for variable in keras_layer.weights}
+    # By name (`kernel`), and by path within the layer for a wrapper whose inner layers reuse
+    # names (Bidirectional: `forward_lstm/lstm_cell/kernel`, `backward_lstm/lstm_cell/kernel`).
+    variables: dict[str, Any] = {}
+    prefix = f"{layer.name}/"
+    for variable in keras_layer.weights:
+        variables.setdefault(variable.name, variable)
+        path = str(getattr(variable, "path", ""))
+        if path.startswith(prefix) and path[len(prefix):] != variable.name:
+            variables[path[len(prefix):]] = variable
+    return variables
 
 
 def _keras_variable(variables: dict[str, Any], layer: ir.Layer, weight: WeightMap) -> Any:

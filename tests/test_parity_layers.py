@@ -87,6 +87,50 @@ def _cases() -> dict[str, list[Case]]:
         Case("conv_softmax", (5, 5, 2), ("Conv2D(4, 3, activation=softmax)",)),
         Case("conv_no_bias", (5, 5, 2), ("Conv2D(2, 2, use_bias=false, activation=relu)",)),
     ]
+    c["Conv1D"] = [
+        Case("conv1d_valid", (7, 3), ("Conv1D(4, 3)",)),
+        Case("conv1d_same_s1", (6, 2), ("Conv1D(3, 3, padding=same)",)),
+        Case("conv1d_same_k4_asymmetric", (6, 2), ("Conv1D(2, 4, padding=same)",)),
+        Case("conv1d_same_s2_odd", (7, 2), ("Conv1D(3, 3, strides=2, padding=same)",)),
+        Case("conv1d_same_s2_even", (8, 2), ("Conv1D(3, 3, strides=2, padding=same)",)),
+        Case("conv1d_same_s3_k2", (8, 2), ("Conv1D(2, 2, strides=3, padding=same)",)),
+        Case("conv1d_valid_s2", (9, 2), ("Conv1D(3, 3, strides=2, activation=tanh)",)),
+        Case("conv1d_dilated_same", (9, 2), ("Conv1D(2, 3, dilation_rate=2, padding=same)",)),
+        Case("conv1d_softmax", (6, 2), ("Conv1D(4, 2, activation=softmax)",)),
+        Case("conv1d_no_bias_flatten", (6, 2), ("Conv1D(3, 2, use_bias=false)", "Flatten")),
+        Case("conv1d_after_embedding", (6,), (f"Embedding({VOCABULARY}, 3)", "Conv1D(2, 3)"), tokens=True),
+        Case("conv1d_then_lstm", (6, 2), ("Conv1D(3, 2, padding=same)", "LSTM(2)")),
+    ]
+    c["Conv2DTranspose"] = [
+        Case("convt_valid", (3, 4, 2), ("Conv2DTranspose(3, 3)",)),
+        Case("convt_valid_s2", (3, 4, 2), ("Conv2DTranspose(3, 3, strides=2)",)),
+        Case("convt_valid_k2_s3", (3, 3, 2), ("Conv2DTranspose(2, 2, strides=3)",)),
+        Case("convt_same_s1", (4, 3, 2), ("Conv2DTranspose(3, 3, padding=same)",)),
+        Case("convt_same_s1_k4", (4, 3, 2), ("Conv2DTranspose(2, 4, padding=same)",)),
+        Case("convt_same_s2_k3", (3, 4, 2), ("Conv2DTranspose(3, 3, strides=2, padding=same)",)),
+        Case("convt_same_s2_k2", (3, 4, 2), ("Conv2DTranspose(3, 2, strides=2, padding=same)",)),
+        Case("convt_same_s2_k4", (3, 3, 1), ("Conv2DTranspose(2, 4, strides=2, padding=same)",)),
+        Case("convt_same_s3_k2", (3, 3, 2), ("Conv2DTranspose(2, 2, strides=3, padding=same)",)),
+        Case(
+            "convt_same_rect",
+            (3, 4, 2),
+            ("Conv2DTranspose(2, [5, 2], strides=[2, 3], padding=same, activation=relu)",),
+        ),
+        Case("convt_no_bias_after_conv", (6, 6, 1), ("Conv2D(2, 3)", "Conv2DTranspose(1, 3, use_bias=false)")),
+    ]
+    c["ZeroPadding2D"] = [
+        Case("zeropad_int", (3, 4, 2), ("ZeroPadding2D",)),
+        Case("zeropad_hw", (3, 4, 2), ("ZeroPadding2D([2, 1])",)),
+        Case("zeropad_pairs", (3, 4, 2), ("ZeroPadding2D([[0, 2], [3, 1]])",)),
+        Case("zeropad_conv", (4, 4, 2), ("ZeroPadding2D([[1, 0], [0, 1]])", "Conv2D(2, 3)")),
+    ]
+    c["UpSampling2D"] = [
+        Case("upsample_nearest", (3, 4, 2), ("UpSampling2D",)),
+        Case("upsample_nearest_rect", (3, 2, 2), ("UpSampling2D([3, 2])",)),
+        Case("upsample_bilinear", (3, 4, 2), ("UpSampling2D(2, interpolation=bilinear)",)),
+        Case("upsample_bilinear_rect", (3, 3, 1), ("UpSampling2D([3, 2], interpolation=bilinear)",)),
+        Case("upsample_after_conv", (4, 4, 1), ("Conv2D(2, 3)", "UpSampling2D", "Flatten")),
+    ]
     c["MaxPooling2D"] = [
         Case("maxpool_valid", (6, 6, 2), ("MaxPooling2D(2)",)),
         Case("maxpool_valid_s2_k3", (7, 7, 2), ("MaxPooling2D(3, strides=2)",)),
@@ -124,6 +168,20 @@ def _cases() -> dict[str, list[Case]]:
         Case("gmp", (5, 4, 3), ("GlobalMaxPooling2D",)),
         Case("gmp_after_conv", (6, 6, 2), ("Conv2D(3, 3)", "GlobalMaxPooling2D")),
     ]
+    c["GlobalAveragePooling1D"] = [
+        Case("gap1d", (5, 3), ("GlobalAveragePooling1D",)),
+        Case("gap1d_after_conv1d", (6, 2), ("Conv1D(3, 3)", "GlobalAveragePooling1D")),
+    ]
+    c["GlobalMaxPooling1D"] = [
+        Case("gmp1d", (5, 3), ("GlobalMaxPooling1D",)),
+        Case("gmp1d_after_conv1d", (6, 2), ("Conv1D(3, 3)", "GlobalMaxPooling1D")),
+    ]
+    c["Permute"] = [
+        Case("permute_2d", (3, 4), ("Permute([2, 1])",)),
+        Case("permute_3d", (2, 3, 4), ("Permute([3, 1, 2])", "Flatten")),
+        Case("permute_after_conv", (5, 4, 2), ("Conv2D(3, 2)", "Permute([2, 3, 1])", "Flatten")),
+        Case("permute_then_dense", (3, 4), ("Permute([2, 1])", "Dense(2)")),
+    ]
     c["BatchNormalization"] = [
         Case("bn_flat", (6,), ("BatchNormalization",)),
         Case("bn_steps", (4, 5), ("BatchNormalization",)),
@@ -159,6 +217,65 @@ def _cases() -> dict[str, list[Case]]:
         Case("gru_last", (5, 3), ("GRU(4)",)),
         Case("gru_sequences", (5, 3), ("GRU(4, return_sequences=true)",)),
         Case("gru_no_bias", (4, 3), ("GRU(2, use_bias=false)",)),
+    ]
+    c["SimpleRNN"] = [
+        Case("rnn_last", (5, 3), ("SimpleRNN(4)",)),
+        Case("rnn_sequences", (5, 3), ("SimpleRNN(4, return_sequences=true)",)),
+        Case("rnn_relu_no_bias", (4, 3), ("SimpleRNN(2, activation=relu, use_bias=false)",)),
+        Case("rnn_after_conv1d", (6, 2), ("Conv1D(3, 2)", "SimpleRNN(3)")),
+    ]
+    c["Bidirectional"] = [
+        Case("bidi_lstm", (5, 3), ("Bidirectional(LSTM(4))",)),
+        Case("bidi_lstm_sequences", (5, 3), ("Bidirectional(LSTM(3, return_sequences=true))",)),
+        Case("bidi_gru", (5, 3), ("Bidirectional(layer=GRU(4))",)),
+        Case("bidi_gru_sequences", (4, 2), ("Bidirectional(GRU(3, return_sequences=true))",)),
+        Case("bidi_rnn", (5, 3), ("Bidirectional(SimpleRNN(4))",)),
+        Case(
+            "bidi_rnn_sequences_relu",
+            (4, 3),
+            ("Bidirectional(SimpleRNN(2, activation=relu, return_sequences=true))",),
+        ),
+        Case("bidi_lstm_no_bias", (4, 3), ("Bidirectional(LSTM(2, use_bias=false))",)),
+        Case(
+            "bidi_stacked",
+            (5, 2),
+            ("Bidirectional(LSTM(3, return_sequences=true))", "Bidirectional(GRU(2))", "Dense(2)"),
+        ),
+        Case(
+            "bidi_twice_same_kind",
+            (5, 2),
+            ("Bidirectional(LSTM(2, return_sequences=true))", "Bidirectional(LSTM(3))"),
+        ),
+        Case("bidi_after_embedding", (6,), (f"Embedding({VOCABULARY}, 3)", "Bidirectional(LSTM(2))"), tokens=True),
+    ]
+    c["MultiHeadAttention"] = [
+        Case("mha", (5, 6), ("MultiHeadAttention(2, 3)",)),
+        Case("mha_value_output", (4, 6), ("MultiHeadAttention(3, 2, value_dim=4, output_shape=5)",)),
+        Case("mha_one_head_no_bias", (5, 4), ("MultiHeadAttention(1, 4, use_bias=false)",)),
+        Case("mha_dropout_inference", (5, 4), ("MultiHeadAttention(2, 2, dropout=0.3)",)),
+        Case(
+            "mha_transformer_block",
+            (6,),
+            (
+                f"Embedding({VOCABULARY}, 8)",
+                "PositionalEmbedding(10, 8)",
+                "MultiHeadAttention(2, 4)",
+                "LayerNormalization",
+                "GlobalAveragePooling1D",
+                "Dense(3)",
+            ),
+            tokens=True,
+        ),
+    ]
+    c["PositionalEmbedding"] = [
+        Case("posemb", (5, 4), ("PositionalEmbedding(5, 4)",)),
+        Case("posemb_shorter_input", (3, 4), ("PositionalEmbedding(8, 4)",)),
+        Case(
+            "posemb_tokens",
+            (6,),
+            (f"Embedding({VOCABULARY}, 4)", "PositionalEmbedding(6, 4)"),
+            tokens=True,
+        ),
     ]
     c["Embedding"] = [
         Case("embedding", (6,), (f"Embedding({VOCABULARY}, 4)",), tokens=True),
@@ -263,6 +380,9 @@ def run_both(
     for name, array in given.items():
         assert np.array_equal(exported[name], array), name
     weights.import_weights(model, torch_model, exported)
+    back = weights.export_weights(model, torch_model)  # neutral → torch → neutral is exact
+    for name, array in given.items():
+        assert np.array_equal(back[name], array), name
     expected = np.asarray(keras_model(x, training=False))
     torch_model.eval()
     with torch.no_grad():
@@ -327,7 +447,7 @@ def test_layer_parity(case: Case, load) -> None:
     x = random_input(model, seed, case.tokens)
     expected, actual = run_both(model, keras_module, torch_module, x, seed)
     assert expected.shape == (BATCH, *model.output_shape)
-    assert_same_function(expected, actual)
+    assert assert_same_function(expected, actual) <= ATOL  # absolute, whatever the magnitude
 
 
 @pytest.mark.parametrize("stem", SPEC_IDS)
@@ -366,6 +486,46 @@ def test_a_wrong_gate_order_breaks_parity(load) -> None:
     with torch.no_grad():
         actual = torch_model.eval()(torch.from_numpy(x)).numpy()
     assert not np.allclose(actual, expected, rtol=RTOL, atol=ATOL)
+
+
+def test_a_flipped_transposed_kernel_breaks_parity(load) -> None:
+    """The negative control for Conv2DTranspose's map (a plain transpose, no spatial flip):
+    the kernel flipped in height and width, as a convolution-as-correlation view would
+    suggest, gives another function."""
+    case = Case("convt_flipped", (3, 4, 2), ("Conv2DTranspose(3, 3, strides=2, padding=same)",))
+    model = check_spec(case.spec(), "convt_flipped.net")
+    keras_model = load(generate(model, "keras"), case.id, "keras").build_model()
+    torch_model = load(generate(model, "torch"), case.id, "torch").build_model()
+    given = random_weights(model, 1)
+    weights.import_weights(model, keras_model, given)
+    flipped = {**given, "conv2d_transpose.kernel": given["conv2d_transpose.kernel"][::-1, ::-1].copy()}
+    weights.import_weights(model, torch_model, flipped)
+    x = random_input(model, 1)
+    expected = np.asarray(keras_model(x, training=False))
+    with torch.no_grad():
+        actual = torch_model.eval()(torch.from_numpy(x)).numpy()
+    assert not np.allclose(actual, expected, rtol=RTOL, atol=ATOL)
+
+
+def test_attention_initialisation_uses_keras_fans(load) -> None:
+    """Both targets draw each MultiHeadAttention kernel within the same Glorot bound: Keras
+    counts the fans of a 3-axis kernel over its input and output axes, as nn.Linear's."""
+    case = Case("mha_init", (4, 64), ("MultiHeadAttention(8, 16, output_shape=32)",))
+    model = check_spec(case.spec(), "mha_init.net")
+    torch.manual_seed(0)
+    attention = load(generate(model, "torch"), case.id, "torch").build_model().multi_head_attention
+    keras_model = load(generate(model, "keras"), case.id, "keras").build_model()
+    kernels = {v.path.split("/")[-2]: v.numpy() for v in keras_model.weights if v.name == "kernel"}
+    bounds = {  # sqrt(6 / (fan_in + fan_out)), fans over the input and output axes
+        "query": math.sqrt(6 / (64 + 8 * 16)),
+        "value": math.sqrt(6 / (64 + 8 * 16)),
+        "attention_output": math.sqrt(6 / (8 * 16 + 32)),
+    }
+    for name, bound in bounds.items():
+        drawn = getattr(attention, name).weight.detach().abs().max().item()
+        assert 0.95 * bound < drawn <= bound, name
+        assert 0.95 * bound < np.abs(kernels[name]).max() <= bound, name
+    assert all(attention.query.bias == 0)
 
 
 def test_batch_norm_training_update_differs_as_documented(load) -> None:

@@ -6,6 +6,7 @@ family (or a new module imported here) and a row to the per-layer tests; nothing
 
 from netspec.catalogue import (  # noqa: F401  (imported to register their entries)
     activations,
+    attention,
     conv,
     core,
     data,
@@ -28,13 +29,14 @@ from netspec.catalogue.base import (
     names,
     suggest,
 )
-from netspec.catalogue.layer import LayerEntry, WeightMap
+from netspec.catalogue.layer import LayerEntry, LayerValue, WeightMap
 from netspec.catalogue.training import LossEntry, MetricEntry, OptimizerEntry
 
 __all__ = [
     "Code",
     "Entry",
     "LayerEntry",
+    "LayerValue",
     "Layout",
     "LossEntry",
     "MetricEntry",

@@ -39,6 +39,8 @@ class Entry:
     positional: ClassVar[tuple[str, ...]] = ()
     # Other spellings accepted for an argument, e.g. {"learning_rate": "lr"}.
     arg_aliases: ClassVar[dict[str, str]] = {}
+    # Arguments whose value is a layer call, e.g. `layer` of Bidirectional(LSTM(32)).
+    layer_args: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -1,4 +1,4 @@
-"""Convolution and pooling layers over [height, width, channels] samples.
+"""Convolution, pooling and padding layers over [steps, channels] and [height, width, channels].
 
 Padding follows TensorFlow's `same` rule on both targets (the odd padding cell goes after:
 bottom/right). PyTorch pads symmetrically, so where the padding is asymmetric the PyTorch
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from netspec import ir
 from netspec.catalogue.base import (
@@ -23,7 +24,7 @@ from netspec.catalogue.base import (
     TorchLowering,
 )
 from netspec.catalogue.core import init_call, keras_activation
-from netspec.catalogue.layer import HWIO_TO_OIHW, LayerEntry, WeightMap, attr
+from netspec.catalogue.layer import HWIO_TO_OIHW, LayerEntry, WeightMap, attr, permute
 from netspec.catalogue.shapes import fmt, same_padding, window_output_length
 
 
@@ -80,6 +81,22 @@ def _windowed(
     return out[0], out[1]
 
 
+def _no_strided_dilation(kind: str, strides: tuple[int, ...], dilation: tuple[int, ...]) -> None:
+    """Keras refuses a window that is both strided and dilated; so does netspec, at check time."""
+    if max(strides) > 1 and max(dilation) > 1:
+
+        def show(values: tuple[int, ...]) -> str:
+            return str(values[0]) if len(values) == 1 else fmt(values)
+
+        raise ShapeError(
+            "E0220",
+            f"{kind} cannot combine strides > 1 with dilation_rate > 1 "
+            f"(strides={show(strides)}, dilation_rate={show(dilation)})",
+            hint="keep strides=1 for a dilated window, or dilation_rate=1 for a strided one",
+            arg="dilation_rate",
+        )
+
+
 def _torch_padding(
     shape: ir.Shape, window: tuple[int, int], strides: tuple[int, int], dilation: tuple[int, int]
 ) -> tuple[int, int, int, int]:
@@ -111,6 +128,7 @@ class Conv2D(LayerEntry):
     summary = "2-D convolution"
 
     def output_shape(self, p: Conv2DParams, shape: ir.Shape) -> ir.Shape:
+        _no_strided_dilation("Conv2D", p.strides, p.dilation_rate)
         h, w = _windowed(
             "Conv2D", shape, p.kernel_size, p.strides, p.padding, p.dilation_rate
         )
@@ -183,6 +201,247 @@ class Conv2D(LayerEntry):
     def weights(self, p: Conv2DParams, layer: ir.Layer) -> list[WeightMap]:
         kh, kw = p.kernel_size
         kernel = (kh, kw, layer.input_shape[2], p.filters)
+        maps = [WeightMap("kernel", kernel, "kernel", ("weight",), HWIO_TO_OIHW)]
+        if p.use_bias:
+            maps.append(WeightMap("bias", (p.filters,), "bias", ("bias",)))
+        return maps
+
+
+def _one(value: Any) -> Any:
+    """`[3]` means `3`: Keras accepts a 1-D window as an integer or a one-element list."""
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        return value[0]
+    return value
+
+
+Single = Annotated[PositiveInt, BeforeValidator(_one)]
+
+
+def _steps(kind: str, shape: ir.Shape) -> tuple[int, int]:
+    if len(shape) != 2:
+        hint = "add Reshape([steps, channels]) before it"
+        if len(shape) == 1:
+            hint = f"a flat input of {shape[0]} values needs Reshape([{shape[0]}, 1]) first"
+        elif len(shape) == 3:
+            hint = (
+                f"an image takes the 2-D layer; to read its rows as steps, "
+                f"add Reshape([{shape[0]}, {shape[1] * shape[2]}]) before it"
+            )
+        raise ShapeError(
+            "E0205",
+            f"{kind} needs a [steps, channels] input per sample, got {fmt(shape)}",
+            hint=hint,
+        )
+    return shape[0], shape[1]
+
+
+class Conv1DParams(ir.Params):
+    filters: int = Field(gt=0, description="number of output channels, a positive integer")
+    kernel_size: Single = Field(description="window length, a positive integer")
+    strides: Single = 1
+    padding: Padding = Field("valid", description="valid (no padding) or same")
+    dilation_rate: Single = 1
+    activation: ActivationName = "linear"
+    use_bias: bool = True
+    kernel_initializer: InitializerName = "glorot_uniform"
+    bias_initializer: InitializerName = "zeros"
+
+
+class Conv1D(LayerEntry):
+    """1-D convolution (cross-correlation) along the steps of [steps, channels] samples."""
+
+    kind = "Conv1D"
+    aliases = ("Conv1d",)
+    Params = Conv1DParams
+    positional = ("filters", "kernel_size")
+    summary = "1-D convolution"
+
+    def output_shape(self, p: Conv1DParams, shape: ir.Shape) -> ir.Shape:
+        steps, _ = _steps("Conv1D", shape)
+        _no_strided_dilation("Conv1D", (p.strides,), (p.dilation_rate,))
+        effective = (p.kernel_size - 1) * p.dilation_rate + 1
+        if p.padding == "valid" and effective > steps:
+            raise ShapeError(
+                "E0202",
+                f"Conv1D window {effective} is larger than its input {fmt(shape)} "
+                f"(steps {steps} < {effective})",
+                hint="use a smaller kernel_size or dilation_rate, or padding=same",
+                arg="kernel_size",
+            )
+        out = window_output_length(steps, p.kernel_size, p.strides, p.padding, p.dilation_rate)
+        return (out, p.filters)
+
+    def param_counts(self, p: Conv1DParams, shape: ir.Shape) -> tuple[int, int]:
+        return (p.kernel_size * shape[1] * p.filters + (p.filters if p.use_bias else 0), 0)
+
+    def keras(self, p: Conv1DParams, layer: ir.Layer) -> PyCall:
+        return PyCall(
+            "layers.Conv1D",
+            (p.filters,),
+            {
+                "kernel_size": p.kernel_size,
+                "strides": p.strides,
+                "padding": p.padding,
+                "dilation_rate": p.dilation_rate,
+                "activation": keras_activation(p.activation),
+                "use_bias": p.use_bias,
+                "kernel_initializer": p.kernel_initializer,
+                "bias_initializer": p.bias_initializer,
+            },
+        )
+
+    def torch(self, p: Conv1DParams, layer: ir.Layer) -> TorchLowering:
+        in_channels = layer.input_shape[1]
+        fan_in, fan_out = in_channels * p.kernel_size, p.filters * p.kernel_size
+        modules: list[tuple[str, PyCall]] = []
+        forward: list[str] = []
+        padding = 0
+        if p.padding == "same":
+            before, after = same_padding(
+                layer.input_shape[0], p.kernel_size, p.strides, p.dilation_rate
+            )
+            if before == after:
+                padding = before
+            else:  # TensorFlow puts the odd cell after; PyTorch's own padding is symmetric
+                pad = PyCall("nn.ConstantPad1d", ((before, after), 0.0))
+                modules.append((f"_pad_{layer.name}", pad))  # no layer name starts with '_'
+                forward.append(f"{{x}} = self._pad_{layer.name}({{x}})")
+        conv = PyCall(
+            "nn.Conv1d",
+            (in_channels, p.filters),
+            {
+                "kernel_size": p.kernel_size,
+                "stride": p.strides,
+                "padding": padding,
+                "dilation": p.dilation_rate,
+                "bias": p.use_bias,
+            },
+        )
+        modules.append((layer.name, conv))
+        init = [init_call(p.kernel_initializer, attr(layer, "weight"), fan_in, fan_out)]
+        if p.use_bias:
+            init.append(init_call(p.bias_initializer, attr(layer, "bias"), fan_in, fan_out))
+        return TorchLowering(
+            modules=tuple(modules),
+            init=tuple(init),
+            forward=tuple(forward),
+            layout=Layout.CHANNELS_FIRST,
+        )
+
+    def weights(self, p: Conv1DParams, layer: ir.Layer) -> list[WeightMap]:
+        kernel = (p.kernel_size, layer.input_shape[1], p.filters)
+        maps = [WeightMap("kernel", kernel, "kernel", ("weight",), permute((2, 1, 0)))]
+        if p.use_bias:
+            maps.append(WeightMap("bias", (p.filters,), "bias", ("bias",)))
+        return maps
+
+
+class Conv2DTransposeParams(ir.Params):
+    filters: int = Field(gt=0, description="number of output channels, a positive integer")
+    kernel_size: Pair = Field(description="window size, an integer or [height, width], each > 0")
+    strides: Pair = (1, 1)
+    padding: Padding = Field("valid", description="valid or same (output = input · strides)")
+    activation: ActivationName = "linear"
+    use_bias: bool = True
+    kernel_initializer: InitializerName = "glorot_uniform"
+    bias_initializer: InitializerName = "zeros"
+
+
+def _transposed_length(length: int, window: int, stride: int, padding: str) -> int:
+    """Keras' output length of a transposed convolution (no output_padding).
+
+    >>> _transposed_length(4, 3, 2, "valid"), _transposed_length(4, 3, 2, "same")
+    (9, 8)
+    >>> _transposed_length(4, 2, 3, "valid")
+    12
+    """
+    if padding == "same":
+        return length * stride
+    return length * stride + max(window - stride, 0)
+
+
+class Conv2DTranspose(LayerEntry):
+    """Transposed 2-D convolution: the gradient of a Conv2D with the same window and strides.
+
+    Output size per axis, as Keras computes it: `valid` n·s + max(k − s, 0), `same` n·s.
+    The kernel is (kh, kw, filters, in) in Keras and (in, filters, kh, kw) in PyTorch, a
+    transpose with no spatial flip: both are the adjoint of a cross-correlation. PyTorch's
+    full output has (n − 1)·s + k positions; where the window is smaller than the stride,
+    `output_padding` = s − k adds the missing trailing positions (they hold the bias alone, as
+    in TensorFlow), and `same` crops TensorFlow's padding, the smaller half before, from the
+    full output.
+    """
+
+    kind = "Conv2DTranspose"
+    aliases = ("ConvTranspose2d", "Conv2DTranspose2D")
+    Params = Conv2DTransposeParams
+    positional = ("filters", "kernel_size")
+    summary = "transposed 2-D convolution"
+
+    def output_shape(self, p: Conv2DTransposeParams, shape: ir.Shape) -> ir.Shape:
+        height, width, _ = _image("Conv2DTranspose", shape)
+        return (
+            _transposed_length(height, p.kernel_size[0], p.strides[0], p.padding),
+            _transposed_length(width, p.kernel_size[1], p.strides[1], p.padding),
+            p.filters,
+        )
+
+    def param_counts(self, p: Conv2DTransposeParams, shape: ir.Shape) -> tuple[int, int]:
+        kh, kw = p.kernel_size
+        return (kh * kw * shape[2] * p.filters + (p.filters if p.use_bias else 0), 0)
+
+    def keras(self, p: Conv2DTransposeParams, layer: ir.Layer) -> PyCall:
+        return PyCall(
+            "layers.Conv2DTranspose",
+            (p.filters,),
+            {
+                "kernel_size": p.kernel_size,
+                "strides": p.strides,
+                "padding": p.padding,
+                "activation": keras_activation(p.activation),
+                "use_bias": p.use_bias,
+                "kernel_initializer": p.kernel_initializer,
+                "bias_initializer": p.bias_initializer,
+            },
+        )
+
+    def torch(self, p: Conv2DTransposeParams, layer: ir.Layer) -> TorchLowering:
+        in_channels = layer.input_shape[2]
+        receptive = p.kernel_size[0] * p.kernel_size[1]
+        # Keras' fans for a (kh, kw, filters, in) kernel, which PyTorch computes alike
+        fan_in, fan_out = p.filters * receptive, in_channels * receptive
+        extra = tuple(max(s - k, 0) for k, s in zip(p.kernel_size, p.strides, strict=True))
+        module = PyCall(
+            "nn.ConvTranspose2d",
+            (in_channels, p.filters),
+            {
+                "kernel_size": p.kernel_size,
+                "stride": p.strides,
+                "output_padding": extra,
+                "bias": p.use_bias,
+            },
+        )
+        expr = "{m}({x})"
+        overlap = [max(k - s, 0) for k, s in zip(p.kernel_size, p.strides, strict=True)]
+        if p.padding == "same" and any(overlap):
+            # TensorFlow's `same` padding cropped off the full output, the smaller half before
+            top, left = overlap[0] // 2, overlap[1] // 2
+            height, width = layer.output_shape[:2]
+            expr += f"[:, :, {top}:{top + height}, {left}:{left + width}]"
+        init = [init_call(p.kernel_initializer, attr(layer, "weight"), fan_in, fan_out)]
+        if p.use_bias:
+            init.append(init_call(p.bias_initializer, attr(layer, "bias"), fan_in, fan_out))
+        return TorchLowering(
+            modules=((layer.name, module),),
+            init=tuple(init),
+            expr=expr,
+            layout=Layout.CHANNELS_FIRST,
+        )
+
+    def weights(self, p: Conv2DTransposeParams, layer: ir.Layer) -> list[WeightMap]:
+        kh, kw = p.kernel_size
+        kernel = (kh, kw, p.filters, layer.input_shape[2])
+        # (kh, kw, filters, in) → (in, filters, kh, kw): the same axes as HWIO → OIHW
         maps = [WeightMap("kernel", kernel, "kernel", ("weight",), HWIO_TO_OIHW)]
         if p.use_bias:
             maps.append(WeightMap("bias", (p.filters,), "bias", ("bias",)))
@@ -315,6 +574,43 @@ class _GlobalPooling(LayerEntry):
         )
 
 
+class _GlobalPooling1D(LayerEntry):
+    """A reduction over the steps: [steps, c] → [c]."""
+
+    reduction: ClassVar[str]
+
+    def output_shape(self, p: ir.Params, shape: ir.Shape) -> ir.Shape:
+        _steps(self.kind, shape)
+        return (shape[1],)
+
+    def keras(self, p: ir.Params, layer: ir.Layer) -> PyCall:
+        return PyCall(f"layers.{self.kind}")
+
+    def torch(self, p: ir.Params, layer: ir.Layer) -> TorchLowering:
+        # channels-first, as a Conv1D before it leaves the tensor: steps are axis 2
+        return TorchLowering(
+            modules=(), expr="{x}." + self.reduction + "(dim=2)", layout=Layout.CHANNELS_FIRST
+        )
+
+
+class GlobalAveragePooling1D(_GlobalPooling1D):
+    """The mean of each channel over the steps."""
+
+    kind = "GlobalAveragePooling1D"
+    aliases = ("GlobalAvgPool1D",)
+    summary = "mean of each channel over the steps"
+    reduction = "mean"
+
+
+class GlobalMaxPooling1D(_GlobalPooling1D):
+    """The maximum of each channel over the steps."""
+
+    kind = "GlobalMaxPooling1D"
+    aliases = ("GlobalMaxPool1D",)
+    summary = "maximum of each channel over the steps"
+    reduction = "amax"
+
+
 class GlobalAveragePooling2D(_GlobalPooling):
     """The mean of each channel over the whole image."""
 
@@ -331,3 +627,102 @@ class GlobalMaxPooling2D(_GlobalPooling):
     aliases = ("GlobalMaxPool2D",)
     summary = "maximum of each channel over height and width"
     reduction = "amax"
+
+
+def _padding_pairs(value: Any) -> Any:
+    """`1`, `[1, 2]` or `[[1, 2], [3, 4]]` → ((top, bottom), (left, right)), Keras' three forms."""
+
+    def count(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    if count(value):
+        return ((value, value), (value, value))
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        if all(count(v) for v in value):
+            return ((value[0], value[0]), (value[1], value[1]))
+        if all(isinstance(v, (list, tuple)) and len(v) == 2 and all(map(count, v)) for v in value):
+            return (tuple(value[0]), tuple(value[1]))
+    raise PydanticCustomError(
+        "padding_form",
+        "expected an integer ≥ 0, [height, width] or [[top, bottom], [left, right]]",
+    )
+
+
+PaddingPairs = Annotated[
+    tuple[tuple[int, int], tuple[int, int]], BeforeValidator(_padding_pairs)
+]
+
+
+class ZeroPadding2DParams(ir.Params):
+    padding: PaddingPairs = Field(
+        ((1, 1), (1, 1)),
+        description="zeros to add: an integer, [height, width] or [[top, bottom], [left, right]]",
+    )
+
+
+class ZeroPadding2D(LayerEntry):
+    """Adds rows and columns of zeros around each [height, width, channels] sample."""
+
+    kind = "ZeroPadding2D"
+    aliases = ("ZeroPad2d",)
+    Params = ZeroPadding2DParams
+    positional = ("padding",)
+    summary = "pads the image with zeros"
+
+    def output_shape(self, p: ZeroPadding2DParams, shape: ir.Shape) -> ir.Shape:
+        height, width, channels = _image("ZeroPadding2D", shape)
+        (top, bottom), (left, right) = p.padding
+        return (height + top + bottom, width + left + right, channels)
+
+    def keras(self, p: ZeroPadding2DParams, layer: ir.Layer) -> PyCall:
+        return PyCall("layers.ZeroPadding2D", (), {"padding": p.padding})
+
+    def torch(self, p: ZeroPadding2DParams, layer: ir.Layer) -> TorchLowering:
+        (top, bottom), (left, right) = p.padding
+        module = PyCall("nn.ZeroPad2d", ((left, right, top, bottom),))
+        return TorchLowering(modules=((layer.name, module),), layout=Layout.CHANNELS_FIRST)
+
+
+class UpSampling2DParams(ir.Params):
+    size: Pair = Field((2, 2), description="factor for rows and columns: an integer or [height, width]")
+    interpolation: Literal["nearest", "bilinear"] = Field(
+        "nearest", description="nearest (repeat each cell) or bilinear (half-pixel centres)"
+    )
+
+
+class UpSampling2D(LayerEntry):
+    """Enlarges each [height, width, channels] sample by whole factors.
+
+    `nearest` repeats every cell size[0] × size[1] times. `bilinear` interpolates with
+    half-pixel centres (TensorFlow's `resize` and PyTorch's `align_corners=False` alike; no
+    antialiasing is involved when enlarging).
+    """
+
+    kind = "UpSampling2D"
+    aliases = ("Upsample2D",)
+    Params = UpSampling2DParams
+    positional = ("size",)
+    summary = "enlarges the image by whole factors"
+
+    def output_shape(self, p: UpSampling2DParams, shape: ir.Shape) -> ir.Shape:
+        height, width, channels = _image("UpSampling2D", shape)
+        return (height * p.size[0], width * p.size[1], channels)
+
+    def keras(self, p: UpSampling2DParams, layer: ir.Layer) -> PyCall:
+        return PyCall(
+            "layers.UpSampling2D", (), {"size": p.size, "interpolation": p.interpolation}
+        )
+
+    def torch(self, p: UpSampling2DParams, layer: ir.Layer) -> TorchLowering:
+        rows, columns = p.size
+        if p.interpolation == "nearest":  # whole repeats: exact, with no scale arithmetic
+            expr = (
+                f"{{x}}.repeat_interleave({rows}, dim=2).repeat_interleave({columns}, dim=3)"
+            )
+            return TorchLowering(modules=(), expr=expr, layout=Layout.CHANNELS_FIRST)
+        module = PyCall(
+            "nn.Upsample",
+            (),
+            {"scale_factor": (float(rows), float(columns)), "mode": "bilinear", "align_corners": False},
+        )
+        return TorchLowering(modules=((layer.name, module),), layout=Layout.CHANNELS_FIRST)

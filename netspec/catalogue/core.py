@@ -1,4 +1,4 @@
-"""Core layers: Dense, Flatten, Dropout, Activation, Reshape."""
+"""Core layers: Dense, Flatten, Dropout, Activation, Reshape, Permute."""
 
 from __future__ import annotations
 
@@ -215,3 +215,39 @@ class Reshape(LayerEntry):
     def torch(self, p: ReshapeParams, layer: ir.Layer) -> TorchLowering:
         dims = ", ".join(str(d) for d in layer.output_shape)
         return TorchLowering(modules=(), expr="{x}.reshape({x}.shape[0], " + dims + ")")
+
+
+class PermuteParams(ir.Params):
+    dims: tuple[Annotated[int, Field(gt=0)], ...] = Field(
+        min_length=1,
+        description="the new order of the per-sample axes, counted from 1 as in Keras",
+    )
+
+
+class Permute(LayerEntry):
+    """Reorders the axes of each sample: output axis i is input axis dims[i] (from 1)."""
+
+    kind = "Permute"
+    Params = PermuteParams
+    positional = ("dims",)
+    transparent = True
+    summary = "reorders the axes of each sample"
+
+    def output_shape(self, p: PermuteParams, shape: ir.Shape) -> ir.Shape:
+        axes = list(range(1, len(shape) + 1))
+        if sorted(p.dims) != axes:
+            raise ShapeError(
+                "E0221",
+                f"Permute dims {fmt(p.dims)} are not an order of the {len(shape)} axes "
+                f"of its input {fmt(shape)}",
+                hint=f"list each axis 1 … {len(shape)} once, e.g. {fmt(tuple(reversed(axes)))}",
+                arg="dims",
+            )
+        return tuple(shape[d - 1] for d in p.dims)
+
+    def keras(self, p: PermuteParams, layer: ir.Layer) -> PyCall:
+        return PyCall("layers.Permute", (p.dims,))
+
+    def torch(self, p: PermuteParams, layer: ir.Layer) -> TorchLowering:
+        order = ", ".join(str(d) for d in p.dims)
+        return TorchLowering(modules=(), expr="{x}.permute(0, " + order + ")")

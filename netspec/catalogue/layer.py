@@ -9,9 +9,12 @@ them, so that `netspec.weights` can move weights between the two generated model
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import SerializeAsAny
 
 from netspec import ir
 from netspec.catalogue.base import Code, Entry, PyCall, TorchLowering
@@ -51,6 +54,25 @@ def permute(axes: tuple[int, ...]) -> Transform:
 
 
 TRANSPOSE = permute((1, 0))
+
+
+def flat_kernel(shape: tuple[int, ...], split: int) -> Transform:
+    """A kernel of several axes (Keras' EinsumDense) ↔ an `nn.Linear` weight.
+
+    The neutral axes before `split` are the inputs, those after it the outputs: each group is
+    flattened in row-major order, then the (inputs, outputs) matrix is transposed.
+    """
+    rows = math.prod(shape[:split])
+    return Transform(
+        f"axes [:{split}] and [{split}:] flattened, transposed",
+        lambda a: (a.reshape(rows, -1).T,),
+        lambda t: t.T.reshape(shape),
+    )
+
+
+def flat(shape: tuple[int, ...]) -> Transform:
+    """A bias of several axes ↔ a vector, row-major."""
+    return Transform("flattened", lambda a: (a.reshape(-1),), lambda t: t.reshape(shape))
 HWIO_TO_OIHW = permute((3, 2, 0, 1))
 
 
@@ -161,6 +183,17 @@ class LayerEntry(Entry):
     def weights(self, p: Any, layer: ir.Layer) -> list[WeightMap]:
         """The layer's weight tensors, in Keras' order; their sizes add up to `param_counts`."""
         return []
+
+    def keras_helpers(self, p: Any) -> tuple[str, ...]:
+        """Names of module-level helper classes the Keras lowering uses (codegen/keras.py)."""
+        return ()
+
+
+class LayerValue(ir.Params):
+    """A layer given as the argument of another, e.g. the LSTM of Bidirectional(LSTM(32))."""
+
+    kind: str
+    params: SerializeAsAny[ir.Params]
 
 
 def attr(layer: ir.Layer, *path: str) -> Code:

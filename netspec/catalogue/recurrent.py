@@ -8,17 +8,26 @@ weight maps reorder them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from netspec import ir
-from netspec.catalogue.base import Code, InitializerName, PyCall, ShapeError, TorchLowering
+from netspec.catalogue.base import (
+    Code,
+    InitializerName,
+    PyCall,
+    ShapeError,
+    TorchLowering,
+    lookup,
+)
 from netspec.catalogue.core import init_call
 from netspec.catalogue.layer import (
     IDENTITY,
     TRANSPOSE,
     LayerEntry,
+    LayerValue,
     WeightMap,
     attr,
     gate_kernel,
@@ -61,6 +70,7 @@ class Recurrent(LayerEntry):
     """Shared by the recurrent layers: shape rule, parameter count, the common lowering."""
 
     gates: ClassVar[int]
+    keras_name: ClassVar[str]  # Keras' name for the layer, which names its cell `<name>_cell`
     bias_vectors: ClassVar[int]  # bias vectors of gates·units each: 1 for the LSTM, 2 for the GRU
     positional = ("units",)
 
@@ -85,28 +95,37 @@ class Recurrent(LayerEntry):
             "bias_initializer": p.bias_initializer,
         }
 
-    def kernel_inits(self, p: RecurrentParams, layer: ir.Layer) -> list[PyCall]:
+    def kernel_inits(self, p: RecurrentParams, layer: ir.Layer, suffix: str = "_l0") -> list[PyCall]:
         features, block = layer.input_shape[-1], self.gates * p.units
         return [
-            init_call(p.kernel_initializer, attr(layer, "weight_ih_l0"), features, block),
-            init_call(p.recurrent_initializer, attr(layer, "weight_hh_l0"), p.units, block),
+            init_call(p.kernel_initializer, attr(layer, "weight_ih" + suffix), features, block),
+            init_call(p.recurrent_initializer, attr(layer, "weight_hh" + suffix), p.units, block),
         ]
 
-    def lowering(
-        self,
-        p: RecurrentParams,
-        layer: ir.Layer,
-        module: PyCall,
-        init: list[PyCall],
-        **extra: object,
-    ) -> TorchLowering:
+    def torch(self, p: RecurrentParams, layer: ir.Layer) -> TorchLowering:
+        module, init, helpers = self.torch_module(p, layer, bidirectional=False)
         return TorchLowering(
             modules=((layer.name, module),),
             init=tuple(init),
             forward=("{x}, _ = {m}({x})",),
             expr="{x}" if p.return_sequences else "{x}[:, -1, :]",
-            **extra,  # type: ignore[arg-type]
+            helpers=helpers,
         )
+
+    def torch_module(
+        self, p: RecurrentParams, layer: ir.Layer, bidirectional: bool
+    ) -> tuple[PyCall, list[PyCall], tuple[str, ...]]:
+        """The PyTorch module (one or both directions), its initialisation, its helpers."""
+        raise NotImplementedError
+
+    def direction_weights(
+        self, p: RecurrentParams, layer: ir.Layer, suffix: str = "_l0"
+    ) -> list[WeightMap]:
+        """The weights of one direction; `suffix` names PyTorch's tensors (`_l0_reverse`)."""
+        raise NotImplementedError
+
+    def weights(self, p: RecurrentParams, layer: ir.Layer) -> list[WeightMap]:
+        return self.direction_weights(p, layer)
 
 
 class LSTMParams(RecurrentParams):
@@ -119,6 +138,7 @@ class LSTM(Recurrent):
     kind = "LSTM"
     Params = LSTMParams
     summary = "long short-term memory"
+    keras_name = "lstm"
     gates = 4
     bias_vectors = 1
 
@@ -133,36 +153,49 @@ class LSTM(Recurrent):
             },
         )
 
-    def torch(self, p: LSTMParams, layer: ir.Layer) -> TorchLowering:
+    def torch_module(
+        self, p: LSTMParams, layer: ir.Layer, bidirectional: bool
+    ) -> tuple[PyCall, list[PyCall], tuple[str, ...]]:
         features, units = layer.input_shape[-1], p.units
-        init = self.kernel_inits(p, layer)
-        if p.use_bias:
-            init.append(
-                init_call(p.bias_initializer, attr(layer, "bias_ih_l0"), features, 4 * units)
-            )
-            if p.unit_forget_bias:
-                forget = Code(f"self.{layer.name}.bias_ih_l0[{units}:{2 * units}]")
-                init.append(PyCall("nn.init.ones_", (forget,)))
-        module = PyCall(
-            "SingleBiasLSTM", (features, units), {"bias": p.use_bias, "batch_first": True}
-        )
-        return self.lowering(p, layer, module, init, helpers=("SingleBiasLSTM",))
+        init: list[PyCall] = []
+        for suffix in _suffixes(bidirectional):
+            init += self.kernel_inits(p, layer, suffix)
+            if p.use_bias:
+                bias = attr(layer, "bias_ih" + suffix)
+                init.append(init_call(p.bias_initializer, bias, features, 4 * units))
+                if p.unit_forget_bias:
+                    forget = Code(f"{bias.text}[{units}:{2 * units}]")
+                    init.append(PyCall("nn.init.ones_", (forget,)))
+        kwargs: dict[str, object] = {"bias": p.use_bias, "batch_first": True}
+        if bidirectional:
+            kwargs["bidirectional"] = True
+        module = PyCall("SingleBiasLSTM", (features, units), kwargs)
+        return module, init, ("SingleBiasLSTM",)
 
-    def weights(self, p: LSTMParams, layer: ir.Layer) -> list[WeightMap]:
+    def direction_weights(
+        self, p: LSTMParams, layer: ir.Layer, suffix: str = "_l0"
+    ) -> list[WeightMap]:
         features, units = layer.input_shape[-1], p.units
         maps = [
-            WeightMap("kernel", (features, 4 * units), "kernel", ("weight_ih_l0",), TRANSPOSE),
+            WeightMap(
+                "kernel", (features, 4 * units), "kernel", ("weight_ih" + suffix,), TRANSPOSE
+            ),
             WeightMap(
                 "recurrent_kernel",
                 (units, 4 * units),
                 "recurrent_kernel",
-                ("weight_hh_l0",),
+                ("weight_hh" + suffix,),
                 TRANSPOSE,
             ),
         ]
         if p.use_bias:  # PyTorch's second bias is SingleBiasLSTM's fixed zero buffer
-            maps.append(WeightMap("bias", (4 * units,), "bias", ("bias_ih_l0",), IDENTITY))
+            maps.append(WeightMap("bias", (4 * units,), "bias", ("bias_ih" + suffix,), IDENTITY))
         return maps
+
+
+def _suffixes(bidirectional: bool) -> tuple[str, ...]:
+    """PyTorch's name endings of the tensors of each direction."""
+    return ("_l0", "_l0_reverse") if bidirectional else ("_l0",)
 
 
 # Keras orders a GRU's gate blocks [update z, reset r, candidate h]; PyTorch [r, z, n]:
@@ -191,6 +224,7 @@ class GRU(Recurrent):
     kind = "GRU"
     Params = GRUParams
     summary = "gated recurrent unit"
+    keras_name = "gru"
     gates = 3
     bias_vectors = 2
 
@@ -205,32 +239,39 @@ class GRU(Recurrent):
             },
         )
 
-    def torch(self, p: GRUParams, layer: ir.Layer) -> TorchLowering:
+    def torch_module(
+        self, p: GRUParams, layer: ir.Layer, bidirectional: bool
+    ) -> tuple[PyCall, list[PyCall], tuple[str, ...]]:
         features, units = layer.input_shape[-1], p.units
-        init = self.kernel_inits(p, layer)
-        if p.use_bias:
-            init.append(
-                init_call(p.bias_initializer, attr(layer, "bias_ih_l0"), features, 3 * units)
-            )
-            init.append(init_call(p.bias_initializer, attr(layer, "bias_hh_l0"), units, 3 * units))
-        module = PyCall("nn.GRU", (features, units), {"bias": p.use_bias, "batch_first": True})
-        return self.lowering(p, layer, module, init)
+        init: list[PyCall] = []
+        for suffix in _suffixes(bidirectional):
+            init += self.kernel_inits(p, layer, suffix)
+            if p.use_bias:
+                ih, hh = attr(layer, "bias_ih" + suffix), attr(layer, "bias_hh" + suffix)
+                init.append(init_call(p.bias_initializer, ih, features, 3 * units))
+                init.append(init_call(p.bias_initializer, hh, units, 3 * units))
+        kwargs: dict[str, object] = {"bias": p.use_bias, "batch_first": True}
+        if bidirectional:
+            kwargs["bidirectional"] = True
+        return PyCall("nn.GRU", (features, units), kwargs), init, ()
 
-    def weights(self, p: GRUParams, layer: ir.Layer) -> list[WeightMap]:
+    def direction_weights(
+        self, p: GRUParams, layer: ir.Layer, suffix: str = "_l0"
+    ) -> list[WeightMap]:
         features, units = layer.input_shape[-1], p.units
         maps = [
             WeightMap(
                 "kernel",
                 (features, 3 * units),
                 "kernel",
-                ("weight_ih_l0",),
+                ("weight_ih" + suffix,),
                 gate_kernel(_GRU_GATES),
             ),
             WeightMap(
                 "recurrent_kernel",
                 (units, 3 * units),
                 "recurrent_kernel",
-                ("weight_hh_l0",),
+                ("weight_hh" + suffix,),
                 gate_kernel(_GRU_GATES),
             ),
         ]
@@ -240,8 +281,171 @@ class GRU(Recurrent):
                     "bias",
                     (2, 3 * units),
                     "bias",
-                    ("bias_ih_l0", "bias_hh_l0"),
+                    ("bias_ih" + suffix, "bias_hh" + suffix),
                     split_gate_bias(_GRU_GATES),
                 )
             )
+        return maps
+
+class SimpleRNNParams(ir.Params):
+    units: int = Field(gt=0, description="size of the hidden state, a positive integer")
+    activation: Literal["tanh", "relu"] = Field(
+        "tanh", description="activation of the new state; tanh or relu, the two nn.RNN has"
+    )
+    use_bias: bool = True
+    return_sequences: bool = Field(False, description="output every step, not only the last")
+    kernel_initializer: InitializerName = "glorot_uniform"
+    recurrent_initializer: InitializerName = "orthogonal"
+    bias_initializer: InitializerName = "zeros"
+
+
+class SimpleRNN(Recurrent):
+    """The plain recurrent cell: h ← activation(x·W + h·U + b), one bias.
+
+    PyTorch's `nn.RNN` adds two biases (b_ih + b_hh) of which only the sum matters; the
+    generated `SingleBiasRNN` keeps b_hh as a fixed zero buffer, as `SingleBiasLSTM` does.
+    """
+
+    kind = "SimpleRNN"
+    aliases = ("RNN",)
+    Params = SimpleRNNParams
+    summary = "fully connected recurrent layer"
+    keras_name = "simple_rnn"
+    gates = 1
+    bias_vectors = 1
+
+    def keras(self, p: SimpleRNNParams, layer: ir.Layer) -> PyCall:
+        return PyCall(
+            "layers.SimpleRNN",
+            (p.units,),
+            {
+                "activation": p.activation,
+                "use_bias": p.use_bias,
+                "kernel_initializer": p.kernel_initializer,
+                "recurrent_initializer": p.recurrent_initializer,
+                "bias_initializer": p.bias_initializer,
+                "return_sequences": p.return_sequences,
+            },
+        )
+
+    def torch_module(
+        self, p: SimpleRNNParams, layer: ir.Layer, bidirectional: bool
+    ) -> tuple[PyCall, list[PyCall], tuple[str, ...]]:
+        features, units = layer.input_shape[-1], p.units
+        init: list[PyCall] = []
+        for suffix in _suffixes(bidirectional):
+            init += self.kernel_inits(p, layer, suffix)  # type: ignore[arg-type]
+            if p.use_bias:
+                bias = attr(layer, "bias_ih" + suffix)
+                init.append(init_call(p.bias_initializer, bias, features, units))
+        kwargs: dict[str, object] = {
+            "nonlinearity": p.activation,
+            "bias": p.use_bias,
+            "batch_first": True,
+        }
+        if bidirectional:
+            kwargs["bidirectional"] = True
+        return PyCall("SingleBiasRNN", (features, units), kwargs), init, ("SingleBiasRNN",)
+
+    def direction_weights(
+        self, p: SimpleRNNParams, layer: ir.Layer, suffix: str = "_l0"
+    ) -> list[WeightMap]:
+        features, units = layer.input_shape[-1], p.units
+        maps = [
+            WeightMap("kernel", (features, units), "kernel", ("weight_ih" + suffix,), TRANSPOSE),
+            WeightMap(
+                "recurrent_kernel",
+                (units, units),
+                "recurrent_kernel",
+                ("weight_hh" + suffix,),
+                TRANSPOSE,
+            ),
+        ]
+        if p.use_bias:  # PyTorch's second bias is SingleBiasRNN's fixed zero buffer
+            maps.append(WeightMap("bias", (units,), "bias", ("bias_ih" + suffix,)))
+        return maps
+
+
+class BidirectionalParams(ir.Params):
+    layer: LayerValue = Field(
+        description="the recurrent layer to run both ways: LSTM(..), GRU(..) or SimpleRNN(..)"
+    )
+    merge_mode: Literal["concat"] = Field(
+        "concat", description="how the two directions' outputs combine; concat is the one value"
+    )
+
+
+class Bidirectional(LayerEntry):
+    """Runs a recurrent layer forwards and a copy of it backwards; concatenates their outputs.
+
+    Each direction has its own weights, shaped as the wrapped layer's. With
+    `return_sequences` the backward outputs are put back in time order, so step t holds
+    [forward state after t, backward state after reading t … the end]; without it the output
+    is [forward state after the last step, backward state after the first step]. PyTorch's
+    `bidirectional=True` module keeps the backward tensors under `*_l0_reverse`; Keras names
+    the two copies `forward_<layer>` and `backward_<layer>`.
+    """
+
+    kind = "Bidirectional"
+    Params = BidirectionalParams
+    positional = ("layer",)
+    layer_args = ("layer",)
+    summary = "runs a recurrent layer both ways"
+
+    @staticmethod
+    def wrapped(p: BidirectionalParams) -> Recurrent:
+        entry = lookup("layer", p.layer.kind)
+        assert entry is not None  # resolved at check time
+        instance = entry()
+        if not isinstance(instance, Recurrent):
+            raise ShapeError(
+                "E0222",
+                f"Bidirectional wraps a recurrent layer, not {p.layer.kind}",
+                hint="wrap LSTM(..), GRU(..) or SimpleRNN(..), e.g. Bidirectional(LSTM(32))",
+                arg="layer",
+            )
+        return instance
+
+    def output_shape(self, p: BidirectionalParams, shape: ir.Shape) -> ir.Shape:
+        inner = self.wrapped(p).output_shape(p.layer.params, shape)  # type: ignore[arg-type]
+        return (*inner[:-1], 2 * inner[-1])
+
+    def param_counts(self, p: BidirectionalParams, shape: ir.Shape) -> tuple[int, int]:
+        trainable, frozen = self.wrapped(p).param_counts(p.layer.params, shape)  # type: ignore[arg-type]
+        return (2 * trainable, 2 * frozen)
+
+    def activation(self, p: BidirectionalParams) -> str | None:
+        return None
+
+    def keras(self, p: BidirectionalParams, layer: ir.Layer) -> PyCall:
+        inner = self.wrapped(p)
+        call = inner.keras(p.layer.params, layer)
+        named = PyCall(call.func, call.args, {**call.kwargs, "name": inner.keras_name})
+        return PyCall("layers.Bidirectional", (named,), {"merge_mode": p.merge_mode})
+
+    def torch(self, p: BidirectionalParams, layer: ir.Layer) -> TorchLowering:
+        params = p.layer.params
+        module, init, helpers = self.wrapped(p).torch_module(params, layer, bidirectional=True)  # type: ignore[arg-type]
+        units = params.units  # type: ignore[attr-defined]
+        expr = "{x}"
+        if not params.return_sequences:  # type: ignore[attr-defined]
+            # the forward direction ends at the last step, the backward one at the first
+            expr = f"torch.cat(({{x}}[:, -1, :{units}], {{x}}[:, 0, {units}:]), dim=-1)"
+        return TorchLowering(
+            modules=((layer.name, module),),
+            init=tuple(init),
+            forward=("{x}, _ = {m}({x})",),
+            expr=expr,
+            helpers=helpers,
+        )
+
+    def weights(self, p: BidirectionalParams, layer: ir.Layer) -> list[WeightMap]:
+        inner = self.wrapped(p)
+        maps = []
+        for direction, suffix in (("forward", "_l0"), ("backward", "_l0_reverse")):
+            path = f"{direction}_{inner.keras_name}/{inner.keras_name}_cell/"
+            for weight in inner.direction_weights(p.layer.params, layer, suffix):  # type: ignore[arg-type]
+                maps.append(
+                    replace(weight, name=f"{direction}.{weight.name}", keras=path + weight.keras)
+                )
         return maps

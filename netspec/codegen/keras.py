@@ -16,6 +16,55 @@ from netspec.codegen.common import (
 )
 from netspec.codegen.writer import Writer
 
+# Module-level layer classes a lowering can ask for, by name: what Keras has no layer for.
+HELPERS: dict[str, str] = {
+    "SelfAttention": '''@keras.saving.register_keras_serializable(package="netspec")
+class SelfAttention(layers.MultiHeadAttention):
+    """Keras' MultiHeadAttention as self-attention: queries, keys and values are the input."""
+
+    def build(self, input_shape):
+        super().build(input_shape, input_shape)
+
+    def call(self, inputs, training=None):
+        return super().call(inputs, inputs, training=training)
+
+    def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
+        return super().compute_output_shape(query_shape, query_shape)
+
+    def compute_output_spec(self, inputs, training=None):
+        return super().compute_output_spec(inputs, inputs)''',
+    "PositionalEmbedding": '''@keras.saving.register_keras_serializable(package="netspec")
+class PositionalEmbedding(layers.Layer):
+    """Adds a learned vector per position 0 … steps - 1 to a (N, steps, output_dim) input."""
+
+    def __init__(
+        self, sequence_length, output_dim, embeddings_initializer="random_uniform", **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.sequence_length = sequence_length
+        self.output_dim = output_dim
+        self.embeddings_initializer = embeddings_initializer
+        self.embeddings = self.add_weight(
+            shape=(sequence_length, output_dim),
+            initializer=embeddings_initializer,
+            name="embeddings",
+        )
+
+    def call(self, inputs):
+        return inputs + self.embeddings[: inputs.shape[-2]]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "sequence_length": self.sequence_length,
+            "output_dim": self.output_dim,
+            "embeddings_initializer": self.embeddings_initializer,
+        }''',
+}
+
 
 def generate(model: ir.Model) -> str:
     optimizer_entry = catalogue.lookup("optimizer", model.optimizer.kind)
@@ -46,6 +95,10 @@ def generate(model: ir.Model) -> str:
     w.line()
     shape_constants(w, model)
     w.value("TRAIN = ", train_settings(model))
+    for helper in _helpers(model):
+        w.line()
+        w.line()
+        w.lines(HELPERS[helper])
     w.line()
     w.line()
     w.line("def build_model() -> keras.Model:")
@@ -165,3 +218,13 @@ def _metric_calls(model: ir.Model, loss: ir.Loss) -> list[PyCall]:
 def _tensors(names: list[str]) -> catalogue.Code:
     """One tensor as itself, several as a list."""
     return catalogue.Code(names[0] if len(names) == 1 else "[" + ", ".join(names) + "]")
+
+
+def _helpers(model: ir.Model) -> list[str]:
+    """The helper classes the model's layers use, each once, in name order."""
+    names: set[str] = set()
+    for layer in model.layers:
+        entry = catalogue.lookup("layer", layer.kind)
+        assert entry is not None
+        names.update(entry().keras_helpers(layer.params))  # type: ignore[attr-defined]
+    return sorted(names)
