@@ -8,9 +8,10 @@ a caret under the offending text, and a hint.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict
@@ -29,6 +30,25 @@ class Span(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
+
+
+class Related(BaseModel):
+    """A place related to a diagnostic, shown as a `note:` under it (e.g. a block's use site)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    span: Span
+    message: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.span.file,
+            "line": self.span.line,
+            "column": self.span.column,
+            "end_line": self.span.end_line,
+            "end_column": self.span.end_column,
+            "message": self.message,
+        }
 
 
 class Severity(str, Enum):
@@ -88,6 +108,7 @@ class Diagnostic(BaseModel):
     message: str
     span: Span
     hint: str | None = None
+    related: tuple[Related, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -100,6 +121,7 @@ class Diagnostic(BaseModel):
             "code": self.code,
             "message": self.message,
             "hint": self.hint,
+            "related": [r.to_json() for r in self.related],
         }
 
 
@@ -108,6 +130,22 @@ class Diagnostics:
 
     def __init__(self) -> None:
         self._items: list[Diagnostic] = []
+        self._context: tuple[Related, ...] = ()
+        self._index: dict[tuple[str, Span, str], int] = {}
+
+    @contextlib.contextmanager
+    def related(self, notes: Sequence[Related]) -> Iterator[None]:
+        """Attach these notes to every diagnostic added inside the `with` block.
+
+        A statement instantiated from a block is checked inside one, so an error in the
+        block's text also names the use site that made it.
+        """
+        saved = self._context
+        self._context = saved + tuple(notes)
+        try:
+            yield
+        finally:
+            self._context = saved
 
     def error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
         self._add(code, Severity.ERROR, message, span, hint)
@@ -118,19 +156,38 @@ class Diagnostics:
     def _add(self, code: str, severity: Severity, message: str, span: Span, hint: str | None):
         if code not in CODES:
             raise KeyError(f"diagnostic code {code} is not in the CODES table")
-        self._items.append(
-            Diagnostic(code=code, severity=severity, message=message, span=span, hint=hint)
+        new = Diagnostic(
+            code=code, severity=severity, message=message, span=span, hint=hint,
+            related=self._context,
         )
+        # The same problem found again (a block's statement in a second instance) is one
+        # diagnostic that names every use site.
+        key = (code, span, message)
+        if key in self._index:
+            i = self._index[key]
+            old = self._items[i]
+            extra = tuple(r for r in new.related if r not in old.related)
+            self._items[i] = old.model_copy(update={"related": old.related + extra})
+            return
+        self._index[key] = len(self._items)
+        self._items.append(new)
 
     def extend(self, others: Iterable[Diagnostic]) -> None:
-        self._items.extend(others)
+        for d in others:
+            self._index.setdefault((d.code, d.span, d.message), len(self._items))
+            self._items.append(d)
 
     @property
     def has_errors(self) -> bool:
         return any(d.severity is Severity.ERROR for d in self._items)
 
     def __iter__(self) -> Iterator[Diagnostic]:
-        return iter(sorted(self._items, key=lambda d: (d.span.line, d.span.column)))
+        files: dict[str, int] = {}  # files in the order first reported: the spec before its imports
+        for d in self._items:
+            files.setdefault(d.span.file, len(files))
+        return iter(
+            sorted(self._items, key=lambda d: (files[d.span.file], d.span.line, d.span.column))
+        )
 
     def __len__(self) -> int:
         return len(self._items)
@@ -149,27 +206,45 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     return by_norm[close[0]] if close else None
 
 
-def render_text(diagnostic: Diagnostic, source: str | None) -> str:
-    """A compiler-style message: location, severity, code, message, source line, caret, hint."""
+def _excerpt(span: Span, source: str | None) -> list[str]:
+    """The source line of a span and a caret under it; nothing without the source."""
+    if source is None:
+        return []
+    source_lines = source.split("\n")  # lines as the parser counts them: '\n' alone
+    if not 1 <= span.line <= len(source_lines):
+        return []
+    raw = source_lines[span.line - 1].rstrip("\r")
+    text = raw.expandtabs(4)
+    gutter = f"{span.line:>4} | "
+    # Columns count characters; a tab before the span widens it once expanded.
+    start = len(raw[: max(span.column - 1, 0)].expandtabs(4))
+    if span.end_line == span.line:
+        end = len(raw[: max(span.end_column - 1, 0)].expandtabs(4))
+        width = max(end - start, 1)
+    else:
+        width = max(len(text) - start, 1)
+    return [gutter + text, " " * (len(gutter) - 2) + "| " + " " * start + "^" * width]
+
+
+def render_text(diagnostic: Diagnostic, source: str | Mapping[str, str] | None) -> str:
+    """A compiler-style message: location, severity, code, message, source line, caret, hint.
+
+    `source` is the text of the diagnostic's file, or texts by file name when the spec
+    imports others; each related place follows as a `note:` with its own line and caret.
+    """
+    def text_of(span: Span) -> str | None:
+        if isinstance(source, Mapping):
+            return source.get(span.file)
+        return source if span.file == diagnostic.span.file else None
+
     d = diagnostic
     lines = [f"{d.span}: {d.severity.value}[{d.code}]: {d.message}"]
-    if source is not None:
-        source_lines = source.split("\n")  # lines as the parser counts them: '\n' alone
-        if 1 <= d.span.line <= len(source_lines):
-            raw = source_lines[d.span.line - 1].rstrip("\r")
-            text = raw.expandtabs(4)
-            gutter = f"{d.span.line:>4} | "
-            lines.append(gutter + text)
-            # Columns count characters; a tab before the span widens it once expanded.
-            start = len(raw[: max(d.span.column - 1, 0)].expandtabs(4))
-            if d.span.end_line == d.span.line:
-                end = len(raw[: max(d.span.end_column - 1, 0)].expandtabs(4))
-                width = max(end - start, 1)
-            else:
-                width = max(len(text) - start, 1)
-            lines.append(" " * (len(gutter) - 2) + "| " + " " * start + "^" * width)
+    lines += _excerpt(d.span, text_of(d.span))
     if d.hint:
         lines.append(f"  hint: {d.hint}")
+    for note in d.related:
+        lines.append(f"{note.span}: note: {note.message}")
+        lines += _excerpt(note.span, text_of(note.span))
     return "\n".join(lines)
 
 

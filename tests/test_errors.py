@@ -220,6 +220,7 @@ def test_cli_check_json() -> None:
         "code",
         "message",
         "hint",
+        "related",
     }
     for item in items:
         assert set(item) == keys
