@@ -347,13 +347,12 @@ def check_definition(block: ir.BlockDef, diagnostics: Diagnostics) -> bool:
                 hint="give each parameter and input its own name",
             )
             ok = False
-    if block.inputs is not None and len(block.inputs) != 1:
+    if block.inputs is not None and not block.inputs:
         diagnostics.error(
             "E0171",
-            f"block '{block.name}' takes {len(block.inputs)} inputs; "
-            "a block in a chain of layers takes exactly one",
-            block.inputs[1].span if len(block.inputs) > 1 else block.name_span,
-            hint="write one input name, e.g. block name(params)(x)",
+            f"block '{block.name}' takes no input",
+            block.name_span,
+            hint="name its inputs, e.g. block name(params)(x), or leave out the '()'",
         )
         ok = False
     if not block.body:
@@ -400,6 +399,12 @@ class _Frame:
     stack: tuple[ir.BlockDef, ...]
     trainable: ir.Arg | None = None
     local: _Namer = field(default_factory=lambda: _Namer(set()))
+    tensors: dict[str, str] = field(default_factory=dict)
+    """Tensor names as written here → final layer (or model input) names."""
+    inputs: list[str] | None = None
+    """An instance's input tensors (final names); the first statement reads the first."""
+    last: str | None = None
+    """The final name of the last layer made here (an instance's output so far)."""
 
     def full(self, name: str) -> str:
         return name if self.prefix is None else f"{self.prefix}_{name}"
@@ -411,6 +416,8 @@ class Expander:
         self.ok = True
         self.taken = taken  # every final layer name so far, and the model's own names
         self.out: list[ir.LayerStmt] = []
+        self.top = _Namer(taken)
+        self.first_input = "input"
         self.invalid: set[int] = set()
         self.prefixes: set[str] = set()
         self.scopes: dict[str, dict[str, ir.BlockDef]] = {}
@@ -478,6 +485,7 @@ class Expander:
             args.append(arg.model_copy(update={"value": self._value(arg.value, frame)}))
         if frame.trainable is not None:
             args.append(frame.trainable)
+        inputs = self._tensors(statement, frame)
         name, name_span = self._name(statement, frame)
         self.out.append(
             statement.model_copy(
@@ -485,29 +493,62 @@ class Expander:
                     "name": name,
                     "name_span": name_span,
                     "call": call.model_copy(update={"args": args}),
+                    "inputs": inputs,
                     "origin": list(frame.origin),
                 }
             )
         )
+        if statement.name is not None:
+            frame.tensors[statement.name] = name
+        frame.last = name
+
+    def _tensors(self, statement: ir.LayerStmt, frame: _Frame) -> list[ir.Symbol] | None:
+        """The statement's tensor arguments as final names; [] when one is unknown."""
+        if statement.inputs is None:
+            if frame.inputs is not None and frame.last is None:
+                # the first statement of an instance reads the instance's input
+                return [ir.Symbol(name=frame.inputs[0], span=statement.call.name_span)]
+            return None
+        mapped = []
+        for symbol in statement.inputs:
+            final = frame.tensors.get(symbol.name)
+            if final is None and frame.prefix is None:
+                final = symbol.name  # a model input or a layer: the checker resolves it
+            elif final is None:
+                known = ", ".join(frame.tensors) or "none"
+                suggestion = did_you_mean(symbol.name, frame.tensors)
+                self.diagnostics.error(
+                    "E0174",
+                    f"no tensor named '{symbol.name}' in block '{frame.stack[-1].name}'",
+                    symbol.span,
+                    hint=f"did you mean '{suggestion}'?" if suggestion
+                    else f"a block reads its inputs and its earlier statements: {known}",
+                )
+                self.ok = False
+                final = symbol.name
+            mapped.append(symbol.model_copy(update={"name": final}))
+        return mapped
 
     def _value(self, value: ir.Value, frame: _Frame) -> ir.Value:
         return evaluate(value, frame.env, self.diagnostics)
 
-    def _name(self, statement: ir.LayerStmt, frame: _Frame) -> tuple[str | None, Span | None]:
-        """The statement's final name; None for an unnamed layer of the model (the checker
-        names those)."""
+    def _name(self, statement: ir.LayerStmt, frame: _Frame) -> tuple[str, Span]:
+        """The statement's final name, unique in the model, and the span that names it."""
         if statement.name is not None and statement.name_span is not None:
             first = self._claim(statement, frame)
             if frame.prefix is None and first:
                 return statement.name, statement.name_span  # the checker validates it
             name = self._unique(frame.full(statement.name), plain=first)
             return name, statement.name_span
-        if frame.prefix is None:
-            return None, None
-        entry = catalogue.lookup("layer", statement.call.name)
-        from netspec.check import snake_case  # the checker's naming, one rule for both
+        from netspec.check import RESERVED_NAMES, snake_case  # the checker's naming rule
 
+        entry = catalogue.lookup("layer", statement.call.name)
         base = snake_case(entry.kind if entry else statement.call.name)
+        if frame.prefix is None:  # Keras' numbering over the model: dense, dense_1, …
+            while True:
+                name = self.top.fresh(base)
+                if name not in RESERVED_NAMES:
+                    return name, statement.call.name_span
         local = frame.local.fresh(base)
         return self._unique(frame.full(local)), statement.call.name_span
 
@@ -559,6 +600,10 @@ class Expander:
             self.ok = False
             return
         env, trainable = bound
+        inputs = self._instance_inputs(statement, block, frame)
+        if inputs is None:
+            self.ok = False
+            return
         prefix = self._prefix(statement, block, frame)
         note = Related(
             span=call.span,
@@ -571,8 +616,38 @@ class Expander:
             origin=[note, *frame.origin],
             stack=(*frame.stack, block),
             trainable=frame.trainable or trainable,
+            tensors={s.name: t for s, t in zip(block.inputs or [], inputs, strict=False)},
+            inputs=inputs,
         )
         self.body(block.body, inner)
+        if inner.last is not None:  # the last statement is the instance's output
+            frame.last = inner.last
+            if statement.name is not None:
+                frame.tensors[statement.name] = inner.last
+
+    def _instance_inputs(
+        self, statement: ir.LayerStmt, block: ir.BlockDef, frame: _Frame
+    ) -> list[str] | None:
+        """The tensors an instance reads (final names): the use site's, or the one before."""
+        wanted = len(block.inputs) if block.inputs is not None else 1
+        if statement.inputs is None:
+            if wanted == 1:
+                return [frame.last or (frame.inputs[0] if frame.inputs else self.first_input)]
+            given = 0
+        else:
+            given = len(statement.inputs)
+            if given == wanted:
+                mapped = self._tensors(statement, frame) or []
+                return [s.name for s in mapped]
+        names = ", ".join(s.name for s in block.inputs or []) or "one"
+        self.diagnostics.error(
+            "E0173",
+            f"block '{block.name}' takes {wanted} input tensor{'s' if wanted > 1 else ''} "
+            f"({names}), got {given}",
+            statement.call.span,
+            hint=f"apply it to its inputs: {block.name}(…)({', '.join('t' + str(i + 1) for i in range(wanted))})",
+        )
+        return None
 
     def _prefix(self, statement: ir.LayerStmt, block: ir.BlockDef, frame: _Frame) -> str:
         """The instance's name: the use site's or the block's, numbered until no layer name
@@ -717,6 +792,8 @@ def expand(
     if spec.layers is None:
         return rest, ok
     expander = Expander(diagnostics, set(_collect_names(spec.layers)))
+    first = (spec.inputs or [None])[0]
+    expander.first_input = first.name if first is not None and first.name else "input"
     expander.scopes = scopes
     expander.invalid = invalid
     frame = _Frame(prefix=None, env={}, scope=main.scope, origin=[], stack=())

@@ -288,10 +288,10 @@ class _Checker:
         )
 
     def input_shape(self) -> ir.Shape | None:
-        value = self.spec.input
-        if value is None:
+        if not self.spec.inputs:
             self._missing("input", "input [28, 28, 1]")
             return None
+        value = self.spec.inputs[0].shape
         dims = [item.value if isinstance(item, ir.Literal) else None for item in value.items]
         bad = [
             item
@@ -616,11 +616,11 @@ class _Checker:
             or self.diagnostics.has_errors
         ):
             return None
-        assert self.spec.input is not None
+        assert self.spec.inputs
         model = ir.Model(
             name=self.spec.model_name,
             source=self.spec.span.file,
-            inputs=[ir.Input(name="input", shape=input_shape, span=self.spec.input.span)],
+            inputs=[ir.Input(name="input", shape=input_shape, span=self.spec.inputs[0].shape.span)],
             layers=layers,
             outputs=[layers[-1].name],
             loss=loss,

@@ -80,9 +80,13 @@ Value = Literal | Symbol | ListValue | Call | BinaryOp | UnaryOp
 
 
 class LayerStmt(Node):
+    """`[name =] Call[(tensor, …)]`; `inputs` is None when the statement names no tensors,
+    so it reads the previous statement's output (the first one reads the first input)."""
+
     name: str | None = None
     name_span: Span | None = None
     call: Call
+    inputs: list[Symbol] | None = None
     origin: list[Related] = Field(default_factory=list)
     """Where a statement from a block was instantiated: use sites, innermost first (blocks.py)."""
 
@@ -120,6 +124,38 @@ class BlockDef(Node):
     body: list[Statement]
 
 
+class InputStmt(Node):
+    """`input NAME [shape]`, or `input [shape]` for the one input named "input"."""
+
+    name: str | None = None
+    name_span: Span | None = None
+    shape: ListValue
+
+
+class OutputLoss(Node):
+    """`output = loss` in a `loss { … }` section: the loss of one model output."""
+
+    output: str
+    output_span: Span
+    call: Call
+
+
+class OutputWeight(Node):
+    """`output = 0.5` in a `loss_weights { … }` section; `value` is checked to be a number."""
+
+    output: str
+    output_span: Span
+    value: Value
+
+
+class OutputMetrics(Node):
+    """`output = [metric, …]` in a `metrics { … }` section."""
+
+    output: str
+    output_span: Span
+    metrics: list[Symbol]
+
+
 class Setting(Node):
     key: str
     key_span: Span
@@ -127,16 +163,27 @@ class Setting(Node):
 
 
 class SpecFile(Node):
-    """One `model NAME { … }` block as parsed. A section left out is None."""
+    """One `model NAME { … }` block as parsed. A section left out is None.
+
+    `loss` and `losses` are the two forms of the one `loss` section (one loss, or one per
+    output), as are `metrics` and `output_metrics`; at most one of each pair is set.
+    """
 
     model_name: str
     name_span: Span
-    input: ListValue | None = None
+    inputs: list[InputStmt] | None = None
     layers: list[Statement] | None = None
     layers_span: Span | None = None
+    outputs: list[Symbol] | None = None
+    outputs_span: Span | None = None
     loss: Call | None = None
+    losses: list[OutputLoss] | None = None
+    loss_span: Span | None = None
+    loss_weights: list[OutputWeight] | None = None
+    loss_weights_span: Span | None = None
     optimizer: Call | None = None
     metrics: list[Symbol] | None = None
+    output_metrics: list[OutputMetrics] | None = None
     train: list[Setting] | None = None
     train_span: Span | None = None
     uses: list[Use] = Field(default_factory=list)
@@ -157,6 +204,7 @@ BinaryOp.model_rebuild()
 UnaryOp.model_rebuild()
 LayerStmt.model_rebuild()
 RepeatStmt.model_rebuild()
+OutputWeight.model_rebuild()
 
 
 # --------------------------------------------------------------------------- checked IR

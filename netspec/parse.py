@@ -223,12 +223,28 @@ class _ToSyntaxTree(Transformer):
         return ir.LayerStmt(call=children[0], span=self._meta_span(meta))
 
     @v_args(meta=True)
+    def applied_layer(self, meta: Any, children: list[Any]) -> ir.LayerStmt:
+        call, inputs = children
+        return ir.LayerStmt(call=call, inputs=inputs, span=self._meta_span(meta))
+
+    @v_args(meta=True)
     def named_layer(self, meta: Any, children: list[Any]) -> ir.LayerStmt:
         name, call = children
         return ir.LayerStmt(
             name=str(name), name_span=self._token_span(name), call=call,
             span=self._meta_span(meta),
         )
+
+    @v_args(meta=True)
+    def named_applied_layer(self, meta: Any, children: list[Any]) -> ir.LayerStmt:
+        name, call, inputs = children
+        return ir.LayerStmt(
+            name=str(name), name_span=self._token_span(name), call=call, inputs=inputs,
+            span=self._meta_span(meta),
+        )
+
+    def tensor_args(self, children: list[Any]) -> list[ir.Symbol]:
+        return [c for c in children if isinstance(c, ir.Symbol)]
 
     @v_args(meta=True)
     def setting(self, meta: Any, children: list[Any]) -> ir.Setting:
@@ -238,41 +254,118 @@ class _ToSyntaxTree(Transformer):
             span=self._meta_span(meta),
         )
 
-    # Sections come back as (keyword, span, payload) and are assembled in `model`.
+    # Sections come back as (keyword, span, fields of `SpecFile`) and are assembled in `model`.
     @v_args(meta=True)
-    def input(self, meta: Any, children: list[Any]) -> tuple[str, Span, Any]:
-        return ("input", self._meta_span(meta), children[1])
+    def input(self, meta: Any, children: list[Any]) -> tuple[str, Span, dict[str, Any]]:
+        _keyword, name, shape = children
+        statement = ir.InputStmt(
+            name=None if name is None else str(name),
+            name_span=None if name is None else self._token_span(name),
+            shape=shape,
+            span=self._meta_span(meta),
+        )
+        return ("input", self._meta_span(meta), {"inputs": [statement]})
 
     @v_args(meta=True)
-    def layers(self, meta: Any, children: list[Any]) -> tuple[str, Span, Any]:
-        return ("layers", self._meta_span(meta), children[1:])
+    def layers(self, meta: Any, children: list[Any]) -> tuple[str, Span, dict[str, Any]]:
+        span = self._meta_span(meta)
+        return ("layers", span, {"layers": children[1:], "layers_span": span})
 
     @v_args(meta=True)
-    def loss(self, meta: Any, children: list[Any]) -> tuple[str, Span, Any]:
-        return ("loss", self._meta_span(meta), children[1])
-
-    @v_args(meta=True)
-    def optimizer(self, meta: Any, children: list[Any]) -> tuple[str, Span, Any]:
-        return ("optimizer", self._meta_span(meta), children[1])
-
-    @v_args(meta=True)
-    def metrics(self, meta: Any, children: list[Any]) -> tuple[str, Span, Any]:
+    def output(self, meta: Any, children: list[Any]) -> tuple[str, Span, dict[str, Any]]:
         value = children[1]
         items = value.items if isinstance(value, ir.ListValue) else [value]
+        symbols = self._symbols(items, "an output is the name of a layer", "write output [a, b]")
+        span = self._meta_span(meta)
+        return ("output", span, {"outputs": symbols, "outputs_span": span})
+
+    @v_args(meta=True)
+    def loss(self, meta: Any, children: list[Any]) -> tuple[str, Span, dict[str, Any]]:
+        span = self._meta_span(meta)
+        return ("loss", span, {"loss": children[1], "loss_span": span})
+
+    @v_args(meta=True)
+    def loss_by_output(self, meta: Any, children: list[Any]) -> tuple[str, Span, dict[str, Any]]:
+        losses = []
+        for setting in self._settings(children):
+            value = setting.value
+            if isinstance(value, ir.Symbol):
+                value = ir.Call(name=value.name, name_span=value.span, span=value.span)
+            if not isinstance(value, ir.Call):
+                self.diagnostics.error(
+                    "E0113", "a loss is a name or a call such as huber(delta=1.0)", value.span,
+                    hint="write loss { output_name = mean_squared_error }",
+                )
+                continue
+            losses.append(
+                ir.OutputLoss(
+                    output=setting.key, output_span=setting.key_span, call=value,
+                    span=setting.span,
+                )
+            )
+        span = self._meta_span(meta)
+        return ("loss", span, {"losses": losses, "loss_span": span})
+
+    @v_args(meta=True)
+    def loss_weights(self, meta: Any, children: list[Any]) -> tuple[str, Span, dict[str, Any]]:
+        weights = [
+            ir.OutputWeight(
+                output=s.key, output_span=s.key_span, value=s.value, span=s.span
+            )
+            for s in self._settings(children)
+        ]
+        span = self._meta_span(meta)
+        return ("loss_weights", span, {"loss_weights": weights, "loss_weights_span": span})
+
+    @v_args(meta=True)
+    def optimizer(self, meta: Any, children: list[Any]) -> tuple[str, Span, dict[str, Any]]:
+        return ("optimizer", self._meta_span(meta), {"optimizer": children[1]})
+
+    @v_args(meta=True)
+    def metrics(self, meta: Any, children: list[Any]) -> tuple[str, Span, dict[str, Any]]:
+        value = children[1]
+        items = value.items if isinstance(value, ir.ListValue) else [value]
+        symbols = self._symbols(items, "a metric is a name such as accuracy", "write metrics [accuracy]")
+        return ("metrics", self._meta_span(meta), {"metrics": symbols})
+
+    @v_args(meta=True)
+    def metrics_by_output(
+        self, meta: Any, children: list[Any]
+    ) -> tuple[str, Span, dict[str, Any]]:
+        per_output = []
+        for setting in self._settings(children):
+            value = setting.value
+            items = value.items if isinstance(value, ir.ListValue) else [value]
+            symbols = self._symbols(
+                items, "a metric is a name such as accuracy",
+                "write metrics { output_name = [accuracy] }",
+            )
+            per_output.append(
+                ir.OutputMetrics(
+                    output=setting.key, output_span=setting.key_span, metrics=symbols,
+                    span=setting.span,
+                )
+            )
+        return ("metrics", self._meta_span(meta), {"output_metrics": per_output})
+
+    @v_args(meta=True)
+    def train(self, meta: Any, children: list[Any]) -> tuple[str, Span, dict[str, Any]]:
+        span = self._meta_span(meta)
+        return ("train", span, {"train": self._settings(children), "train_span": span})
+
+    @staticmethod
+    def _settings(children: list[Any]) -> list[ir.Setting]:
+        return [c for c in children if isinstance(c, ir.Setting)]
+
+    def _symbols(self, items: list[ir.Value], message: str, hint: str) -> list[ir.Symbol]:
+        """The names in a list; anything else is reported."""
         symbols = []
         for item in items:
             if isinstance(item, ir.Symbol):
                 symbols.append(item)
             else:
-                self.diagnostics.error(
-                    "E0113", "a metric is a name such as accuracy", item.span,
-                    hint="write metrics [accuracy]",
-                )
-        return ("metrics", self._meta_span(meta), symbols)
-
-    @v_args(meta=True)
-    def train(self, meta: Any, children: list[Any]) -> tuple[str, Span, Any]:
-        return ("train", self._meta_span(meta), [c for c in children[1:] if c is not None])
+                self.diagnostics.error("E0113", message, item.span, hint=hint)
+        return symbols
 
     @v_args(meta=True)
     def model(self, meta: Any, children: list[Any]) -> ir.SpecFile:
@@ -280,6 +373,9 @@ class _ToSyntaxTree(Transformer):
         fields: dict[str, Any] = {}
         seen: dict[str, Span] = {}
         for keyword, span, payload in sections:
+            if keyword == "input":  # one section per input
+                fields.setdefault("inputs", []).extend(payload["inputs"])
+                continue
             if keyword in seen:
                 first = seen[keyword]
                 self.diagnostics.error(
@@ -290,9 +386,7 @@ class _ToSyntaxTree(Transformer):
                 )
                 continue
             seen[keyword] = span
-            fields[keyword] = payload
-            if keyword in ("layers", "train"):
-                fields[f"{keyword}_span"] = span
+            fields.update(payload)
         return ir.SpecFile(
             model_name=str(name), name_span=self._token_span(name),
             span=self._meta_span(meta), **fields,

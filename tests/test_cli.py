@@ -19,6 +19,7 @@ from netspec.cli import app
 
 DIAGNOSTIC_KEYS = {
     "file", "line", "column", "end_line", "end_column", "severity", "code", "message", "hint",
+    "related",
 }
 
 # Line 4 misspells `activation`: E0105 at 4:15, under `activaton`.
@@ -126,6 +127,7 @@ def test_check_json_diagnostics(runner: CliRunner, broken: Path) -> None:
         "code": "E0105",
         "message": "Dense has no parameter 'activaton'",
         "hint": "did you mean 'activation'?",
+        "related": [],
     }
     assert result.stderr == ""
 

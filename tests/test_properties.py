@@ -309,6 +309,7 @@ def test_mutated_specs_never_crash(text: str) -> None:
 # --------------------------------------------------------------------------- (c) values
 
 _KEYWORDS = {"model", "input", "layers", "loss", "optimizer", "metrics", "train", "true", "false",
+             "output", "loss_weights",
              "none"}  # fmt: skip
 
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True).filter(
