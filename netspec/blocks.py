@@ -175,8 +175,9 @@ def evaluate(value: ir.Value, env: dict[str, ir.Value], diagnostics: Diagnostics
     """
     try:
         return Evaluator(env, diagnostics).value(value)
-    except _Failed as failed:
-        return ir.Literal(value=None, span=failed.span)
+    except _Failed:
+        diagnostics.suppress(value.span)
+        return ir.Literal(value=None, span=value.span)
 
 
 def fold(node: BaseModel, diagnostics: Diagnostics, env: dict[str, ir.Value] | None = None):
@@ -737,7 +738,8 @@ class Expander:
                 env[param.name] = given[param.name]
             elif param.default is not None:
                 with self.diagnostics.related(
-                    [Related(span=call.span, message=f"in block '{block.name}' used here")]
+                    [Related(span=call.span, message=f"in block '{block.name}' used here"),
+                     *frame.origin]
                 ):
                     try:
                         env[param.name] = Evaluator(dict(env), self.diagnostics).value(

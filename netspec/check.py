@@ -313,6 +313,8 @@ class _Checker:
         if statements is None:
             self._missing("layers", "layers { Dense(10) }")
             return None
+        if not statements and not self.expanded:
+            return None  # every statement failed to expand, and was reported
         if not statements:
             self.diagnostics.error(
                 "E0130", "the 'layers' section is empty", self.spec.layers_span or self.spec.span,

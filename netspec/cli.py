@@ -177,6 +177,7 @@ def summary(
                     "params": layer.trainable_params + layer.non_trainable_params,
                     "trainable_params": layer.trainable_params,
                     "non_trainable_params": layer.non_trainable_params,
+                    "trainable": layer.trainable,
                 }
                 for layer in model.layers
             ],
@@ -193,7 +194,8 @@ def summary(
     table.add_row("input (Input)", fmt(model.inputs[0].shape), "0")
     for layer in model.layers:
         params = layer.trainable_params + layer.non_trainable_params
-        table.add_row(f"{layer.name} ({layer.kind})", fmt(layer.output_shape), f"{params:,}")
+        kind = layer.kind if layer.trainable else f"{layer.kind}, frozen"
+        table.add_row(f"{layer.name} ({kind})", fmt(layer.output_shape), f"{params:,}")
     stdout.print(table)
     stdout.print(f"Total params: {trainable + frozen:,}")
     stdout.print(f"Trainable params: {trainable:,}")

@@ -80,6 +80,21 @@ CODES: dict[str, str] = {
     "E0130": "missing section",
     "E0131": "section given twice",
     "E0132": "invalid input shape",
+    "E0160": "cannot import a file",
+    "E0161": "import cycle",
+    "E0162": "block defined twice",
+    "E0163": "block has the name of a layer",
+    "E0164": "block uses itself",
+    "E0165": "unknown block parameter",
+    "E0166": "missing block argument",
+    "E0167": "too many block arguments",
+    "E0168": "block argument given twice",
+    "E0169": "undefined name in an expression",
+    "E0170": "invalid arithmetic",
+    "E0171": "invalid block definition",
+    "E0172": "invalid repeat count",
+    "E0173": "wrong number of block inputs",
+    "E0174": "unknown tensor in a block",
     "E0201": "layer needs a flat input",
     "E0202": "window larger than its input",
     "E0203": "layer needs a sequence",
@@ -132,16 +147,23 @@ class Diagnostics:
         self._items: list[Diagnostic] = []
         self._context: tuple[Related, ...] = ()
         self._index: dict[tuple[str, Span, str], int] = {}
+        self._suppressed: set[Span] = set()
+
+    def suppress(self, span: Span) -> None:
+        """Report nothing more at this span: a value already reported stands in there as a
+        placeholder (an expression that could not be evaluated)."""
+        self._suppressed.add(span)
 
     @contextlib.contextmanager
     def related(self, notes: Sequence[Related]) -> Iterator[None]:
-        """Attach these notes to every diagnostic added inside the `with` block.
+        """Attach these notes (in place of any outer ones) to every diagnostic added inside
+        the `with` block.
 
         A statement instantiated from a block is checked inside one, so an error in the
         block's text also names the use site that made it.
         """
         saved = self._context
-        self._context = saved + tuple(notes)
+        self._context = tuple(notes)
         try:
             yield
         finally:
@@ -156,6 +178,8 @@ class Diagnostics:
     def _add(self, code: str, severity: Severity, message: str, span: Span, hint: str | None):
         if code not in CODES:
             raise KeyError(f"diagnostic code {code} is not in the CODES table")
+        if span in self._suppressed:
+            return
         new = Diagnostic(
             code=code, severity=severity, message=message, span=span, hint=hint,
             related=self._context,

@@ -51,7 +51,10 @@ def generate(model: ir.Model) -> str:
             entry = catalogue.lookup("layer", layer.kind)
             assert entry is not None
             lowering = entry().keras(layer.params, layer)  # type: ignore[attr-defined]
-            named = PyCall(lowering.func, lowering.args, {**lowering.kwargs, "name": layer.name})
+            frozen = {} if layer.trainable else {"trainable": False}
+            named = PyCall(
+                lowering.func, lowering.args, {**lowering.kwargs, **frozen, "name": layer.name}
+            )
             w.call("x = ", named, f"({variable})")
             variable = "x"
         w.call(
