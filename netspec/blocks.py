@@ -525,6 +525,7 @@ class Expander:
                     hint=f"did you mean '{suggestion}'?" if suggestion
                     else f"a block reads its inputs and its earlier statements: {known}",
                 )
+                self.diagnostics.suppress(symbol.span)  # the checker's E0140 would repeat it
                 self.ok = False
                 final = symbol.name
             mapped.append(symbol.model_copy(update={"name": final}))

@@ -17,8 +17,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from netspec import catalogue, ir
+from netspec.catalogue.merge import MergeEntry, MergeShapeError
 from netspec.catalogue.shapes import fmt
-from netspec.diagnostics import Diagnostics, Span
+from netspec.diagnostics import Diagnostics, Span, did_you_mean
 from netspec.parse import parse, parse_value, paused_gc
 
 _UNKNOWN_CODES = {
@@ -271,6 +272,18 @@ def _resolve(family: str, call: ir.Call, diagnostics: Diagnostics) -> type[catal
     return entry
 
 
+@dataclass
+class _Graph:
+    """The checked layer graph; `layers` is None when any statement failed."""
+
+    layers: list[ir.Layer] | None
+    outputs: list[str] | None
+    shapes: dict[str, ir.Shape | None]
+    statements: list[ir.LayerStmt]
+    made: dict[str, int | None]  # tensor → the statement that makes it (None: a model input)
+    built: dict[str, ir.Layer]  # the layers that checked, even if others did not
+
+
 class _Checker:
     def __init__(
         self, spec: ir.SpecFile, diagnostics: Diagnostics, expanded: bool = True
@@ -287,11 +300,36 @@ class _Checker:
             hint=f"add, for example: {example}",
         )
 
-    def input_shape(self) -> ir.Shape | None:
-        if not self.spec.inputs:
+    # -- inputs
+
+    def inputs(self) -> list[ir.Input] | None:
+        """The model inputs: `input [shape]` is one named "input"; `input NAME [shape]` any."""
+        statements = self.spec.inputs
+        if not statements:
             self._missing("input", "input [28, 28, 1]")
             return None
-        value = self.spec.inputs[0].shape
+        result: list[ir.Input] = []
+        seen: dict[str, Span] = {}
+        for statement in statements:
+            name = statement.name or "input"
+            span = statement.name_span or statement.span
+            shape = self._shape(statement.shape)
+            if statement.name is not None and not self._valid_name(statement.name, span, "an input"):
+                continue
+            if name in seen:
+                self.diagnostics.error(
+                    "E0120",
+                    f"the name '{name}' is already used by the input at line {seen[name].line}",
+                    span,
+                    hint="give each input its own name: input NAME [shape]",
+                )
+                continue
+            seen[name] = span
+            if shape is not None:
+                result.append(ir.Input(name=name, shape=shape, span=statement.shape.span))
+        return result if len(result) == len(statements) else None
+
+    def _shape(self, value: ir.ListValue) -> ir.Shape | None:
         dims = [item.value if isinstance(item, ir.Literal) else None for item in value.items]
         bad = [
             item
@@ -306,9 +344,28 @@ class _Checker:
                 hint="give the shape of one sample, channels last, e.g. input [28, 28, 1]",
             )
             return None
-        return tuple(dims)
+        return tuple(dims)  # type: ignore[arg-type]
 
-    def layers(self, input_shape: ir.Shape | None) -> list[ir.Layer] | None:
+    def _valid_name(self, name: str, span: Span, what: str) -> bool:
+        if not _NAME.match(name) or keyword.iskeyword(name) or name in RESERVED_NAMES:
+            self.diagnostics.error(
+                "E0121",
+                f"'{name}' cannot name {what}: "
+                + (
+                    "it is reserved in generated code"
+                    if _NAME.match(name)
+                    else f"{'an input' if what == 'an input' else 'a layer'} name starts with a letter"
+                ),
+                span,
+                hint="choose another name, starting with a letter",
+            )
+            return False
+        return True
+
+    # -- the layer graph
+
+    def graph(self, inputs: list[ir.Input] | None) -> _Graph | None:
+        """Statements → layers in topological order, with shapes, and the model outputs."""
         statements = self.spec.layers
         if statements is None:
             self._missing("layers", "layers { Dense(10) }")
@@ -323,33 +380,185 @@ class _Checker:
             return None
         assert all(isinstance(s, ir.LayerStmt) for s in statements), "expand() runs first"
         statements = [s for s in statements if isinstance(s, ir.LayerStmt)]
-        names = self._names(statements)
-        shape = input_shape if self.expanded else None
-        previous = "input"
-        result: list[ir.Layer] = []
-        for statement, name in zip(statements, names, strict=True):
-            with self.diagnostics.related(statement.origin):
-                layer = self._layer(statement, name, shape, previous)
-            if layer is None:
-                shape = None
+        input_spans = {s.name or "input": s.name_span or s.span for s in self.spec.inputs or []}
+        names = self._names(statements, input_spans)
+        made: dict[str, int | None] = {name: None for name in input_spans}  # tensor → statement
+        for i, name in enumerate(names):
+            if name is not None:
+                made[name] = i
+        references = []
+        for i, statement in enumerate(statements):
+            with self.diagnostics.related(statement.origin):  # the block use that made it
+                references.append(self._references(i, statements, names, made, input_spans))
+        order = self._order(statements, names, references, made)
+        # A statement that failed to expand leaves a gap: validate each layer, infer no shapes.
+        shapes: dict[str, ir.Shape | None] = {
+            i.name: i.shape if self.expanded else None for i in inputs or []
+        }
+        by_index: dict[int, ir.Layer] = {}
+        for i in order:
+            with self.diagnostics.related(statements[i].origin):
+                layer = self._layer(statements[i], names[i], references[i], shapes)
+            if layer is not None:
+                by_index[i] = layer
+                shapes[layer.name] = layer.output_shape
+        outputs = self._outputs(statements, names, made)
+        complete = (
+            inputs is not None
+            and len(by_index) == len(statements)
+            and all(r is not None for r in references)
+            and outputs is not None
+        )
+        if complete and outputs is not None:
+            self._unused(statements, names, references, outputs, input_spans)
+        layers = [by_index[i] for i in order if i in by_index]
+        built = {layer.name: layer for layer in layers}
+        return _Graph(layers if complete else None, outputs, shapes, statements, made, built)
+
+    def _references(
+        self,
+        i: int,
+        statements: list[ir.LayerStmt],
+        names: list[str | None],
+        made: dict[str, int | None],
+        input_spans: dict[str, Span],
+    ) -> list[tuple[str, Span]] | None:
+        """The tensors statement i reads, with where it names them; None if one is unknown.
+
+        A statement without tensor arguments reads the previous statement's output, the
+        first one the first model input.
+        """
+        statement = statements[i]
+        if statement.inputs is None:
+            if i == 0:
+                first = next(iter(input_spans), None)
+                return None if first is None else [(first, statement.span)]
+            previous = names[i - 1]
+            return None if previous is None else [(previous, statement.span)]
+        result: list[tuple[str, Span]] = []
+        ok = True
+        for symbol in statement.inputs:
+            if symbol.name in made:
+                result.append((symbol.name, symbol.span))
                 continue
-            result.append(layer)
-            shape, previous = layer.output_shape, layer.name
-        return result if len(result) == len(statements) else None
+            suggestion = did_you_mean(symbol.name, list(made))
+            known = ", ".join(sorted(made)) or "none"
+            self.diagnostics.error(
+                "E0140",
+                f"unknown tensor '{symbol.name}': no input or layer has this name",
+                symbol.span,
+                hint=f"did you mean '{suggestion}'?" if suggestion else f"known tensors: {known}",
+            )
+            ok = False
+        return result if ok else None
+
+    def _order(
+        self,
+        statements: list[ir.LayerStmt],
+        names: list[str | None],
+        references: list[list[tuple[str, Span]] | None],
+        made: dict[str, int | None],
+    ) -> list[int]:
+        """Statement indices so that each comes after those it reads (statement order where
+        free, so a chain keeps its order). Statements on a cycle, or reading one, are left
+        out; each cycle is reported once. Iterative: a spec may hold thousands of layers."""
+        order: list[int] = []
+        state = [0] * len(statements)  # 0 new, 1 on the path, 2 done, 3 broken (cycle)
+        for root in range(len(statements)):
+            if state[root]:
+                continue
+            path: list[int] = [root]
+            pending: list[list[int]] = [self._deps(root, references, made)]
+            state[root] = 1
+            while path:
+                if pending[-1]:
+                    dep = pending[-1].pop(0)
+                    if state[dep] == 1:
+                        self._cycle(path[path.index(dep):], statements, names, references)
+                        for node in path[path.index(dep):]:
+                            state[node] = 3
+                    elif state[dep] == 0:
+                        state[dep] = 1
+                        path.append(dep)
+                        pending.append(self._deps(dep, references, made))
+                    continue
+                node = path.pop()
+                pending.pop()
+                deps = self._deps(node, references, made)
+                if state[node] == 1 and all(state[d] == 2 for d in deps):
+                    state[node] = 2
+                    order.append(node)
+                else:
+                    state[node] = 3
+        return order
+
+    @staticmethod
+    def _deps(
+        i: int, references: list[list[tuple[str, Span]] | None], made: dict[str, int | None]
+    ) -> list[int]:
+        refs = references[i] or []
+        return [d for name, _ in refs if (d := made.get(name)) is not None]
+
+    def _cycle(
+        self,
+        cycle: list[int],
+        statements: list[ir.LayerStmt],
+        names: list[str | None],
+        references: list[list[tuple[str, Span]] | None],
+    ) -> None:
+        """Report a cycle of statements, starting at the one written first."""
+        start = cycle.index(min(cycle))
+        cycle = cycle[start:] + cycle[:start]
+        # The path runs from a statement to what it reads; the data flows the other way.
+        flow = list(reversed(cycle))
+        start = flow.index(min(flow))
+        flow = flow[start:] + flow[:start]
+        labels = [names[i] or statements[i].call.name for i in flow]
+        related = []
+        for k, i in enumerate(flow):
+            reader = flow[(k + 1) % len(flow)]
+            span = next(
+                (s for name, s in references[reader] or [] if name == names[i]),
+                statements[reader].span,
+            )
+            related.append((span, f"'{labels[(k + 1) % len(flow)]}' reads '{labels[k]}' here"))
+        first = statements[flow[0]]
+        self.diagnostics.error(
+            "E0141",
+            "the layers form a cycle: " + " -> ".join([*labels, labels[0]]),
+            first.name_span or first.span,
+            hint="a layer may only read model inputs and layers that do not read it back",
+            related=related,
+        )
 
     def _layer(
-        self, statement: ir.LayerStmt, name: str | None, shape: ir.Shape | None, previous: str
+        self,
+        statement: ir.LayerStmt,
+        name: str | None,
+        refs: list[tuple[str, Span]] | None,
+        shapes: dict[str, ir.Shape | None],
     ) -> ir.Layer | None:
-        """One statement checked against the shape it reads; None when it fails."""
         call, trainable = _trainable(statement.call, self.diagnostics)
         entry = _resolve("layer", call, self.diagnostics)
         params = _validate(entry, call, self.diagnostics) if entry else None
-        if entry is None or params is None or shape is None or name is None or trainable is None:
+        if entry is None or params is None or name is None or refs is None or trainable is None:
             return None
         layer_entry = entry()
         assert isinstance(layer_entry, catalogue.LayerEntry)
+        if not self._arity(layer_entry, statement, refs):
+            return None
+        in_shapes = [shapes.get(ref) for ref, _ in refs]
+        if any(shape is None for shape in in_shapes):
+            return None  # reported where that shape went wrong
+        known = [shape for shape in in_shapes if shape is not None]
         try:
-            out_shape = layer_entry.output_shape(params, shape)
+            if isinstance(layer_entry, MergeEntry):
+                out_shape = layer_entry.merged_shape(params, known)
+            else:
+                out_shape = layer_entry.output_shape(params, known[0])
+        except MergeShapeError as error:
+            self._merge_error(error, statement, refs, known)
+            return None
         except catalogue.ShapeError as error:
             span = call.span
             positional = iter(entry.positional)
@@ -359,15 +568,16 @@ class _Checker:
                     span = arg.span
             self.diagnostics.error(error.code, error.message, span, hint=error.hint)
             return None
-        counted, frozen = layer_entry.param_counts(params, shape)
+        counted, frozen = layer_entry.param_counts(params, known[0])
         if not trainable:  # a frozen layer's weights are all non-trainable
             counted, frozen = 0, counted + frozen
         return ir.Layer(
             name=name,
             kind=entry.kind,
             params=params,
-            inputs=[previous],
-            input_shape=shape,
+            inputs=[ref for ref, _ in refs],
+            input_shape=known[0],
+            input_shapes=known,
             output_shape=out_shape,
             trainable=trainable,
             trainable_params=counted,
@@ -375,24 +585,142 @@ class _Checker:
             span=statement.span,
         )
 
-    def _names(self, statements: list[ir.LayerStmt]) -> list[str | None]:
+    def _arity(
+        self, entry: catalogue.LayerEntry, statement: ir.LayerStmt, refs: list[tuple[str, Span]]
+    ) -> bool:
+        count, kind = len(refs), statement.call.name
+        if entry.max_inputs is not None and count > entry.max_inputs:
+            self.diagnostics.error(
+                "E0142",
+                f"{kind} reads one tensor, got {count}",
+                refs[entry.max_inputs][1],
+                hint="combine tensors first with Add, Concatenate, Multiply or Average",
+            )
+            return False
+        if count < entry.min_inputs:
+            self.diagnostics.error(
+                "E0142",
+                f"{kind} merges {entry.min_inputs} or more tensors, got {count}",
+                refs[0][1] if statement.inputs else statement.span,
+                hint=f"name the tensors to merge: {kind}()(a, b)",
+            )
+            return False
+        return True
+
+    def _merge_error(
+        self,
+        error: MergeShapeError,
+        statement: ir.LayerStmt,
+        refs: list[tuple[str, Span]],
+        shapes: list[ir.Shape],
+    ) -> None:
+        """A merge whose operands do not fit: name both, with their shapes and origins."""
+        related = []
+        described = []
+        for k in error.operands:
+            name = refs[k][0]
+            described.append(f"'{name}' is {fmt(shapes[k])}")
+            related.append((self._origin(name), f"'{name}' ({fmt(shapes[k])}) is made here"))
+        self.diagnostics.error(
+            "E0210",
+            f"{error.message}: " + ", ".join(described),
+            statement.span,
+            hint=error.hint,
+            related=related,
+        )
+
+    def _origin(self, tensor: str) -> Span:
+        """Where a tensor is made: its input statement or its layer statement."""
+        for source in self.spec.inputs or []:
+            if (source.name or "input") == tensor:
+                return source.span
+        for statement, name in zip(self.spec.layers or [], self._layer_names, strict=False):
+            if name == tensor:
+                return statement.span
+        return self.spec.span
+
+    def _outputs(
+        self, statements: list[ir.LayerStmt], names: list[str | None], made: dict[str, int | None]
+    ) -> list[str] | None:
+        symbols = self.spec.outputs
+        if symbols is None:
+            last = names[-1]
+            return None if last is None else [last]
+        result: list[str] = []
+        ok = bool(symbols)
+        if not symbols:
+            self.diagnostics.error(
+                "E0143", "the output list is empty", self.spec.outputs_span or self.spec.span,
+                hint="name one or more layers: output [a, b]",
+            )
+        for symbol in symbols:
+            if symbol.name not in made:
+                suggestion = did_you_mean(symbol.name, [n for n in names if n is not None])
+                self.diagnostics.error(
+                    "E0140",
+                    f"unknown tensor '{symbol.name}': no layer has this name",
+                    symbol.span,
+                    hint=f"did you mean '{suggestion}'?" if suggestion else "an output names a layer",
+                )
+                ok = False
+            elif made[symbol.name] is None:
+                self.diagnostics.error(
+                    "E0143", f"'{symbol.name}' is a model input, not a layer", symbol.span,
+                    hint="a model output names a layer",
+                )
+                ok = False
+            elif symbol.name in result:
+                self.diagnostics.error(
+                    "E0143", f"output '{symbol.name}' is listed twice", symbol.span,
+                    hint="list each output once",
+                )
+                ok = False
+            else:
+                result.append(symbol.name)
+        return result if ok else None
+
+    def _unused(
+        self,
+        statements: list[ir.LayerStmt],
+        names: list[str | None],
+        references: list[list[tuple[str, Span]] | None],
+        outputs: list[str],
+        input_spans: dict[str, Span],
+    ) -> None:
+        used = {name for refs in references for name, _ in refs or []} | set(outputs)
+        for name, span in input_spans.items():
+            if name not in used:
+                self.diagnostics.warning(
+                    "W0140", f"input '{name}' is never used", span,
+                    hint="read it in a layer, e.g. Dense(8)(" + name + "), or remove it",
+                )
+        for statement, name in zip(statements, names, strict=True):
+            if name is not None and name not in used:
+                self.diagnostics.warning(
+                    "W0140",
+                    f"the output of '{name}' is never used and is not a model output",
+                    statement.name_span or statement.span,
+                    hint="read it in another layer, list it in output [...], or remove it",
+                )
+
+    def _names(
+        self, statements: list[ir.LayerStmt], input_spans: dict[str, Span] | None = None
+    ) -> list[str | None]:
+        inputs = input_spans or {}
         explicit: dict[str, Span] = {}
         names: list[str | None] = []
         for statement in statements:
             name, span = statement.name, statement.name_span
             if name is None or span is None:
                 continue
-            if not _NAME.match(name) or keyword.iskeyword(name) or name in RESERVED_NAMES:
+            if not self._valid_name(name, span, "a layer"):
+                continue
+            if name in inputs:
                 self.diagnostics.error(
-                    "E0121",
-                    f"'{name}' cannot name a layer: "
-                    + (
-                        "it is reserved in generated code"
-                        if _NAME.match(name)
-                        else "a layer name starts with a letter"
-                    ),
+                    "E0120",
+                    f"the name '{name}' is already used by the input at line {inputs[name].line}",
                     span,
-                    hint="choose another name, starting with a letter",
+                    hint="give each layer and input a unique name",
                 )
             elif name in explicit:
                 self.diagnostics.error(
@@ -403,7 +731,7 @@ class _Checker:
                 )
             else:
                 explicit[name] = span
-        taken = set(explicit)
+        taken = set(explicit) | set(inputs)
         counters: dict[str, int] = {}
         for statement in statements:
             if statement.name is not None:
@@ -426,37 +754,141 @@ class _Checker:
                 names[i] = None
             elif statement.name is not None:
                 seen.add(statement.name)
+        self._layer_names = names
         return names
 
-    def loss(self, layers: list[ir.Layer] | None) -> ir.Loss | None:
-        call = self.spec.loss
-        if call is None:
+    # -- losses and metrics, per output
+
+    def losses(self, graph: _Graph | None) -> list[ir.Loss] | None:
+        """One loss per model output, from `loss X` or `loss { output = X, … }`."""
+        outputs = graph.outputs if graph is not None else None
+        if self.spec.loss is None and self.spec.losses is None:
             self._missing("loss", "loss categorical_crossentropy")
             return None
+        span = self.spec.loss_span or self.spec.span
+        weights = self._loss_weights(outputs)
+        if self.spec.loss is not None:
+            if outputs is not None and len(outputs) > 1:
+                listed = ", ".join(f"{o} = ..." for o in outputs)
+                self.diagnostics.error(
+                    "E0310",
+                    f"the model has {len(outputs)} outputs ({', '.join(outputs)}); "
+                    "give each its own loss",
+                    self.spec.loss.span,
+                    hint=f"write loss {{ {listed} }}",
+                )
+                return None
+            output = outputs[0] if outputs else None
+            loss = self._loss(self.spec.loss, output, graph)
+            if loss is None or output is None or weights is None:
+                return None
+            return [loss.model_copy(update={"weight": weights.get(output, 1.0)})]
+        by_output: dict[str, ir.Loss | None] = {}
+        keys_ok = True
+        for item in self.spec.losses or []:
+            if not self._output_key(item.output, item.output_span, outputs, by_output, "loss"):
+                keys_ok = False
+                continue
+            by_output[item.output] = self._loss(item.call, item.output, graph)
+        if outputs is None or weights is None or not keys_ok:  # a misspelt key: not missing too
+            return None
+        missing = [o for o in outputs if o not in by_output]
+        if missing:
+            self.diagnostics.error(
+                "E0312",
+                f"output{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)} "
+                f"{'have' if len(missing) > 1 else 'has'} no loss",
+                span,
+                hint="add " + ", ".join(f"{m} = mean_squared_error" for m in missing)
+                + " (or the loss that fits) to the loss section",
+            )
+            return None
+        result = []
+        for output in outputs:
+            loss = by_output[output]
+            if loss is None:
+                return None
+            result.append(loss.model_copy(update={"weight": weights.get(output, 1.0)}))
+        return result
+
+    def _output_key(
+        self, key: str, span: Span, outputs: list[str] | None, seen: Mapping[str, Any], section: str
+    ) -> bool:
+        """Whether a key of a per-output section names an output not named before in it."""
+        if outputs is not None and key not in outputs:
+            suggestion = did_you_mean(key, outputs)
+            known = ", ".join(outputs)
+            graph_names = set(self._layer_names or []) | {
+                s.name or "input" for s in self.spec.inputs or []
+            }
+            message = (
+                f"'{key}' is not a model output (outputs: {known})"
+                if key in graph_names
+                else f"unknown output '{key}' in the {section} section"
+            )
+            self.diagnostics.error(
+                "E0311", message, span,
+                hint=f"did you mean '{suggestion}'?" if suggestion
+                else f"list it in output [...], or use one of: {known}",
+            )
+            return False
+        if key in seen:
+            self.diagnostics.error(
+                "E0112", f"{section}: output '{key}' is given twice", span, hint="keep one of them"
+            )
+            return False
+        return True
+
+    def _loss_weights(self, outputs: list[str] | None) -> dict[str, float] | None:
+        weights: dict[str, float] = {}
+        ok = True
+        for item in self.spec.loss_weights or []:
+            if not self._output_key(item.output, item.output_span, outputs, weights, "loss_weights"):
+                ok = False
+                continue
+            value = item.value.value if isinstance(item.value, ir.Literal) else None
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                self.diagnostics.error(
+                    "E0113", f"loss_weights: the weight of '{item.output}' must be a number ≥ 0",
+                    item.value.span, hint="e.g. loss_weights { a = 1.0, b = 0.5 }",
+                )
+                ok = False
+                continue
+            weights[item.output] = float(value)
+        return weights if ok else None
+
+    def _loss(self, call: ir.Call, output: str | None, graph: _Graph | None) -> ir.Loss | None:
         entry = _resolve("loss", call, self.diagnostics)
         params = _validate(entry, call, self.diagnostics) if entry else None
         if entry is None or params is None:
             return None
-        if layers:
+        if graph is not None and output is not None and graph.shapes.get(output) is not None:
             loss_entry = entry()
             assert isinstance(loss_entry, catalogue.LossEntry)
-            for finding in loss_entry.check_output(
-                params, layers[-1].output_shape, self._output_activation(layers)
-            ):
+            shape = graph.shapes[output]
+            assert shape is not None
+            for finding in loss_entry.check_output(params, shape, self._activation_of(output, graph)):
                 report = self.diagnostics.warning if finding.warning else self.diagnostics.error
                 report(finding.code, finding.message, call.span, finding.hint)
-        return ir.Loss(kind=entry.kind, params=params, span=call.span)
+        return ir.Loss(kind=entry.kind, params=params, output=output or "", span=call.span)
 
     @staticmethod
-    def _output_activation(layers: list[ir.Layer]) -> str | None:
-        for layer in reversed(layers):
-            entry = catalogue.lookup("layer", layer.kind)
-            assert entry is not None
+    def _activation_of(tensor: str, graph: _Graph) -> str | None:
+        """The activation a tensor ends with, looking through layers that pass values on."""
+        while True:
+            index = graph.made.get(tensor)
+            if index is None:
+                return "linear"  # a model input
+            statement = graph.statements[index]
+            entry = catalogue.lookup("layer", statement.call.name)
+            layer = graph.built.get(tensor)
+            if entry is None or layer is None:
+                return None
             instance = entry()
             assert isinstance(instance, catalogue.LayerEntry)
             if not instance.transparent:
                 return instance.activation(layer.params)
-        return "linear"
+            tensor = layer.inputs[0]
 
     def optimizer(self) -> ir.Optimizer | None:
         call = self.spec.optimizer
@@ -469,32 +901,64 @@ class _Checker:
             return None
         return ir.Optimizer(kind=entry.kind, params=params, span=call.span)
 
-    def metrics(self, loss: ir.Loss | None) -> list[ir.Metric] | None:
-        result: list[ir.Metric] = []
-        ok = True
-        target = None
-        if loss is not None:
+    def metrics(self, losses: list[ir.Loss] | None, graph: _Graph | None) -> list[ir.Metric] | None:
+        """Metrics per output: `metrics [..]` for a model's one output, or `metrics { o = [..] }`."""
+        outputs = graph.outputs if graph is not None else None
+        targets: dict[str, str] = {}
+        kinds: dict[str, str] = {}
+        for loss in losses or []:
             loss_entry = catalogue.lookup("loss", loss.kind)
-            target = loss_entry.target  # type: ignore[union-attr]
-        for symbol in self.spec.metrics or []:
-            call = ir.Call(name=symbol.name, name_span=symbol.span, span=symbol.span)
-            entry = _resolve("metric", call, self.diagnostics)
-            if entry is None:
+            targets[loss.output] = loss_entry.target  # type: ignore[union-attr]
+            kinds[loss.output] = loss.kind
+        if self.spec.metrics and outputs is not None and len(outputs) > 1:
+            listed = ", ".join(f"{o} = [...]" for o in outputs)
+            self.diagnostics.error(
+                "E0310",
+                f"the model has {len(outputs)} outputs ({', '.join(outputs)}); "
+                "give the metrics of each",
+                self.spec.metrics[0].span,
+                hint=f"write metrics {{ {listed} }}",
+            )
+            return None
+        groups: list[tuple[str | None, list[ir.Symbol]]] = []
+        if self.spec.metrics is not None:
+            groups.append((outputs[0] if outputs else None, self.spec.metrics))
+        seen: dict[str, bool] = {}
+        ok = True
+        for item in self.spec.output_metrics or []:
+            if self._output_key(item.output, item.output_span, outputs, seen, "metrics"):
+                seen[item.output] = True
+                groups.append((item.output, item.metrics))
+            else:
                 ok = False
-                continue
-            if target is not None and target not in entry.targets:  # type: ignore[attr-defined]
-                self.diagnostics.error(
-                    "E0305",
-                    f"metric '{symbol.name}' does not apply to {loss.kind} "  # type: ignore[union-attr]
-                    f"({target} targets)",
-                    symbol.span,
-                    hint="for regression use mean_absolute_error or mean_squared_error; "
-                    "accuracy is for classification",
-                )
-                ok = False
-                continue
-            result.append(ir.Metric(kind=entry.kind, span=symbol.span))
+        result: list[ir.Metric] = []
+        for output, symbols in groups:
+            for symbol in symbols:
+                metric = self._metric(symbol, output, targets, kinds)
+                ok &= metric is not None
+                if metric is not None:
+                    result.append(metric)
         return result if ok else None
+
+    def _metric(
+        self, symbol: ir.Symbol, output: str | None, targets: dict[str, str], kinds: dict[str, str]
+    ) -> ir.Metric | None:
+        call = ir.Call(name=symbol.name, name_span=symbol.span, span=symbol.span)
+        entry = _resolve("metric", call, self.diagnostics)
+        if entry is None:
+            return None
+        target = targets.get(output) if output is not None else None
+        if target is not None and target not in entry.targets:  # type: ignore[attr-defined]
+            self.diagnostics.error(
+                "E0305",
+                f"metric '{symbol.name}' does not apply to {kinds[output]} "  # type: ignore[index]
+                f"({target} targets)",
+                symbol.span,
+                hint="for regression use mean_absolute_error or mean_squared_error; "
+                "accuracy is for classification",
+            )
+            return None
+        return ir.Metric(kind=entry.kind, output=output or "", span=symbol.span)
 
     def train(self) -> ir.TrainConfig | None:
         span = self.spec.train_span or self.spec.span
@@ -566,9 +1030,7 @@ class _Checker:
             return None
         return node(kind=entry.kind, params=params, span=value.span)
 
-    def class_weight(
-        self, train: ir.TrainConfig, loss: ir.Loss, layers: list[ir.Layer]
-    ) -> None:
+    def class_weight(self, train: ir.TrainConfig, losses: list[ir.Loss], graph: _Graph) -> None:
         """One non-negative weight per class the model outputs, for a classification loss."""
         weights = train.class_weight
         if weights is None:
@@ -576,8 +1038,20 @@ class _Checker:
         span = next(
             (s.value.span for s in self.spec.train or [] if s.key == "class_weight"), train.span
         )
+        if len(losses) > 1:
+            self.diagnostics.error(
+                "E0306",
+                f"class_weight applies to a model with one output; this one has {len(losses)}",
+                span,
+                hint="remove class_weight",
+            )
+            return
+        loss = losses[0]
         target = catalogue.lookup("loss", loss.kind).target  # type: ignore[union-attr]
-        units = layers[-1].output_shape[-1]
+        shape = graph.shapes.get(loss.output)
+        if shape is None:
+            return
+        units = shape[-1]
         classes = {"sparse": units, "one_hot": units, "binary": 2 if units == 1 else None}.get(target)
         if classes is None:
             self.diagnostics.error(
@@ -600,32 +1074,34 @@ class _Checker:
             )
 
     def run(self) -> ir.Model | None:
-        input_shape = self.input_shape()
-        layers = self.layers(input_shape)
-        loss = self.loss(layers)
+        self._layer_names: list[str | None] = []
+        inputs = self.inputs()
+        graph = self.graph(inputs)
+        losses = self.losses(graph)
         optimizer = self.optimizer()
-        metrics = self.metrics(loss)
+        metrics = self.metrics(losses, graph)
         train = self.train()
-        if train is not None and loss is not None and layers:
-            self.class_weight(train, loss, layers)
+        if train is not None and losses is not None and graph is not None:
+            self.class_weight(train, losses, graph)
         if (
-            input_shape is None
-            or layers is None
-            or loss is None
+            inputs is None
+            or graph is None
+            or graph.layers is None
+            or graph.outputs is None
+            or losses is None
             or optimizer is None
             or metrics is None
             or train is None
             or self.diagnostics.has_errors
         ):
             return None
-        assert self.spec.inputs
         model = ir.Model(
             name=self.spec.model_name,
             source=self.spec.span.file,
-            inputs=[ir.Input(name="input", shape=input_shape, span=self.spec.inputs[0].shape.span)],
-            layers=layers,
-            outputs=[layers[-1].name],
-            loss=loss,
+            inputs=inputs,
+            layers=graph.layers,
+            outputs=graph.outputs,
+            losses=losses,
             optimizer=optimizer,
             metrics=metrics,
             train=train,

@@ -103,11 +103,20 @@ def _exit_status(diagnostics: Diagnostics) -> int:
 
 
 def _flow(model: ir.Model) -> str:
+    """A chain on one line (input → layer → …); a graph one line per layer, with its inputs."""
     from netspec.catalogue.shapes import fmt
 
-    steps = [f"input {fmt(model.inputs[0].shape)}"]
-    steps += [f"{layer.name} {fmt(layer.output_shape)}" for layer in model.layers]
-    return " → ".join(steps)
+    if model.is_chain:
+        steps = [f"{model.inputs[0].name} {fmt(model.inputs[0].shape)}"]
+        steps += [f"{layer.name} {fmt(layer.output_shape)}" for layer in model.layers]
+        return " → ".join(steps)
+    lines = ["inputs: " + ", ".join(f"{i.name} {fmt(i.shape)}" for i in model.inputs)]
+    lines += [
+        f"{layer.name} {fmt(layer.output_shape)} ← {', '.join(layer.inputs)}"
+        for layer in model.layers
+    ]
+    lines.append("outputs: " + ", ".join(f"{o} {fmt(model.shape_of(o))}" for o in model.outputs))
+    return "\n  ".join(lines)
 
 
 @app.command()
@@ -168,6 +177,8 @@ def summary(
         data = {
             "model": model.name,
             "input": list(model.inputs[0].shape),
+            "inputs": [{"name": i.name, "shape": list(i.shape)} for i in model.inputs],
+            "outputs": model.outputs,
             "layers": [
                 {
                     "name": layer.name,
@@ -191,12 +202,19 @@ def summary(
     table.add_column("Layer")
     table.add_column("Output shape")
     table.add_column("Params", justify="right")
-    table.add_row("input (Input)", fmt(model.inputs[0].shape), "0")
+    graph = not model.is_chain  # a chain's connections go without saying
+    if graph:
+        table.add_column("Connected to")
+    for source in model.inputs:
+        table.add_row(f"{source.name} (Input)", fmt(source.shape), "0", *([""] if graph else []))
     for layer in model.layers:
         params = layer.trainable_params + layer.non_trainable_params
         kind = layer.kind if layer.trainable else f"{layer.kind}, frozen"
-        table.add_row(f"{layer.name} ({kind})", fmt(layer.output_shape), f"{params:,}")
+        connected = [", ".join(layer.inputs)] if graph else []
+        table.add_row(f"{layer.name} ({kind})", fmt(layer.output_shape), f"{params:,}", *connected)
     stdout.print(table)
+    if graph:
+        stdout.print("Outputs: " + ", ".join(model.outputs), markup=False)
     stdout.print(f"Total params: {trainable + frozen:,}")
     stdout.print(f"Trainable params: {trainable:,}")
     stdout.print(f"Non-trainable params: {frozen:,}")

@@ -33,7 +33,8 @@ class Span(BaseModel):
 
 
 class Related(BaseModel):
-    """A place related to a diagnostic, shown as a `note:` under it (e.g. a block's use site)."""
+    """Another place a diagnostic involves, shown as a `note:` under it: where each operand
+    of a bad merge is made, the use site of the block a statement came from."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -80,6 +81,12 @@ CODES: dict[str, str] = {
     "E0130": "missing section",
     "E0131": "section given twice",
     "E0132": "invalid input shape",
+    "E0140": "unknown tensor name",
+    "E0141": "cycle in the layer graph",
+    "E0142": "wrong number of layer inputs",
+    "E0143": "invalid model output",
+    "W0140": "tensor never used",
+    "E0150": "training several inputs or outputs is not supported yet",
     "E0160": "cannot import a file",
     "E0161": "import cycle",
     "E0162": "block defined twice",
@@ -100,12 +107,16 @@ CODES: dict[str, str] = {
     "E0203": "layer needs a sequence",
     "E0204": "reshape sizes do not match",
     "E0205": "wrong input rank",
+    "E0210": "merged shapes do not match",
     "E0301": "loss does not fit the output",
     "W0302": "probabilities fed to a loss that expects logits",
     "W0303": "logits fed to a loss that expects probabilities",
     "W0304": "model has no trainable parameters",
     "E0305": "metric does not fit the loss",
     "E0306": "class weights do not fit the output",
+    "E0310": "one setting for several outputs",
+    "E0311": "unknown output in a per-output section",
+    "E0312": "output without a loss",
     "E0401": "data does not fit the model",
     "E0402": "cannot read the data",
     "E0403": "data arrays are malformed",
@@ -169,20 +180,30 @@ class Diagnostics:
         finally:
             self._context = saved
 
-    def error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
-        self._add(code, Severity.ERROR, message, span, hint)
+    def error(
+        self, code: str, message: str, span: Span, hint: str | None = None,
+        related: Iterable[tuple[Span, str]] = (),
+    ) -> None:
+        self._add(code, Severity.ERROR, message, span, hint, related)
 
-    def warning(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
-        self._add(code, Severity.WARNING, message, span, hint)
+    def warning(
+        self, code: str, message: str, span: Span, hint: str | None = None,
+        related: Iterable[tuple[Span, str]] = (),
+    ) -> None:
+        self._add(code, Severity.WARNING, message, span, hint, related)
 
-    def _add(self, code: str, severity: Severity, message: str, span: Span, hint: str | None):
+    def _add(
+        self, code: str, severity: Severity, message: str, span: Span, hint: str | None,
+        related: Iterable[tuple[Span, str]],
+    ) -> None:
         if code not in CODES:
             raise KeyError(f"diagnostic code {code} is not in the CODES table")
         if span in self._suppressed:
             return
+        notes = tuple(Related(span=s, message=m) for s, m in related)
         new = Diagnostic(
             code=code, severity=severity, message=message, span=span, hint=hint,
-            related=self._context,
+            related=notes + self._context,
         )
         # The same problem found again (a block's statement in a second instance) is one
         # diagnostic that names every use site.
@@ -251,10 +272,11 @@ def _excerpt(span: Span, source: str | None) -> list[str]:
 
 
 def render_text(diagnostic: Diagnostic, source: str | Mapping[str, str] | None) -> str:
-    """A compiler-style message: location, severity, code, message, source line, caret, hint.
+    """A compiler-style message: location, severity, code, message, source line, caret, hint;
+    then a `note:` with its own source line and caret for each related place.
 
     `source` is the text of the diagnostic's file, or texts by file name when the spec
-    imports others; each related place follows as a `note:` with its own line and caret.
+    imports others (a note in a file with no text here is shown without a quote).
     """
     def text_of(span: Span) -> str | None:
         if isinstance(source, Mapping):
@@ -262,13 +284,11 @@ def render_text(diagnostic: Diagnostic, source: str | Mapping[str, str] | None) 
         return source if span.file == diagnostic.span.file else None
 
     d = diagnostic
-    lines = [f"{d.span}: {d.severity.value}[{d.code}]: {d.message}"]
-    lines += _excerpt(d.span, text_of(d.span))
+    lines = [f"{d.span}: {d.severity.value}[{d.code}]: {d.message}", *_excerpt(d.span, text_of(d.span))]
+    for note in d.related:
+        lines += [f"{note.span}: note: {note.message}", *_excerpt(note.span, text_of(note.span))]
     if d.hint:
         lines.append(f"  hint: {d.hint}")
-    for note in d.related:
-        lines.append(f"{note.span}: note: {note.message}")
-        lines += _excerpt(note.span, text_of(note.span))
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 from netspec.diagnostics import Related, Span
 
-IR_VERSION = 1
+IR_VERSION = 2  # 2: graphs (layer inputs, several inputs and outputs, a loss per output)
 
 
 class Node(BaseModel):
@@ -225,11 +225,16 @@ class Input(Node):
 
 
 class Layer(Node):
+    """One layer of the graph. `inputs` name the tensors it reads (model inputs or layers),
+    `input_shapes` their shapes in the same order; `input_shape` is the first of them, the
+    only one for every layer but a merge (Add, Concatenate, …)."""
+
     name: str
     kind: str
     params: SerializeAsAny[Params]
     inputs: list[str]
     input_shape: Shape
+    input_shapes: list[Shape]
     output_shape: Shape
     trainable: bool = True
     """False freezes the layer: its weights are not trained (all count as non-trainable)."""
@@ -238,8 +243,12 @@ class Layer(Node):
 
 
 class Loss(Node):
+    """The loss of one model output, and its weight in the total (1.0 unless stated)."""
+
     kind: str
     params: SerializeAsAny[Params]
+    output: str
+    weight: float = 1.0
 
 
 class Optimizer(Node):
@@ -248,7 +257,10 @@ class Optimizer(Node):
 
 
 class Metric(Node):
+    """A metric of one model output."""
+
     kind: str
+    output: str
 
 
 class DataSource(Node):
@@ -306,7 +318,12 @@ class TrainConfig(Node):
 
 
 class Model(Node):
-    """A checked model: what both code generators lower, with nothing left implicit."""
+    """A checked model: what both code generators lower, with nothing left implicit.
+
+    The layers are a graph in topological order (each reads only inputs and earlier
+    layers); a chain is the graph where each layer reads the one before. `losses` holds one
+    loss per output, in the order of `outputs`.
+    """
 
     ir_version: int = IR_VERSION
     name: str
@@ -314,10 +331,32 @@ class Model(Node):
     inputs: list[Input]
     layers: list[Layer]
     outputs: list[str]
-    loss: Loss
+    losses: list[Loss]
     optimizer: Optimizer
     metrics: list[Metric]
     train: TrainConfig
+
+    @property
+    def loss(self) -> Loss:
+        """The loss of the first output: the model's one loss unless it has several outputs."""
+        return self.losses[0]
+
+    @property
+    def is_chain(self) -> bool:
+        """One input, one output, and each layer reads the one before it (or the input)."""
+        previous = self.inputs[0].name
+        for layer in self.layers:
+            if layer.inputs != [previous]:
+                return False
+            previous = layer.name
+        return len(self.inputs) == 1 and self.outputs == [previous]
+
+    def shape_of(self, tensor: str) -> Shape:
+        """The per-sample shape of a model input or a layer's output."""
+        for source in self.inputs:
+            if source.name == tensor:
+                return source.shape
+        return next(layer.output_shape for layer in self.layers if layer.name == tensor)
 
     @property
     def trainable_params(self) -> int:
@@ -329,6 +368,5 @@ class Model(Node):
 
     @property
     def output_shape(self) -> Shape:
-        by_name = {layer.name: layer.output_shape for layer in self.layers}
-        by_name.update({i.name: i.shape for i in self.inputs})
-        return by_name[self.outputs[0]]
+        """The shape of the first output: the model's one output unless it has several."""
+        return self.shape_of(self.outputs[0])

@@ -318,3 +318,14 @@ def test_block_fixture_matches_golden(target: str, update_golden: bool) -> None:
         path.write_text(code, encoding="utf-8")
         return
     assert path.read_text(encoding="utf-8") == code, "run pytest --update-golden and review"
+
+
+def test_residual_blocks_wire_their_shortcut() -> None:
+    model, diagnostics, _ = check_file("tests/blocks/residual_graph.net")
+    assert model is not None, list(diagnostics)
+    by_name = {layer.name: layer for layer in model.layers}
+    assert by_name["residual_s"].inputs == ["conv_bn_batch_normalization"]
+    assert by_name["residual_add"].inputs == ["residual_c_batch_normalization", "residual_s"]
+    assert by_name["residual_1_h_conv2d"].inputs == ["residual_add"]
+    assert by_name["r_s"].output_shape == (16, 16, 32)
+    assert model.outputs == [model.layers[-1].name]

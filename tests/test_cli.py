@@ -234,7 +234,7 @@ def test_emit_ir_matches_the_schema(runner: CliRunner, stem: str) -> None:
             assert layer["params"]["kernel_initializer"] == "glorot_uniform"
             assert layer["params"]["bias_initializer"] == "zeros"
             assert layer["params"]["use_bias"] is True
-    called = [(data["loss"], "loss"), (data["optimizer"], "optimizer")]
+    called = [*((loss, "loss") for loss in data["losses"]), (data["optimizer"], "optimizer")]
     if data["train"]["data"] is not None:
         called.append((data["train"]["data"], "data"))
     for node, family in called:

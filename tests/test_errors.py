@@ -34,6 +34,7 @@ HINTED = {
     "E0160", "E0161", "E0162", "E0163", "E0164", "E0165", "E0166", "E0167", "E0168", "E0169",
     "E0170", "E0171", "E0172", "E0173", "E0174",
     "E0201", "E0202", "E0203", "E0204", "E0205", "E0301", "W0302", "W0303", "W0304", "E0305", "E0306",
+    "E0140", "E0141", "E0142", "E0143", "W0140", "E0210", "E0310", "E0311", "E0312",
 }  # fmt: skip
 
 # Lark's terminal names must never reach a user.
@@ -143,7 +144,8 @@ def test_every_code_has_a_corpus_file() -> None:
         seen |= {code for code, _, _ in expectations(path.read_text(encoding="utf-8")).diagnostics}
     # E0002 (the file cannot be read) is tested below with a path that does not exist; E04xx
     # come from loading the data at run time, which `netspec check` never does.
-    not_from_check = {"E0002"} | {code for code in CODES if code.startswith("E04")}
+    # E0150 (training several inputs or outputs) comes from `netspec train`, tested in test_train.
+    not_from_check = {"E0002", "E0150"} | {code for code in CODES if code.startswith("E04")}
     missing = set(CODES) - not_from_check - seen
     assert not missing, f"codes with no file in tests/errors/: {sorted(missing)}"
     assert seen <= set(CODES), f"corpus expects unknown codes: {sorted(seen - set(CODES))}"
@@ -231,6 +233,38 @@ def test_cli_check_json() -> None:
         assert item["code"] in CODES
     source = path.read_text(encoding="utf-8")
     assert {(i["code"], i["line"], i["column"]) for i in items} == expectations(source).diagnostics
+
+
+def test_related_notes_name_both_operands_of_a_merge() -> None:
+    """A merge mismatch points at the merge and, in notes, at where each operand is made."""
+    path = ERRORS / "graph_merge_shapes.net"
+    result = CliRunner().invoke(app, ["check", "--format", "json", str(path)])
+    (item,) = json.loads(result.stdout)
+    notes = [(n["line"], n["column"], n["message"]) for n in item["related"]]
+    assert notes == [(7, 5, "'a' ([64]) is made here"), (8, 5, "'b' ([32]) is made here")]
+    source = path.read_text(encoding="utf-8")
+    _, diagnostics, _ = check_file(path)
+    text = render_text(next(iter(diagnostics)), source)
+    lines = text.splitlines()
+    note = lines.index(f"{path}:7:5: note: 'a' ([64]) is made here")
+    assert lines[note + 1].endswith("a = Dense(64)(features)")
+    assert lines[note + 2].strip() == "|     " + "^" * 23  # a caret under the note's span too
+    assert f"{path}:8:5: note: 'b' ([32]) is made here" in lines
+
+
+def test_a_cycle_is_reported_once_and_never_loops() -> None:
+    """A long cycle ends in an error naming every member, in the order data would flow."""
+    names = [f"l{i}" for i in range(300)]
+    statements = [f"{n} = Dense(2)({names[i - 1]})" for i, n in enumerate(names)]
+    source = (
+        "model m { input [2] layers { " + " ".join(statements) + " out = Dense(1) }"
+        " loss mse optimizer SGD }"
+    )
+    model, diagnostics = check_source(source)
+    cycles = [d for d in diagnostics if d.code == "E0141"]
+    assert model is None and len(cycles) == 1
+    assert cycles[0].message.endswith("l0 -> l1 -> l2 -> " + " -> ".join(names[3:]) + " -> l0")
+    assert len(cycles[0].related) == 300
 
 
 def test_cli_check_text_and_warnings_only() -> None:

@@ -11,6 +11,7 @@ from netspec.catalogue import (  # noqa: F401  (imported to register their entri
     data,
     embedding,
     initializers,
+    merge,
     normalization,
     recurrent,
     training,

@@ -137,6 +137,9 @@ class LayerEntry(Entry):
     # activation of a model is then the one of the layer before it.
     transparent: ClassVar[bool] = False
     summary: ClassVar[str] = ""
+    # How many tensors the layer reads: one, except for merges (Add, Concatenate, …).
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
 
     def output_shape(self, p: Any, shape: ir.Shape) -> ir.Shape:
         raise NotImplementedError

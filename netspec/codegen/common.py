@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from netspec import __version__, ir
-from netspec.codegen.writer import Writer
+from netspec.codegen.writer import Writer, identifier, literal
 
 
 def header_comment(w: Writer, model: ir.Model, framework: str) -> None:
@@ -25,3 +25,58 @@ def train_settings(model: ir.Model) -> dict[str, Any]:
     """The spec's `train` block as plain data (the data source as a dict)."""
     nested = {"span": True, "data": {"span"}, "lr_schedule": {"span"}}
     return model.train.model_dump(exclude=nested)
+
+
+def variables(model: ir.Model, input_variable: str) -> dict[str, str]:
+    """The Python variable holding each tensor in generated code.
+
+    A layer read only by the next one (a link of a chain) lives in `x`, as does a chain's
+    last layer, so a chain's code reads `x = layer(x)` throughout; any other tensor keeps its
+    own (validated) name. The input named `input` (the `input [shape]` form) is
+    `input_variable`.
+    """
+    uses: dict[str, int] = {}
+    for layer in model.layers:
+        for name in layer.inputs:
+            uses[name] = uses.get(name, 0) + 1
+    first = model.layers[0].inputs
+    result = {i.name: identifier(i.name) for i in model.inputs}
+    if "input" in result:  # `x` only where, like a chain link, the next layer reads it alone
+        chained = first == ["input"] and uses.get("input") == 1
+        result["input"] = input_variable if chained or input_variable != "x" else "inputs"
+    for k, layer in enumerate(model.layers):
+        following = model.layers[k + 1] if k + 1 < len(model.layers) else None
+        count = uses.get(layer.name, 0)
+        if following is None:
+            chained = count == 0 and model.outputs == [layer.name]
+        else:
+            chained = (
+                count == 1 and following.inputs.count(layer.name) == 1
+                and layer.name not in model.outputs
+            )
+        result[layer.name] = "x" if chained else identifier(layer.name)
+    return result
+
+
+def single_io(model: ir.Model) -> bool:
+    """One input and one output: the models netspec's generated training loops run."""
+    return len(model.inputs) == 1 and len(model.outputs) == 1
+
+
+def input_words(model: ir.Model) -> str:
+    """How the docstring of a generated module describes the input samples."""
+    if len(model.inputs) == 1:
+        return f"one sample shaped {model.inputs[0].shape}"
+    return "one sample of each input shaped as INPUT_SHAPES says"
+
+
+def shape_constants(w: Writer, model: ir.Model) -> None:
+    """INPUT_SHAPE and OUTPUT_SHAPE; by name (INPUT_SHAPES, OUTPUT_SHAPES) when several."""
+    if len(model.inputs) == 1:
+        w.line(f"INPUT_SHAPE = {literal(model.inputs[0].shape)}")
+    else:
+        w.value("INPUT_SHAPES = ", {i.name: i.shape for i in model.inputs})
+    if len(model.outputs) == 1:
+        w.line(f"OUTPUT_SHAPE = {literal(model.output_shape)}")
+    else:
+        w.value("OUTPUT_SHAPES = ", {o: model.shape_of(o) for o in model.outputs})

@@ -1,0 +1,165 @@
+"""Merge layers: Add, Multiply, Average and Concatenate combine two or more tensors.
+
+Shapes are channels-last, as everywhere in a spec. Add, Multiply and Average need operands of
+one shape and combine them element-wise, left to right, as Keras does; Concatenate joins them
+along `axis`, counted as Keras counts it (0 is the batch axis, -1 the channels). A generated
+PyTorch model may hold a feature map channels-first; the generator brings every operand of a
+merge to one layout and maps Concatenate's axis to it (`torch_merge`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from netspec import ir
+from netspec.catalogue.base import Layout, PyCall, ShapeError, TorchLowering
+from netspec.catalogue.layer import LayerEntry
+from netspec.catalogue.shapes import fmt
+
+
+class MergeShapeError(ShapeError):
+    """Two operands of a merge do not fit together; `operands` are their positions."""
+
+    def __init__(self, message: str, operands: tuple[int, int], hint: str | None = None):
+        super().__init__("E0210", message, hint=hint)
+        self.operands = operands
+
+
+class MergeEntry(LayerEntry):
+    """A layer that reads two or more tensors; it has no weights and no activation."""
+
+    min_inputs = 2
+    max_inputs = None
+    keras_class: ClassVar[str] = ""
+
+    def output_shape(self, p: Any, shape: ir.Shape) -> ir.Shape:
+        return self.merged_shape(p, [shape])
+
+    def merged_shape(self, p: Any, shapes: list[ir.Shape]) -> ir.Shape:
+        raise NotImplementedError
+
+    def activation(self, p: Any) -> str | None:
+        return None
+
+    def keras(self, p: Any, layer: ir.Layer) -> PyCall:
+        return PyCall(self.keras_class)
+
+    def torch(self, p: Any, layer: ir.Layer) -> TorchLowering:
+        return TorchLowering(modules=(), layout=Layout.ANY)
+
+    def torch_merge(self, p: Any, layer: ir.Layer, operands: list[str], channels_first: bool) -> str:
+        """The PyTorch expression of the merge; all operands are in one layout."""
+        raise NotImplementedError
+
+
+class _ElementWise(MergeEntry):
+    operator: ClassVar[str] = ""
+
+    def merged_shape(self, p: ir.Params, shapes: list[ir.Shape]) -> ir.Shape:
+        for i, shape in enumerate(shapes[1:], start=1):
+            if shape != shapes[0]:
+                raise MergeShapeError(
+                    f"{self.kind} needs inputs of one shape",
+                    (0, i),
+                    hint="bring them to one shape first, e.g. with Dense or Reshape; "
+                    "Concatenate joins tensors of different sizes",
+                )
+        return shapes[0]
+
+    def torch_merge(self, p: ir.Params, layer: ir.Layer, operands: list[str], channels_first: bool) -> str:
+        return f" {self.operator} ".join(operands)
+
+
+class Add(_ElementWise):
+    """The element-wise sum of its inputs, added left to right."""
+
+    kind = "Add"
+    keras_class = "layers.Add"
+    operator = "+"
+    summary = "adds its inputs element-wise"
+
+
+class Multiply(_ElementWise):
+    """The element-wise product of its inputs, multiplied left to right."""
+
+    kind = "Multiply"
+    keras_class = "layers.Multiply"
+    operator = "*"
+    summary = "multiplies its inputs element-wise"
+
+
+class Average(_ElementWise):
+    """The element-wise mean of its inputs: their sum, left to right, divided by their count."""
+
+    kind = "Average"
+    keras_class = "layers.Average"
+    summary = "averages its inputs element-wise"
+
+    def torch_merge(self, p: ir.Params, layer: ir.Layer, operands: list[str], channels_first: bool) -> str:
+        return f"({' + '.join(operands)}) / {len(operands)}"
+
+
+class ConcatenateParams(ir.Params):
+    axis: int = Field(
+        -1, description="the axis to join along, counting the batch as 0; -1 is the last (channels)"
+    )
+
+
+class Concatenate(MergeEntry):
+    """Joins its inputs along one axis; every other axis must have the same size."""
+
+    kind = "Concatenate"
+    Params = ConcatenateParams
+    positional = ("axis",)
+    keras_class = "layers.Concatenate"
+    summary = "joins its inputs along an axis"
+
+    @staticmethod
+    def sample_axis(axis: int, rank: int) -> int | None:
+        """The per-sample axis (0-based) that `axis` names, or None for the batch or out of range."""
+        full = axis + rank + 1 if axis < 0 else axis
+        return full - 1 if 1 <= full <= rank else None
+
+    def merged_shape(self, p: ConcatenateParams, shapes: list[ir.Shape]) -> ir.Shape:
+        first = shapes[0]
+        for i, shape in enumerate(shapes[1:], start=1):
+            if len(shape) != len(first):
+                raise MergeShapeError(
+                    "Concatenate needs inputs of one rank", (0, i),
+                    hint="Flatten or Reshape one of them first",
+                )
+        axis = self.sample_axis(p.axis, len(first))
+        if axis is None:
+            valid = f"1 to {len(first)} or -1 to -{len(first)}"
+            raise ShapeError(
+                "E0210",
+                f"Concatenate axis {p.axis} is not an axis of its inputs {fmt(first)} "
+                f"(the batch is axis 0)",
+                hint=f"for inputs of rank {len(first)} use an axis from {valid}",
+                arg="axis",
+            )
+        for i, shape in enumerate(shapes[1:], start=1):
+            if any(a != b for k, (a, b) in enumerate(zip(first, shape, strict=True)) if k != axis):
+                raise MergeShapeError(
+                    f"Concatenate along axis {p.axis} needs inputs whose other axes match",
+                    (0, i),
+                    hint="concatenate along the axis where they differ, or reshape one of them",
+                )
+        joined = sum(shape[axis] for shape in shapes)
+        return (*first[:axis], joined, *first[axis + 1:])
+
+    def keras(self, p: ConcatenateParams, layer: ir.Layer) -> PyCall:
+        return PyCall(self.keras_class, (), {"axis": p.axis})
+
+    def torch_merge(
+        self, p: ConcatenateParams, layer: ir.Layer, operands: list[str], channels_first: bool
+    ) -> str:
+        rank = len(layer.input_shape)
+        axis = self.sample_axis(p.axis, rank)
+        assert axis is not None  # checked by merged_shape
+        dim = axis + 1  # past the batch axis
+        if channels_first and rank >= 2:  # (N, C, *spatial): channels at 1, spatial axes after
+            dim = 1 if axis == rank - 1 else axis + 2
+        return f"torch.cat(({', '.join(operands)}), dim={dim})"
