@@ -272,6 +272,16 @@ def _resolve(family: str, call: ir.Call, diagnostics: Diagnostics) -> type[catal
     return entry
 
 
+def _reaching(layers: list[ir.Layer], outputs: list[str]) -> list[ir.Layer]:
+    """The layers an output depends on, in their order: Keras' functional model holds only
+    these, so both targets, the summary and the weights leave the others out alike."""
+    needed = set(outputs)
+    for layer in reversed(layers):
+        if layer.name in needed:
+            needed.update(layer.inputs)
+    return [layer for layer in layers if layer.name in needed]
+
+
 @dataclass
 class _Graph:
     """The checked layer graph; `layers` is None when any statement failed."""
@@ -413,6 +423,8 @@ class _Checker:
             self._unused(statements, names, references, outputs, input_spans)
         layers = [by_index[i] for i in order if i in by_index]
         built = {layer.name: layer for layer in layers}
+        if complete and outputs is not None:
+            layers = _reaching(layers, outputs)
         return _Graph(layers if complete else None, outputs, shapes, statements, made, built)
 
     def _references(
@@ -700,7 +712,8 @@ class _Checker:
                     "W0140",
                     f"the output of '{name}' is never used and is not a model output",
                     statement.name_span or statement.span,
-                    hint="read it in another layer, list it in output [...], or remove it",
+                    hint="read it in another layer or list it in output [...]; as it is, "
+                    "it is left out of the model",
                 )
 
     def _names(

@@ -164,6 +164,34 @@ def _cases() -> dict[str, list[Case]]:
         Case("embedding", (6,), (f"Embedding({VOCABULARY}, 4)",), tokens=True),
         Case("embedding_gru", (5,), (f"Embedding({VOCABULARY}, 3)", "GRU(4)"), tokens=True),
     ]
+    # Merges read named tensors (`input` is the model input). After a convolution the PyTorch
+    # operands are channels-first: a merge of two feature maps stays so (Concatenate's axis
+    # mapped to it); a feature map merged with a channels-last tensor is permuted back first.
+    two_dense = ("a = Dense(4)", "b = Dense(4, activation=tanh)(input)")
+    two_maps = ("a = Conv2D(3, 3, padding=same)", "b = Conv2D(3, 1, activation=relu)(input)")
+    c["Add"] = [
+        Case("add_dense", (5,), (*two_dense, "Add()(a, b)")),
+        Case("add_maps", (5, 6, 2), (*two_maps, "Add()(a, b)")),
+        Case("add_map_and_input", (5, 6, 3), (*two_maps, "Add()(a, input, b)")),
+    ]
+    c["Multiply"] = [
+        Case("multiply_dense", (5,), (*two_dense, "Multiply()(a, b)")),
+        Case("multiply_maps", (5, 6, 2), (*two_maps, "Multiply()(a, b)")),
+    ]
+    c["Average"] = [
+        Case("average_dense", (5,), (*two_dense, "Average()(a, b, a)")),
+        Case("average_map_and_input", (5, 6, 3), (*two_maps, "Average()(b, input, a)")),
+    ]
+    c["Concatenate"] = [
+        Case("concat_dense", (5,), (*two_dense, "Concatenate()(a, b, input)")),
+        Case("concat_steps", (3, 5), ("a = Dense(2)", "Concatenate(axis=1)(a, a)")),
+        *(
+            Case(f"concat_maps_axis_{name}", (5, 6, 2), (*two_maps, f"Concatenate({axis})(a, b)"))
+            for name, axis in (("m1", -1), ("3", 3), ("1", 1), ("2", 2), ("m2", -2), ("m3", -3))
+        ),
+        Case("concat_map_and_input", (5, 6, 2), (*two_maps, "Concatenate()(a, input)")),
+        Case("concat_map_and_input_rows", (5, 6, 3), (*two_maps, "Concatenate(1)(input, b)")),
+    ]
     return c
 
 

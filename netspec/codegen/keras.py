@@ -34,11 +34,14 @@ def generate(model: ir.Model) -> str:
         "(KERAS_BACKEND=tensorflow, Keras' default)."
     )
     w.line()
-    w.line("import math")
-    w.line()
+    loop = single_io(model)  # the training loop is what uses math, numpy and tensorflow
+    if loop:
+        w.line("import math")
+        w.line()
     w.line("import keras")
-    w.line("import numpy as np")
-    w.line("import tensorflow as tf")
+    if loop:
+        w.line("import numpy as np")
+        w.line("import tensorflow as tf")
     w.line("from keras import layers, ops" if optimizer_helper else "from keras import layers")
     w.line()
     shape_constants(w, model)

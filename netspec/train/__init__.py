@@ -76,7 +76,25 @@ def _check(
     sources = {
         file: source, **imported, **{f"--{k.replace('_', '-')}": v for k, v in overrides.items()}
     }
+    if model is not None and not _trainable_here(model, diagnostics):
+        return None, diagnostics, sources
     return model, diagnostics, sources
+
+
+def _trainable_here(model: ir.Model, diagnostics: Diagnostics) -> bool:
+    """netspec's data sources and loops feed one input array and one target array."""
+    if len(model.inputs) == 1 and len(model.outputs) == 1:
+        return True
+    counts = f"{len(model.inputs)} input(s) and {len(model.outputs)} output(s)"
+    diagnostics.error(
+        "E0150",
+        f"training a model with several inputs or outputs is not supported yet; "
+        f"model '{model.name}' has {counts}",
+        model.span.model_copy(update={"end_line": model.span.line, "end_column": model.span.column + 5}),
+        hint="netspec check, summary and compile work for it; train the generated Keras module "
+        "with compile_model() and model.fit, or train a single-input, single-output model",
+    )
+    return False
 
 
 def _prepare_data(model: ir.Model, diagnostics: Diagnostics) -> Any:
