@@ -258,6 +258,32 @@ def _validate(
     return params if bound.ok else None
 
 
+def _trainable(call: ir.Call, diagnostics: Diagnostics) -> tuple[ir.Call, bool | None]:
+    """The call without its `trainable=` argument, and that argument (true when left out).
+
+    `trainable` is an attribute every layer has, not a catalogue parameter: false freezes
+    the layer's weights (Keras `trainable=False`, PyTorch `requires_grad_(False)`).
+    """
+    given = [a for a in call.args if a.keyword == "trainable"]
+    if not given:
+        return call, True
+    rest = call.model_copy(update={"args": [a for a in call.args if a.keyword != "trainable"]})
+    for extra in given[1:]:
+        diagnostics.error(
+            "E0112", f"{call.name}: argument 'trainable' is given twice",
+            extra.keyword_span or extra.span, hint="keep one of them",
+        )
+    value = given[0].value
+    if isinstance(value, ir.Literal) and isinstance(value.value, bool) and len(given) == 1:
+        return rest, value.value
+    if len(given) == 1 and value.span not in {d.span for d in diagnostics}:
+        diagnostics.error(
+            "E0113", f"{call.name}: trainable should be true or false", value.span,
+            hint="trainable=false freezes the layer's weights",
+        )
+    return rest, None
+
+
 def _resolve(family: str, call: ir.Call, diagnostics: Diagnostics) -> type[catalogue.Entry] | None:
     entry = catalogue.lookup(family, call.name)
     if entry is None:
@@ -296,9 +322,12 @@ class _Graph:
 
 
 class _Checker:
-    def __init__(self, spec: ir.SpecFile, diagnostics: Diagnostics) -> None:
+    def __init__(
+        self, spec: ir.SpecFile, diagnostics: Diagnostics, expanded: bool = True
+    ) -> None:
         self.spec = spec
         self.diagnostics = diagnostics
+        self.expanded = expanded  # False: a statement is missing, so infer no shapes
 
     def _missing(self, section: str, example: str) -> None:
         self.diagnostics.error(
@@ -378,24 +407,35 @@ class _Checker:
         if statements is None:
             self._missing("layers", "layers { Dense(10) }")
             return None
+        if not statements and not self.expanded:
+            return None  # every statement failed to expand, and was reported
         if not statements:
             self.diagnostics.error(
                 "E0130", "the 'layers' section is empty", self.spec.layers_span or self.spec.span,
                 hint="list at least one layer, e.g. Dense(10)",
             )
             return None
+        assert all(isinstance(s, ir.LayerStmt) for s in statements), "expand() runs first"
+        statements = [s for s in statements if isinstance(s, ir.LayerStmt)]
         input_spans = {s.name or "input": s.name_span or s.span for s in self.spec.inputs or []}
         names = self._names(statements, input_spans)
         made: dict[str, int | None] = {name: None for name in input_spans}  # tensor → statement
         for i, name in enumerate(names):
             if name is not None:
                 made[name] = i
-        references = [self._references(i, statements, names, made, input_spans) for i in range(len(statements))]
+        references = []
+        for i, statement in enumerate(statements):
+            with self.diagnostics.related(statement.origin):  # the block use that made it
+                references.append(self._references(i, statements, names, made, input_spans))
         order = self._order(statements, names, references, made)
-        shapes: dict[str, ir.Shape | None] = {i.name: i.shape for i in inputs or []}
+        # A statement that failed to expand leaves a gap: validate each layer, infer no shapes.
+        shapes: dict[str, ir.Shape | None] = {
+            i.name: i.shape if self.expanded else None for i in inputs or []
+        }
         by_index: dict[int, ir.Layer] = {}
         for i in order:
-            layer = self._layer(statements[i], names[i], references[i], shapes)
+            with self.diagnostics.related(statements[i].origin):
+                layer = self._layer(statements[i], names[i], references[i], shapes)
             if layer is not None:
                 by_index[i] = layer
                 shapes[layer.name] = layer.output_shape
@@ -537,10 +577,10 @@ class _Checker:
         refs: list[tuple[str, Span]] | None,
         shapes: dict[str, ir.Shape | None],
     ) -> ir.Layer | None:
-        call = statement.call
+        call, trainable = _trainable(statement.call, self.diagnostics)
         entry = _resolve("layer", call, self.diagnostics)
         params = _validate(entry, call, self.diagnostics) if entry else None
-        if entry is None or params is None or name is None or refs is None:
+        if entry is None or params is None or name is None or refs is None or trainable is None:
             return None
         layer_entry = entry()
         assert isinstance(layer_entry, catalogue.LayerEntry)
@@ -567,7 +607,9 @@ class _Checker:
                     span = arg.span
             self.diagnostics.error(error.code, error.message, span, hint=error.hint)
             return None
-        trainable, frozen = layer_entry.param_counts(params, known[0])
+        counted, frozen = layer_entry.param_counts(params, known[0])
+        if not trainable:  # a frozen layer's weights are all non-trainable
+            counted, frozen = 0, counted + frozen
         return ir.Layer(
             name=name,
             kind=entry.kind,
@@ -576,7 +618,8 @@ class _Checker:
             input_shape=known[0],
             input_shapes=known,
             output_shape=out_shape,
-            trainable_params=trainable,
+            trainable=trainable,
+            trainable_params=counted,
             non_trainable_params=frozen,
             span=statement.span,
         )
@@ -1112,10 +1155,19 @@ class _Checker:
         return model
 
 
-def check(spec: ir.SpecFile, diagnostics: Diagnostics) -> ir.Model | None:
-    """Check a parsed spec; returns the checked model, or None when there are errors."""
+def check(
+    spec: ir.SpecFile, diagnostics: Diagnostics, sources: dict[str, str] | None = None
+) -> ir.Model | None:
+    """Check a parsed spec; returns the checked model, or None when there are errors.
+
+    Blocks, imports, `repeat` and arithmetic are expanded first (`netspec.blocks`); the
+    texts of imported files are added to `sources` for rendering their diagnostics.
+    """
+    from netspec.blocks import expand
+
     with paused_gc():  # the checked IR holds no cycles either; see `paused_gc`
-        return _Checker(spec, diagnostics).run()
+        expanded, ok = expand(spec, diagnostics, sources)
+        return _Checker(expanded, diagnostics, expanded=ok).run()
 
 
 def override_train(
@@ -1140,22 +1192,29 @@ def override_train(
 
 
 def check_source(
-    source: str, file: str = "<spec>", overrides: Mapping[str, str] | None = None
+    source: str,
+    file: str = "<spec>",
+    overrides: Mapping[str, str] | None = None,
+    sources: dict[str, str] | None = None,
 ) -> tuple[ir.Model | None, Diagnostics]:
-    """Parse and check spec text in one go, with train settings overridden if given."""
+    """Parse and check spec text in one go, with train settings overridden if given.
+
+    Files the spec imports are read relative to `file`; their texts go into `sources`.
+    """
     diagnostics = Diagnostics()
     spec = parse(source, file, diagnostics)
     if spec is not None and overrides:
         spec = override_train(spec, overrides, diagnostics)
     if spec is None:
         return None, diagnostics
-    return check(spec, diagnostics), diagnostics
+    return check(spec, diagnostics, sources), diagnostics
 
 
 def check_file(
     path: str | Path, overrides: Mapping[str, str] | None = None
-) -> tuple[ir.Model | None, Diagnostics, str | None]:
-    """Read, parse and check a spec file; the source comes back for rendering diagnostics."""
+) -> tuple[ir.Model | None, Diagnostics, str | dict[str, str] | None]:
+    """Read, parse and check a spec file; the source comes back for rendering diagnostics:
+    its text, or the texts by file name when it imports others."""
     path = Path(path)
     try:
         source = path.read_text(encoding="utf-8")
@@ -1169,5 +1228,8 @@ def check_file(
             hint="check the path; spec files are UTF-8 text",
         )
         return None, diagnostics, None
-    model, diagnostics = check_source(source, str(path), overrides)
+    sources: dict[str, str] = {}
+    model, diagnostics = check_source(source, str(path), overrides, sources)
+    if sources:
+        return model, diagnostics, {str(path): source, **sources}
     return model, diagnostics, source

@@ -188,6 +188,7 @@ def summary(
                     "params": layer.trainable_params + layer.non_trainable_params,
                     "trainable_params": layer.trainable_params,
                     "non_trainable_params": layer.non_trainable_params,
+                    "trainable": layer.trainable,
                 }
                 for layer in model.layers
             ],
@@ -208,8 +209,9 @@ def summary(
         table.add_row(f"{source.name} (Input)", fmt(source.shape), "0", *([""] if graph else []))
     for layer in model.layers:
         params = layer.trainable_params + layer.non_trainable_params
+        kind = layer.kind if layer.trainable else f"{layer.kind}, frozen"
         connected = [", ".join(layer.inputs)] if graph else []
-        table.add_row(f"{layer.name} ({layer.kind})", fmt(layer.output_shape), f"{params:,}", *connected)
+        table.add_row(f"{layer.name} ({kind})", fmt(layer.output_shape), f"{params:,}", *connected)
     stdout.print(table)
     if graph:
         stdout.print("Outputs: " + ", ".join(model.outputs), markup=False)

@@ -8,9 +8,10 @@ a caret under the offending text, and a hint.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict
@@ -29,6 +30,26 @@ class Span(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
+
+
+class Related(BaseModel):
+    """Another place a diagnostic involves, shown as a `note:` under it: where each operand
+    of a bad merge is made, the use site of the block a statement came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    span: Span
+    message: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.span.file,
+            "line": self.span.line,
+            "column": self.span.column,
+            "end_line": self.span.end_line,
+            "end_column": self.span.end_column,
+            "message": self.message,
+        }
 
 
 class Severity(str, Enum):
@@ -66,6 +87,21 @@ CODES: dict[str, str] = {
     "E0143": "invalid model output",
     "W0140": "tensor never used",
     "E0150": "training several inputs or outputs is not supported yet",
+    "E0160": "cannot import a file",
+    "E0161": "import cycle",
+    "E0162": "block defined twice",
+    "E0163": "block has the name of a layer",
+    "E0164": "block uses itself",
+    "E0165": "unknown block parameter",
+    "E0166": "missing block argument",
+    "E0167": "too many block arguments",
+    "E0168": "block argument given twice",
+    "E0169": "undefined name in an expression",
+    "E0170": "invalid arithmetic",
+    "E0171": "invalid block definition",
+    "E0172": "invalid repeat count",
+    "E0173": "wrong number of block inputs",
+    "E0174": "unknown tensor in a block",
     "E0201": "layer needs a flat input",
     "E0202": "window larger than its input",
     "E0203": "layer needs a sequence",
@@ -91,25 +127,6 @@ CODES: dict[str, str] = {
     "E0403": "data arrays are malformed",
     "E0404": "targets do not fit the loss",
 }
-
-
-class Related(BaseModel):
-    """Another place a diagnostic involves, e.g. where each operand of a bad merge is made."""
-
-    model_config = ConfigDict(frozen=True)
-
-    span: Span
-    message: str
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "file": self.span.file,
-            "line": self.span.line,
-            "column": self.span.column,
-            "end_line": self.span.end_line,
-            "end_column": self.span.end_column,
-            "message": self.message,
-        }
 
 
 class Diagnostic(BaseModel):
@@ -144,6 +161,29 @@ class Diagnostics:
 
     def __init__(self) -> None:
         self._items: list[Diagnostic] = []
+        self._context: tuple[Related, ...] = ()
+        self._index: dict[tuple[str, Span, str], int] = {}
+        self._suppressed: set[Span] = set()
+
+    def suppress(self, span: Span) -> None:
+        """Report nothing more at this span: a value already reported stands in there as a
+        placeholder (an expression that could not be evaluated)."""
+        self._suppressed.add(span)
+
+    @contextlib.contextmanager
+    def related(self, notes: Sequence[Related]) -> Iterator[None]:
+        """Attach these notes (in place of any outer ones) to every diagnostic added inside
+        the `with` block.
+
+        A statement instantiated from a block is checked inside one, so an error in the
+        block's text also names the use site that made it.
+        """
+        saved = self._context
+        self._context = tuple(notes)
+        try:
+            yield
+        finally:
+            self._context = saved
 
     def error(
         self, code: str, message: str, span: Span, hint: str | None = None,
@@ -163,23 +203,41 @@ class Diagnostics:
     ) -> None:
         if code not in CODES:
             raise KeyError(f"diagnostic code {code} is not in the CODES table")
+        if span in self._suppressed:
+            return
         notes = tuple(Related(span=s, message=m) for s, m in related)
-        self._items.append(
-            Diagnostic(
-                code=code, severity=severity, message=message, span=span, hint=hint,
-                related=notes,
-            )
+        new = Diagnostic(
+            code=code, severity=severity, message=message, span=span, hint=hint,
+            related=notes + self._context,
         )
+        # The same problem found again (a block's statement in a second instance) is one
+        # diagnostic that names every use site.
+        key = (code, span, message)
+        if key in self._index:
+            i = self._index[key]
+            old = self._items[i]
+            extra = tuple(r for r in new.related if r not in old.related)
+            self._items[i] = old.model_copy(update={"related": old.related + extra})
+            return
+        self._index[key] = len(self._items)
+        self._items.append(new)
 
     def extend(self, others: Iterable[Diagnostic]) -> None:
-        self._items.extend(others)
+        for d in others:
+            self._index.setdefault((d.code, d.span, d.message), len(self._items))
+            self._items.append(d)
 
     @property
     def has_errors(self) -> bool:
         return any(d.severity is Severity.ERROR for d in self._items)
 
     def __iter__(self) -> Iterator[Diagnostic]:
-        return iter(sorted(self._items, key=lambda d: (d.span.line, d.span.column)))
+        files: dict[str, int] = {}  # files in the order first reported: the spec before its imports
+        for d in self._items:
+            files.setdefault(d.span.file, len(files))
+        return iter(
+            sorted(self._items, key=lambda d: (files[d.span.file], d.span.line, d.span.column))
+        )
 
     def __len__(self) -> int:
         return len(self._items)
@@ -199,7 +257,7 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
 
 
 def _excerpt(span: Span, source: str | None) -> list[str]:
-    """The source line of a span with a caret under the span (nothing without the source)."""
+    """The source line of a span and a caret under it; nothing without the source."""
     if source is None:
         return []
     source_lines = source.split("\n")  # lines as the parser counts them: '\n' alone
@@ -218,15 +276,22 @@ def _excerpt(span: Span, source: str | None) -> list[str]:
     return [gutter + text, " " * (len(gutter) - 2) + "| " + " " * start + "^" * width]
 
 
-def render_text(diagnostic: Diagnostic, source: str | None) -> str:
+def render_text(diagnostic: Diagnostic, source: str | Mapping[str, str] | None) -> str:
     """A compiler-style message: location, severity, code, message, source line, caret, hint;
-    then a `note:` with its own source line and caret for each related place."""
+    then a `note:` with its own source line and caret for each related place.
+
+    `source` is the text of the diagnostic's file, or texts by file name when the spec
+    imports others (a note in a file with no text here is shown without a quote).
+    """
+    def text_of(span: Span) -> str | None:
+        if isinstance(source, Mapping):
+            return source.get(span.file)
+        return source if span.file == diagnostic.span.file else None
+
     d = diagnostic
-    lines = [f"{d.span}: {d.severity.value}[{d.code}]: {d.message}", *_excerpt(d.span, source)]
+    lines = [f"{d.span}: {d.severity.value}[{d.code}]: {d.message}", *_excerpt(d.span, text_of(d.span))]
     for note in d.related:
-        # A note in another file (e.g. an option's text) has no source here to quote.
-        quoted = source if note.span.file == d.span.file else None
-        lines += [f"{note.span}: note: {note.message}", *_excerpt(note.span, quoted)]
+        lines += [f"{note.span}: note: {note.message}", *_excerpt(note.span, text_of(note.span))]
     if d.hint:
         lines.append(f"  hint: {d.hint}")
     return "\n".join(lines)

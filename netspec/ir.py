@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
-from netspec.diagnostics import Span
+from netspec.diagnostics import Related, Span
 
 IR_VERSION = 2  # 2: graphs (layer inputs, several inputs and outputs, a loss per output)
 
@@ -61,7 +61,22 @@ class Literal(Node):
     value: int | float | bool | str | None
 
 
-Value = Literal | Symbol | ListValue | Call
+class BinaryOp(Node):
+    """`left OP right` with OP one of + - * / //; folded to a Literal before checking."""
+
+    op: str
+    left: Value
+    right: Value
+
+
+class UnaryOp(Node):
+    """`-operand` or `+operand` on something that is not a plain number, e.g. `-filters`."""
+
+    op: str
+    operand: Value
+
+
+Value = Literal | Symbol | ListValue | Call | BinaryOp | UnaryOp
 
 
 class LayerStmt(Node):
@@ -72,6 +87,41 @@ class LayerStmt(Node):
     name_span: Span | None = None
     call: Call
     inputs: list[Symbol] | None = None
+    origin: list[Related] = Field(default_factory=list)
+    """Where a statement from a block was instantiated: use sites, innermost first (blocks.py)."""
+
+
+class RepeatStmt(Node):
+    """`repeat N { statements }`: the statements N times over, chained."""
+
+    count: Value
+    body: list[Statement]
+
+
+Statement = LayerStmt | RepeatStmt
+
+
+class Use(Node):
+    """`use "path"`: import the blocks another file defines; `span` covers the path."""
+
+    path: str
+
+
+class Param(Node):
+    """A block parameter, `name` or `name = default`."""
+
+    name: str
+    default: Value | None = None
+
+
+class BlockDef(Node):
+    """`block NAME(params)(inputs) { statements }`; `inputs` is None when not written."""
+
+    name: str
+    name_span: Span
+    params: list[Param] = Field(default_factory=list)
+    inputs: list[Symbol] | None = None
+    body: list[Statement]
 
 
 class InputStmt(Node):
@@ -122,7 +172,7 @@ class SpecFile(Node):
     model_name: str
     name_span: Span
     inputs: list[InputStmt] | None = None
-    layers: list[LayerStmt] | None = None
+    layers: list[Statement] | None = None
     layers_span: Span | None = None
     outputs: list[Symbol] | None = None
     outputs_span: Span | None = None
@@ -136,11 +186,24 @@ class SpecFile(Node):
     output_metrics: list[OutputMetrics] | None = None
     train: list[Setting] | None = None
     train_span: Span | None = None
+    uses: list[Use] = Field(default_factory=list)
+    blocks: list[BlockDef] = Field(default_factory=list)
+
+
+class Library(Node):
+    """A file imported with `use`: imports and block definitions, no model."""
+
+    uses: list[Use] = Field(default_factory=list)
+    blocks: list[BlockDef] = Field(default_factory=list)
 
 
 ListValue.model_rebuild()
 Arg.model_rebuild()
 Call.model_rebuild()
+BinaryOp.model_rebuild()
+UnaryOp.model_rebuild()
+LayerStmt.model_rebuild()
+RepeatStmt.model_rebuild()
 OutputWeight.model_rebuild()
 
 
@@ -173,6 +236,8 @@ class Layer(Node):
     input_shape: Shape
     input_shapes: list[Shape]
     output_shape: Shape
+    trainable: bool = True
+    """False freezes the layer: its weights are not trained (all count as non-trainable)."""
     trainable_params: int
     non_trainable_params: int
 

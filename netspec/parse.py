@@ -69,7 +69,7 @@ def _parser() -> Lark:
     return Lark(
         grammar,
         parser="lalr",
-        start=["start", "value"],
+        start=["start", "library", "value"],
         propagate_positions=True,
         maybe_placeholders=True,
         cache=_parser_cache(),
@@ -392,11 +392,77 @@ class _ToSyntaxTree(Transformer):
             span=self._meta_span(meta), **fields,
         )
 
+    # -- expressions, blocks and imports
+    @v_args(meta=True)
+    def binary(self, meta: Any, children: list[Any]) -> ir.BinaryOp:
+        left, op, right = children
+        return ir.BinaryOp(op=str(op), left=left, right=right, span=self._meta_span(meta))
+
+    @v_args(meta=True)
+    def unary(self, meta: Any, children: list[Any]) -> ir.UnaryOp:
+        op, operand = children
+        return ir.UnaryOp(op=str(op), operand=operand, span=self._meta_span(meta))
+
+    @v_args(meta=True)
+    def repeat(self, meta: Any, children: list[Any]) -> ir.RepeatStmt:
+        _keyword, count, *body = children
+        return ir.RepeatStmt(count=count, body=body, span=self._meta_span(meta))
+
+    @v_args(meta=True)
+    def use(self, meta: Any, children: list[Any]) -> ir.Use:
+        path = self.string(meta, [children[1]])
+        return ir.Use(path=str(path.value), span=self._token_span(children[1]))
+
+    @v_args(meta=True)
+    def param(self, meta: Any, children: list[Any]) -> ir.Param:
+        name, *default = children
+        return ir.Param(
+            name=str(name), default=default[0] if default else None, span=self._token_span(name)
+        )
+
+    def block_params(self, children: list[Any]) -> tuple[str, list[ir.Param]]:
+        return ("params", [c for c in children if c is not None])
+
+    def block_inputs(self, children: list[Any]) -> tuple[str, list[ir.Symbol]]:
+        return ("inputs", [c for c in children if c is not None])
+
+    @v_args(meta=True)
+    def block(self, meta: Any, children: list[Any]) -> ir.BlockDef:
+        _keyword, name, *rest = children
+        parts = dict(c for c in rest if isinstance(c, tuple))
+        body = [c for c in rest if isinstance(c, ir.LayerStmt | ir.RepeatStmt)]
+        return ir.BlockDef(
+            name=str(name), name_span=self._token_span(name), params=parts.get("params", []),
+            inputs=parts.get("inputs"), body=body, span=self._meta_span(meta),
+        )
+
     def start(self, children: list[Any]) -> ir.SpecFile:
-        return children[0]
+        (model,) = [c for c in children if isinstance(c, ir.SpecFile)]
+        return model.model_copy(
+            update={
+                "uses": [c for c in children if isinstance(c, ir.Use)],
+                "blocks": [c for c in children if isinstance(c, ir.BlockDef)],
+            }
+        )
+
+    @v_args(meta=True)
+    def library(self, meta: Any, children: list[Any]) -> ir.Library:
+        span = (
+            self._meta_span(meta)
+            if children
+            else Span(file=self.file, line=1, column=1, end_line=1, end_column=1)
+        )
+        return ir.Library(
+            uses=[c for c in children if isinstance(c, ir.Use)],
+            blocks=[c for c in children if isinstance(c, ir.BlockDef)],
+            span=span,
+        )
 
 
-def _syntax_error(error: UnexpectedInput, file: str, source: str, diagnostics: Diagnostics):
+def _syntax_error(
+    error: UnexpectedInput, file: str, source: str, diagnostics: Diagnostics,
+    library: bool = False,
+):
     line = max(getattr(error, "line", 1) or 1, 1)
     column = max(getattr(error, "column", 1) or 1, 1)
     expected: set[str] = set()
@@ -440,7 +506,9 @@ def _syntax_error(error: UnexpectedInput, file: str, source: str, diagnostics: D
             if t.name in expected and t.pattern.type == "str" and t.pattern.value.isalpha()
         ]
         suggestion = did_you_mean(str(error.token), keywords)
-    if suggestion:
+    if library and isinstance(error, UnexpectedToken) and error.token.type == "MODEL":
+        hint = "a file imported with 'use' holds only 'use' lines and block definitions"
+    elif suggestion:
         hint = f"did you mean '{suggestion}'?"
     elif isinstance(error, UnexpectedCharacters) and source[error.pos_in_stream] == '"':
         hint = 'a string ends with " on the same line; write \\" for a quote inside it'
@@ -471,5 +539,16 @@ def parse(source: str, file: str, diagnostics: Diagnostics) -> ir.SpecFile | Non
             tree = _parser().parse(source, start="start")
         except UnexpectedInput as error:
             _syntax_error(error, file, source, diagnostics)
+            return None
+        return _ToSyntaxTree(file, diagnostics).transform(tree)
+
+
+def parse_library(source: str, file: str, diagnostics: Diagnostics) -> ir.Library | None:
+    """Parse a file imported with `use` (blocks only); None on a syntax error."""
+    with paused_gc():
+        try:
+            tree = _parser().parse(source, start="library")
+        except UnexpectedInput as error:
+            _syntax_error(error, file, source, diagnostics, library=True)
             return None
         return _ToSyntaxTree(file, diagnostics).transform(tree)

@@ -114,7 +114,10 @@ def generate(model: ir.Model) -> str:
             entry = catalogue.lookup("layer", layer.kind)
             assert entry is not None
             lowering = entry().keras(layer.params, layer)  # type: ignore[attr-defined]
-            named = PyCall(lowering.func, lowering.args, {**lowering.kwargs, "name": layer.name})
+            frozen = {} if layer.trainable else {"trainable": False}
+            named = PyCall(
+                lowering.func, lowering.args, {**lowering.kwargs, **frozen, "name": layer.name}
+            )
             operands = [names[t] for t in layer.inputs]
             argument = f"([{', '.join(operands)}])" if len(operands) > 1 else f"({operands[0]})"
             w.call(f"{names[layer.name]} = ", named, argument)

@@ -198,7 +198,12 @@ def generate(model: ir.Model) -> str:
                 for attribute, constructor in lowering.modules:
                     w.call(f"self.{attribute} = ", constructor)
             w.line("self.reset_parameters()")
+            for layer, _, lowering in lowered:  # trainable=false: weights get no gradient
+                if not layer.trainable:
+                    for attribute, _ in lowering.modules:
+                        w.line(f"self.{attribute}.requires_grad_(False)")
         w.line()
+        _frozen_statistics(w, class_name, lowered)
         w.line("def reset_parameters(self) -> None:")
         with w.indent():
             w.docstring("Initialise every weight as the spec states (netspec's defaults included).")
@@ -335,6 +340,28 @@ def _weighted_loss(w: Writer, model: ir.Model, torch_loss, loss_entry) -> None:
         w.line("return (losses.reshape(len(losses), -1).mean(dim=1) * weight).mean()")
     w.line()
     w.line("return weighted_loss")
+
+
+def _frozen_statistics(
+    w: Writer, class_name: str, lowered: list[tuple[ir.Layer, catalogue.LayerEntry, TorchLowering]]
+) -> None:
+    """Frozen BatchNormalization runs in inference mode, as Keras runs a frozen one."""
+    frozen = [
+        attribute
+        for layer, _, lowering in lowered
+        if not layer.trainable and layer.kind == "BatchNormalization"
+        for attribute, _ in lowering.modules
+    ]
+    if not frozen:
+        return
+    w.line(f'def train(self, mode: bool = True) -> "{class_name}":')
+    with w.indent():
+        w.docstring("Frozen BatchNormalization layers keep their moving statistics (Keras' rule).")
+        w.line("super().train(mode)")
+        for attribute in frozen:
+            w.line(f"self.{attribute}.eval()")
+        w.line("return self")
+    w.line()
 
 
 def _forward(

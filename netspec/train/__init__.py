@@ -71,8 +71,11 @@ def _data_span(model: ir.Model) -> Span:
 def _check(
     source: str, file: str, overrides: Mapping[str, str]
 ) -> tuple[ir.Model | None, Diagnostics, dict[str, str]]:
-    model, diagnostics = check_source(source, file, overrides)
-    sources = {file: source, **{f"--{k.replace('_', '-')}": v for k, v in overrides.items()}}
+    imported: dict[str, str] = {}
+    model, diagnostics = check_source(source, file, overrides, imported)
+    sources = {
+        file: source, **imported, **{f"--{k.replace('_', '-')}": v for k, v in overrides.items()}
+    }
     if model is not None and not _trainable_here(model, diagnostics):
         return None, diagnostics, sources
     return model, diagnostics, sources

@@ -1,0 +1,805 @@
+"""Blocks, imports, `repeat` and arithmetic: syntax tree → plain layer statements.
+
+This pass runs between parsing and checking. It loads the files named by `use` (each parsed
+once, relative to the file that imports it), collects the block definitions each file can see,
+instantiates every block use with its arguments bound, unrolls `repeat`, and folds arithmetic
+(`filters * 2`) into numbers. What comes out is a `SpecFile` of plain `LayerStmt`s that the
+checker already understands; each statement made from a block keeps its `origin` (the use
+sites that made it), so a diagnostic on it names the instance as well as the block's text.
+
+Names inside an instance are prefixed with the instance's name, which is the use site's name
+(`h = conv_bn(16)` → `h_conv2d`) or the block's name numbered like a layer's
+(`residual`, `residual_1`, …): `residual_1_conv2d`, `residual_1_s`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from netspec import catalogue, ir
+from netspec.diagnostics import Diagnostics, Related, Span, did_you_mean
+from netspec.parse import parse_library
+
+# Arguments a use site may give any block, on top of its own parameters.
+USE_SITE_ARGS = ("repeat", "trainable")
+
+_OPERATORS = {"+", "-", "*", "/", "//"}
+
+
+class _Failed(Exception):
+    """An expression could not be evaluated; its diagnostic is already reported."""
+
+    def __init__(self, span: Span) -> None:
+        super().__init__()
+        self.span = span
+
+
+# --------------------------------------------------------------------------- expressions
+
+
+def _number(value: ir.Value) -> int | float | None:
+    if isinstance(value, ir.Literal) and type(value.value) in (int, float):
+        return value.value  # type: ignore[return-value]
+    return None
+
+
+def _describe(value: ir.Value) -> str:
+    if isinstance(value, ir.Literal):
+        if isinstance(value.value, bool):
+            return "true" if value.value else "false"
+        if value.value is None:
+            return "none"
+        if isinstance(value.value, str):
+            return f'the string "{value.value}"'
+    if isinstance(value, ir.Symbol):
+        return f"the name '{value.name}'"
+    if isinstance(value, ir.ListValue):
+        return "a list"
+    if isinstance(value, ir.Call):
+        return f"a call to {value.name}"
+    return "a value"
+
+
+@dataclass
+class Evaluator:
+    """Folds expressions with the names in `env` bound (a block's parameters)."""
+
+    env: dict[str, ir.Value]
+    diagnostics: Diagnostics
+    strict_names: bool = False
+    """Whether a bare name that is not bound is an error (only inside arithmetic it is)."""
+
+    def value(self, value: ir.Value) -> ir.Value:
+        """The value with parameters substituted and arithmetic folded; raises `_Failed`."""
+        if isinstance(value, ir.Symbol):
+            if value.name in self.env:
+                bound = self.env[value.name]
+                return bound.model_copy(update={"span": value.span})
+            if self.strict_names:
+                self._undefined(value)
+            return value
+        if isinstance(value, ir.ListValue):
+            return value.model_copy(update={"items": [self.value(v) for v in value.items]})
+        if isinstance(value, ir.Call):
+            args = [a.model_copy(update={"value": self.value(a.value)}) for a in value.args]
+            return value.model_copy(update={"args": args})
+        if isinstance(value, ir.UnaryOp):
+            operand = self._operand(value.operand, value.op)
+            return ir.Literal(value=-operand if value.op == "-" else operand, span=value.span)
+        if isinstance(value, ir.BinaryOp):
+            return self._binary(value)
+        return value
+
+    def _operand(self, value: ir.Value, op: str) -> int | float:
+        strict, self.strict_names = self.strict_names, True
+        try:
+            folded = self.value(value)
+        finally:
+            self.strict_names = strict
+        number = _number(folded)
+        if number is None:
+            self.diagnostics.error(
+                "E0170",
+                f"'{op}' works on numbers, not on {_describe(folded)}",
+                value.span,
+                hint="arithmetic takes numbers and block parameters whose values are numbers",
+            )
+            raise _Failed(value.span)
+        return number
+
+    def _binary(self, node: ir.BinaryOp) -> ir.Literal:
+        left = self._operand(node.left, node.op)
+        right = self._operand(node.right, node.op)
+        if node.op in ("/", "//") and right == 0:
+            self.diagnostics.error(
+                "E0170", "division by zero", node.span,
+                hint=f"the divisor {_show(node.right)} is 0 here",
+            )
+            raise _Failed(node.span)
+        result: int | float
+        try:
+            if node.op == "+":
+                result = left + right
+            elif node.op == "-":
+                result = left - right
+            elif node.op == "*":
+                result = left * right
+            elif node.op == "/":
+                result = left / right
+            else:
+                result = left // right
+        except OverflowError:
+            result = math.inf
+        if isinstance(result, float) and not math.isfinite(result):
+            self.diagnostics.error(
+                "E0170", f"'{node.op}' gives a number too large to represent", node.span,
+                hint="use smaller numbers",
+            )
+            raise _Failed(node.span)
+        return ir.Literal(value=result, span=node.span)
+
+    def _undefined(self, symbol: ir.Symbol) -> None:
+        suggestion = did_you_mean(symbol.name, self.env)
+        known = ", ".join(self.env)
+        self.diagnostics.error(
+            "E0169",
+            f"'{symbol.name}' is not defined here",
+            symbol.span,
+            hint=f"did you mean '{suggestion}'?"
+            if suggestion
+            else (f"names defined here: {known}" if known else "arithmetic outside a block "
+                  "takes numbers only"),
+        )
+        raise _Failed(symbol.span)
+
+
+def _show(value: ir.Value) -> str:
+    if isinstance(value, ir.Symbol):
+        return f"'{value.name}'"
+    if isinstance(value, ir.Literal):
+        return repr(value.value)
+    return "expression"
+
+
+def evaluate(value: ir.Value, env: dict[str, ir.Value], diagnostics: Diagnostics) -> ir.Value:
+    """A value folded, or on an error a `none` placeholder at the span already reported.
+
+    The checker reports nothing more at a span that has a diagnostic, so a bad expression
+    is reported once.
+    """
+    try:
+        return Evaluator(env, diagnostics).value(value)
+    except _Failed:
+        diagnostics.suppress(value.span)
+        return ir.Literal(value=None, span=value.span)
+
+
+def fold(node: BaseModel, diagnostics: Diagnostics, env: dict[str, ir.Value] | None = None):
+    """Every value in a syntax node folded (the sections other than `layers`)."""
+    env = env or {}
+    updates = {}
+    for name in type(node).model_fields:
+        current = getattr(node, name)
+        folded = _fold_any(current, diagnostics, env)
+        if folded is not current:
+            updates[name] = folded
+    return node.model_copy(update=updates) if updates else node
+
+
+def _fold_any(item: object, diagnostics: Diagnostics, env: dict[str, ir.Value]) -> object:
+    if isinstance(item, ir.BinaryOp | ir.UnaryOp | ir.ListValue | ir.Call):
+        return evaluate(item, env, diagnostics)
+    if isinstance(item, ir.Literal | ir.Symbol | Span | Related):
+        return item
+    if isinstance(item, BaseModel):
+        return fold(item, diagnostics, env)
+    if isinstance(item, list):
+        folded = [_fold_any(i, diagnostics, env) for i in item]
+        return folded if any(a is not b for a, b in zip(folded, item, strict=True)) else item
+    return item
+
+
+# --------------------------------------------------------------------------- imports
+
+
+@dataclass
+class _File:
+    """A file of blocks, loaded: its own definitions and the ones it can see."""
+
+    display: str
+    uses: list[ir.Use]
+    own: list[ir.BlockDef]
+    scope: dict[str, ir.BlockDef] = field(default_factory=dict)
+
+
+class Loader:
+    """Reads and parses the files `use` names, once each, and builds each file's scope."""
+
+    def __init__(self, diagnostics: Diagnostics, sources: dict[str, str] | None = None) -> None:
+        self.diagnostics = diagnostics
+        self.sources = sources if sources is not None else {}
+        self._done: dict[Path, _File | None] = {}
+        self._loading: list[tuple[Path, str]] = []
+        self.ok = True
+
+    def load(self, display: str, uses: list[ir.Use], own: list[ir.BlockDef]) -> _File:
+        """The file's scope, after loading everything it imports (depth first)."""
+        here = _resolved(display)
+        file = _File(display, uses, own)
+        self._loading.append((here, display))
+        try:
+            for use in uses:
+                imported = self._import(display, use)
+                for block in imported.own if imported else []:
+                    self._define(file.scope, block)
+        finally:
+            self._loading.pop()
+        for block in own:
+            self._define(file.scope, block)
+        return file
+
+    def _import(self, importer: str, use: ir.Use) -> _File | None:
+        display = os.path.normpath(os.path.join(os.path.dirname(importer), use.path))
+        path = _resolved(display)
+        chain = [p for p, _ in self._loading]
+        if path in chain:
+            names = [d for _, d in self._loading[chain.index(path):]] + [display]
+            self.diagnostics.error(
+                "E0161",
+                "import cycle: " + " → ".join(names),
+                use.span,
+                hint="a file cannot import itself, directly or through others; "
+                "move the shared blocks into a file that imports neither",
+            )
+            self.ok = False
+            return None
+        if path in self._done:
+            return self._done[path]
+        self._done[path] = None
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            self.diagnostics.error(
+                "E0160",
+                f"cannot import {display}: {reason}",
+                use.span,
+                hint="the path is relative to the file that has the 'use' line",
+            )
+            self.ok = False
+            return None
+        self.sources[display] = source
+        library = parse_library(source, display, self.diagnostics)
+        if library is None:
+            self.ok = False
+            return None
+        loaded = self.load(display, library.uses, library.blocks)
+        self._done[path] = loaded
+        return loaded
+
+    def _define(self, scope: dict[str, ir.BlockDef], block: ir.BlockDef) -> None:
+        first = scope.get(block.name)
+        if first is block:  # the same file imported twice
+            return
+        if first is not None:
+            self.diagnostics.error(
+                "E0162",
+                f"block '{block.name}' is defined twice: here and at {first.name_span}",
+                block.name_span,
+                hint="rename one of them; every block a file can use needs its own name",
+            )
+            self.ok = False
+            return
+        scope[block.name] = block
+
+
+def _resolved(display: str) -> Path:
+    try:
+        return Path(display).resolve()
+    except OSError:  # pragma: no cover - resolve(strict=False) hardly fails
+        return Path(os.path.abspath(display))
+
+
+# --------------------------------------------------------------------------- definitions
+
+
+def check_definition(block: ir.BlockDef, diagnostics: Diagnostics) -> bool:
+    """Problems a block has whether or not it is used."""
+    ok = True
+    if catalogue.lookup("layer", block.name) is not None:
+        diagnostics.error(
+            "E0163",
+            f"block '{block.name}' has the name of a layer",
+            block.name_span,
+            hint="choose another name; a block cannot replace a layer",
+        )
+        ok = False
+    seen: set[str] = set()
+    defaulted = False
+    for param in block.params:
+        problem = None
+        if param.name in seen:
+            problem = f"block '{block.name}' has two parameters named '{param.name}'"
+            hint = "rename one of them"
+        elif param.name in USE_SITE_ARGS:
+            problem = f"'{param.name}' cannot name a block parameter"
+            hint = f"'{param.name}=' is an argument every block use takes; choose another name"
+        elif param.default is None and defaulted:
+            problem = f"parameter '{param.name}' has no default but comes after one that has"
+            hint = "put the parameters without defaults first"
+        if problem:
+            diagnostics.error("E0171", problem, param.span, hint=hint)
+            ok = False
+        seen.add(param.name)
+        defaulted |= param.default is not None
+    names = [s.name for s in block.inputs or []]
+    for i, symbol in enumerate(block.inputs or []):
+        if symbol.name in names[:i] or symbol.name in seen:
+            diagnostics.error(
+                "E0171",
+                f"block '{block.name}' uses the name '{symbol.name}' twice",
+                symbol.span,
+                hint="give each parameter and input its own name",
+            )
+            ok = False
+    if block.inputs is not None and not block.inputs:
+        diagnostics.error(
+            "E0171",
+            f"block '{block.name}' takes no input",
+            block.name_span,
+            hint="name its inputs, e.g. block name(params)(x), or leave out the '()'",
+        )
+        ok = False
+    if not block.body:
+        diagnostics.error(
+            "E0171",
+            f"block '{block.name}' has no statements",
+            block.name_span,
+            hint="a block holds at least one layer; its last statement is its output",
+        )
+        ok = False
+    return ok
+
+
+# --------------------------------------------------------------------------- expansion
+
+
+@dataclass
+class _Namer:
+    """Unique layer names within one instance (or the model), numbered like Keras'."""
+
+    taken: set[str]
+    counters: dict[str, int] = field(default_factory=dict)
+    explicit: dict[str, Span] = field(default_factory=dict)
+    copies: set[tuple[str, Span]] = field(default_factory=set)
+
+    def fresh(self, base: str, first_plain: bool = True) -> str:
+        while True:
+            n = self.counters.get(base, 0)
+            self.counters[base] = n + 1
+            candidate = base if n == 0 and first_plain else f"{base}_{n}"
+            if candidate not in self.taken:
+                self.taken.add(candidate)
+                return candidate
+
+
+@dataclass
+class _Frame:
+    """Where statements are being expanded: the model itself or one block instance."""
+
+    prefix: str | None
+    env: dict[str, ir.Value]
+    scope: dict[str, ir.BlockDef]
+    origin: list[Related]
+    stack: tuple[ir.BlockDef, ...]
+    trainable: ir.Arg | None = None
+    local: _Namer = field(default_factory=lambda: _Namer(set()))
+    tensors: dict[str, str] = field(default_factory=dict)
+    """Tensor names as written here → final layer (or model input) names."""
+    inputs: list[str] | None = None
+    """An instance's input tensors (final names); the first statement reads the first."""
+    last: str | None = None
+    """The final name of the last layer made here (an instance's output so far)."""
+
+    def full(self, name: str) -> str:
+        return name if self.prefix is None else f"{self.prefix}_{name}"
+
+
+class Expander:
+    def __init__(self, diagnostics: Diagnostics, taken: set[str]) -> None:
+        self.diagnostics = diagnostics
+        self.ok = True
+        self.taken = taken  # every final layer name so far, and the model's own names
+        self.out: list[ir.LayerStmt] = []
+        self.top = _Namer(taken)
+        self.first_input = "input"
+        self.invalid: set[int] = set()
+        self.prefixes: set[str] = set()
+        self.scopes: dict[str, dict[str, ir.BlockDef]] = {}
+
+    # -- statements
+    def body(self, statements: list[ir.Statement], frame: _Frame) -> None:
+        for statement in statements:
+            with self.diagnostics.related(frame.origin):
+                if isinstance(statement, ir.RepeatStmt):
+                    self.repeat(statement.count, statement.body, frame, statement.span)
+                else:
+                    self.statement(statement, frame)
+
+    def repeat(
+        self, count: ir.Value, body: list[ir.Statement], frame: _Frame, span: Span
+    ) -> None:
+        try:
+            value = Evaluator(frame.env, self.diagnostics).value(count)
+        except _Failed:
+            self.ok = False
+            return
+        times = value.value if isinstance(value, ir.Literal) else None
+        if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+            shown = repr(times) if isinstance(value, ir.Literal) else _describe(value)
+            self.diagnostics.error(
+                "E0172",
+                f"repeat takes a whole number of times, at least 1, got {shown}",
+                count.span,
+                hint="e.g. repeat 3 { … } or Dense(64, repeat=3)",
+            )
+            self.ok = False
+            return
+        for _ in range(times):
+            self.body(body, frame)
+
+    def statement(self, statement: ir.LayerStmt, frame: _Frame) -> None:
+        call = statement.call
+        repeat = next((a for a in call.args if a.keyword == "repeat"), None)
+        if repeat is not None:
+            rest = [a for a in call.args if a is not repeat]
+            once = statement.model_copy(update={"call": call.model_copy(update={"args": rest})})
+            self.repeat(repeat.value, [once], frame, statement.span)
+            return
+        block = frame.scope.get(call.name)
+        if block is not None:
+            self.instance(statement, block, frame)
+            return
+        if catalogue.lookup("layer", call.name) is None:
+            suggestion = did_you_mean(call.name, frame.scope)
+            if suggestion is not None and catalogue.suggest("layer", call.name) is None:
+                self.diagnostics.error(
+                    "E0101", f"unknown layer or block '{call.name}'", call.name_span,
+                    hint=f"did you mean '{suggestion}'?",
+                )
+                self.ok = False
+                return
+        self.layer(statement, frame)
+
+    def layer(self, statement: ir.LayerStmt, frame: _Frame) -> None:
+        call = statement.call
+        args = []
+        for arg in call.args:
+            if frame.trainable is not None and arg.keyword == "trainable":
+                continue  # the use site's trainable= applies to the whole instance
+            args.append(arg.model_copy(update={"value": self._value(arg.value, frame)}))
+        if frame.trainable is not None:
+            args.append(frame.trainable)
+        inputs = self._tensors(statement, frame)
+        name, name_span = self._name(statement, frame)
+        self.out.append(
+            statement.model_copy(
+                update={
+                    "name": name,
+                    "name_span": name_span,
+                    "call": call.model_copy(update={"args": args}),
+                    "inputs": inputs,
+                    "origin": list(frame.origin),
+                }
+            )
+        )
+        if statement.name is not None:
+            frame.tensors[statement.name] = name
+        frame.last = name
+
+    def _tensors(self, statement: ir.LayerStmt, frame: _Frame) -> list[ir.Symbol] | None:
+        """The statement's tensor arguments as final names; [] when one is unknown."""
+        if statement.inputs is None:
+            if frame.inputs is not None and frame.last is None:
+                # the first statement of an instance reads the instance's input
+                return [ir.Symbol(name=frame.inputs[0], span=statement.call.name_span)]
+            return None
+        mapped = []
+        for symbol in statement.inputs:
+            final = frame.tensors.get(symbol.name)
+            if final is None and frame.prefix is None:
+                final = symbol.name  # a model input or a layer: the checker resolves it
+            elif final is None:
+                known = ", ".join(frame.tensors) or "none"
+                suggestion = did_you_mean(symbol.name, frame.tensors)
+                self.diagnostics.error(
+                    "E0174",
+                    f"no tensor named '{symbol.name}' in block '{frame.stack[-1].name}'",
+                    symbol.span,
+                    hint=f"did you mean '{suggestion}'?" if suggestion
+                    else f"a block reads its inputs and its earlier statements: {known}",
+                )
+                self.diagnostics.suppress(symbol.span)  # the checker's E0140 would repeat it
+                self.ok = False
+                final = symbol.name
+            mapped.append(symbol.model_copy(update={"name": final}))
+        return mapped
+
+    def _value(self, value: ir.Value, frame: _Frame) -> ir.Value:
+        return evaluate(value, frame.env, self.diagnostics)
+
+    def _name(self, statement: ir.LayerStmt, frame: _Frame) -> tuple[str, Span]:
+        """The statement's final name, unique in the model, and the span that names it."""
+        if statement.name is not None and statement.name_span is not None:
+            first = self._claim(statement, frame)
+            if frame.prefix is None and first:
+                return statement.name, statement.name_span  # the checker validates it
+            name = self._unique(frame.full(statement.name), plain=first)
+            return name, statement.name_span
+        from netspec.check import RESERVED_NAMES, snake_case  # the checker's naming rule
+
+        entry = catalogue.lookup("layer", statement.call.name)
+        base = snake_case(entry.kind if entry else statement.call.name)
+        if frame.prefix is None:  # Keras' numbering over the model: dense, dense_1, …
+            while True:
+                name = self.top.fresh(base)
+                if name not in RESERVED_NAMES:
+                    return name, statement.call.name_span
+        local = frame.local.fresh(base)
+        return self._unique(frame.full(local)), statement.call.name_span
+
+    def _claim(self, statement: ir.LayerStmt, frame: _Frame) -> bool:
+        """Record a statement's own name; True the first time (not a repeated copy).
+
+        Two statements of one block (or of the model) with the same name are an error; the
+        checker finds those of the model, this finds those of a block.
+        """
+        if statement.name is None or statement.name_span is None:
+            return True
+        first = frame.local.explicit.setdefault(statement.name, statement.name_span)
+        if first != statement.name_span and frame.prefix is not None:
+            self.diagnostics.error(
+                "E0120",
+                f"the name '{statement.name}' is already used by the layer at line {first.line}",
+                statement.name_span,
+                hint="give each layer a unique name",
+            )
+            self.ok = False
+        key = (statement.name, statement.name_span)
+        copy = key in frame.local.copies
+        frame.local.copies.add(key)
+        return not copy
+
+    def _unique(self, name: str, plain: bool = True) -> str:
+        namer = _Namer(self.taken, {name: 0 if plain else 1})
+        return namer.fresh(name)
+
+    # -- block instances
+    def instance(self, statement: ir.LayerStmt, block: ir.BlockDef, frame: _Frame) -> None:
+        call = statement.call
+        if block in frame.stack:
+            chain = " → ".join(b.name for b in frame.stack[frame.stack.index(block):])
+            self.diagnostics.error(
+                "E0164",
+                f"block '{block.name}' uses itself: {chain} → {block.name}",
+                call.name_span,
+                hint="a block cannot contain itself; use repeat to stack copies",
+            )
+            self.ok = False
+            return
+        if id(block) in self.invalid:
+            self.ok = False  # reported with the definition
+            return
+        self._claim(statement, frame)
+        bound = self.bind(block, call, frame)
+        if bound is None:
+            self.ok = False
+            return
+        env, trainable = bound
+        inputs = self._instance_inputs(statement, block, frame)
+        if inputs is None:
+            self.ok = False
+            return
+        prefix = self._prefix(statement, block, frame)
+        note = Related(
+            span=call.span,
+            message=f"in block '{block.name}' used here (as '{prefix}')",
+        )
+        inner = _Frame(
+            prefix=prefix,
+            env=env,
+            scope=self.scopes[block.span.file],
+            origin=[note, *frame.origin],
+            stack=(*frame.stack, block),
+            trainable=frame.trainable or trainable,
+            tensors={s.name: t for s, t in zip(block.inputs or [], inputs, strict=False)},
+            inputs=inputs,
+        )
+        self.body(block.body, inner)
+        if inner.last is not None:  # the last statement is the instance's output
+            frame.last = inner.last
+            if statement.name is not None:
+                frame.tensors[statement.name] = inner.last
+
+    def _instance_inputs(
+        self, statement: ir.LayerStmt, block: ir.BlockDef, frame: _Frame
+    ) -> list[str] | None:
+        """The tensors an instance reads (final names): the use site's, or the one before."""
+        wanted = len(block.inputs) if block.inputs is not None else 1
+        if statement.inputs is None:
+            if wanted == 1:
+                return [frame.last or (frame.inputs[0] if frame.inputs else self.first_input)]
+            given = 0
+        else:
+            given = len(statement.inputs)
+            if given == wanted:
+                mapped = self._tensors(statement, frame) or []
+                return [s.name for s in mapped]
+        names = ", ".join(s.name for s in block.inputs or []) or "one"
+        self.diagnostics.error(
+            "E0173",
+            f"block '{block.name}' takes {wanted} input tensor{'s' if wanted > 1 else ''} "
+            f"({names}), got {given}",
+            statement.call.span,
+            hint=f"apply it to its inputs: {block.name}(…)({', '.join('t' + str(i + 1) for i in range(wanted))})",
+        )
+        return None
+
+    def _prefix(self, statement: ir.LayerStmt, block: ir.BlockDef, frame: _Frame) -> str:
+        """The instance's name: the use site's or the block's, numbered until no layer name
+        so far is it or starts with it (the model's own names count as taken)."""
+        own = statement.name if frame.prefix is None else None
+
+        def free(prefix: str) -> bool:
+            start = prefix + "_"
+            if prefix in self.prefixes or any(t.startswith(start) for t in self.taken):
+                return False
+            return prefix not in self.taken or prefix == own
+
+        base = statement.name or block.name
+        n = 0 if statement.name else frame.local.counters.get(block.name, 0)
+        while True:
+            candidate = frame.full(base if n == 0 else f"{base}_{n}")
+            n += 1
+            if free(candidate):
+                break
+        if not statement.name:
+            frame.local.counters[block.name] = n
+        self.prefixes.add(candidate)
+        return candidate
+
+    def bind(
+        self, block: ir.BlockDef, call: ir.Call, frame: _Frame
+    ) -> tuple[dict[str, ir.Value], ir.Arg | None] | None:
+        """Arguments → parameter values (defaults filled in), and the use site's trainable=."""
+        params = {p.name: p for p in block.params}
+        order = [p.name for p in block.params]
+        given: dict[str, ir.Value] = {}
+        trainable: ir.Arg | None = None
+        ok = True
+        positional = 0
+        for arg in call.args:
+            if arg.keyword is None:
+                if positional >= len(order):
+                    takes = f"{len(order)} argument{'' if len(order) == 1 else 's'}"
+                    self.diagnostics.error(
+                        "E0167",
+                        f"block '{block.name}' takes {takes}"
+                        + (f" ({', '.join(order)})" if order else "")
+                        + f", got {sum(a.keyword is None for a in call.args)} positional",
+                        arg.span,
+                        hint="remove the extra arguments, or name them",
+                    )
+                    ok = False
+                    continue
+                name = order[positional]
+                positional += 1
+                span = arg.span
+            else:
+                name = arg.keyword
+                span = arg.keyword_span or arg.span
+                if name == "trainable":
+                    trainable = arg.model_copy(
+                        update={"value": self._value(arg.value, frame)}
+                    )
+                    continue
+                if name not in params:
+                    suggestion = did_you_mean(name, [*order, *USE_SITE_ARGS])
+                    self.diagnostics.error(
+                        "E0165",
+                        f"block '{block.name}' has no parameter '{name}'",
+                        span,
+                        hint=f"did you mean '{suggestion}'?"
+                        if suggestion
+                        else "parameters: " + (", ".join(order) or "none"),
+                    )
+                    ok = False
+                    continue
+            if name in given:
+                self.diagnostics.error(
+                    "E0168", f"block '{block.name}': argument '{name}' is given twice", span,
+                    hint="keep one of them",
+                )
+                ok = False
+                continue
+            try:
+                given[name] = Evaluator(frame.env, self.diagnostics).value(arg.value)
+            except _Failed:
+                ok = False
+        env: dict[str, ir.Value] = {}
+        missing = []
+        for param in block.params:
+            if param.name in given:
+                env[param.name] = given[param.name]
+            elif param.default is not None:
+                with self.diagnostics.related(
+                    [Related(span=call.span, message=f"in block '{block.name}' used here"),
+                     *frame.origin]
+                ):
+                    try:
+                        env[param.name] = Evaluator(dict(env), self.diagnostics).value(
+                            param.default
+                        )
+                    except _Failed:
+                        ok = False
+            else:
+                missing.append(param.name)
+        if missing:
+            names = ", ".join(f"'{m}'" for m in missing)
+            self.diagnostics.error(
+                "E0166",
+                f"block '{block.name}' is missing its required argument"
+                + ("s " if len(missing) > 1 else " ")
+                + names,
+                call.span,
+                hint="give " + ", ".join(f"{m}=..." for m in missing),
+            )
+            ok = False
+        return (env, trainable) if ok else None
+
+
+def _collect_names(statements: list[ir.Statement]) -> Iterator[str]:
+    for statement in statements:
+        if isinstance(statement, ir.RepeatStmt):
+            yield from _collect_names(statement.body)
+        elif statement.name is not None:
+            yield statement.name
+
+
+def expand(
+    spec: ir.SpecFile, diagnostics: Diagnostics, sources: dict[str, str] | None = None
+) -> tuple[ir.SpecFile, bool]:
+    """The spec with blocks instantiated, repeats unrolled and arithmetic folded.
+
+    The flag is False when a statement could not be expanded (a bad import, a block used
+    wrongly): the checker then validates each layer but infers no shapes, since a chain
+    with a statement missing would report mistakes that are not there.
+    """
+    loader = Loader(diagnostics, sources)
+    main = loader.load(spec.span.file, spec.uses, spec.blocks)
+    ok = loader.ok
+    scopes: dict[str, dict[str, ir.BlockDef]] = {spec.span.file: main.scope}
+    definitions: list[ir.BlockDef] = list(spec.blocks)
+    for loaded in loader._done.values():
+        if loaded is not None:
+            scopes[loaded.display] = loaded.scope
+            definitions += loaded.own
+    invalid = {id(b) for b in definitions if not check_definition(b, diagnostics)}
+    rest = fold(spec.model_copy(update={"layers": None, "uses": [], "blocks": []}), diagnostics)
+    if spec.layers is None:
+        return rest, ok
+    expander = Expander(diagnostics, set(_collect_names(spec.layers)))
+    first = (spec.inputs or [None])[0]
+    expander.first_input = first.name if first is not None and first.name else "input"
+    expander.scopes = scopes
+    expander.invalid = invalid
+    frame = _Frame(prefix=None, env={}, scope=main.scope, origin=[], stack=())
+    expander.body(spec.layers, frame)
+    layers: list[ir.Statement] = list(expander.out)
+    return rest.model_copy(update={"layers": layers}), ok and expander.ok
