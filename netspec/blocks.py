@@ -85,9 +85,14 @@ class Evaluator:
                 self._undefined(value)
             return value
         if isinstance(value, ir.ListValue):
-            return value.model_copy(update={"items": [self.value(v) for v in value.items]})
+            items = [self.value(v) for v in value.items]
+            if all(a is b for a, b in zip(items, value.items, strict=True)):
+                return value  # nothing to fold: no copy (most values, in most specs)
+            return value.model_copy(update={"items": items})
         if isinstance(value, ir.Call):
-            args = [a.model_copy(update={"value": self.value(a.value)}) for a in value.args]
+            args = [_with_value(a, self.value(a.value)) for a in value.args]
+            if all(a is b for a, b in zip(args, value.args, strict=True)):
+                return value
             return value.model_copy(update={"args": args})
         if isinstance(value, ir.UnaryOp):
             operand = self._operand(value.operand, value.op)
@@ -157,6 +162,11 @@ class Evaluator:
                   "takes numbers only"),
         )
         raise _Failed(symbol.span)
+
+
+def _with_value(arg: ir.Arg, value: ir.Value) -> ir.Arg:
+    """The argument with its value replaced; the same object when the value is unchanged."""
+    return arg if value is arg.value else arg.model_copy(update={"value": value})
 
 
 def _show(value: ir.Value) -> str:
@@ -483,7 +493,7 @@ class Expander:
         for arg in call.args:
             if frame.trainable is not None and arg.keyword == "trainable":
                 continue  # the use site's trainable= applies to the whole instance
-            args.append(arg.model_copy(update={"value": self._value(arg.value, frame)}))
+            args.append(_with_value(arg, self._value(arg.value, frame)))
         if frame.trainable is not None:
             args.append(frame.trainable)
         inputs = self._tensors(statement, frame)
@@ -493,7 +503,7 @@ class Expander:
                 update={
                     "name": name,
                     "name_span": name_span,
-                    "call": call.model_copy(update={"args": args}),
+                    "call": call if args == call.args else call.model_copy(update={"args": args}),
                     "inputs": inputs,
                     "origin": list(frame.origin),
                 }

@@ -11,6 +11,7 @@ import keyword
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,9 @@ RESERVED_NAMES = frozenset(
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
 
+@cache
 def snake_case(kind: str) -> str:
-    """Keras' way of naming a layer after its class.
+    """Keras' way of naming a layer after its class (cached: a few kinds, many layers).
 
     >>> snake_case("MaxPooling2D"), snake_case("Conv2D"), snake_case("LSTM")
     ('max_pooling2d', 'conv2d', 'lstm')
