@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 from conftest import ROOT, SPEC_IDS, checked_model, generated_source, random_inputs, spec_name
 from typer.testing import CliRunner
 
-from netspec import catalogue
+from netspec import catalogue, weights
 from netspec.cli import app
 
 BATCH = 3
@@ -256,19 +257,72 @@ def test_keras_forward_shape(stem: str, keras: ModuleType, load) -> None:
         assert tuple(shape) == (None, *model.shape_of(output))
 
 
+@pytest.fixture(scope="module")
+def keras_counts(keras: ModuleType, load) -> Callable[[str], dict[str, Any]]:
+    """Keras' counts of a spec's built model (total, trainable, non-trainable, per layer),
+    built once per spec: VGG16 takes seconds."""
+    results: dict[str, dict[str, Any]] = {}
+
+    def count(stem: str) -> dict[str, Any]:
+        if stem not in results:
+            network = load(stem, "keras").build_model()
+            results[stem] = {
+                "total": network.count_params(),
+                "trainable": sum(int(np.prod(w.shape)) for w in network.trainable_weights),
+                "frozen": sum(int(np.prod(w.shape)) for w in network.non_trainable_weights),
+                "layers": {layer.name: layer.count_params() for layer in network.layers},
+            }
+        return results[stem]
+
+    return count
+
+
 @pytest.mark.parametrize("stem", SPEC_IDS)
-def test_keras_parameter_counts(stem: str, keras: ModuleType, load, summary) -> None:
-    network = load(stem, "keras").build_model()
+def test_keras_parameter_counts(stem: str, keras_counts, summary) -> None:
+    counts = keras_counts(stem)
     model = checked_model(stem)
     totals = summary(stem)
-    trainable = sum(int(np.prod(w.shape)) for w in network.trainable_weights)
-    frozen = sum(int(np.prod(w.shape)) for w in network.non_trainable_weights)
-    assert network.count_params() == totals["total_params"]
+    trainable, frozen = counts["trainable"], counts["frozen"]
+    assert counts["total"] == totals["total_params"]
     assert trainable == model.trainable_params == totals["trainable_params"]
     assert frozen == model.non_trainable_params == totals["non_trainable_params"]
     # Layer by layer too: the generated layers carry the spec's names.
     for layer in totals["layers"]:
-        assert network.get_layer(layer["name"]).count_params() == layer["params"], layer["name"]
+        assert counts["layers"][layer["name"]] == layer["params"], layer["name"]
+
+
+# The specs whose header comment states their parameter counts, as a user reads them there.
+STATED_COUNTS = ("text_transformer", "two_tower", "vgg16_transfer")
+COUNTS_LINE = re.compile(
+    r"^#\s+total ([\d,]+) = ([\d,]+) trainable \+ ([\d,]+) non-trainable \(as Keras reports them\)$",
+    re.MULTILINE,
+)
+
+
+def stated_counts(stem: str) -> tuple[int, int, int] | None:
+    """(total, trainable, non-trainable) from the spec's `# total … = … + …` comment line."""
+    match = COUNTS_LINE.search((ROOT / spec_name(stem)).read_text(encoding="utf-8"))
+    if match is None:
+        return None
+    total, trainable, frozen = (int(group.replace(",", "")) for group in match.groups())
+    return total, trainable, frozen
+
+
+def test_the_specs_that_state_their_counts_are_there() -> None:
+    assert set(STATED_COUNTS) <= set(SPEC_IDS)
+    assert [stem for stem in SPEC_IDS if stated_counts(stem) is not None] == list(STATED_COUNTS)
+
+
+@pytest.mark.parametrize("stem", STATED_COUNTS)
+def test_stated_counts_are_what_keras_reports(stem: str, keras_counts) -> None:
+    """The figures in the spec's header are those of the Keras model built from it."""
+    stated = stated_counts(stem)
+    assert stated is not None, f"specs/{stem}.net states no `# total … non-trainable` line"
+    counts = keras_counts(stem)
+    assert stated == (counts["total"], counts["trainable"], counts["frozen"])
+    model = checked_model(stem)
+    assert stated[1:] == (model.trainable_params, model.non_trainable_params)
+    assert stated[0] == stated[1] + stated[2]
 
 
 @pytest.mark.parametrize("stem", SPEC_IDS)
@@ -304,3 +358,25 @@ def test_keras_training_step(stem: str, keras: ModuleType, load) -> None:
     changed = [not np.array_equal(b, a) for b, a in zip(before, after, strict=True)]
     assert any(changed), "the training step changed no weight"
 
+
+
+def test_vgg16_base_takes_the_weights_of_keras_vgg16(keras: ModuleType) -> None:
+    """The frozen base is VGG16's, tensor for tensor and in order: keras.applications'
+    `block3_conv2/kernel` is the spec's `block3_conv_1.kernel` (built with weights=None:
+    nothing downloads). So VGG16's ImageNet weights, renamed, load with --init-from."""
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(224, 224, 3))
+
+    def renamed(layer: str) -> str:  # block3_conv1 → block3_conv, block3_conv2 → block3_conv_1
+        block, conv = re.fullmatch(r"(block\d)_conv(\d)", layer).groups()  # type: ignore[union-attr]
+        return f"{block}_conv" + ("" if conv == "1" else f"_{int(conv) - 1}")
+
+    theirs = [
+        (f"{renamed(layer.name)}.{w.name}", tuple(w.shape))
+        for layer in base.layers
+        for w in layer.weights
+    ]
+    model = checked_model("vgg16_transfer")
+    ours = [(k, s) for k, s in weights.expected_shapes(model).items() if k.startswith("block")]
+    assert ours == theirs and len(theirs) == 26
+    assert all(not layer.trainable for layer in model.layers if layer.name.startswith("block"))
+    assert model.non_trainable_params == base.count_params() == 14_714_688
