@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from netspec import ir
@@ -63,6 +64,28 @@ def checked_model(stem: str) -> ir.Model:
 def generated_source(stem: str, target: str) -> str:
     """The module netspec generates for a seed spec and target (cached)."""
     return generate(checked_model(stem), target)
+
+
+def vocabulary(model: ir.Model, tensor: str) -> int | None:
+    """The vocabulary of the Embedding layers that read `tensor`: token ids go in there."""
+    readers = [layer for layer in model.layers if tensor in layer.inputs]
+    if readers and all(layer.kind == "Embedding" for layer in readers):
+        return min(layer.params.input_dim for layer in readers)  # type: ignore[attr-defined]
+    return None
+
+
+def random_inputs(model: ir.Model, batch: int, seed: int) -> list[np.ndarray]:
+    """A float32 batch per model input: token ids where Embeddings read it, else N(0, 1)."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for source in model.inputs:
+        shape = (batch, *source.shape)
+        vocab = vocabulary(model, source.name)
+        if vocab is None:
+            arrays.append(rng.standard_normal(shape).astype(np.float32))
+        else:
+            arrays.append(rng.integers(0, vocab, size=shape).astype(np.float32))
+    return arrays
 
 
 @pytest.fixture(scope="session")

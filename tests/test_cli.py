@@ -54,7 +54,13 @@ def in_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def flow(stem: str) -> str:
+    """What `check` prints of a model: a chain on one line, a graph one line per layer."""
     model = checked_model(stem)
+    if not model.is_chain:
+        lines = ["inputs: " + ", ".join(f"{i.name} {fmt(i.shape)}" for i in model.inputs)]
+        lines += [f"{x.name} {fmt(x.output_shape)} ← {', '.join(x.inputs)}" for x in model.layers]
+        outputs = ", ".join(f"{o} {fmt(model.shape_of(o))}" for o in model.outputs)
+        return "\n  ".join([*lines, f"outputs: {outputs}"])
     steps = [f"input {fmt(model.inputs[0].shape)}"]
     steps += [f"{layer.name} {fmt(layer.output_shape)}" for layer in model.layers]
     return " → ".join(steps)
@@ -221,8 +227,11 @@ def test_emit_ir_matches_the_schema(runner: CliRunner, stem: str) -> None:
     assert set(data) == set(schema["properties"])
     assert set(schema.get("required", [])) <= set(data)
     assert data["name"] == stem
-    names = ["input", *(layer["name"] for layer in data["layers"])]
-    assert [layer["inputs"] for layer in data["layers"]] == [[name] for name in names[:-1]]
+    model = checked_model(stem)
+    if model.is_chain:  # each layer reads the one before it
+        names = ["input", *(layer["name"] for layer in data["layers"])]
+        assert [layer["inputs"] for layer in data["layers"]] == [[name] for name in names[:-1]]
+    assert [layer["inputs"] for layer in data["layers"]] == [x.inputs for x in model.layers]
     for layer in data["layers"]:
         assert set(layer) == set(defs["Layer"]["properties"])
         entry = catalogue.lookup("layer", layer["kind"])
@@ -242,9 +251,9 @@ def test_emit_ir_matches_the_schema(runner: CliRunner, stem: str) -> None:
         assert entry is not None, (family, node["kind"])
         properties = defs[entry.Params.__name__].get("properties", {})
         assert set(node["params"]) == set(properties), (family, node["kind"])
-    model = checked_model(stem)
-    assert data["layers"][-1]["output_shape"] == list(model.output_shape)
+    shapes = {layer["name"]: layer["output_shape"] for layer in data["layers"]}
     assert data["outputs"] == model.outputs
+    assert [shapes[name] for name in data["outputs"]] == [list(model.shape_of(o)) for o in model.outputs]
 
 
 # --------------------------------------------------------------------------- summary
