@@ -522,7 +522,7 @@ def build_model() -> keras.Model:
         10,
         activation="softmax",
         use_bias=True,
-        kernel_initializer="he_normal",
+        kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         name="dense",
     )(x)

@@ -478,7 +478,7 @@ class Resnet20(nn.Module):
         nn.init.zeros_(self.residual_8_y_batch_normalization.bias)
         nn.init.zeros_(self.residual_8_y_batch_normalization.running_mean)
         nn.init.ones_(self.residual_8_y_batch_normalization.running_var)
-        nn.init.trunc_normal_(self.dense.weight, std=0.200968097, a=-0.401936194, b=0.401936194)
+        nn.init.xavier_uniform_(self.dense.weight)
         nn.init.zeros_(self.dense.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
