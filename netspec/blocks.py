@@ -30,6 +30,9 @@ from netspec.parse import parse_library
 USE_SITE_ARGS = ("repeat", "trainable")
 
 _OPERATORS = {"+", "-", "*", "/", "//"}
+_ORDERINGS = {"<", ">", "<=", ">="}
+_EQUALITIES = {"==", "!="}
+_LOGICAL = {"and", "or"}
 
 
 class _Failed(Exception):
@@ -94,19 +97,75 @@ class Evaluator:
             if all(a is b for a, b in zip(args, value.args, strict=True)):
                 return value
             return value.model_copy(update={"args": args})
+        if isinstance(value, ir.UnaryOp) and value.op == "not":
+            return ir.Literal(value=not self.boolean(value.operand, "'not'"), span=value.span)
         if isinstance(value, ir.UnaryOp):
             operand = self._operand(value.operand, value.op)
             return ir.Literal(value=-operand if value.op == "-" else operand, span=value.span)
+        if isinstance(value, ir.BinaryOp) and value.op in _LOGICAL:
+            left = self.boolean(value.left, f"'{value.op}'")
+            right = self.boolean(value.right, f"'{value.op}'")
+            result = left and right if value.op == "and" else left or right
+            return ir.Literal(value=result, span=value.span)
+        if isinstance(value, ir.BinaryOp) and value.op in _ORDERINGS | _EQUALITIES:
+            return self._compare(value)
         if isinstance(value, ir.BinaryOp):
             return self._binary(value)
         return value
 
-    def _operand(self, value: ir.Value, op: str) -> int | float:
+    def _strict(self, value: ir.Value) -> ir.Value:
+        """The value folded, every bare name required to be bound."""
         strict, self.strict_names = self.strict_names, True
         try:
-            folded = self.value(value)
+            return self.value(value)
         finally:
             self.strict_names = strict
+
+    def boolean(self, value: ir.Value, what: str) -> bool:
+        """A condition's value (`what` names its use, e.g. "an if condition"); raises `_Failed`."""
+        folded = self._strict(value)
+        if isinstance(folded, ir.Literal) and isinstance(folded.value, bool):
+            return folded.value
+        self.diagnostics.error(
+            "E0175",
+            f"{what} takes true or false, not {_describe_value(folded)}",
+            value.span,
+            hint="compare it to something, e.g. stride > 1 or filters != 16",
+        )
+        raise _Failed(value.span)
+
+    def _compare(self, node: ir.BinaryOp) -> ir.Literal:
+        left, right = self._strict(node.left), self._strict(node.right)
+        if node.op in _ORDERINGS:
+            a, b = _number(left), _number(right)
+            if a is None or b is None:
+                bad, shown = (node.left, left) if a is None else (node.right, right)
+                self.diagnostics.error(
+                    "E0176",
+                    f"'{node.op}' compares numbers, not {_describe_value(shown)}",
+                    bad.span,
+                    hint="order only numbers and block parameters whose values are numbers",
+                )
+                raise _Failed(bad.span)
+            ordered = {"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[node.op]
+            return ir.Literal(value=ordered, span=node.span)
+        keys = []
+        for written, folded in ((node.left, left), (node.right, right)):
+            key = _equality_key(folded)
+            if key is None:
+                self.diagnostics.error(
+                    "E0176",
+                    f"'{node.op}' cannot compare {_describe_value(folded)}",
+                    written.span,
+                    hint="compare numbers, strings, true/false, none or names",
+                )
+                raise _Failed(written.span)
+            keys.append(key)
+        equal = keys[0] == keys[1]
+        return ir.Literal(value=equal if node.op == "==" else not equal, span=node.span)
+
+    def _operand(self, value: ir.Value, op: str) -> int | float:
+        folded = self._strict(value)
         number = _number(folded)
         if number is None:
             self.diagnostics.error(
@@ -167,6 +226,28 @@ class Evaluator:
 def _with_value(arg: ir.Arg, value: ir.Value) -> ir.Arg:
     """The argument with its value replaced; the same object when the value is unchanged."""
     return arg if value is arg.value else arg.model_copy(update={"value": value})
+
+
+def _describe_value(value: ir.Value) -> str:
+    """Like `_describe`, with numbers shown as written."""
+    number = _number(value)
+    return f"the number {number!r}" if number is not None else _describe(value)
+
+
+def _equality_key(value: ir.Value) -> tuple[str, object] | None:
+    """What `==` compares: numbers by value (1 == 1.0), booleans apart from numbers, and a
+    name equal to a string of the same text (`activation == "relu"`); None for lists, calls."""
+    if isinstance(value, ir.Symbol):
+        return ("text", value.name)
+    if not isinstance(value, ir.Literal):
+        return None
+    if isinstance(value.value, bool):
+        return ("bool", value.value)
+    if isinstance(value.value, str):
+        return ("text", value.value)
+    if value.value is None:
+        return ("none", None)
+    return ("number", value.value)
 
 
 def _show(value: ir.Value) -> str:
@@ -366,6 +447,19 @@ def check_definition(block: ir.BlockDef, diagnostics: Diagnostics) -> bool:
             hint="name its inputs, e.g. block name(params)(x), or leave out the '()'",
         )
         ok = False
+    for symbol in _condition_names(block.body):
+        if symbol.name not in seen:
+            suggestion = did_you_mean(symbol.name, seen)
+            diagnostics.error(
+                "E0169",
+                f"'{symbol.name}' is not a parameter of block '{block.name}'",
+                symbol.span,
+                hint=f"did you mean '{suggestion}'?" if suggestion
+                else "a condition reads the block's parameters: "
+                + (", ".join(p.name for p in block.params) or "none")
+                + '; write a string in quotes to compare with a name ("relu")',
+            )
+            ok = False
     if not block.body:
         diagnostics.error(
             "E0171",
@@ -375,6 +469,27 @@ def check_definition(block: ir.BlockDef, diagnostics: Diagnostics) -> bool:
         )
         ok = False
     return ok
+
+
+def _condition_names(statements: list[ir.Statement]) -> Iterator[ir.Symbol]:
+    """The bare names the `if` conditions among statements read (each must be bound)."""
+    for statement in statements:
+        if isinstance(statement, ir.RepeatStmt):
+            yield from _condition_names(statement.body)
+        elif isinstance(statement, ir.IfStmt):
+            yield from _expression_names(statement.condition)
+            yield from _condition_names(statement.then)
+            yield from _condition_names(statement.otherwise)
+
+
+def _expression_names(value: ir.Value) -> Iterator[ir.Symbol]:
+    if isinstance(value, ir.Symbol):
+        yield value
+    elif isinstance(value, ir.BinaryOp):
+        yield from _expression_names(value.left)
+        yield from _expression_names(value.right)
+    elif isinstance(value, ir.UnaryOp):
+        yield from _expression_names(value.operand)
 
 
 # --------------------------------------------------------------------------- expansion
@@ -416,6 +531,8 @@ class _Frame:
     """An instance's input tensors (final names); the first statement reads the first."""
     last: str | None = None
     """The final name of the last layer made here (an instance's output so far)."""
+    one_branch: dict[str, tuple[Span, str]] = field(default_factory=dict)
+    """Tensor names an `if` defines in one branch only → that if's span and the branch."""
 
     def full(self, name: str) -> str:
         return name if self.prefix is None else f"{self.prefix}_{name}"
@@ -439,6 +556,8 @@ class Expander:
             with self.diagnostics.related(frame.origin):
                 if isinstance(statement, ir.RepeatStmt):
                     self.repeat(statement.count, statement.body, frame, statement.span)
+                elif isinstance(statement, ir.IfStmt):
+                    self.if_statement(statement, frame)
                 else:
                     self.statement(statement, frame)
 
@@ -463,6 +582,28 @@ class Expander:
             return
         for _ in range(times):
             self.body(body, frame)
+
+    def if_statement(self, statement: ir.IfStmt, frame: _Frame) -> None:
+        """Expand the branch the condition chooses; a tensor name only one branch defines
+        is not visible after the if, whichever branch ran, so no use depends on the choice."""
+        try:
+            chosen = Evaluator(frame.env, self.diagnostics).boolean(
+                statement.condition, "an if condition"
+            )
+        except _Failed:
+            self.ok = False
+            return
+        before = dict(frame.tensors)
+        self.body(statement.then if chosen else statement.otherwise, frame)
+        then, otherwise = _defined(statement.then), _defined(statement.otherwise)
+        for name in then ^ otherwise:
+            if name in before:
+                frame.tensors[name] = before[name]
+            else:
+                frame.tensors.pop(name, None)
+            frame.one_branch[name] = (statement.span, "if" if name in then else "else")
+        for name in then & otherwise:
+            frame.one_branch.pop(name, None)
 
     def statement(self, statement: ir.LayerStmt, frame: _Frame) -> None:
         call = statement.call
@@ -523,6 +664,21 @@ class Expander:
         mapped = []
         for symbol in statement.inputs:
             final = frame.tensors.get(symbol.name)
+            if final is None and symbol.name in frame.one_branch:
+                span, branch = frame.one_branch[symbol.name]
+                other = "else" if branch == "if" else "if"
+                self.diagnostics.error(
+                    "E0177",
+                    f"'{symbol.name}' is defined only in the {branch} branch of the if at "
+                    f"line {span.line}",
+                    symbol.span,
+                    hint=f"define '{symbol.name}' in the {other} branch too (an Identity() "
+                    "passes a tensor on unchanged), or use it inside the branch",
+                )
+                self.diagnostics.suppress(symbol.span)  # E0174 or the checker's E0140
+                self.ok = False
+                mapped.append(symbol)
+                continue
             if final is None and frame.prefix is None:
                 final = symbol.name  # a model input or a layer: the checker resolves it
             elif final is None:
@@ -778,8 +934,24 @@ def _collect_names(statements: list[ir.Statement]) -> Iterator[str]:
     for statement in statements:
         if isinstance(statement, ir.RepeatStmt):
             yield from _collect_names(statement.body)
+        elif isinstance(statement, ir.IfStmt):
+            yield from _collect_names(statement.then)
+            yield from _collect_names(statement.otherwise)
         elif statement.name is not None:
             yield statement.name
+
+
+def _defined(statements: list[ir.Statement]) -> set[str]:
+    """The tensor names statements define whatever an `if` among them chooses."""
+    names: set[str] = set()
+    for statement in statements:
+        if isinstance(statement, ir.RepeatStmt):
+            names |= _defined(statement.body)
+        elif isinstance(statement, ir.IfStmt):
+            names |= _defined(statement.then) & _defined(statement.otherwise)
+        elif statement.name is not None:
+            names.add(statement.name)
+    return names
 
 
 def expand(

@@ -62,7 +62,8 @@ class Literal(Node):
 
 
 class BinaryOp(Node):
-    """`left OP right` with OP one of + - * / //; folded to a Literal before checking."""
+    """`left OP right`: OP is + - * / //, a comparison (== != < > <= >=), `and` or `or`;
+    folded to a Literal before checking."""
 
     op: str
     left: Value
@@ -70,7 +71,8 @@ class BinaryOp(Node):
 
 
 class UnaryOp(Node):
-    """`-operand` or `+operand` on something that is not a plain number, e.g. `-filters`."""
+    """`-operand` or `+operand` on something that is not a plain number, e.g. `-filters`,
+    or `not operand`."""
 
     op: str
     operand: Value
@@ -98,7 +100,18 @@ class RepeatStmt(Node):
     body: list[Statement]
 
 
-Statement = LayerStmt | RepeatStmt
+class IfStmt(Node):
+    """`if CONDITION { then } else { otherwise }`: one branch, chosen when blocks expand.
+
+    `otherwise` is empty when there is no `else`; `else if` is an `IfStmt` alone in it.
+    """
+
+    condition: Value
+    then: list[Statement]
+    otherwise: list[Statement] = Field(default_factory=list)
+
+
+Statement = LayerStmt | RepeatStmt | IfStmt
 
 
 class Use(Node):

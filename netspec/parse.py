@@ -409,6 +409,19 @@ class _ToSyntaxTree(Transformer):
         return ir.RepeatStmt(count=count, body=body, span=self._meta_span(meta))
 
     @v_args(meta=True)
+    def if_statement(self, meta: Any, children: list[Any]) -> ir.IfStmt:
+        _keyword, condition, then, *rest = children
+        otherwise = rest[1] if rest else []
+        if isinstance(otherwise, ir.IfStmt):  # `else if …`
+            otherwise = [otherwise]
+        return ir.IfStmt(
+            condition=condition, then=then, otherwise=otherwise, span=self._meta_span(meta)
+        )
+
+    def branch(self, children: list[Any]) -> list[ir.Statement]:
+        return list(children)
+
+    @v_args(meta=True)
     def use(self, meta: Any, children: list[Any]) -> ir.Use:
         path = self.string(meta, [children[1]])
         return ir.Use(path=str(path.value), span=self._token_span(children[1]))
@@ -430,7 +443,7 @@ class _ToSyntaxTree(Transformer):
     def block(self, meta: Any, children: list[Any]) -> ir.BlockDef:
         _keyword, name, *rest = children
         parts = dict(c for c in rest if isinstance(c, tuple))
-        body = [c for c in rest if isinstance(c, ir.LayerStmt | ir.RepeatStmt)]
+        body = [c for c in rest if isinstance(c, ir.LayerStmt | ir.RepeatStmt | ir.IfStmt)]
         return ir.BlockDef(
             name=str(name), name_span=self._token_span(name), params=parts.get("params", []),
             inputs=parts.get("inputs"), body=body, span=self._meta_span(meta),

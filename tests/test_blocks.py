@@ -186,6 +186,101 @@ def test_division_gives_a_float(a: int, b: int) -> None:
     assert isinstance(folded.value, float)
 
 
+# --------------------------------------------------------------------------- if
+
+_RESIDUAL = """
+block residual(filters, stride = 1, in_filters = 4)(x) {
+  Conv2D(filters, 3, strides=stride, padding=same)(x)
+  y = BatchNormalization
+  if stride > 1 or in_filters != filters {
+    shortcut = Conv2D(filters, 1, strides=stride)(x)
+  } else {
+    shortcut = Identity()(x)
+  }
+  Add()(y, shortcut)
+}
+"""
+
+
+def test_if_chooses_a_branch_per_instance() -> None:
+    model = checked(
+        spec("    residual(4)\n    residual(8, stride=2)\n    residual(8, in_filters=8)",
+             _RESIDUAL, input="8, 8, 4")
+    )
+    by_name = {layer.name: layer for layer in model.layers}
+    assert by_name["residual_shortcut"].kind == "Identity"
+    assert by_name["residual_1_shortcut"].kind == "Conv2D"
+    assert by_name["residual_2_shortcut"].kind == "Identity"
+    assert by_name["residual_shortcut"].inputs == ["input"]
+    assert by_name["residual_1_add"].inputs == ["residual_1_y", "residual_1_shortcut"]
+    assert by_name["residual_1_add"].output_shape == (4, 4, 8)
+    assert by_name["residual_2_add"].inputs == ["residual_2_y", "residual_2_shortcut"]
+
+
+def test_else_if_and_nested_ifs_pick_one_statement() -> None:
+    blocks = (
+        "block pick(n) {\n"
+        "  if n < 0 { Dense(1) } else if n == 0 { Dense(2) }\n"
+        "  else if n <= 10 and not (n == 5) {\n"
+        "    if n >= 8 { Dense(3) } else { Dense(4) }\n"
+        "  } else { Dense(5) }\n"
+        "}\n"
+    )
+    model = checked(spec("\n".join(f"    pick({n})" for n in (-1, 0, 9, 2, 5, 12)), blocks))
+    assert [layer.params.units for layer in model.layers] == [1, 2, 3, 4, 5, 5]
+
+
+def test_an_if_without_else_may_leave_out_its_statements() -> None:
+    blocks = "block maybe(n, drop = false) {\n  Dense(n)\n  if drop { Dropout(0.5) }\n}\n"
+    model = checked(spec("    maybe(4)\n    maybe(2, drop=true)", blocks))
+    assert [layer.kind for layer in model.layers] == ["Dense", "Dense", "Dropout"]
+
+
+def test_an_if_in_layers_compares_numbers_and_names() -> None:
+    model = checked(spec('    if 2 * 3 == 6 and "a" != "b" { Dense(3) } else { Dense(4) }'))
+    assert model.layers[0].params.units == 3
+    blocks = 'block act(a = relu) {\n  if a == "relu" { Dense(1) } else { Dense(2) }\n}\n'
+    model = checked(spec("    act\n    act(a=tanh)", blocks))
+    assert [layer.params.units for layer in model.layers] == [1, 2]
+
+
+def test_equality_keeps_booleans_apart_from_numbers() -> None:
+    model = checked(spec("    if true == 1 or none == 0 { Dense(3) } else { Dense(4) }"))
+    assert model.layers[0].params.units == 4
+
+
+@given(
+    st.integers(-5, 5),
+    st.integers(-5, 5),
+    st.sampled_from(["==", "!=", "<", ">", "<=", ">="]),
+    st.sampled_from(["and", "or"]),
+)
+def test_conditions_evaluate_like_python(a: int, b: int, op: str, joiner: str) -> None:
+    from netspec.blocks import evaluate
+    from netspec.parse import parse_value
+
+    text = f"not {a} {op} {b} {joiner} {b} {op} {a}"
+    diagnostics = Diagnostics()
+    value = parse_value(text, "<expr>", diagnostics)
+    folded = evaluate(value, {}, diagnostics)  # type: ignore[arg-type]
+    assert isinstance(folded, ir.Literal) and folded.value is eval(text), text
+
+
+def test_a_name_from_one_branch_is_not_visible_after_the_if() -> None:
+    blocks = "block r(n, p = true)(x) {\n  if p { s = Dense(n)(x) }\n  Dense(n)(s)\n}\n"
+    _, diagnostics = check_source(spec("    r(4)", blocks))
+    (d,) = list(diagnostics)
+    assert d.code == "E0177" and d.span.line == 3 and "if branch" in d.message
+
+
+def test_a_condition_that_is_not_a_boolean_is_reported_at_its_span() -> None:
+    source = spec("    b(3)", "block b(n) {\n  if n + 1 { Dense(n) }\n}\n")
+    _, diagnostics = check_source(source)
+    (d,) = list(diagnostics)
+    assert d.code == "E0175" and (d.span.line, d.span.column, d.span.end_column) == (2, 6, 11)
+    assert "the number 4" in d.message and d.related
+
+
 # --------------------------------------------------------------------------- diagnostics
 
 

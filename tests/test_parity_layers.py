@@ -199,6 +199,10 @@ def _cases() -> dict[str, list[Case]]:
         Case("dropout", (6,), ("Dropout(0.5)",)),
         Case("dropout_after_conv", (5, 5, 2), ("Conv2D(3, 2)", "Dropout(0.3)")),
     ]
+    c["Identity"] = [
+        Case("identity", (6,), ("Identity",)),
+        Case("identity_after_conv", (5, 5, 2), ("Conv2D(3, 2)", "Identity", "Flatten")),
+    ]
     c["Flatten"] = [
         Case("flatten", (3, 4, 2), ("Flatten",)),
         Case("flatten_after_conv", (6, 6, 2), ("Conv2D(3, 3)", "Flatten", "Dense(4)")),

@@ -113,6 +113,23 @@ class Flatten(LayerEntry):
         return TorchLowering(modules=((layer.name, PyCall("nn.Flatten")),))
 
 
+class Identity(LayerEntry):
+    """Passes its input on unchanged: names a tensor, e.g. the shortcut of a residual block."""
+
+    kind = "Identity"
+    transparent = True
+    summary = "passes its input on unchanged"
+
+    def output_shape(self, p: ir.Params, shape: ir.Shape) -> ir.Shape:
+        return shape
+
+    def keras(self, p: ir.Params, layer: ir.Layer) -> PyCall:
+        return PyCall("layers.Identity")
+
+    def torch(self, p: ir.Params, layer: ir.Layer) -> TorchLowering:
+        return TorchLowering(modules=(), expr="{x}", layout=Layout.ANY)
+
+
 class DropoutParams(ir.Params):
     rate: float = Field(ge=0.0, lt=1.0, description="fraction of inputs dropped, in [0, 1)")
 
