@@ -323,6 +323,14 @@ def train(
         Path | None,
         typer.Option("--init-from", help="start from these weights (safetensors or .keras)"),
     ] = None,
+    init_partial: Annotated[
+        bool,
+        typer.Option(
+            "--init-partial",
+            help="with --init-from: the file may hold only some of the model's tensors "
+            "(a pretrained base); the others keep their initial values",
+        ),
+    ] = False,
     threads: ThreadsOption = None,
     log: Annotated[
         LogMode,
@@ -336,6 +344,9 @@ def train(
 
     if file is None and resume is None:
         stderr.print("error: give a spec file, or --resume RUN_DIR", style="bold red")
+        raise typer.Exit(2)
+    if init_partial and init_from is None:
+        stderr.print("error: --init-partial goes with --init-from FILE", style="bold red")
         raise typer.Exit(2)
     overrides = {
         key: str(value)
@@ -354,6 +365,7 @@ def train(
         threads=threads,
         log="quiet" if quiet else log.value,
         init_from=init_from,
+        init_partial=init_partial,
         resume=resume,
     )
     try:

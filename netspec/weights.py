@@ -66,13 +66,25 @@ def expected_shapes(model: ir.Model) -> dict[str, tuple[int, ...]]:
     return {name: tuple(w.shape) for name, (_, w) in weight_maps(model).items()}
 
 
-def check_weights(model: ir.Model, weights: Mapping[str, Any], source: str = "the weights") -> None:
-    """Raises WeightsError unless `weights` has exactly the model's tensors, shapes and all."""
+def check_weights(
+    model: ir.Model, weights: Mapping[str, Any], source: str = "the weights", partial: bool = False
+) -> None:
+    """Raises WeightsError unless `weights` has exactly the model's tensors, shapes and all.
+
+    With `partial`, tensors may be missing (transfer learning: a pretrained base, a new head),
+    but every tensor given must be one of the model's, of its shape, and at least one is given.
+    """
     expected = expected_shapes(model)
     problems: list[tuple[str, str]] = []
+    if partial and not any(name in expected for name in weights):
+        known = ", ".join(list(expected)[:3])
+        problems.append(
+            ("", f"no tensor has the name of a weight of model '{model.name}' (such as {known})")
+        )
     for name, shape in expected.items():
         if name not in weights:
-            problems.append((name, f"tensor '{name}' {shape} is missing"))
+            if not partial:
+                problems.append((name, f"tensor '{name}' {shape} is missing"))
             continue
         array = np.asarray(weights[name])
         if tuple(array.shape) != shape:
@@ -258,12 +270,16 @@ def _check_exported(name: str, array: np.ndarray, weight: WeightMap) -> None:
 # --------------------------------------------------------------------------- files
 
 
-def save_weights(path: str | Path, weights: Mapping[str, np.ndarray], model: ir.Model) -> None:
-    """Writes neutral weights to a safetensors file, after checking that they fit `model`."""
+def save_weights(
+    path: str | Path, weights: Mapping[str, np.ndarray], model: ir.Model, partial: bool = False
+) -> None:
+    """Writes neutral weights to a safetensors file, after checking that they fit `model`
+    (with `partial`, some of its tensors: e.g. a pretrained base for `--init-partial`)."""
     from safetensors.numpy import save_file
 
-    check_weights(model, weights)
-    arrays = {name: np.ascontiguousarray(weights[name]) for name in expected_shapes(model)}
+    check_weights(model, weights, partial=partial)
+    names = [name for name in expected_shapes(model) if name in weights]
+    arrays = {name: np.ascontiguousarray(weights[name]) for name in names}
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -282,8 +298,11 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         return dict(handle.metadata() or {})
 
 
-def load_weights(path: str | Path, model: ir.Model | None = None) -> dict[str, np.ndarray]:
-    """Reads neutral weights from a safetensors file; with `model`, checks that they fit it."""
+def load_weights(
+    path: str | Path, model: ir.Model | None = None, partial: bool = False
+) -> dict[str, np.ndarray]:
+    """Reads neutral weights from a safetensors file; with `model`, checks that they fit it
+    (all of its tensors, or with `partial` some of them)."""
     from safetensors.numpy import load_file
 
     metadata = read_metadata(path)
@@ -296,5 +315,5 @@ def load_weights(path: str | Path, model: ir.Model | None = None) -> dict[str, n
             )
         else:
             source = f"the weights in '{path}' (model '{metadata.get('model', '?')}')"
-        check_weights(model, weights, source=source)
+        check_weights(model, weights, source=source, partial=partial)
     return weights

@@ -122,3 +122,83 @@ def test_train_init_from_neutral_weights(torch_run, tmp_path: Path, backend: str
     history = json.loads((out / "history.json").read_text())["loss"]
     started = json.loads((target / "history.json").read_text())["loss"][0]
     assert started < history[0]  # it starts where the trained run ended, not from scratch
+
+
+def _first_layer_only(spec: Path, out: Path, tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    """A neutral file with the trained first layer only: a 'pretrained base' without a head."""
+    from netspec import weights
+    from netspec.check import check_file
+
+    neutral = tmp_path / "all.safetensors"
+    assert run("weights", "convert", spec, out / "weights.safetensors", "-o", neutral).exit_code == 0
+    model, _, _ = check_file(spec)
+    base = {k: v for k, v in weights.load_weights(neutral, model).items() if k.startswith("dense.")}
+    path = tmp_path / "base.safetensors"
+    weights.save_weights(path, base, model, partial=True)
+    return path, base
+
+
+def test_init_from_a_partial_file_needs_init_partial(torch_run, tmp_path: Path) -> None:
+    spec, out = torch_run
+    base, _ = _first_layer_only(spec, out, tmp_path)
+    result = run("train", spec, "--init-from", base, "--out", tmp_path / "r", "--log", "quiet")
+    assert result.exit_code == 2  # as for any weights file that does not fit (no traceback)
+    assert "Traceback" not in result.output
+    assert "tensor 'dense_1.kernel' (8, 3) is missing" in result.output
+    assert not (tmp_path / "r" / "weights.safetensors").exists()
+    usage = run("train", spec, "--init-partial", "--out", tmp_path / "r2", "--log", "quiet")
+    assert usage.exit_code == 2 and "--init-partial goes with --init-from" in usage.output
+
+
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+def test_init_partial_loads_the_base_and_keeps_the_head(
+    torch_run, tmp_path: Path, backend: str
+) -> None:
+    """The tensors in the file are loaded exactly; the others keep their initial values."""
+    from netspec import weights
+    from netspec.check import check_file
+    from netspec.codegen import generate
+    from netspec.train.context import load_module
+    from netspec.train.convert import load_into, partial_message
+
+    spec, out = torch_run
+    base_file, base = _first_layer_only(spec, out, tmp_path)
+    model, _, _ = check_file(spec)
+    source = tmp_path / f"tiny_{backend}.py"
+    source.write_text(generate(model, backend))
+    module = load_module(source, f"tiny_partial_{backend}")
+    built = module.build_model()
+    before = weights.export_weights(model, built)
+    kept = load_into(model, built, base_file, partial=True)
+    after = weights.export_weights(model, built)
+    assert kept == ["dense_1.kernel", "dense_1.bias"]
+    for name, array in base.items():
+        np.testing.assert_array_equal(after[name], array)
+        assert not np.array_equal(before[name], array)
+    for name in kept:
+        np.testing.assert_array_equal(after[name], before[name])
+    assert partial_message(model, kept) == (
+        "--init-partial: loaded 2 tensors; layers left as initialised: dense_1"
+    )
+    # and the command: a run starts from the file, says what it left, and trains
+    result = run(
+        "train", spec, "--backend", backend, "--init-from", base_file, "--init-partial",
+        "--out", tmp_path / "run", "--threads", "1", "--log", "plain", "--device", "cpu",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "layers left as initialised: dense_1" in result.output
+
+
+def test_a_partial_file_of_another_model_is_refused(torch_run, tmp_path: Path) -> None:
+    from netspec import weights
+
+    spec, _ = torch_run
+    stray = tmp_path / "stray.safetensors"
+    from safetensors.numpy import save_file
+
+    save_file({"conv.kernel": np.zeros((3, 3), np.float32)}, str(stray),
+              metadata={"format": weights.FORMAT})  # fmt: skip
+    result = run("train", spec, "--init-from", stray, "--init-partial", "--log", "quiet",
+                 "--out", tmp_path / "r")  # fmt: skip
+    assert result.exit_code == 2
+    assert "no tensor has the name of a weight of model 'tiny'" in result.output

@@ -34,6 +34,7 @@ class TrainOptions:
     threads: int | None = None
     log: str = "auto"  # auto (a bar on a terminal), plain, jsonl, quiet
     init_from: Path | None = None
+    init_partial: bool = False
     resume: Path | None = None
 
 
@@ -179,6 +180,7 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         reporter=report,
         resume=options.resume is not None,
         init_from=options.init_from,
+        init_partial=options.init_partial,
         info={
             "model": model.name,
             "backend": options.backend,

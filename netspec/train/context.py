@@ -36,6 +36,7 @@ class RunContext:
     reporter: Reporter
     resume: bool = False
     init_from: Path | None = None
+    init_partial: bool = False  # the file may hold only some tensors (transfer learning)
     info: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -55,12 +55,18 @@ def _keras_model(model: ir.Model, folder: Path) -> Any:
     return built
 
 
-def read_neutral(model: ir.Model, path: Path, folder: Path) -> dict[str, np.ndarray]:
-    """The weights of any supported file, in neutral form, checked against the spec."""
+def read_neutral(
+    model: ir.Model, path: Path, folder: Path, partial: bool = False
+) -> dict[str, np.ndarray]:
+    """The weights of any supported file, in neutral form, checked against the spec.
+
+    `partial` lets a neutral file hold only some of the model's tensors; a .keras file or a
+    PyTorch state dict is of a whole model, so it must be of this spec either way.
+    """
     kind = kind_of(path)
     try:
         if kind == "neutral":
-            return weights.load_weights(path, model)
+            return weights.load_weights(path, model, partial=partial)
         if kind == "keras":
             from netspec.train.keras_backend import load_weights
 
@@ -78,16 +84,33 @@ def read_neutral(model: ir.Model, path: Path, folder: Path) -> dict[str, np.ndar
         ) from error
 
 
-def load_into(model: ir.Model, built: Any, path: Path) -> None:
-    """Loads weights from any supported file into a built Keras or PyTorch model."""
+def load_into(model: ir.Model, built: Any, path: Path, partial: bool = False) -> list[str]:
+    """Loads weights from any supported file into a built Keras or PyTorch model.
+
+    With `partial`, the tensors the file lacks keep their initial values; returns their names.
+    """
     with tempfile.TemporaryDirectory() as folder:
-        neutral = read_neutral(model, path, Path(folder))
+        neutral = read_neutral(model, path, Path(folder), partial)
+    kept: list[str] = []
     try:
+        if partial:
+            current = weights.export_weights(model, built)
+            kept = [name for name in current if name not in neutral]
+            neutral = {**current, **neutral}
         weights.import_weights(model, built, neutral)
     except weights.WeightsError as error:
         raise TrainError(
             str(error), hint="weights load only into the spec they came from"
         ) from error
+    return kept
+
+
+def partial_message(model: ir.Model, kept: list[str]) -> str:
+    """What --init-partial left at its initial values, by layer."""
+    layers = sorted({name.split(".")[0] for name in kept}, key=[x.name for x in model.layers].index)
+    loaded = len(weights.expected_shapes(model)) - len(kept)
+    shown = ", ".join(layers) if layers else "none"
+    return f"--init-partial: loaded {loaded} tensors; layers left as initialised: {shown}"
 
 
 def convert(model: ir.Model, source: Path, output: Path, to: str) -> dict[str, Any]:

@@ -134,9 +134,11 @@ def run(ctx: RunContext) -> dict[str, Any]:
             meta = json.loads(ctx.run.checkpoint(initial_epoch, ".json").read_text("utf-8"))
             history.update(meta["history"])
         elif ctx.init_from is not None:
-            from netspec.train.convert import load_into
+            from netspec.train.convert import load_into, partial_message
 
-            load_into(ctx.model, model, ctx.init_from)
+            kept = load_into(ctx.model, model, ctx.init_from, ctx.init_partial)
+            if ctx.init_partial:
+                ctx.reporter.message(partial_message(ctx.model, kept))
         ctx.info.update(device=placement, threads=ctx.threads)
         ctx.reporter.start(ctx.info)
         validation = (data.x_val, data.y_val) if data.x_val is not None else None

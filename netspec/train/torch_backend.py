@@ -159,9 +159,11 @@ def run(ctx: RunContext) -> dict[str, Any]:
             )
             history = meta["history"]
     elif ctx.init_from is not None:
-        from netspec.train.convert import load_into
+        from netspec.train.convert import load_into, partial_message
 
-        load_into(ctx.model, model, ctx.init_from)
+        kept = load_into(ctx.model, model, ctx.init_from, ctx.init_partial)
+        if ctx.init_partial:
+            ctx.reporter.message(partial_message(ctx.model, kept))
 
     data = ctx.data
     x, y = _tensor(data.x_train, device), _tensor(data.y_train, device)
