@@ -406,12 +406,13 @@ def predict(
     run_dir: Annotated[Path, typer.Argument(help="a run folder written by netspec train")],
     data: DataOption = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help=".npy file for the outputs")
+        Path | None, typer.Option("--output", "-o", help=".npy file for the outputs (.npz, one array per output, for several)")
     ] = None,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
 ) -> None:
-    """Run a trained model on --data (preprocessed as in training); saves the outputs as .npy."""
+    """Run a trained model on --data (preprocessed as in training); saves the outputs as .npy
+    (an .npz of one array per output, by output name, for a model with several outputs)."""
     from netspec.train import TrainError, TrainOptions
     from netspec.train import predict as run_predict
 
@@ -424,6 +425,13 @@ def predict(
         _fail(error)
     _outcome(outcome)
     result = outcome.result or {}
+    if "output_shapes" in result:
+        outputs = ", ".join(f"{name} {shape}" for name, shape in result["output_shapes"].items())
+        stdout.print(
+            f"{result['samples']:,} predictions ({outputs}) saved to {result['saved']}",
+            markup=False,
+        )
+        return
     shown = result.get("classes", result.get("values", []))
     stdout.print(
         f"{result['samples']:,} predictions saved to {result['saved']}; first: {shown[:10]}",

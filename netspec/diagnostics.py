@@ -86,7 +86,7 @@ CODES: dict[str, str] = {
     "E0142": "wrong number of layer inputs",
     "E0143": "invalid model output",
     "W0140": "tensor never used",
-    "E0150": "training several inputs or outputs is not supported yet",
+    "E0150": "retired: training several inputs or outputs (netspec trains them now)",
     "E0160": "cannot import a file",
     "E0161": "import cycle",
     "E0162": "block defined twice",

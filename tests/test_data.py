@@ -228,8 +228,10 @@ def test_npz_custom_names(tmp_path: Path) -> None:
 
 def test_npz_missing_array_lists_those_present(tmp_path: Path) -> None:
     np.savez(tmp_path / "f.npz", img=np.ones((3, 2)), lab=np.zeros(3))
-    error = data_error("E0402", load, f'npz("{tmp_path / "f.npz"}")')
-    assert "'x'" in error.message
+    # without x and y the arrays are taken by the model's names (here "input" and its output)
+    model = model_of(spec_text(), data=f'npz("{tmp_path / "f.npz"}")')
+    error = data_error("E0402", data.prepare, model, model.train)
+    assert "no array named 'input' for the model's input" in error.message
     assert error.hint is not None and "img" in error.hint and "lab" in error.hint
     error = data_error("E0402", load, f'npz("{tmp_path / "f.npz"}", x="img", y="labels")')
     assert "'labels'" in error.message
@@ -542,7 +544,7 @@ def test_standardize_fits_the_training_split_only() -> None:
     x[:, 3] = 7.0  # a constant feature: std 0, left unscaled
     y = np.arange(200) % 3
     prepared = prepare(model, x, y)
-    stats = prepared.standardization
+    stats = (prepared.standardization or {}).get("input")  # one input: named "input"
     assert stats is not None
     train = prepared.x_train
     np.testing.assert_allclose(train[:, :3].mean(axis=0), 0.0, atol=1e-5)
@@ -566,13 +568,13 @@ def test_standardize_applies_training_statistics_to_a_source_test_set() -> None:
     x = np.random.default_rng(1).normal(0.0, 2.0, size=(50, 4))
     x_test = x[:10] + 100.0  # shifted: standardized by its own statistics it would centre on 0
     prepared = prepare(model, x, np.arange(50) % 3, x_test=x_test, y_test=np.arange(10) % 3)
-    stats = prepared.standardization
+    stats = (prepared.standardization or {}).get("input")  # one input: named "input"
     assert stats is not None and prepared.x_test is not None
     np.testing.assert_allclose(stats.mean, x.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(prepared.x_test, (x_test - stats.mean) / stats.std, rtol=1e-4)
     assert prepared.x_test.mean() > 10
     # the same statistics applied at prediction time
-    again = data.preprocess_inputs(x_test, model, model.train, stats)
+    again = data.preprocess_inputs(x_test, model, model.train, prepared.standardization)
     np.testing.assert_allclose(again, prepared.x_test, rtol=1e-6)
 
 
@@ -649,3 +651,122 @@ def test_cli_unreadable_data_is_a_diagnostic(runner: CliRunner, tmp_path: Path) 
     assert_no_traceback(result)
     assert "--data:1:1: error[E0402]" in result.stderr
     assert "dataset-fashion-mnist" in result.stderr
+
+
+# --------------------------------------------------------------------------- several inputs, outputs
+
+TWO_IO = """\
+model two {
+  input profile [4]
+  input tokens [3]
+  layers {
+    a = Dense(8, activation=relu)(profile)
+    e = Embedding(10, 2)(tokens)
+    f = Flatten()(e)
+    m = Concatenate(axis=-1)(a, f)
+    plan = Dense(3, activation=softmax)(m)
+    spend = Dense(1)(m)
+  }
+  output [plan, spend]
+  loss { plan = sparse_categorical_crossentropy, spend = mean_squared_error }
+  optimizer Adam
+  train {
+    seed = 0
+    test_split = 0.25
+    validation_split = 0.0
+    divide_by = 2
+    standardize = true
+  }
+}
+"""
+
+
+def two_io_file(path: Path, samples: int = 20, **changes: np.ndarray) -> Path:
+    rng = np.random.default_rng(0)
+    ids = rng.permutation(1000)[:samples]  # distinct token rows: each identifies its sample
+    arrays = {
+        "p": rng.normal(size=(samples, 4)).astype(np.float32) + 5.0,
+        "t": np.stack([ids // 100, ids // 10 % 10, ids % 10], axis=1),
+        "c": rng.integers(0, 3, size=samples),
+        "s": rng.normal(size=(samples, 1)).astype(np.float32),
+        **changes,
+    }
+    np.savez(path, **arrays)
+    return path
+
+
+def prepare_two(path: Path, x: str = '["p", "t"]', y: str = '["c", "s"]') -> data.Prepared:
+    model = model_of(TWO_IO, data=f'npz("{path}", x={x}, y={y})')
+    return data.prepare(model, model.train)
+
+
+def test_npz_lists_give_one_array_per_input_and_output(tmp_path: Path) -> None:
+    path = two_io_file(tmp_path / "f.npz")
+    prepared = prepare_two(path)
+    profile, tokens = prepared.x_train
+    plan, spend = prepared.y_train
+    assert len(profile) == len(tokens) == len(plan) == len(spend) == 15
+    assert prepared.x_test is not None and len(prepared.x_test[0]) == 5
+    # token ids read only by an Embedding are neither divided nor standardized
+    with np.load(path) as arrays:
+        assert set(tokens.ravel()) <= set(arrays["t"].ravel())
+        # one permutation: each sample's token row stays with its own label
+        rows = {tuple(r): int(c) for r, c in zip(arrays["t"], arrays["c"], strict=True)}
+    for row, label in zip(tokens, plan, strict=True):
+        assert rows[tuple(int(v) for v in row)] == label
+    np.testing.assert_allclose(profile.mean(axis=0), 0.0, atol=1e-5)  # standardized
+    assert prepared.standardization is not None and set(prepared.standardization) == {"profile"}
+    assert prepared.summary()["input_shape"] == [[4], [3]]
+
+
+def test_npz_arrays_named_like_the_model(tmp_path: Path) -> None:
+    path = tmp_path / "named.npz"
+    rng = np.random.default_rng(1)
+    np.savez(
+        path, profile=rng.normal(size=(8, 4)), tokens=rng.integers(0, 10, size=(8, 3)),
+        plan=rng.integers(0, 3, size=8), spend=rng.normal(size=(8, 1)),
+    )
+    model = model_of(TWO_IO, data=f'npz("{path}")')
+    prepared = data.prepare(model, model.train)
+    assert [a.shape[1:] for a in prepared.y_train] == [(), (1,)]
+    np.savez(path, profile=rng.normal(size=(8, 4)), tokens=rng.integers(0, 10, size=(8, 3)))
+    error = data_error("E0402", data.prepare, model, model.train)
+    assert "no array named 'plan' for the model's output" in error.message
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "changes", "code", "words"),
+    [
+        ('["p"]', '["c", "s"]', {}, "E0401", "the data gives 1 input array, the model has 2 inputs"),
+        ('["p", "t"]', '["c"]', {}, "E0401", "the data gives 1 output array, the model has 2 outputs"),
+        ('["p", "t"]', '["c", "s"]', {"p": np.zeros((20, 5))}, "E0401",
+         "input 'profile' is [4]"),
+        ('["p", "t"]', '["c", "s"]', {"c": np.full(20, 7)}, "E0404",
+         "output 'plan': the labels range from 7 to 7, but the model outputs 3 classes"),
+        ('["p", "t"]', '["c", "s"]', {"c": np.eye(3)[np.zeros(20, dtype=int)]}, "E0404",
+         "output 'plan': sparse_categorical_crossentropy takes one class index per sample"),
+        ('["p", "t"]', '["c", "s"]', {"s": np.zeros((20, 2))}, "E0404",
+         "output 'spend': the targets have shape [2] per sample, the model outputs [1]"),
+        ('["p", "t"]', '["c", "s"]', {"t": np.zeros((19, 3))}, "E0403",
+         "the input arrays differ in length: 20, 19"),
+        ('["p", "q"]', '["c", "s"]', {}, "E0402", "has no array named 'q'"),
+    ],
+)
+def test_npz_multi_array_mismatches(
+    tmp_path: Path, x: str, y: str, changes: dict, code: str, words: str
+) -> None:
+    path = two_io_file(tmp_path / "f.npz", **changes)
+    error = data_error(code, prepare_two, path, x, y)
+    assert words in error.message
+
+
+def test_customers_fit_the_two_tower_spec() -> None:
+    from conftest import checked_model
+
+    model = checked_model("two_tower")
+    prepared = data.prepare(model, model.train)
+    assert prepared.summary()["input_shape"] == [[20], [10, 8]]
+    plan, spend = prepared.y_train
+    assert plan.dtype == np.int64 and set(np.unique(plan)) <= set(range(5))
+    assert spend.shape[1:] == (1,)
+    assert prepared.samples + prepared.summary()["validation"] + prepared.summary()["test"] == 2000

@@ -144,7 +144,7 @@ def test_every_code_has_a_corpus_file() -> None:
         seen |= {code for code, _, _ in expectations(path.read_text(encoding="utf-8")).diagnostics}
     # E0002 (the file cannot be read) is tested below with a path that does not exist; E04xx
     # come from loading the data at run time, which `netspec check` never does.
-    # E0150 (training several inputs or outputs) comes from `netspec train`, tested in test_train.
+    # E0150 is retired (netspec trains several inputs and outputs now): no corpus file.
     not_from_check = {"E0002", "E0150"} | {code for code in CODES if code.startswith("E04")}
     missing = set(CODES) - not_from_check - seen
     assert not missing, f"codes with no file in tests/errors/: {sorted(missing)}"

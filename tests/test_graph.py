@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib.util
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -188,23 +189,48 @@ def test_keras_multi_output_compiles_with_losses_by_output(load) -> None:
     assert module.LOSS_WEIGHTS == {"category": 1.0, "price": 0.5}
 
 
-def test_multi_output_module_has_no_training_loop() -> None:
-    """netspec's loops feed one array each way; the module says so instead of lying."""
+def test_multi_output_module_has_its_training_loop() -> None:
+    """The loops take a tuple (PyTorch) or dicts (Keras) of arrays per input and output."""
     for target in TARGETS:
         tree = ast.parse(generate(graph_model("two_tower"), target))
         functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
         assert {"build_model", "build_loss", "build_optimizer", "build_metrics"} <= functions
-        assert "fit" not in functions
+        assert {"fit", "evaluate", "predict"} <= functions
 
 
-def test_train_refuses_several_inputs_or_outputs(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        app, ["train", str(ROOT / "tests" / "graphs" / "two_tower.net"), "--out", str(tmp_path)]
+def test_torch_multi_output_losses_by_name(load) -> None:
+    torch = pytest.importorskip("torch")
+    module = load("two_tower", "torch")
+    losses = module.build_output_losses()
+    assert list(losses) == ["category_loss", "price_loss"]
+    index, function = losses["price_loss"]
+    y_pred, y_true = torch.tensor([[1.0], [3.0]]), torch.tensor([[0.0], [1.0]])
+    assert index == 1 and float(function(y_pred, y_true)) == pytest.approx(2.5)
+
+
+def test_train_takes_arrays_named_like_the_inputs_and_outputs(tmp_path: Path) -> None:
+    """An .npz without x and y: the arrays named like the model's inputs and outputs."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / "named.npz"
+    np.savez(
+        data,
+        features=rng.normal(size=(40, 20)),
+        history=rng.normal(size=(40, 10, 8)),
+        category=rng.integers(0, 3, size=40),
+        price=rng.normal(size=(40, 1)),
     )
-    assert result.exit_code == 1
-    assert "error[E0150]" in result.output
-    assert "several inputs or outputs is not supported yet" in result.output
-    assert not any(tmp_path.iterdir())  # no run folder made
+    run = tmp_path / "run"
+    result = CliRunner().invoke(
+        app,
+        [
+            "train", str(ROOT / "tests" / "graphs" / "two_tower.net"), "--out", str(run),
+            "--data", f'npz("{data}")', "--epochs", "1", "--device", "cpu", "--threads", "1",
+            "--log", "quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    history = json.loads((run / "history.json").read_text(encoding="utf-8"))
+    assert {"loss", "category_loss", "price_loss", "category_accuracy"} <= set(history)
 
 
 def test_summary_shows_connections() -> None:

@@ -46,6 +46,9 @@ class RawData:
     y_test: np.ndarray | None = None
     classes: int | None = None  # number of classes for class-index labels
     description: str = ""
+    named: dict[str, np.ndarray] | None = None
+    """Arrays by name, for a model with several inputs or outputs to take by its own names
+    (x and y are then empty): a synthetic set made for it, or an .npz without `x` and `y`."""
 
 
 class DataSourceEntry(Entry):
@@ -215,6 +218,46 @@ class Sequences(DataSourceEntry):
         )
 
 
+class CustomersParams(ir.Params):
+    samples: int = Field(2000, gt=0)
+    features: int = Field(20, gt=0, description="profile features per customer")
+    steps: int = Field(10, gt=0, description="visits in each customer's history")
+    step_features: int = Field(8, gt=0, description="values recorded per visit")
+    plans: int = Field(5, gt=1, description="classes of the `plan` target")
+    noise: float = Field(0.1, ge=0)
+
+
+class Customers(DataSourceEntry):
+    """Two inputs and two targets, by name: `profile` [features] and `history` [steps,
+    step_features], both N(0, 1); `plan` is the argmax of a fixed linear score of the profile
+    and the mean visit (plus noise), `spend` [1] another linear function of them (plus noise).
+    Made for specs/two_tower.net; a model takes the arrays named like its inputs and outputs."""
+
+    kind = "customers"
+    Params = CustomersParams
+    summary = "synthetic customers: a profile vector and a visit history -> plan (class), spend"
+
+    def load(self, p: CustomersParams, seed: int) -> RawData:
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        profile = rng.normal(size=(p.samples, p.features)).astype(np.float32)
+        history = rng.normal(size=(p.samples, p.steps, p.step_features)).astype(np.float32)
+        both = np.concatenate([profile, history.mean(axis=1) * 3.0], axis=1)
+        scores = both @ rng.normal(size=(both.shape[1], p.plans))
+        scores += rng.normal(0.0, p.noise, size=scores.shape)
+        spend = both @ rng.normal(size=(both.shape[1], 1)) * 0.5
+        spend += rng.normal(0.0, p.noise, size=spend.shape)
+        named = {
+            "profile": profile,
+            "history": history,
+            "plan": scores.argmax(axis=1).astype(np.int64),
+            "spend": spend.astype(np.float32),
+        }
+        empty = np.zeros((0,), dtype=np.float32)
+        return RawData(empty, empty, classes=p.plans, description=self.summary, named=named)
+
+
 # --------------------------------------------------------------------------- files
 
 
@@ -344,22 +387,39 @@ class Idx(DataSourceEntry):
 
 class NpzParams(ir.Params):
     path: str = Field(min_length=1, description="the .npz file")
-    x: str = Field("x", description="name of the inputs array in the file")
-    y: str = Field("y", description="name of the targets array in the file")
+    x: str | tuple[str, ...] = Field(
+        "x", description="name of the inputs array, or a list: one per model input, in order"
+    )
+    y: str | tuple[str, ...] = Field(
+        "y", description="name of the targets array, or a list: one per model output, in order"
+    )
 
 
 class Npz(DataSourceEntry):
+    """One inputs array and one targets array; for several inputs or outputs, lists of names
+    (`x=["profile", "history"]`), or, with x and y left out and no arrays named `x` and `y`,
+    the arrays named like the model's inputs and outputs."""
+
     kind = "npz"
     Params = NpzParams
     positional = ("path",)
-    summary = "a NumPy .npz file with an inputs array and a targets array"
+    summary = "a NumPy .npz file with an inputs array and a targets array (or one per input/output)"
 
     def load(self, p: NpzParams, seed: int) -> RawData:
         import numpy as np
 
+        wanted = [*_names(p.x), *_names(p.y)]
         try:
             with np.load(p.path, allow_pickle=False) as archive:
-                missing = [k for k in (p.x, p.y) if k not in archive.files]
+                if p.x == "x" and p.y == "y" and not {"x", "y"} & set(archive.files):
+                    named = {name: archive[name] for name in archive.files}
+                    return RawData(
+                        np.zeros((0,), dtype=np.float32),
+                        np.zeros((0,), dtype=np.float32),
+                        description=f"npz file {p.path}",
+                        named=named,
+                    )
+                missing = [k for k in wanted if k not in archive.files]
                 if missing:
                     raise DataError(
                         "E0402",
@@ -367,12 +427,21 @@ class Npz(DataSourceEntry):
                         hint=f"arrays in the file: {', '.join(archive.files) or 'none'}; "
                         'name them with npz("file", x="…", y="…")',
                     )
-                x, y = archive[p.x], archive[p.y]
+                arrays = {name: archive[name] for name in wanted}
         except DataError:
             raise
         except (OSError, ValueError) as error:
             raise DataError("E0402", f"cannot read {p.path}: {error}") from error
-        return RawData(*_arrays(x, y), description=f"npz file {p.path}")
+        description = f"npz file {p.path}"
+        if isinstance(p.x, str) and isinstance(p.y, str):
+            return RawData(*_arrays(arrays[p.x], arrays[p.y]), description=description)
+        xs = tuple(arrays[name] for name in _names(p.x))
+        ys = tuple(arrays[name] for name in _names(p.y))
+        return RawData(xs, ys, description=description)  # type: ignore[arg-type]
+
+
+def _names(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else value
 
 
 def _arrays(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -83,14 +83,11 @@ def generate(model: ir.Model) -> str:
         "(KERAS_BACKEND=tensorflow, Keras' default)."
     )
     w.line()
-    loop = single_io(model)  # the training loop is what uses math, numpy and tensorflow
-    if loop:
-        w.line("import math")
-        w.line()
+    w.line("import math")  # the training loop uses math, numpy and tensorflow
+    w.line()
     w.line("import keras")
-    if loop:
-        w.line("import numpy as np")
-        w.line("import tensorflow as tf")
+    w.line("import numpy as np")
+    w.line("import tensorflow as tf")
     w.line("from keras import layers, ops" if optimizer_helper else "from keras import layers")
     w.line()
     shape_constants(w, model)
@@ -165,25 +162,8 @@ def generate(model: ir.Model) -> str:
         with w.indent():
             w.docstring("The metrics of each output, by output name.")
             w.value("return ", {loss.output: _metric_calls(model, loss) for loss in model.losses})
-        w.line()
-        w.line()
-        w.lines(_COMPILE_GRAPH)
+        keras_loop.write(w, model)
     return w.source()
-
-
-_COMPILE_GRAPH = '''def compile_model(model: keras.Model) -> keras.Model:
-    """Attach the spec's optimizer, losses, loss weights and metrics, keyed by output name.
-
-    netspec trains models with one input and one output; fit this one with Keras' own
-    `model.fit` on a dict (or list) of arrays per input and per output.
-    """
-    model.compile(
-        optimizer=build_optimizer(),
-        loss=build_loss(),
-        loss_weights=LOSS_WEIGHTS,
-        metrics=build_metrics(),
-    )
-    return model'''
 
 
 def _losses(w: Writer, model: ir.Model) -> None:

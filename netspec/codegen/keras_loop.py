@@ -4,12 +4,17 @@
 XLA off (measured slower for convolutions on CPUs). Batches come from a `tf.data` pipeline
 whose order for epoch e is drawn from (seed, e) alone, so a run resumed at epoch e repeats
 the uninterrupted one, and every callback sees one `fit` call.
+
+A model with several inputs or outputs is fitted on dicts of arrays keyed by input and
+output name, with the spec's loss weights; Keras names the figures (`loss`, `plan_loss`,
+`plan_accuracy`, …).
 """
 
 from __future__ import annotations
 
 from netspec import catalogue, ir
 from netspec.catalogue.base import Code, PyCall
+from netspec.codegen.common import single_io
 from netspec.codegen.training import plan, write_schedule_factor
 from netspec.codegen.writer import Writer, literal
 
@@ -20,6 +25,19 @@ _COMPILE = '''def compile_model(model: keras.Model, steps_per_execution: int = {
     model.compile(
         optimizer=build_optimizer(),
         loss=build_loss(),
+        metrics=build_metrics(),
+        steps_per_execution=steps_per_execution,
+        jit_compile=False,
+    )
+    return model'''
+
+_COMPILE_DICTS = '''def compile_model(model: keras.Model, steps_per_execution: int = {steps}) -> keras.Model:
+    """Attach the spec's optimizer, losses, loss weights and metrics, keyed by output name;
+    several steps run per TensorFlow call."""
+    model.compile(
+        optimizer=build_optimizer(),
+        loss=build_loss(),
+        loss_weights=LOSS_WEIGHTS,
         metrics=build_metrics(),
         steps_per_execution=steps_per_execution,
         jit_compile=False,
@@ -109,12 +127,58 @@ def predict(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.nda
     return model.predict(x, batch_size=batch_size, verbose=0)'''
 
 
+def _dicts(template: str) -> str:
+    """The single-array template for dicts of arrays keyed by input and output name."""
+    replacements = {
+        "    x: np.ndarray,\n    y: np.ndarray,": "    x: dict[str, np.ndarray],\n    y: dict[str, np.ndarray],",
+        "validation_data: tuple[np.ndarray, np.ndarray] | None": (
+            "validation_data: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None"
+        ),
+        '"""One epoch of (x, y) batches, in the order drawn from (seed, epoch) when it is read."""\n'
+        "    x, y = tf.constant(x), tf.constant(y)\n"
+        "    samples = len(x)": (
+            '"""One epoch of (x, y) batches, in the order drawn from (seed, epoch) when it is read;\n'
+            '    x and y are dicts of arrays by input and output name."""\n'
+            "    x = {name: tf.constant(a) for name, a in x.items()}\n"
+            "    y = {name: tf.constant(a) for name, a in y.items()}\n"
+            "    samples = len(next(iter(x.values())))"
+        ),
+        "    return (\n        tf.data.Dataset.from_tensors(0)": (
+            "    def gather(index: tf.Tensor) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]:\n"
+            "        return (\n"
+            "            {name: tf.gather(t, index) for name, t in x.items()},\n"
+            "            {name: tf.gather(t, index) for name, t in y.items()},\n"
+            "        )\n\n"
+            "    return (\n        tf.data.Dataset.from_tensors(0)"
+        ),
+        ".map(lambda index: (tf.gather(x, index), tf.gather(y, index)))": ".map(gather)",
+        "    model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024\n": (
+            "    model: keras.Model,\n    x: dict[str, np.ndarray],\n"
+            "    y: dict[str, np.ndarray],\n    batch_size: int = 1024,\n"
+        ),
+        '"""Mean loss and metrics over (x, y), in inference mode."""': (
+            '"""Mean loss, each output\'s loss and the metrics over (x, y), in inference mode."""'
+        ),
+        "def predict(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:\n"
+        '    """The model\'s outputs for x, in inference mode."""': (
+            "def predict(\n    model: keras.Model, x: dict[str, np.ndarray], batch_size: int = 1024\n"
+            ") -> list[np.ndarray]:\n"
+            '    """The model\'s outputs for x, an array per output in order, in inference mode."""'
+        ),
+    }
+    for old, new in replacements.items():
+        assert old in template, old
+        template = template.replace(old, new)
+    return template
+
+
 def write(w: Writer, model: ir.Model) -> None:
     training = plan(model)
     config = model.train
+    dicts = not single_io(model)
     w.line()
     w.line()
-    w.lines(_COMPILE.format(steps=STEPS_PER_EXECUTION))
+    w.lines((_COMPILE_DICTS if dicts else _COMPILE).format(steps=STEPS_PER_EXECUTION))
     callbacks: list[PyCall] = []
     if training.schedule is not None:
         if training.schedule_factor is not None:
@@ -146,19 +210,15 @@ def write(w: Writer, model: ir.Model) -> None:
         w.value("return ", callbacks)
     w.line()
     w.line()
-    w.lines(_BATCHES)
-    w.line()
-    w.line()
-    w.lines(
-        _FIT.format(
-            epochs=literal(config.epochs),
-            batch_size=literal(config.batch_size),
-            shuffle=literal(config.shuffle),
-            seed=literal(config.seed),
-            class_weight=""
-            if config.class_weight is None
-            else "\n        class_weight="
-            + literal(dict(enumerate(config.class_weight)))  # type: ignore[arg-type]
-            + ",",
-        )
+    loop = (_BATCHES + "\n\n\n" + _FIT).format(
+        epochs=literal(config.epochs),
+        batch_size=literal(config.batch_size),
+        shuffle=literal(config.shuffle),
+        seed=literal(config.seed),
+        class_weight=""
+        if config.class_weight is None
+        else "\n        class_weight="
+        + literal(dict(enumerate(config.class_weight)))  # type: ignore[arg-type]
+        + ",",
     )
+    w.lines(_dicts(loop) if dicts else loop)

@@ -246,6 +246,7 @@ def generate(model: ir.Model) -> str:
         torch_loop.write(w, model)
     else:
         _output_metrics(w, model)
+        torch_loop.write(w, model)
     return w.source()
 
 
@@ -258,13 +259,31 @@ def _torch_loss(loss: ir.Loss):
 def _losses(w: Writer, model: ir.Model, torch_losses: list) -> None:
     """Several outputs: the total loss is the weighted sum of each output's loss (Keras' rule)."""
     outputs = ", ".join(model.outputs)
+    w.line(
+        "def build_output_losses() -> "
+        "dict[str, tuple[int, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]]:"
+    )
+    with w.indent():
+        w.docstring(
+            "The loss of each output, keyed `<output>_loss` as Keras reports it:\n"
+            "(the index of the output, f(y_pred, y_true) → batch mean)."
+        )
+        w.value(
+            "return ",
+            {
+                f"{identifier(loss.output)}_loss": (index, t.build)
+                for index, (loss, t) in enumerate(zip(model.losses, torch_losses, strict=True))
+            },
+        )
+    w.line()
+    w.line()
     w.line("def build_loss() -> Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor]:")
     with w.indent():
         w.docstring(
             f"The weighted sum of the losses of the outputs ({outputs}), called as\n"
             "loss(y_pred, y_true) with a tuple of tensors each, in the order of the outputs."
         )
-        w.value("losses = ", [t.build for t in torch_losses])
+        w.line("losses = [loss for _, loss in build_output_losses().values()]")
         w.line(f"weights = {literal(tuple(loss.weight for loss in model.losses))}")
         w.line()
         w.line(

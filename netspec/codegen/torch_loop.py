@@ -4,12 +4,18 @@ It is the loop a careful person writes for data that fits in memory: the whole d
 on the device as two tensors; each epoch draws one permutation and slices batches by index;
 the loss and metric sums stay on the device, so the host waits once per epoch rather than
 once per step. `netspec train` runs exactly this code.
+
+A model with several inputs or outputs gets the same loop over tuples: x holds a tensor per
+input, y one per output (in the spec's order); batches index every tensor with one index,
+and the figures are the total loss, each output's loss (`<output>_loss`) and each metric
+(`<output>_<metric>`), as Keras reports them.
 """
 
 from __future__ import annotations
 
 from netspec import catalogue, ir
 from netspec.catalogue.base import Code, PyCall
+from netspec.codegen.common import single_io
 from netspec.codegen.training import TrainingPlan, plan, write_schedule_factor
 from netspec.codegen.writer import Writer, literal
 
@@ -80,6 +86,80 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.
     batches = [model(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
     return torch.cat(batches)'''
 
+_TRAIN_EPOCH_HEAD_TUPLES = '''def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor],
+    x: tuple[torch.Tensor, ...],
+    y: tuple[torch.Tensor, ...],
+    batch_size: int,
+    order: torch.Tensor,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
+) -> dict[str, float]:
+    """One pass over (x, y) in the given order; returns the epoch's mean loss and metrics.
+
+    x holds a tensor per input and y one per output, in the spec's order. `on_step(step,
+    sums)` may watch progress: `sums[0]` is the running loss sum, on the device.
+    """
+    model.train()
+    losses, metrics = build_output_losses(), build_metrics()
+    figures_of = {**losses, **metrics}  # each output's loss, then each metric
+    sums = x[0].new_zeros(len(figures_of) + 1)  # the total loss first, summed over samples
+    for step, start in enumerate(range(0, len(order), batch_size)):
+        index = order[start : start + batch_size]
+        x_batch, y_batch = [t[index] for t in x], [t[index] for t in y]
+        y_pred = {call}
+        loss = loss_fn(y_pred, y_batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()'''
+
+_TRAIN_EPOCH_TAIL_TUPLES = '''        optimizer.step()
+        with torch.no_grad():
+            figures = [loss.detach(), *(f(y_pred[i], y_batch[i]) for i, f in figures_of.values())]
+            sums += torch.stack(figures) * len(index)
+        if on_step is not None:
+            on_step(step, sums)
+    means = (sums / len(order)).tolist()  # the epoch's one wait for the device
+    return dict(zip(["loss", *figures_of], means, strict=True))
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    x: tuple[torch.Tensor, ...],
+    y: tuple[torch.Tensor, ...],
+    batch_size: int = 1024,
+    loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor]
+    | None = None,
+) -> dict[str, float]:
+    """Mean loss, each output's loss and the metrics over (x, y), in inference mode."""
+    model.eval()
+    loss_fn = loss_fn or build_loss()
+    figures_of = {**build_output_losses(), **build_metrics()}
+    sums = x[0].new_zeros(len(figures_of) + 1)
+    samples = len(x[0])
+    for start in range(0, samples, batch_size):
+        x_batch = [t[start : start + batch_size] for t in x]
+        y_batch = [t[start : start + batch_size] for t in y]
+        y_pred = {call}
+        figures = [loss_fn(y_pred, y_batch)]
+        figures += [f(y_pred[i], y_batch[i]) for i, f in figures_of.values()]
+        sums += torch.stack(figures) * len(x_batch[0])
+    return dict(zip(["loss", *figures_of], (sums / samples).tolist(), strict=True))
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, x: tuple[torch.Tensor, ...], batch_size: int = 1024
+) -> tuple[torch.Tensor, ...]:
+    """The model's outputs for x (a tensor per output, in order), in inference mode."""
+    model.eval()
+    batches = []
+    for start in range(0, len(x[0]), batch_size):
+        x_batch = [t[start : start + batch_size] for t in x]
+        batches.append({call})
+    return tuple(torch.cat(parts) for parts in zip(*batches, strict=True))'''
+
 _EARLY_STOPPING = '''
 
 def epochs_without_improvement(values: list[float]) -> int:
@@ -110,9 +190,12 @@ def write(w: Writer, model: ir.Model) -> None:
         _write_scheduler(w, training)
     if training.early_stopping is not None:
         w.lines(_EARLY_STOPPING)
+    tuples = not single_io(model)
+    # forward() returns a tensor for one output: the loop takes a tuple of one
+    call = "model(*x_batch)" if len(model.outputs) > 1 else "(model(*x_batch),)"
     w.line()
     w.line()
-    w.lines(_TRAIN_EPOCH_HEAD)
+    w.lines(_TRAIN_EPOCH_HEAD_TUPLES.replace("{call}", call) if tuples else _TRAIN_EPOCH_HEAD)
     with w.indent(), w.indent():
         if training.clip_norm is not None:
             w.call(
@@ -130,8 +213,8 @@ def write(w: Writer, model: ir.Model) -> None:
                 w.line("for group in optimizer.param_groups:")
                 with w.indent():
                     w.line(f'torch._foreach_mul_(group["params"], 1.0 - group["lr"] * {decay})')
-    w.lines(_TRAIN_EPOCH_TAIL)
-    _write_fit(w, training, config)
+    w.lines(_TRAIN_EPOCH_TAIL_TUPLES.replace("{call}", call) if tuples else _TRAIN_EPOCH_TAIL)
+    _write_fit(w, training, config, tuples)
 
 
 def _write_scheduler(w: Writer, training: TrainingPlan) -> None:
@@ -155,19 +238,22 @@ def _write_scheduler(w: Writer, training: TrainingPlan) -> None:
         w.call("return ", build)
 
 
-def _write_fit(w: Writer, training: TrainingPlan, config: ir.TrainConfig) -> None:
+def _write_fit(
+    w: Writer, training: TrainingPlan, config: ir.TrainConfig, tuples: bool = False
+) -> None:
+    arrays = "tuple[torch.Tensor, ...]" if tuples else "torch.Tensor"
     w.line()
     w.line()
     w.line("def fit(")
     with w.indent():
         for line in (
             "model: nn.Module,",
-            "x: torch.Tensor,",
-            "y: torch.Tensor,",
+            f"x: {arrays},",
+            f"y: {arrays},",
             "*,",
             f"epochs: int = {literal(config.epochs)},",
             f"batch_size: int = {literal(config.batch_size)},",
-            "validation_data: tuple[torch.Tensor, torch.Tensor] | None = None,",
+            f"validation_data: tuple[{arrays}, {arrays}] | None = None,",
             f"shuffle: bool = {literal(config.shuffle)},",
             f"seed: int = {literal(config.seed)},",
             "optimizer: torch.optim.Optimizer | None = None,",
@@ -195,17 +281,21 @@ def _write_fit(w: Writer, training: TrainingPlan, config: ir.TrainConfig) -> Non
             w.line("scheduler = scheduler or build_scheduler(optimizer)")
         w.line("loss_fn = build_loss()")
         w.line("history = {key: list(values) for key, values in (history or {}).items()}")
-        w.line("generator = torch.Generator(device=x.device)")
+        first = "x[0]" if tuples else "x"
+        w.line(f"generator = torch.Generator(device={first}.device)")
         w.line("for epoch in range(initial_epoch, epochs):")
         with w.indent():
             w.line("generator.manual_seed(seed + epoch)")
             w.line("torch.manual_seed(seed + epoch)")
             w.line("if shuffle:")
             with w.indent():
-                w.line("order = torch.randperm(len(x), generator=generator, device=x.device)")
+                w.line(
+                    f"order = torch.randperm(len({first}), generator=generator, "
+                    f"device={first}.device)"
+                )
             w.line("else:")
             with w.indent():
-                w.line("order = torch.arange(len(x), device=x.device)")
+                w.line(f"order = torch.arange(len({first}), device={first}.device)")
             w.line(
                 "logs = train_epoch(model, optimizer, loss_fn, x, y, batch_size, order, on_step)"
             )

@@ -77,25 +77,7 @@ def _check(
     sources = {
         file: source, **imported, **{f"--{k.replace('_', '-')}": v for k, v in overrides.items()}
     }
-    if model is not None and not _trainable_here(model, diagnostics):
-        return None, diagnostics, sources
     return model, diagnostics, sources
-
-
-def _trainable_here(model: ir.Model, diagnostics: Diagnostics) -> bool:
-    """netspec's data sources and loops feed one input array and one target array."""
-    if len(model.inputs) == 1 and len(model.outputs) == 1:
-        return True
-    counts = f"{len(model.inputs)} input(s) and {len(model.outputs)} output(s)"
-    diagnostics.error(
-        "E0150",
-        f"training a model with several inputs or outputs is not supported yet; "
-        f"model '{model.name}' has {counts}",
-        model.span.model_copy(update={"end_line": model.span.line, "end_column": model.span.column + 5}),
-        hint="netspec check, summary and compile work for it; train the generated Keras module "
-        "with compile_model() and model.fit, or train a single-input, single-output model",
-    )
-    return False
 
 
 def _prepare_data(model: ir.Model, diagnostics: Diagnostics) -> Any:
@@ -147,13 +129,7 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     module_path = run / "model.py"
     module_path.write_text(generate(model, options.backend), encoding="utf-8")
     if prepared.standardization is not None:
-        import numpy as np
-
-        np.savez(
-            run / "standardization.npz",
-            mean=prepared.standardization.mean,
-            std=prepared.standardization.std,
-        )
+        _save_standardization(run, model, prepared.standardization)
     threads = options.threads or model.train.threads or default_threads()
     record: dict[str, Any] = {
         "netspec": __version__,
@@ -186,7 +162,7 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
             "backend": options.backend,
             "epochs": model.train.epochs,
             "batch_size": model.train.batch_size,
-            "train_samples": len(prepared.x_train),
+            "train_samples": prepared.samples,
             "run_dir": str(run.path),
         },
     )
@@ -221,6 +197,32 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     summary = {"run_dir": str(run.path), "test": result["test"], "history": result["history"]}
     report.finish(summary)
     return Outcome(0, diagnostics, sources, run.path, summary)
+
+
+def _save_standardization(run: RunDir, model: ir.Model, stats: dict[str, Any]) -> None:
+    """standardization.npz: `mean` and `std` for a model with one input, else
+    `<input>.mean` and `<input>.std` for each standardized input."""
+    import numpy as np
+
+    if len(model.inputs) == 1:
+        arrays = {"mean": stats[model.inputs[0].name].mean, "std": stats[model.inputs[0].name].std}
+    else:
+        arrays = {f"{name}.{key}": getattr(s, key) for name, s in stats.items() for key in ("mean", "std")}
+    np.savez(run / "standardization.npz", **arrays)
+
+
+def _load_standardization(run: RunDir, model: ir.Model) -> dict[str, Any] | None:
+    import numpy as np
+
+    from netspec import data
+
+    if not (run / "standardization.npz").exists():
+        return None
+    with np.load(run / "standardization.npz", allow_pickle=False) as stats:
+        if len(model.inputs) == 1:
+            return {model.inputs[0].name: data.Standardization(stats["mean"], stats["std"])}
+        names = {key.rsplit(".", 1)[0] for key in stats.files}
+        return {n: data.Standardization(stats[f"{n}.mean"], stats[f"{n}.std"]) for n in names}
 
 
 def _finish_files(run: RunDir, model: ir.Model) -> None:
@@ -280,6 +282,8 @@ def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions)
                 "train": model.train.model_copy(update={"test_split": 0.0, "validation_split": 0.0})
             }
         )
+    from netspec import data
+
     prepared = _prepare_data(model, diagnostics)
     if prepared is None:
         return Outcome(1, diagnostics, sources)
@@ -290,7 +294,7 @@ def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions)
     )
     ctx = _context(run, record, model, options, prepared)
     figures = _backend(record["backend"]).evaluate_run(ctx, weights, x, y)
-    result = {"samples": len(x), **figures}
+    result = {"samples": data.count(x), **figures}
     if "data" not in overrides:
         run.write_json("test.json", figures)
     return Outcome(0, diagnostics, sources, run.path, result)
@@ -310,20 +314,26 @@ def predict(
     assert model.train.data is not None
     try:
         raw = data.load(model.train.data, model.train.seed)
-        standardization = None
-        if (run / "standardization.npz").exists():
-            with np.load(run / "standardization.npz", allow_pickle=False) as stats:
-                standardization = data.Standardization(stats["mean"], stats["std"])
-        x = data.preprocess_inputs(raw.x, model, model.train, standardization)
+        raw_x = data.inputs_of(raw, model)
+        x = data.preprocess_inputs(raw_x, model, model.train, _load_standardization(run, model))
     except data.DataError as error:
         diagnostics.error(error.code, error.message, _data_span(model), error.hint)
         return Outcome(1, diagnostics, sources)
     ctx = _context(run, record, model, options, None)
     outputs = _backend(record["backend"]).predict_run(ctx, weights, x)
+    samples = data.count(x)
+    if len(model.outputs) > 1:  # one array per output, by output name
+        output = output or run / "predictions.npz"
+        np.savez(output, **dict(zip(model.outputs, outputs, strict=True)))
+        shapes = {name: list(a.shape[1:]) for name, a in zip(model.outputs, outputs, strict=True)}
+        return Outcome(
+            0, diagnostics, sources, run.path,
+            {"samples": samples, "output_shapes": shapes, "saved": str(output)},
+        )
     output = output or run / "predictions.npy"
     np.save(output, outputs)
     result: dict[str, Any] = {
-        "samples": len(x),
+        "samples": samples,
         "output_shape": list(outputs.shape[1:]),
         "saved": str(output),
     }

@@ -14,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from netspec import ir
 from netspec.train.context import RunContext, TrainError, load_module
 
 
@@ -59,7 +60,7 @@ def _callbacks(ctx: RunContext, history: dict[str, list[float]], epoch_seconds: 
 
     config = ctx.config
     reporter = ctx.reporter
-    samples, batch = len(ctx.data.x_train), config.batch_size
+    samples, batch = ctx.data.samples, config.batch_size
     steps = -(-samples // batch)
 
     class Progress(keras.callbacks.Callback):
@@ -94,6 +95,15 @@ def _callbacks(ctx: RunContext, history: dict[str, list[float]], epoch_seconds: 
             )
 
     return [Progress()]
+
+
+def _named(model: ir.Model, x: Any, y: Any = None) -> tuple[Any, Any]:
+    """A model with several inputs or outputs takes dicts of arrays by input and output name."""
+    if x is None or (len(model.inputs) == 1 and len(model.outputs) == 1):
+        return x, y
+    xs = dict(zip((source.name for source in model.inputs), x, strict=True))
+    ys = None if y is None else dict(zip(model.outputs, y, strict=True))
+    return xs, ys
 
 
 def _build(ctx: RunContext, module: Any) -> Any:
@@ -141,12 +151,11 @@ def run(ctx: RunContext) -> dict[str, Any]:
                 ctx.reporter.message(partial_message(ctx.model, kept))
         ctx.info.update(device=placement, threads=ctx.threads)
         ctx.reporter.start(ctx.info)
-        validation = (data.x_val, data.y_val) if data.x_val is not None else None
+        validation = _named(ctx.model, data.x_val, data.y_val) if data.x_val is not None else None
         if initial_epoch < config.epochs:
             module.fit(
                 model,
-                data.x_train,
-                data.y_train,
+                *_named(ctx.model, data.x_train, data.y_train),
                 epochs=config.epochs,
                 batch_size=config.batch_size,
                 validation_data=validation,
@@ -159,24 +168,32 @@ def run(ctx: RunContext) -> dict[str, Any]:
         test = None
         if data.x_test is not None:
             test = {
-                k: float(v) for k, v in module.evaluate(model, data.x_test, data.y_test).items()
+                k: float(v)
+                for k, v in module.evaluate(
+                    model, *_named(ctx.model, data.x_test, data.y_test)
+                ).items()
             }
     return {"history": history, "test": test, "epoch_seconds": epoch_seconds}
 
 
-def evaluate_run(ctx: RunContext, weights: Path, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def evaluate_run(ctx: RunContext, weights: Path, x: Any, y: Any) -> dict[str, float]:
     tf, placement = _tensorflow(ctx.threads, ctx.device)
     module = load_module(ctx.module_path, ctx.model.name)
     with tf.device(placement):
         model = _build(ctx, module)
         load_weights(model, weights)
-        return {k: float(v) for k, v in module.evaluate(model, x, y).items()}
+        figures = module.evaluate(model, *_named(ctx.model, x, y))
+        return {k: float(v) for k, v in figures.items()}
 
 
-def predict_run(ctx: RunContext, weights: Path, x: np.ndarray) -> np.ndarray:
+def predict_run(ctx: RunContext, weights: Path, x: Any) -> Any:
+    """An array of outputs; a tuple of arrays, one per output, for several outputs."""
     tf, placement = _tensorflow(ctx.threads, ctx.device)
     module = load_module(ctx.module_path, ctx.model.name)
     with tf.device(placement):
         model = _build(ctx, module)
         load_weights(model, weights)
-        return np.asarray(module.predict(model, x))
+        outputs = module.predict(model, _named(ctx.model, x)[0])
+        if len(ctx.model.outputs) > 1:
+            return tuple(np.asarray(a) for a in outputs)
+        return np.asarray(outputs)

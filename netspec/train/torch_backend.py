@@ -136,8 +136,13 @@ def load_checkpoint(
 # --------------------------------------------------------------------------- the run
 
 
-def _tensor(array: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
-    return None if array is None else torch.from_numpy(np.ascontiguousarray(array)).to(device)
+def _tensor(array: Any, device: torch.device) -> Any:
+    """A tensor on the device, or a tuple of them for a tuple of arrays (several inputs)."""
+    if array is None:
+        return None
+    if isinstance(array, tuple):
+        return tuple(_tensor(part, device) for part in array)
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device)
 
 
 def run(ctx: RunContext) -> dict[str, Any]:
@@ -170,7 +175,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     validation = None
     if data.x_val is not None:
         validation = (_tensor(data.x_val, device), _tensor(data.y_val, device))
-    samples, batch = len(data.x_train), config.batch_size
+    samples, batch = data.samples, config.batch_size
     steps = -(-samples // batch)
     every = max(steps // 25, 1)
     reporter = ctx.reporter
@@ -236,7 +241,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     return {"history": history, "test": test, "epoch_seconds": epoch_seconds}
 
 
-def evaluate_run(ctx: RunContext, weights: Path, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def evaluate_run(ctx: RunContext, weights: Path, x: Any, y: Any) -> dict[str, float]:
     device = select_device(ctx.device)
     torch.set_num_threads(ctx.threads)
     module = load_module(ctx.module_path, ctx.model.name)
@@ -245,10 +250,15 @@ def evaluate_run(ctx: RunContext, weights: Path, x: np.ndarray, y: np.ndarray) -
     return module.evaluate(model, _tensor(x, device), _tensor(y, device))
 
 
-def predict_run(ctx: RunContext, weights: Path, x: np.ndarray) -> np.ndarray:
+def predict_run(ctx: RunContext, weights: Path, x: Any) -> Any:
+    """An array of outputs; a tuple of arrays, one per output, for several outputs."""
     device = select_device(ctx.device)
     torch.set_num_threads(ctx.threads)
     module = load_module(ctx.module_path, ctx.model.name)
     model = module.prepare(module.build_model(), device)
     load_weights(model, weights)
-    return module.predict(model, _tensor(x, device)).to("cpu").numpy()
+    outputs = module.predict(model, _tensor(x, device))
+    if isinstance(outputs, tuple):  # the loop over tuples: one tensor per output
+        arrays = tuple(t.to("cpu").numpy() for t in outputs)
+        return arrays if len(arrays) > 1 else arrays[0]
+    return outputs.to("cpu").numpy()

@@ -8,16 +8,20 @@ one sample of each input shaped as INPUT_SHAPES says. netspec runs it on the Ten
 (KERAS_BACKEND=tensorflow, Keras' default).
 """
 
+import math
+
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import layers, ops
 
 INPUT_SHAPES = {"profile": (20,), "history": (10, 8)}
 OUTPUT_SHAPES = {"plan": (5,), "spend": (1,)}
 TRAIN = {
-    "data": None,
+    "data": {"kind": "customers", "params": {"samples": 2000, "features": 20, "steps": 10, "step_features": 8, "plans": 5, "noise": 0.1}},
     "epochs": 10,
     "batch_size": 32,
-    "validation_split": 0.0,
+    "validation_split": 0.1,
     "test_split": 0.2,
     "shuffle": True,
     "seed": 0,
@@ -183,16 +187,117 @@ def build_metrics() -> dict[str, list[keras.metrics.Metric]]:
     }
 
 
-def compile_model(model: keras.Model) -> keras.Model:
-    """Attach the spec's optimizer, losses, loss weights and metrics, keyed by output name.
-
-    netspec trains models with one input and one output; fit this one with Keras' own
-    `model.fit` on a dict (or list) of arrays per input and per output.
-    """
+def compile_model(model: keras.Model, steps_per_execution: int = 32) -> keras.Model:
+    """Attach the spec's optimizer, losses, loss weights and metrics, keyed by output name;
+    several steps run per TensorFlow call."""
     model.compile(
         optimizer=build_optimizer(),
         loss=build_loss(),
         loss_weights=LOSS_WEIGHTS,
         metrics=build_metrics(),
+        steps_per_execution=steps_per_execution,
+        jit_compile=False,
     )
     return model
+
+
+def build_callbacks() -> list[keras.callbacks.Callback]:
+    """The spec's learning-rate schedule and early stopping, if any."""
+    return []
+
+
+class EpochOrder(keras.callbacks.Callback):
+    """Tells the input pipeline which epoch begins, so its order is drawn from (seed, epoch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch.assign(epoch)
+
+
+def epoch_batches(
+    x: dict[str, np.ndarray],
+    y: dict[str, np.ndarray],
+    batch_size: int,
+    seed: int,
+    epoch: tf.Variable,
+    shuffle: bool = True,
+) -> tf.data.Dataset:
+    """One epoch of (x, y) batches, in the order drawn from (seed, epoch) when it is read;
+    x and y are dicts of arrays by input and output name."""
+    x = {name: tf.constant(a) for name, a in x.items()}
+    y = {name: tf.constant(a) for name, a in y.items()}
+    samples = len(next(iter(x.values())))
+
+    def epoch_indices(_: tf.Tensor) -> tf.data.Dataset:
+        indices = tf.range(samples, dtype=tf.int64)
+        if shuffle:
+            pair = tf.stack([tf.constant(seed, tf.int64), epoch.read_value()])
+            indices = tf.random.experimental.stateless_shuffle(indices, seed=pair)
+        return tf.data.Dataset.from_tensor_slices(indices).batch(batch_size)
+
+    def gather(index: tf.Tensor) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]:
+        return (
+            {name: tf.gather(t, index) for name, t in x.items()},
+            {name: tf.gather(t, index) for name, t in y.items()},
+        )
+
+    return (
+        tf.data.Dataset.from_tensors(0)
+        .flat_map(epoch_indices)
+        .map(gather)
+        .apply(tf.data.experimental.assert_cardinality(math.ceil(samples / batch_size)))
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def fit(
+    model: keras.Model,
+    x: dict[str, np.ndarray],
+    y: dict[str, np.ndarray],
+    *,
+    epochs: int = 10,
+    batch_size: int = 32,
+    validation_data: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None,
+    shuffle: bool = True,
+    seed: int = 0,
+    initial_epoch: int = 0,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    verbose: int = 0,
+) -> dict[str, list[float]]:
+    """Train a compiled model as the spec says; returns every epoch's figures by name.
+
+    Epoch e visits the samples in an order drawn from (seed, e) alone, so a run resumed at
+    epoch e (from a checkpoint with its optimizer state) repeats the uninterrupted one.
+    """
+    order = EpochOrder()
+    result = model.fit(
+        epoch_batches(x, y, batch_size, seed, order.epoch, shuffle),
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        validation_data=validation_data,
+        validation_batch_size=1024,
+        shuffle=False,
+        callbacks=[order, *build_callbacks(), *(callbacks or [])],
+        verbose=verbose,
+    )
+    return result.history
+
+
+def evaluate(
+    model: keras.Model,
+    x: dict[str, np.ndarray],
+    y: dict[str, np.ndarray],
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    """Mean loss, each output's loss and the metrics over (x, y), in inference mode."""
+    return model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+
+
+def predict(
+    model: keras.Model, x: dict[str, np.ndarray], batch_size: int = 1024
+) -> list[np.ndarray]:
+    """The model's outputs for x, an array per output in order, in inference mode."""
+    return model.predict(x, batch_size=batch_size, verbose=0)

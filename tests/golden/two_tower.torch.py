@@ -15,10 +15,10 @@ from torch import nn
 INPUT_SHAPES = {"profile": (20,), "history": (10, 8)}
 OUTPUT_SHAPES = {"plan": (5,), "spend": (1,)}
 TRAIN = {
-    "data": None,
+    "data": {"kind": "customers", "params": {"samples": 2000, "features": 20, "steps": 10, "step_features": 8, "plans": 5, "noise": 0.1}},
     "epochs": 10,
     "batch_size": 32,
-    "validation_split": 0.0,
+    "validation_split": 0.1,
     "test_split": 0.2,
     "shuffle": True,
     "seed": 0,
@@ -93,11 +93,18 @@ def sparse_categorical_crossentropy(
     return nn.functional.nll_loss(torch.log(y_pred), y_true, reduction=reduction)
 
 
+def build_output_losses() -> dict[str, tuple[int, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]]:
+    """The loss of each output, keyed `<output>_loss` as Keras reports it:
+    (the index of the output, f(y_pred, y_true) → batch mean).
+    """
+    return {"plan_loss": (0, sparse_categorical_crossentropy), "spend_loss": (1, nn.MSELoss())}
+
+
 def build_loss() -> Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor]:
     """The weighted sum of the losses of the outputs (plan, spend), called as
     loss(y_pred, y_true) with a tuple of tensors each, in the order of the outputs.
     """
-    losses = [sparse_categorical_crossentropy, nn.MSELoss()]
+    losses = [loss for _, loss in build_output_losses().values()]
     weights = (1.0, 0.2)
 
     def total_loss(y_pred: tuple[torch.Tensor, ...], y_true: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -142,3 +149,128 @@ def build_metrics() -> dict[str, tuple[int, Callable[[torch.Tensor, torch.Tensor
         "plan_accuracy": (0, plan_accuracy),
         "spend_mean_absolute_error": (1, spend_mean_absolute_error),
     }
+
+
+def prepare(model: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
+    """Move the model to `device`."""
+    return model.to(device)
+
+
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor],
+    x: tuple[torch.Tensor, ...],
+    y: tuple[torch.Tensor, ...],
+    batch_size: int,
+    order: torch.Tensor,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
+) -> dict[str, float]:
+    """One pass over (x, y) in the given order; returns the epoch's mean loss and metrics.
+
+    x holds a tensor per input and y one per output, in the spec's order. `on_step(step,
+    sums)` may watch progress: `sums[0]` is the running loss sum, on the device.
+    """
+    model.train()
+    losses, metrics = build_output_losses(), build_metrics()
+    figures_of = {**losses, **metrics}  # each output's loss, then each metric
+    sums = x[0].new_zeros(len(figures_of) + 1)  # the total loss first, summed over samples
+    for step, start in enumerate(range(0, len(order), batch_size)):
+        index = order[start : start + batch_size]
+        x_batch, y_batch = [t[index] for t in x], [t[index] for t in y]
+        y_pred = model(*x_batch)
+        loss = loss_fn(y_pred, y_batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            figures = [loss.detach(), *(f(y_pred[i], y_batch[i]) for i, f in figures_of.values())]
+            sums += torch.stack(figures) * len(index)
+        if on_step is not None:
+            on_step(step, sums)
+    means = (sums / len(order)).tolist()  # the epoch's one wait for the device
+    return dict(zip(["loss", *figures_of], means, strict=True))
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    x: tuple[torch.Tensor, ...],
+    y: tuple[torch.Tensor, ...],
+    batch_size: int = 1024,
+    loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor]
+    | None = None,
+) -> dict[str, float]:
+    """Mean loss, each output's loss and the metrics over (x, y), in inference mode."""
+    model.eval()
+    loss_fn = loss_fn or build_loss()
+    figures_of = {**build_output_losses(), **build_metrics()}
+    sums = x[0].new_zeros(len(figures_of) + 1)
+    samples = len(x[0])
+    for start in range(0, samples, batch_size):
+        x_batch = [t[start : start + batch_size] for t in x]
+        y_batch = [t[start : start + batch_size] for t in y]
+        y_pred = model(*x_batch)
+        figures = [loss_fn(y_pred, y_batch)]
+        figures += [f(y_pred[i], y_batch[i]) for i, f in figures_of.values()]
+        sums += torch.stack(figures) * len(x_batch[0])
+    return dict(zip(["loss", *figures_of], (sums / samples).tolist(), strict=True))
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, x: tuple[torch.Tensor, ...], batch_size: int = 1024
+) -> tuple[torch.Tensor, ...]:
+    """The model's outputs for x (a tensor per output, in order), in inference mode."""
+    model.eval()
+    batches = []
+    for start in range(0, len(x[0]), batch_size):
+        x_batch = [t[start : start + batch_size] for t in x]
+        batches.append(model(*x_batch))
+    return tuple(torch.cat(parts) for parts in zip(*batches, strict=True))
+
+
+def fit(
+    model: nn.Module,
+    x: tuple[torch.Tensor, ...],
+    y: tuple[torch.Tensor, ...],
+    *,
+    epochs: int = 10,
+    batch_size: int = 32,
+    validation_data: tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]] | None = None,
+    shuffle: bool = True,
+    seed: int = 0,
+    optimizer: torch.optim.Optimizer | None = None,
+    initial_epoch: int = 0,
+    history: dict[str, list[float]] | None = None,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
+    on_epoch_end: Callable[[int, dict[str, float]], bool | None] | None = None,
+) -> dict[str, list[float]]:
+    """Train as the spec says; returns every epoch's figures by name.
+
+    Epoch e visits the samples in an order drawn from (seed, e) alone, and dropout
+    draws from the same seed, so a run resumed at epoch e (with its optimizer state
+    and history) repeats the uninterrupted one. `on_epoch_end` returning True stops.
+    """
+    optimizer = optimizer or build_optimizer(model.parameters())
+    loss_fn = build_loss()
+    history = {key: list(values) for key, values in (history or {}).items()}
+    generator = torch.Generator(device=x[0].device)
+    for epoch in range(initial_epoch, epochs):
+        generator.manual_seed(seed + epoch)
+        torch.manual_seed(seed + epoch)
+        if shuffle:
+            order = torch.randperm(len(x[0]), generator=generator, device=x[0].device)
+        else:
+            order = torch.arange(len(x[0]), device=x[0].device)
+        logs = train_epoch(model, optimizer, loss_fn, x, y, batch_size, order, on_step)
+        if validation_data is not None:
+            figures = evaluate(model, *validation_data, loss_fn=loss_fn)
+            logs.update({f"val_{name}": value for name, value in figures.items()})
+        logs["lr"] = optimizer.param_groups[0]["lr"]
+        for name, value in logs.items():
+            history.setdefault(name, []).append(value)
+        stop = bool(on_epoch_end(epoch, logs)) if on_epoch_end is not None else False
+        if stop:
+            break
+    return history
