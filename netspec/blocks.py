@@ -89,12 +89,12 @@ class Evaluator:
             return value
         if isinstance(value, ir.ListValue):
             items = [self.value(v) for v in value.items]
-            if all(a is b for a, b in zip(items, value.items, strict=True)):
+            if _same(items, value.items):
                 return value  # nothing to fold: no copy (most values, in most specs)
             return value.model_copy(update={"items": items})
         if isinstance(value, ir.Call):
             args = [_with_value(a, self.value(a.value)) for a in value.args]
-            if all(a is b for a, b in zip(args, value.args, strict=True)):
+            if _same(args, value.args):
                 return value
             return value.model_copy(update={"args": args})
         if isinstance(value, ir.UnaryOp) and value.op == "not":
@@ -221,6 +221,11 @@ class Evaluator:
                   "takes numbers only"),
         )
         raise _Failed(symbol.span)
+
+
+def _same(new: list, old: list) -> bool:
+    """Whether folding left a list as it was: the very same nodes, so no copy is needed."""
+    return len(new) == len(old) and all(a is b for a, b in zip(new, old, strict=True))
 
 
 def _with_value(arg: ir.Arg, value: ir.Value) -> ir.Arg:
@@ -644,7 +649,7 @@ class Expander:
                 update={
                     "name": name,
                     "name_span": name_span,
-                    "call": call if args == call.args else call.model_copy(update={"args": args}),
+                    "call": call if _same(args, call.args) else call.model_copy(update={"args": args}),
                     "inputs": inputs,
                     "origin": list(frame.origin),
                 }

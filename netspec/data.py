@@ -90,10 +90,15 @@ def scaled_inputs(model: ir.Model) -> list[str]:
     """The inputs that divide_by and standardize scale: all but token ids (read by Embeddings)."""
     names = []
     for source in model.inputs:
-        readers = [layer.kind for layer in model.layers if source.name in layer.inputs]
-        if not readers or any(kind != "Embedding" for kind in readers):
+        readers = [layer for layer in model.layers if source.name in layer.inputs]
+        if not readers or not all(_reads_token_ids(layer) for layer in readers):
             names.append(source.name)
     return names
+
+
+def _reads_token_ids(layer: ir.Layer) -> bool:
+    entry = catalogue.lookup("layer", layer.kind)
+    return bool(getattr(entry, "reads_token_ids", False))
 
 
 def load(source: ir.DataSource, seed: int) -> RawData:

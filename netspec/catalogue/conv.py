@@ -122,6 +122,7 @@ class Conv2D(LayerEntry):
     """2-D convolution (cross-correlation) over [height, width, channels] samples."""
 
     kind = "Conv2D"
+    channels_last_memory = True
     aliases = ("Conv2d",)
     Params = Conv2DParams
     positional = ("filters", "kernel_size")
@@ -461,27 +462,32 @@ class PoolParams(ir.Params):
         return data
 
 
-class MaxPooling2D(LayerEntry):
-    """The maximum over each window; padded cells never win."""
+class Pooling2D(LayerEntry):
+    """Shared by the 2-D poolings: parameters, shape rule and the Keras layer of the same name."""
 
-    kind = "MaxPooling2D"
-    aliases = ("MaxPool2D", "MaxPool2d")
     Params = PoolParams
     positional = ("pool_size",)
-    summary = "2-D max pooling"
 
     def output_shape(self, p: PoolParams, shape: ir.Shape) -> ir.Shape:
         h, w = _windowed(
-            "MaxPooling2D", shape, p.pool_size, p.strides, p.padding, window_arg="pool_size"
+            self.kind, shape, p.pool_size, p.strides, p.padding, window_arg="pool_size"
         )
         return (h, w, shape[2])
 
     def keras(self, p: PoolParams, layer: ir.Layer) -> PyCall:
         return PyCall(
-            "layers.MaxPooling2D",
+            f"layers.{self.kind}",
             (),
             {"pool_size": p.pool_size, "strides": p.strides, "padding": p.padding},
         )
+
+
+class MaxPooling2D(Pooling2D):
+    """The maximum over each window; padded cells never win."""
+
+    kind = "MaxPooling2D"
+    aliases = ("MaxPool2D", "MaxPool2d")
+    summary = "2-D max pooling"
 
     def torch(self, p: PoolParams, layer: ir.Layer) -> TorchLowering:
         modules: list[tuple[str, PyCall]] = []
@@ -500,7 +506,7 @@ class MaxPooling2D(LayerEntry):
         )
 
 
-class AveragePooling2D(LayerEntry):
+class AveragePooling2D(Pooling2D):
     """The mean over each window; with `same` padding, padded cells are left out of the mean.
 
     Keras (TensorFlow) divides each window's sum by the number of real cells in it. Where the
@@ -512,22 +518,7 @@ class AveragePooling2D(LayerEntry):
 
     kind = "AveragePooling2D"
     aliases = ("AvgPool2D", "AvgPool2d")
-    Params = PoolParams
-    positional = ("pool_size",)
     summary = "2-D average pooling"
-
-    def output_shape(self, p: PoolParams, shape: ir.Shape) -> ir.Shape:
-        h, w = _windowed(
-            "AveragePooling2D", shape, p.pool_size, p.strides, p.padding, window_arg="pool_size"
-        )
-        return (h, w, shape[2])
-
-    def keras(self, p: PoolParams, layer: ir.Layer) -> PyCall:
-        return PyCall(
-            "layers.AveragePooling2D",
-            (),
-            {"pool_size": p.pool_size, "strides": p.strides, "padding": p.padding},
-        )
 
     def torch(self, p: PoolParams, layer: ir.Layer) -> TorchLowering:
         kwargs: dict[str, Any] = {"kernel_size": p.pool_size, "stride": p.strides}

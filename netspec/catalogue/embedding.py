@@ -30,6 +30,7 @@ class Embedding(LayerEntry):
     """
 
     kind = "Embedding"
+    reads_token_ids = True
     Params = EmbeddingParams
     positional = ("input_dim", "output_dim")
     summary = "looks token ids up in a table of vectors"

@@ -159,6 +159,11 @@ class LayerEntry(Entry):
     # activation of a model is then the one of the layer before it.
     transparent: ClassVar[bool] = False
     summary: ClassVar[str] = ""
+    # A layer that reads integer ids (Embedding): divide_by and standardize leave its input be.
+    reads_token_ids: ClassVar[bool] = False
+    # A layer whose PyTorch module runs faster on CPU with its tensors in channels-last memory
+    # (Conv2D, measured in bench/README.md): the generated prepare() then converts the model.
+    channels_last_memory: ClassVar[bool] = False
     # How many tensors the layer reads: one, except for merges (Add, Concatenate, …).
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1

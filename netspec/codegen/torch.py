@@ -364,11 +364,12 @@ def _weighted_loss(w: Writer, model: ir.Model, torch_loss, loss_entry) -> None:
 def _frozen_statistics(
     w: Writer, class_name: str, lowered: list[tuple[ir.Layer, catalogue.LayerEntry, TorchLowering]]
 ) -> None:
-    """Frozen BatchNormalization runs in inference mode, as Keras runs a frozen one."""
+    """A frozen layer with moving statistics (BatchNormalization) runs in inference mode, as
+    Keras runs a frozen one; statistics are the weights a layer does not train."""
     frozen = [
         attribute
-        for layer, _, lowering in lowered
-        if not layer.trainable and layer.kind == "BatchNormalization"
+        for layer, entry, lowering in lowered
+        if not layer.trainable and any(not w.trainable for w in entry.weights(layer.params, layer))
         for attribute, _ in lowering.modules
     ]
     if not frozen:

@@ -44,8 +44,13 @@ def plan(model: ir.Model) -> TrainingPlan:
         clip_norm=config.clip_norm,
         loop_weight_decay=optimizer.loop_weight_decay(model.optimizer.params),
         base_lr=float(getattr(model.optimizer.params, "lr", 0.0)),
-        has_convolutions=any(layer.kind in ("Conv2D",) for layer in model.layers),
+        has_convolutions=any(_channels_last(layer) for layer in model.layers),
     )
+
+
+def _channels_last(layer: ir.Layer) -> bool:
+    entry = catalogue.lookup("layer", layer.kind)
+    return bool(getattr(entry, "channels_last_memory", False))
 
 
 def write_schedule_factor(w: Writer, training: TrainingPlan) -> None:
