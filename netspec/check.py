@@ -1048,6 +1048,11 @@ class _Checker:
                 if field in values:
                     message += f", got {_describe_value(values[field])}"
                 description = ir.TrainConfig.model_fields[field].description if field else None
+                choices = (error.get("ctx") or {}).get("expected", "")
+                if error["type"] == "literal_error" and isinstance(values.get(field), str):
+                    options = re.findall(r"'([^']*)'", str(choices))
+                    suggestion = did_you_mean(values[field], options)
+                    description = f"did you mean '{suggestion}'?" if suggestion else description
                 self.diagnostics.error("E0113", message, spans.get(field, span), hint=description)
             return None
         return config if ok else None

@@ -5,6 +5,13 @@ and raised as a `DataError` with a hint (shown as a diagnostic on the spec's `da
 inputs of the wrong shape, integer labels for a one-hot loss, labels outside the model's
 classes, non-binary targets for binary cross-entropy.
 
+Preprocessing is stated once per input and per output, as a rule (`InputRule`,
+`TargetRule`) that checks a whole column before training and converts any batch of its rows.
+A split (`Split`) applies the rules to the rows a batch asks for, so the same values reach
+the model whether the whole set is converted up front (the in-memory pipeline, `arrays()`)
+or batch by batch while training (the streaming pipeline, `split[rows]`): the conversions
+are element-wise, so both give the same bits.
+
 A model with several inputs or outputs takes one array per input and per output, in the
 order of its inputs and outputs (a tuple each way); each array is checked as a lone one is,
 and one permutation splits them all. `divide_by` and `standardize` scale every input except
@@ -14,69 +21,48 @@ those only Embedding layers read (token ids); each input is standardized on its 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from netspec import catalogue, ir
+from netspec.catalogue.columns import ColumnError
 from netspec.catalogue.data import DataError, RawData
 from netspec.catalogue.shapes import fmt
 
 __all__ = [
-    "DataError", "Prepared", "Standardization", "count", "load", "prepare", "preprocess_inputs",
+    "DataError",
+    "InputRule",
+    "Prepared",
+    "Split",
+    "Standardization",
+    "TargetRule",
+    "count",
+    "load",
+    "prepare",
+    "preprocess_inputs",
 ]
+
+CHUNK = 8192
+"""Rows converted at a time when a whole column is checked or converted: bounds the memory
+of the float64 intermediates of a large memory-mapped column."""
 
 
 @dataclass
 class Standardization:
-    """Per-feature mean and standard deviation, fitted on the training split."""
+    """Per-feature mean and standard deviation, fitted on the training split (in float64)."""
 
     mean: np.ndarray
     std: np.ndarray
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.mean) / self.std).astype(np.float32)
+        flat = x.reshape(len(x), -1)
+        return ((flat - self.mean) / self.std).astype(np.float32).reshape(x.shape)
 
 
 Arrays = Any  # one array, or a tuple of arrays: one per model input (or output), in order
-
-
-@dataclass
-class Prepared:
-    """Arrays ready for training: inputs shaped as the spec's inputs, targets as its losses need.
-
-    With one input and one output each split is an array; with several, a tuple of arrays.
-    `standardization` holds one Standardization per standardized input, by input name.
-    """
-
-    x_train: Arrays
-    y_train: Arrays
-    x_val: Arrays | None
-    y_val: Arrays | None
-    x_test: Arrays | None
-    y_test: Arrays | None
-    description: str
-    standardization: dict[str, Standardization] | None
-
-    @property
-    def samples(self) -> int:
-        return count(self.x_train)
-
-    def summary(self) -> dict[str, Any]:
-        def shapes(a: Arrays) -> list[int] | list[list[int]]:
-            if isinstance(a, tuple):
-                return [list(part.shape[1:]) for part in a]
-            return list(a.shape[1:])
-
-        return {
-            "source": self.description,
-            "train": count(self.x_train),
-            "validation": count(self.x_val),
-            "test": count(self.x_test),
-            "input_shape": shapes(self.x_train),
-            "target_shape": shapes(self.y_train),
-        }
 
 
 def count(a: Arrays | None) -> int:
@@ -86,46 +72,7 @@ def count(a: Arrays | None) -> int:
     return len(a[0]) if isinstance(a, tuple) else len(a)
 
 
-def scaled_inputs(model: ir.Model) -> list[str]:
-    """The inputs that divide_by and standardize scale: all but token ids (read by Embeddings)."""
-    names = []
-    for source in model.inputs:
-        readers = [layer for layer in model.layers if source.name in layer.inputs]
-        if not readers or not all(_reads_token_ids(layer) for layer in readers):
-            names.append(source.name)
-    return names
-
-
-def _reads_token_ids(layer: ir.Layer) -> bool:
-    entry = catalogue.lookup("layer", layer.kind)
-    return bool(getattr(entry, "reads_token_ids", False))
-
-
-def load(source: ir.DataSource, seed: int) -> RawData:
-    entry = catalogue.lookup("data", source.kind)
-    assert entry is not None, source.kind  # validated by check
-    return entry().load(source.params, seed)  # type: ignore[attr-defined]
-
-
-def preprocess_inputs(
-    x: Arrays,
-    model: ir.Model,
-    config: ir.TrainConfig,
-    standardization: dict[str, Standardization] | None = None,
-) -> Arrays:
-    """Scale and reshape inputs as the spec declares, then check their shapes."""
-    parts = _parts(x, len(model.inputs), "input")
-    scaled = scaled_inputs(model)
-    done = []
-    for source, part in zip(model.inputs, parts, strict=True):
-        what = "the model's input" if len(model.inputs) == 1 else f"input '{source.name}'"
-        scale = source.name in scaled
-        stats = (standardization or {}).get(source.name)
-        done.append(_preprocess_input(part, source.shape, config, scale, stats, what))
-    return done[0] if len(done) == 1 else tuple(done)
-
-
-def _parts(a: Arrays, expected: int, what: str) -> tuple[np.ndarray, ...]:
+def _parts(a: Arrays, expected: int, what: str) -> tuple[Any, ...]:
     """The arrays of a split, one per input (or output): a DataError when they do not match."""
     parts = a if isinstance(a, tuple) else (a,)
     if len(parts) != expected:
@@ -143,162 +90,480 @@ def _parts(a: Arrays, expected: int, what: str) -> tuple[np.ndarray, ...]:
     return tuple(parts)
 
 
-def _preprocess_input(
-    x: np.ndarray,
-    expected: tuple[int, ...],
-    config: ir.TrainConfig,
-    scale: bool,
-    standardization: Standardization | None,
-    what: str,
-) -> np.ndarray:
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.number):
-        raise DataError("E0403", f"inputs must be numbers, got {x.dtype} for {what}")
-    x = x.astype(np.float32)
-    if config.divide_by is not None and scale:
-        x = x / np.float32(config.divide_by)
-    sample = tuple(x.shape[1:])
-    if sample != expected:
-        if config.reshape and math.prod(sample) == math.prod(expected):
-            x = x.reshape((len(x), *expected))
-        elif math.prod(sample) == math.prod(expected):
+def _chunks(column: Any) -> Iterator[np.ndarray]:
+    """A column's rows in order, CHUNK at a time."""
+    for start in range(0, len(column), CHUNK):
+        yield np.asarray(column[np.arange(start, min(start + CHUNK, len(column)))])
+
+
+def _numeric(dtype: np.dtype) -> bool:
+    return bool(np.issubdtype(dtype, np.number))
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class InputRule:
+    """How one input's raw samples become what the model reads: float32, divided by
+    `divide_by`, reshaped to the spec's shape, standardized with the training statistics."""
+
+    name: str
+    what: str  # how messages name the input: "the model's input" or "input 'profile'"
+    shape: ir.Shape
+    divide_by: float | None
+    reshape: bool
+    standardization: Standardization | None = None
+
+    def check(self, column: Any) -> None:
+        """Numbers of the input's shape (or of its size, with `reshape`): from the column's
+        dtype and shape alone, without reading it."""
+        dtype = np.dtype(column.dtype)
+        if not _numeric(dtype):
+            raise DataError("E0403", f"inputs must be numbers, got {dtype} for {self.what}")
+        sample = tuple(column.shape[1:])
+        expected = self.shape
+        if sample == expected or (self.reshape and math.prod(sample) == math.prod(expected)):
+            return
+        if math.prod(sample) == math.prod(expected):
             raise DataError(
                 "E0401",
-                f"the data has samples of shape {fmt(sample)}, {what} is {fmt(expected)}",
+                f"the data has samples of shape {fmt(sample)}, {self.what} is {fmt(expected)}",
                 hint="the sizes agree: add `reshape = true` to the train block",
             )
-        else:
-            raise DataError(
-                "E0401",
-                f"the data has samples of shape {fmt(sample)} ({math.prod(sample)} values), "
-                f"{what} is {fmt(expected)} ({math.prod(expected)} values)",
-                hint="change the spec's input shape to match the data",
-            )
-    if standardization is not None:
-        flat = x.reshape(len(x), -1)
-        x = standardization.apply(flat).reshape(x.shape)
-    return x
-
-
-def _as_class_indices(y: np.ndarray, what: str) -> np.ndarray:
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
         raise DataError(
-            "E0404",
-            f"{what} takes one class index per sample, but the targets have shape "
-            f"{fmt(y.shape[1:])} per sample",
-            hint="for one-hot targets use categorical_crossentropy",
+            "E0401",
+            f"the data has samples of shape {fmt(sample)} ({math.prod(sample)} values), "
+            f"{self.what} is {fmt(expected)} ({math.prod(expected)} values)",
+            hint="change the spec's input shape to match the data",
         )
-    if y.dtype.kind == "f":
-        if not np.all(np.equal(np.mod(y, 1), 0)):
+
+    def apply(self, rows: np.ndarray) -> np.ndarray:
+        x = np.asarray(rows).astype(np.float32)
+        if self.divide_by is not None:
+            x = x / np.float32(self.divide_by)
+        if tuple(x.shape[1:]) != self.shape:
+            x = x.reshape((len(x), *self.shape))
+        if self.standardization is not None:
+            x = self.standardization.apply(x)
+        return x
+
+    def with_statistics(self, stats: Standardization | None) -> InputRule:
+        return InputRule(self.name, self.what, self.shape, self.divide_by, self.reshape, stats)
+
+
+def scaled_inputs(model: ir.Model) -> list[str]:
+    """The inputs that divide_by and standardize scale: all but token ids (read by Embeddings)."""
+    names = []
+    for source in model.inputs:
+        readers = [layer for layer in model.layers if source.name in layer.inputs]
+        if not readers or not all(_reads_token_ids(layer) for layer in readers):
+            names.append(source.name)
+    return names
+
+
+def _reads_token_ids(layer: ir.Layer) -> bool:
+    entry = catalogue.lookup("layer", layer.kind)
+    return bool(getattr(entry, "reads_token_ids", False))
+
+
+def input_rules(
+    model: ir.Model,
+    config: ir.TrainConfig,
+    standardization: dict[str, Standardization] | None = None,
+) -> tuple[InputRule, ...]:
+    scaled = scaled_inputs(model)
+    rules = []
+    for source in model.inputs:
+        what = "the model's input" if len(model.inputs) == 1 else f"input '{source.name}'"
+        scale = source.name in scaled
+        rules.append(
+            InputRule(
+                source.name,
+                what,
+                source.shape,
+                config.divide_by if scale else None,
+                config.reshape,
+                (standardization or {}).get(source.name),
+            )
+        )
+    return tuple(rules)
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass(frozen=True)
+class TargetRule:
+    """How one output's targets become what its loss takes, and what they must satisfy.
+
+    `form` is decided from the targets' shape when the rule is made: `indices` (class
+    indices, kept or turned one-hot), `values` (arrays shaped like the output).
+    """
+
+    loss: str
+    target: str  # the loss's kind of targets: sparse, one_hot, binary or regression
+    out_shape: ir.Shape
+    form: str  # "indices", "one_hot_from_indices" or "values"
+    squeeze: bool  # (N, 1) class indices become (N,)
+    expand: bool  # (N,) values for a one-unit output become (N, 1)
+    output: str = ""  # the output's name, for messages of a model with several
+
+    @classmethod
+    def of(cls, column: Any, loss: ir.Loss, out_shape: ir.Shape, config: ir.TrainConfig) -> TargetRule:
+        """The rule for a column of targets: a DataError when their shape cannot fit."""
+        entry = catalogue.lookup("loss", loss.kind)
+        assert entry is not None
+        target = entry.target  # type: ignore[attr-defined]
+        shape = tuple(column.shape)
+        if not _numeric(np.dtype(column.dtype)):
+            raise DataError("E0403", f"targets must be numbers, got {column.dtype}")
+        squeeze = len(shape) == 2 and shape[1] == 1
+        ndim = len(shape) - (1 if squeeze else 0)
+        if target == "sparse":
+            if config.one_hot:
+                raise DataError(
+                    "E0404",
+                    f"one_hot = true makes one-hot targets, but {loss.kind} takes class indices",
+                    hint="remove one_hot = true, or use categorical_crossentropy",
+                )
+            _one_index_per_sample(shape, ndim, loss.kind)
+            return cls(loss.kind, target, out_shape, "indices", squeeze, False)
+        if target == "one_hot":
+            if len(shape) == 1 or (squeeze and out_shape[-1] > 1):
+                if not config.one_hot:
+                    raise DataError(
+                        "E0404",
+                        f"the targets are class indices, but {loss.kind} takes one-hot vectors",
+                        hint="use sparse_categorical_crossentropy, or add one_hot = true to the "
+                        "train block",
+                    )
+                return cls(loss.kind, target, out_shape, "one_hot_from_indices", squeeze, False)
+            if shape[1:] != out_shape:
+                raise DataError(
+                    "E0404",
+                    f"the targets have shape {fmt(shape[1:])} per sample, the model outputs "
+                    f"{fmt(out_shape)}",
+                    hint="give the last layer one unit per class",
+                )
+            return cls(loss.kind, target, out_shape, "values", False, False)
+        expand = len(shape) == 1 and out_shape == (1,)
+        sample = (1,) if expand else shape[1:]
+        if sample != out_shape:
             raise DataError(
                 "E0404",
-                f"{what} needs integer class labels, but the targets have fractions",
-                hint="for continuous targets use a regression loss such as mean_squared_error",
+                f"the targets have shape {fmt(shape[1:])} per sample, the model outputs "
+                f"{fmt(out_shape)}",
+                hint="make the last layer's units match the targets",
             )
-        y = y.astype(np.int64)
-    return y
+        return cls(loss.kind, target, out_shape, "values", False, expand)
+
+    @property
+    def sample_shape(self) -> ir.Shape:
+        """The shape of one converted target."""
+        if self.form == "indices":
+            return ()
+        return self.out_shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.int64 if self.form == "indices" else np.float32)
+
+    def check(self, column: Any) -> None:
+        """Every target's values, read a chunk at a time: whole class indices inside the
+        model's classes, 0 or 1 for binary cross-entropy."""
+        if self.form in ("indices", "one_hot_from_indices"):
+            low, high = None, None
+            for chunk in _chunks(column):
+                chunk = chunk.reshape(len(chunk))
+                if chunk.dtype.kind == "f" and not np.all(np.equal(np.mod(chunk, 1), 0)):
+                    raise DataError(
+                        "E0404",
+                        f"{self.loss} needs integer class labels, but the targets have fractions",
+                        hint="for continuous targets use a regression loss such as "
+                        "mean_squared_error",
+                    )
+                if len(chunk):
+                    low = int(chunk.min()) if low is None else min(low, int(chunk.min()))
+                    high = int(chunk.max()) if high is None else max(high, int(chunk.max()))
+            if low is not None and high is not None:
+                self._check_classes(low, high)
+        elif self.target == "binary":
+            values: set[float] = set()
+            for chunk in _chunks(column):
+                values.update(np.unique(chunk).tolist())
+                if not values <= {0, 1}:
+                    break
+            if not values <= {0, 1}:
+                shown = ", ".join(str(v) for v in sorted(values)[:5])
+                raise DataError(
+                    "E0404",
+                    f"{self.loss} needs targets 0 or 1, but the targets include {shown}",
+                    hint="for several classes use sparse_categorical_crossentropy with one unit "
+                    "per class",
+                )
+
+    def _check_classes(self, low: int, high: int) -> None:
+        classes = self.out_shape[-1]
+        if low < 0 or high >= classes:
+            raise DataError(
+                "E0404",
+                f"the labels range from {low} to {high}, but the model outputs {classes} classes "
+                f"(0 to {classes - 1}) for {self.loss}",
+                hint=f"give the last layer {high + 1} units"
+                if low >= 0
+                else "class labels must be 0, 1, 2, …",
+            )
+
+    def apply(self, rows: np.ndarray) -> np.ndarray:
+        y = np.asarray(rows)
+        if self.squeeze:
+            y = y[:, 0]
+        if self.form == "indices":
+            return y.astype(np.int64)
+        if self.form == "one_hot_from_indices":
+            return np.eye(self.out_shape[-1], dtype=np.float32)[y.astype(np.int64)]
+        if self.expand:
+            y = y[:, None]
+        return y.astype(np.float32)
 
 
-def _check_classes(y: np.ndarray, classes: int, what: str) -> None:
-    low, high = int(y.min()), int(y.max())
-    if low < 0 or high >= classes:
+def _one_index_per_sample(shape: tuple[int, ...], ndim: int, kind: str) -> None:
+    if ndim != 1:
         raise DataError(
             "E0404",
-            f"the labels range from {low} to {high}, but the model outputs {classes} classes "
-            f"(0 to {classes - 1}) for {what}",
-            hint=f"give the last layer {high + 1} units"
-            if low >= 0
-            else "class labels must be 0, 1, 2, …",
+            f"{kind} takes one class index per sample, but the targets have shape "
+            f"{fmt(shape[1:])} per sample",
+            hint="for one-hot targets use categorical_crossentropy",
         )
+
+
+def target_rules(y: Arrays, model: ir.Model, config: ir.TrainConfig) -> tuple[TargetRule, ...]:
+    """A rule per output for these targets (checked against the losses by shape and dtype)."""
+    parts = _parts(y, len(model.outputs), "output")
+    rules = []
+    for loss, part in zip(model.losses, parts, strict=True):
+        with _naming(model, loss.output):
+            rule = TargetRule.of(part, loss, model.shape_of(loss.output), config)
+        rules.append(rule if len(model.outputs) == 1 else _named_rule(rule, loss.output))
+    return tuple(rules)
+
+
+def _named_rule(rule: TargetRule, output: str) -> TargetRule:
+    return TargetRule(
+        rule.loss, rule.target, rule.out_shape, rule.form, rule.squeeze, rule.expand, output
+    )
+
+
+class _naming:
+    """Prefixes a DataError's message with the output it is about (several outputs)."""
+
+    def __init__(self, model: ir.Model, output: str) -> None:
+        self.prefix = f"output '{output}': " if len(model.outputs) > 1 else ""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
+        if isinstance(error, DataError) and self.prefix and not error.message.startswith(self.prefix):
+            error.message = self.prefix + error.message
+        return False
+
+
+def check_targets(columns: Arrays, rules: tuple[TargetRule, ...], model: ir.Model) -> None:
+    parts = columns if isinstance(columns, tuple) else (columns,)
+    for rule, part in zip(rules, parts, strict=True):
+        with _naming(model, rule.output or model.outputs[0]):
+            rule.check(part)
+
+
+# --------------------------------------------------------------------------- splits
+
+
+@dataclass
+class Split:
+    """The samples of one split, converted when read: `split[positions]` gives the batch
+    `(x, y)` of those positions (0 … len - 1, in the order asked), as the model takes it.
+
+    It is what the generated modules' streaming pipelines read (a DataLoader's dataset, a
+    `tf.data` source), and `arrays()` is the whole split at once, for the in-memory one.
+    """
+
+    x: tuple[Any, ...]  # a column per input
+    y: tuple[Any, ...] | None  # a column per output; None for inputs alone
+    rows: np.ndarray | None  # the columns' rows this split holds, in order; None: all
+    inputs: tuple[InputRule, ...]
+    targets: tuple[TargetRule, ...]
+    _arrays: tuple[Arrays, Arrays] | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.x[0]) if self.rows is None else len(self.rows)
+
+    def __getitem__(self, positions: Any) -> tuple[Arrays, Arrays]:
+        positions = np.asarray(positions, dtype=np.int64).reshape(-1)
+        rows = positions if self.rows is None else self.rows[positions]
+        try:
+            xs = tuple(rule.apply(column[rows]) for rule, column in zip(self.inputs, self.x, strict=True))
+            ys = (
+                tuple(rule.apply(column[rows]) for rule, column in zip(self.targets, self.y, strict=True))
+                if self.y is not None
+                else None
+            )
+        except ColumnError as error:
+            raise DataError("E0402", error.message, error.hint) from None
+        return _single(xs), (_single(ys) if ys is not None else None)
+
+    def arrays(self) -> tuple[Arrays, Arrays]:
+        """(x, y) of every sample, converted CHUNK rows at a time (cached)."""
+        if self._arrays is None:
+            n = len(self)
+            xs: list[np.ndarray] = []
+            ys: list[np.ndarray] = []
+            for start in range(0, max(n, 1), CHUNK):
+                x, y = self[np.arange(start, min(start + CHUNK, n))]
+                x_parts = x if isinstance(x, tuple) else (x,)
+                y_parts = (y if isinstance(y, tuple) else (y,)) if y is not None else ()
+                if start == 0:
+                    xs = [np.empty((n, *p.shape[1:]), p.dtype) for p in x_parts]
+                    ys = [np.empty((n, *p.shape[1:]), p.dtype) for p in y_parts]
+                for whole, part in zip([*xs, *ys], [*x_parts, *y_parts], strict=True):
+                    whole[start : start + len(part)] = part
+            self._arrays = (_single(tuple(xs)), _single(tuple(ys)) if self.y is not None else None)
+        return self._arrays
+
+    @property
+    def sample_bytes(self) -> int:
+        """Bytes one converted sample takes (inputs float32, targets as converted)."""
+        size = sum(4 * math.prod(rule.shape) for rule in self.inputs)
+        size += sum(rule.dtype.itemsize * math.prod(rule.sample_shape) for rule in self.targets)
+        return size
+
+    def without_targets(self) -> Split:
+        return Split(self.x, None, self.rows, self.inputs, ())
+
+
+def _single(parts: tuple[np.ndarray, ...]) -> Arrays:
+    return parts[0] if len(parts) == 1 else parts
+
+
+def _columns(a: Arrays) -> tuple[Any, ...]:
+    return a if isinstance(a, tuple) else (a,)
+
+
+# --------------------------------------------------------------------------- prepared data
+
+
+@dataclass
+class Prepared:
+    """The splits of a spec's data, checked against the model, ready to read.
+
+    `x_train`, `y_train`, … are the splits converted whole (the in-memory pipeline): one
+    array each with one input and one output, a tuple of arrays with several. The splits
+    themselves (`train`, `validation`, `test`) read batches on demand (the streaming one).
+    `standardization` holds one Standardization per standardized input, by input name.
+    """
+
+    train: Split
+    validation: Split | None
+    test: Split | None
+    description: str
+    standardization: dict[str, Standardization] | None
+    class_names: tuple[str, ...] | None = None
+    decodes: bool = False  # reading a sample decodes a file (an image folder)
+
+    @property
+    def samples(self) -> int:
+        return len(self.train)
+
+    @property
+    def x_train(self) -> Arrays:
+        return self.train.arrays()[0]
+
+    @property
+    def y_train(self) -> Arrays:
+        return self.train.arrays()[1]
+
+    @property
+    def x_val(self) -> Arrays | None:
+        return self.validation.arrays()[0] if self.validation is not None else None
+
+    @property
+    def y_val(self) -> Arrays | None:
+        return self.validation.arrays()[1] if self.validation is not None else None
+
+    @property
+    def x_test(self) -> Arrays | None:
+        return self.test.arrays()[0] if self.test is not None else None
+
+    @property
+    def y_test(self) -> Arrays | None:
+        return self.test.arrays()[1] if self.test is not None else None
+
+    def nbytes(self) -> int:
+        """Bytes of every split converted whole: what the in-memory pipeline holds."""
+        splits = [s for s in (self.train, self.validation, self.test) if s is not None]
+        return sum(len(s) * s.sample_bytes for s in splits)
+
+    def summary(self) -> dict[str, Any]:
+        def shapes(rules: tuple[Any, ...], attribute: str) -> list[int] | list[list[int]]:
+            found = [list(getattr(rule, attribute)) for rule in rules]
+            return found[0] if len(found) == 1 else found
+
+        result: dict[str, Any] = {
+            "source": self.description,
+            "train": len(self.train),
+            "validation": len(self.validation) if self.validation is not None else 0,
+            "test": len(self.test) if self.test is not None else 0,
+            "input_shape": shapes(self.train.inputs, "shape"),
+            "target_shape": shapes(self.train.targets, "sample_shape"),
+        }
+        if self.class_names is not None:
+            result["classes"] = list(self.class_names)
+        return result
+
+
+def load(source: ir.DataSource, seed: int, input_shape: ir.Shape | None = None) -> RawData:
+    entry = catalogue.lookup("data", source.kind)
+    assert entry is not None, source.kind  # validated by check
+    if entry.needs_input_shape:  # type: ignore[attr-defined]
+        if input_shape is None:
+            raise DataError("E0402", f"data source '{source.kind}' needs the model's input shape")
+        return entry().load_shaped(source.params, seed, input_shape)  # type: ignore[attr-defined]
+    return entry().load(source.params, seed)  # type: ignore[attr-defined]
+
+
+def load_for(model: ir.Model, source: ir.DataSource) -> RawData:
+    """The source's data, loaded for the model (image sources take its input's shape)."""
+    return load(source, model.train.seed, model.inputs[0].shape)
+
+
+def preprocess_inputs(
+    x: Arrays,
+    model: ir.Model,
+    config: ir.TrainConfig,
+    standardization: dict[str, Standardization] | None = None,
+) -> Arrays:
+    """Scale and reshape inputs as the spec declares, after checking their shapes."""
+    parts = _parts(x, len(model.inputs), "input")
+    rules = input_rules(model, config, standardization)
+    for rule, part in zip(rules, parts, strict=True):
+        rule.check(part)
+    split = Split(parts, None, None, rules, ())
+    return split.arrays()[0]
 
 
 def prepare_targets(y: Arrays, model: ir.Model, config: ir.TrainConfig) -> Arrays:
     """Targets in the form the spec's losses take, or a DataError saying why they do not fit."""
-    parts = _parts(y, len(model.outputs), "output")
-    done = []
-    for loss, part in zip(model.losses, parts, strict=True):
-        try:
-            done.append(_prepare_target(part, loss.kind, model.shape_of(loss.output), config))
-        except DataError as error:
-            if len(model.outputs) > 1:
-                error.message = f"output '{loss.output}': {error.message}"
-            raise
-    return done[0] if len(done) == 1 else tuple(done)
-
-
-def _prepare_target(
-    y: np.ndarray, kind: str, out_shape: tuple[int, ...], config: ir.TrainConfig
-) -> np.ndarray:
-    loss_entry = catalogue.lookup("loss", kind)
-    assert loss_entry is not None
-    target = loss_entry.target  # type: ignore[attr-defined]
-    y = np.asarray(y)
-    if not np.issubdtype(y.dtype, np.number):
-        raise DataError("E0403", f"targets must be numbers, got {y.dtype}")
-    if target == "sparse":
-        if config.one_hot:
-            raise DataError(
-                "E0404",
-                f"one_hot = true makes one-hot targets, but {kind} takes class indices",
-                hint="remove one_hot = true, or use categorical_crossentropy",
-            )
-        y = _as_class_indices(y, kind)
-        _check_classes(y, out_shape[-1], kind)
-        return y.astype(np.int64)
-    if target == "one_hot":
-        if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and out_shape[-1] > 1):
-            if not config.one_hot:
-                raise DataError(
-                    "E0404",
-                    f"the targets are class indices, but {kind} takes one-hot vectors",
-                    hint="use sparse_categorical_crossentropy, or add one_hot = true to the "
-                    "train block",
-                )
-            y = _as_class_indices(y, kind)
-            _check_classes(y, out_shape[-1], kind)
-            return np.eye(out_shape[-1], dtype=np.float32)[y]
-        if tuple(y.shape[1:]) != out_shape:
-            raise DataError(
-                "E0404",
-                f"the targets have shape {fmt(y.shape[1:])} per sample, the model outputs "
-                f"{fmt(out_shape)}",
-                hint="give the last layer one unit per class",
-            )
-        return y.astype(np.float32)
-    # binary and regression: targets shaped like the output
-    if y.ndim == 1 and out_shape == (1,):
-        y = y[:, None]
-    if tuple(y.shape[1:]) != out_shape:
-        raise DataError(
-            "E0404",
-            f"the targets have shape {fmt(y.shape[1:])} per sample, the model outputs "
-            f"{fmt(out_shape)}",
-            hint="make the last layer's units match the targets",
-        )
-    if target == "binary":
-        values = np.unique(y)
-        if not np.all(np.isin(values, (0, 1))):
-            shown = ", ".join(str(v) for v in values[:5])
-            raise DataError(
-                "E0404",
-                f"{kind} needs targets 0 or 1, but the targets include {shown}",
-                hint="for several classes use sparse_categorical_crossentropy with one unit "
-                "per class",
-            )
-    return y.astype(np.float32)
+    rules = target_rules(y, model, config)
+    check_targets(y, rules, model)
+    parts = _columns(y)
+    return _single(tuple(rule.apply(part) for rule, part in zip(rules, parts, strict=True)))
 
 
 def _split(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     order = rng.permutation(n)
     held = round(n * fraction)
     return order[held:], order[:held]
-
-
-def _take(a: Arrays, index: np.ndarray) -> Arrays:
-    """The samples at `index` of one array, or of each array of a tuple (one permutation)."""
-    return tuple(part[index] for part in a) if isinstance(a, tuple) else a[index]
 
 
 def inputs_of(raw: RawData, model: ir.Model) -> Arrays:
@@ -332,72 +597,119 @@ def prepare(model: ir.Model, config: ir.TrainConfig) -> Prepared:
             "the spec names no training data",
             hint="add `data = digits` (or another source) to the train block, or pass --data",
         )
-    raw = load(config.data, config.seed)
+    raw = load_for(model, config.data)
     return prepare_raw(raw, model, config)
 
 
 def prepare_raw(raw: RawData, model: ir.Model, config: ir.TrainConfig) -> Prepared:
+    """Check the source's columns against the model and split them; nothing is converted
+    yet except what the checks read (targets, and the training inputs for standardize)."""
     rng = np.random.default_rng(config.seed)
     raw_x, raw_y = _by_name(raw, model) if raw.named is not None else (raw.x, raw.y)
-    y = prepare_targets(raw_y, model, config)
-    x = preprocess_inputs(raw_x, model, config)
-    if count(x) != count(y):
-        raise DataError("E0403", f"{count(x)} inputs but {count(y)} targets")
-    if raw.x_test is not None and raw.y_test is not None:
-        x_test = preprocess_inputs(raw.x_test, model, config)
-        y_test = prepare_targets(raw.y_test, model, config)
-    elif config.test_split > 0:
-        keep, held = _split(count(x), config.test_split, rng)
-        x, y, x_test, y_test = _take(x, keep), _take(y, keep), _take(x, held), _take(y, held)
-    else:
-        x_test = y_test = None
-    x_val = y_val = None
+    rules_y = target_rules(raw_y, model, config)
+    check_targets(raw_y, rules_y, model)
+    y_columns = _columns(raw_y)
+    x_columns = _parts(raw_x, len(model.inputs), "input")
+    inputs = input_rules(model, config)
+    for rule, column in zip(inputs, x_columns, strict=True):
+        rule.check(column)
+    if len(x_columns[0]) != len(y_columns[0]):
+        raise DataError("E0403", f"{len(x_columns[0])} inputs but {len(y_columns[0])} targets")
+    _check_class_names(raw, rules_y)
+
+    def own(x: Arrays | None, y: Arrays | None) -> Split | None:
+        if x is None or y is None:
+            return None
+        own_rules = target_rules(y, model, config)
+        check_targets(y, own_rules, model)
+        xs, ys = _parts(x, len(model.inputs), "input"), _columns(y)
+        for rule, column in zip(inputs, xs, strict=True):
+            rule.check(column)
+        if len(xs[0]) != len(ys[0]):
+            raise DataError("E0403", f"{len(xs[0])} inputs but {len(ys[0])} targets")
+        return Split(xs, ys, None, inputs, own_rules)
+
+    test = own(raw.x_test, raw.y_test)
+    validation = own(raw.x_val, raw.y_val)
+    samples = len(x_columns[0])
+    keep = np.arange(samples)
+    if test is None and config.test_split > 0:
+        kept, held = _split(samples, config.test_split, rng)
+        keep, test = kept, Split(x_columns, y_columns, held, inputs, rules_y)
     if config.validation_split > 0:
-        keep, held = _split(count(x), config.validation_split, rng)
-        x, y, x_val, y_val = _take(x, keep), _take(y, keep), _take(x, held), _take(y, held)
-    if count(x) == 0:
+        if validation is not None:
+            raise DataError(
+                "E0402",
+                "the data source has a validation set of its own, and validation_split "
+                "asks for another",
+                hint="remove validation_split from the train block",
+            )
+        kept, held = _split(len(keep), config.validation_split, rng)
+        validation = Split(x_columns, y_columns, keep[held], inputs, rules_y)
+        keep = keep[kept]
+    if len(keep) == 0:
         raise DataError(
             "E0403", "no training samples are left after the test and validation splits"
         )
+    train = Split(x_columns, y_columns, keep, inputs, rules_y)
     standardization = None
     if config.standardize:
-        standardization = {}
-        parts = x if isinstance(x, tuple) else (x,)
-        for source, part in zip(model.inputs, parts, strict=True):
-            if source.name in scaled_inputs(model):
-                flat = part.reshape(len(part), -1)
-                std = flat.std(axis=0)
-                standardization[source.name] = Standardization(
-                    flat.mean(axis=0), np.where(std > 0, std, 1.0)
-                )
-        x, x_val, x_test = (_standardize(a, model, standardization) for a in (x, x_val, x_test))
+        standardization = fit_standardization(train, scaled_inputs(model))
+        inputs = tuple(rule.with_statistics(standardization.get(rule.name)) for rule in inputs)
+        train, validation, test = (
+            None if s is None else Split(s.x, s.y, s.rows, inputs, s.targets)
+            for s in (train, validation, test)
+        )
+        assert train is not None
     return Prepared(
-        x_train=_contiguous(x, np.float32),
-        y_train=_contiguous(y, None),
-        x_val=x_val,
-        y_val=y_val,
-        x_test=x_test,
-        y_test=y_test,
+        train=train,
+        validation=validation,
+        test=test,
         description=raw.description,
         standardization=standardization,
+        class_names=raw.class_names,
+        decodes=raw.decodes,
     )
 
 
-def _standardize(
-    a: Arrays | None, model: ir.Model, stats: dict[str, Standardization]
-) -> Arrays | None:
-    if a is None:
-        return None
-    parts = a if isinstance(a, tuple) else (a,)
-    done = []
-    for source, part in zip(model.inputs, parts, strict=True):
-        if source.name in stats:
-            part = stats[source.name].apply(part.reshape(len(part), -1)).reshape(part.shape)
-        done.append(part)
-    return tuple(done) if isinstance(a, tuple) else done[0]
+def _check_class_names(raw: RawData, rules: tuple[TargetRule, ...]) -> None:
+    """A source that names its classes (an image folder) must have the model's number."""
+    if raw.class_names is None or len(rules) != 1 or rules[0].form == "values":
+        return
+    classes = rules[0].out_shape[-1]
+    if len(raw.class_names) != classes:
+        names = ", ".join(raw.class_names[:6]) + (", …" if len(raw.class_names) > 6 else "")
+        raise DataError(
+            "E0404",
+            f"the data has {len(raw.class_names)} classes ({names}), but the model outputs "
+            f"{classes}",
+            hint=f"give the last layer {len(raw.class_names)} units",
+        )
 
 
-def _contiguous(a: Arrays, dtype: Any) -> Arrays:
-    if isinstance(a, tuple):
-        return tuple(np.ascontiguousarray(part, dtype=dtype) for part in a)
-    return np.ascontiguousarray(a, dtype=dtype)
+def fit_standardization(train: Split, names: list[str]) -> dict[str, Standardization]:
+    """Mean and standard deviation of each scaled input over the training split, per feature,
+    accumulated in float64 a chunk at a time (Chan et al.'s pairwise update)."""
+    positions = {rule.name: k for k, rule in enumerate(train.inputs)}
+    wanted = [name for name in names if name in positions]
+    totals: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
+    unscaled = Split(train.x, None, train.rows, train.inputs, ())
+    for start in range(0, len(train), CHUNK):
+        x, _ = unscaled[np.arange(start, min(start + CHUNK, len(train)))]
+        parts = x if isinstance(x, tuple) else (x,)
+        for name in wanted:
+            flat = parts[positions[name]].reshape(len(parts[positions[name]]), -1).astype(np.float64)
+            n_b, mean_b = len(flat), flat.mean(axis=0)
+            m2_b = ((flat - mean_b) ** 2).sum(axis=0)
+            if name not in totals:
+                totals[name] = (n_b, mean_b, m2_b)
+                continue
+            n_a, mean_a, m2_a = totals[name]
+            n = n_a + n_b
+            delta = mean_b - mean_a
+            totals[name] = (n, mean_a + delta * n_b / n, m2_a + m2_b + delta**2 * n_a * n_b / n)
+    stats = {}
+    for name, (n, mean, m2) in totals.items():
+        std = np.sqrt(m2 / n)
+        stats[name] = Standardization(mean, np.where(std > 0, std, 1.0))
+    return stats

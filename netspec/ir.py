@@ -13,6 +13,8 @@ Both are frozen and forbid unknown fields, so a stage can only build what this m
 
 from __future__ import annotations
 
+import typing
+
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 from netspec.diagnostics import Related, Span
@@ -327,6 +329,23 @@ class TrainConfig(Node):
     )
     threads: int | None = Field(
         None, gt=0, description="CPU threads for PyTorch; all available cores when left out"
+    )
+    pipeline: typing.Literal["auto", "memory", "stream"] = Field(
+        "auto",
+        description="memory: the whole set as tensors on the device; stream: batches read "
+        "while training; auto: memory when it fits the budget",
+    )
+    workers: int | None = Field(
+        None, ge=0, description="processes that read streamed batches; chosen by source when left out"
+    )
+    precision: typing.Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="fp32, or mixed precision: bf16 or fp16 compute, fp32 weights and loss"
+    )
+    compile: bool = Field(
+        False, description="compile the model (PyTorch torch.compile, Keras jit_compile)"
+    )
+    tf32: bool = Field(
+        True, description="TensorFloat-32 matrix products on GPUs that have them (Ampere and newer)"
     )
 
 

@@ -12,7 +12,7 @@ import gzip
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -38,7 +38,11 @@ class DataError(Exception):
 
 @dataclass
 class RawData:
-    """Arrays as a source provides them; `x_test` is None when it has no test set."""
+    """Arrays as a source provides them; `x_test` is None when it has no test set.
+
+    An "array" here is a column: a NumPy array, or an object that reads its rows when asked
+    (columns.py: `.npy` files, image files), so that a set larger than memory can stream.
+    """
 
     x: np.ndarray
     y: np.ndarray
@@ -49,11 +53,21 @@ class RawData:
     named: dict[str, np.ndarray] | None = None
     """Arrays by name, for a model with several inputs or outputs to take by its own names
     (x and y are then empty): a synthetic set made for it, or an .npz without `x` and `y`."""
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    """A validation set of the source's own (image_folder's `validation` folder)."""
+    class_names: tuple[str, ...] | None = None
+    """The name of each class, by label, where the source knows them (image folders)."""
+    decodes: bool = False
+    """Reading a sample decodes a file (images): streaming it gains from worker processes."""
 
 
 class DataSourceEntry(Entry):
     family = "data"
     summary: ClassVar[str] = ""
+    # A source whose samples take the model's input shape (images are resized to it): its
+    # `load_shaped(p, seed, input_shape)` is called instead of `load`.
+    needs_input_shape: ClassVar[bool] = False
 
     def load(self, p: Any, seed: int) -> RawData:
         raise NotImplementedError
@@ -513,3 +527,164 @@ class Csv(DataSourceEntry):
         x, y = _arrays(np.asarray(features, dtype=np.float32), y)
         classes = int(y.max()) + 1 if y.dtype == np.int64 and len(y) else None
         return RawData(x, y, classes=classes, description=f"csv file {p.path}")
+
+
+# --------------------------------------------------------------------------- sources that stream
+
+
+class NpyDirParams(ir.Params):
+    path: str = Field(min_length=1, description="folder of .npy files")
+    x: str | tuple[str, ...] = Field(
+        "x", description="stem of the inputs file (x → x.npy), or a list: one per model input"
+    )
+    y: str | tuple[str, ...] = Field(
+        "y", description="stem of the targets file (y → y.npy), or a list: one per model output"
+    )
+
+
+class NpyDir(DataSourceEntry):
+    """`.npy` files read row by row from disk, so an array larger than memory trains.
+
+    `x.npy` and `y.npy` (or the stems named); `x_test.npy` and `y_test.npy` beside them are
+    the source's test set. With x and y left out and no `x.npy`, the files named like the
+    model's inputs and outputs (`profile.npy`, …), as `npz` does.
+    """
+
+    kind = "npy_dir"
+    Params = NpyDirParams
+    positional = ("path",)
+    summary = "a folder of .npy files read from disk as batches need them (larger than memory)"
+
+    def load(self, p: NpyDirParams, seed: int) -> RawData:
+        import numpy as np
+
+        from netspec.catalogue.columns import ColumnError, NpyRows
+
+        folder = Path(p.path)
+        if not folder.is_dir():
+            raise DataError(
+                "E0402",
+                f"npy_dir: folder {folder} does not exist",
+                hint="npy_dir reads DIR/x.npy and DIR/y.npy (np.save writes them)",
+            )
+        present = sorted(f.stem for f in folder.glob("*.npy"))
+        description = f"npy files in {folder} (read from disk)"
+
+        def column(stem: str) -> Any:
+            path = folder / f"{stem}.npy"
+            if not path.is_file():
+                raise DataError(
+                    "E0402",
+                    f"npy_dir: {folder} has no {stem}.npy",
+                    hint=f"files: {', '.join(f'{n}.npy' for n in present) or 'none'}",
+                )
+            try:
+                return NpyRows(path)
+            except ColumnError as error:
+                raise DataError("E0402", error.message, error.hint) from error
+
+        try:
+            if p.x == "x" and p.y == "y" and "x" not in present:
+                empty = np.zeros((0,), dtype=np.float32)
+                named = {stem: column(stem) for stem in present}
+                return RawData(empty, empty, description=description, named=named)
+            xs = tuple(column(stem) for stem in _names(p.x))
+            ys = tuple(column(stem) for stem in _names(p.y))
+            test = {f"{s}_test" for s in (*_names(p.x), *_names(p.y))}
+            x_test = y_test = None
+            if test <= set(present):
+                x_test = _one(tuple(column(f"{s}_test") for s in _names(p.x)))
+                y_test = _one(tuple(column(f"{s}_test") for s in _names(p.y)))
+        except ColumnError as error:
+            raise DataError("E0402", error.message, error.hint) from error
+        return RawData(_one(xs), _one(ys), x_test, y_test, description=description)
+
+
+def _one(columns: tuple[Any, ...]) -> Any:
+    return columns[0] if len(columns) == 1 else columns
+
+
+class ImageFolderParams(ir.Params):
+    path: str = Field(min_length=1, description="folder with one sub-folder of images per class")
+    validation: str | None = Field(
+        None, description="a second folder of the same classes, the validation set"
+    )
+    crop: bool = Field(
+        False,
+        description="crop the largest central window of the input's aspect ratio before "
+        "resizing (else the image is resized, its aspect ratio not kept)",
+    )
+    interpolation: Literal["nearest", "bilinear", "bicubic", "lanczos"] = Field(
+        "bilinear", description="how images of another size are resized to the input's"
+    )
+
+
+class ImageFolder(DataSourceEntry):
+    """Images in one sub-folder per class (torchvision's ImageFolder, Keras'
+    image_dataset_from_directory): classes in name order, labels 0, 1, …; JPEG, PNG and the
+    other formats Pillow reads, converted to the input's channels (1: greyscale, 3: RGB,
+    4: RGBA) and resized to its height and width; values 0–255 (`divide_by = 255` or a
+    Rescaling layer scales them). Decoded when a batch is read, so the folder can be larger
+    than memory."""
+
+    kind = "image_folder"
+    Params = ImageFolderParams
+    positional = ("path",)
+    needs_input_shape = True
+    summary = "one sub-folder of images per class (JPEG, PNG), decoded with Pillow as batches need them"
+
+    def load(self, p: ImageFolderParams, seed: int) -> RawData:
+        raise DataError("E0402", "image_folder needs the model's input shape to read images")
+
+    def load_shaped(self, p: ImageFolderParams, seed: int, input_shape: ir.Shape) -> RawData:
+        import numpy as np
+
+        from netspec.catalogue.columns import (
+            MODES,
+            ColumnError,
+            ImageFiles,
+            check_images,
+            scan_class_folders,
+        )
+
+        if len(input_shape) != 3 or input_shape[-1] not in MODES:
+            raise DataError(
+                "E0401",
+                f"image_folder makes images [height, width, channels] with 1, 3 or 4 channels, "
+                f"but the model's input is {list(input_shape)}",
+                hint="declare an image input such as input [28, 28, 1] or input [224, 224, 3]",
+            )
+        height, width, channels = input_shape
+
+        def read(folder: str, what: str) -> tuple[Any, Any, tuple[str, ...]]:
+            try:
+                scanned = scan_class_folders(Path(folder), what)
+                check_images(scanned.files, scanned.root, what)
+            except ColumnError as error:
+                raise DataError("E0402", error.message, error.hint) from error
+            images = ImageFiles(
+                scanned.files, height, width, channels, p.crop, p.interpolation, scanned.root
+            )
+            return images, np.asarray(scanned.labels, dtype=np.int64), scanned.class_names
+
+        x, y, names = read(p.path, "image_folder")
+        x_val = y_val = None
+        if p.validation is not None:
+            x_val, y_val, val_names = read(p.validation, "image_folder validation")
+            if val_names != names:
+                raise DataError(
+                    "E0402",
+                    f"the validation folder's classes ({', '.join(val_names)}) are not the "
+                    f"training folder's ({', '.join(names)})",
+                    hint="give both folders the same class sub-folders",
+                )
+        return RawData(
+            x,
+            y,
+            classes=len(names),
+            description=f"image folder {p.path}: {len(x):,} images of {len(names)} classes",
+            x_val=x_val,
+            y_val=y_val,
+            class_names=names,
+            decodes=True,
+        )

@@ -313,7 +313,7 @@ def predict(
         return Outcome(1, diagnostics, sources)
     assert model.train.data is not None
     try:
-        raw = data.load(model.train.data, model.train.seed)
+        raw = data.load_for(model, model.train.data)
         raw_x = data.inputs_of(raw, model)
         x = data.preprocess_inputs(raw_x, model, model.train, _load_standardization(run, model))
     except data.DataError as error:
