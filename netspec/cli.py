@@ -275,6 +275,26 @@ ThreadsOption = Annotated[
     int | None,
     typer.Option("--threads", min=1, help="CPU threads; all cores this process may use by default"),
 ]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers", min=0, help="processes reading streamed batches (0: the training process)"
+    ),
+]
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+class Pipeline(str, Enum):
+    auto = "auto"
+    memory = "memory"
+    stream = "stream"
+
+
 DataOption = Annotated[
     str | None,
     typer.Option("--data", help="a data source in spec syntax, e.g. digits or 'npz(\"f.npz\")'"),
@@ -331,6 +351,18 @@ def train(
             "(a pretrained base); the others keep their initial values",
         ),
     ] = False,
+    precision: Annotated[
+        Precision | None,
+        typer.Option("--precision", help="fp32, or mixed precision bf16 / fp16 (override the spec)"),
+    ] = None,
+    pipeline: Annotated[
+        Pipeline | None,
+        typer.Option(
+            "--pipeline",
+            help="auto: in memory when it fits, else streamed; memory; stream (override the spec)",
+        ),
+    ] = None,
+    workers: WorkersOption = None,
     threads: ThreadsOption = None,
     log: Annotated[
         LogMode,
@@ -355,6 +387,9 @@ def train(
             ("batch_size", batch_size),
             ("seed", seed),
             ("data", data),
+            ("precision", precision.value if precision is not None else None),
+            ("pipeline", pipeline.value if pipeline is not None else None),
+            ("workers", workers),
         )
         if value is not None
     }
@@ -381,6 +416,7 @@ def evaluate(
     data: DataOption = None,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
+    workers: WorkersOption = None,
     format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.table,
 ) -> None:
     """Evaluate a trained run on its test split, or on all samples of --data."""
@@ -388,8 +424,9 @@ def evaluate(
     from netspec.train import evaluate as run_evaluate
 
     overrides = {"data": data} if data is not None else {}
+    options = TrainOptions(device=device, threads=threads, workers=workers)
     try:
-        outcome = run_evaluate(run_dir, overrides, TrainOptions(device=device, threads=threads))
+        outcome = run_evaluate(run_dir, overrides, options)
     except TrainError as error:
         _fail(error)
     _outcome(outcome)
@@ -410,6 +447,7 @@ def predict(
     ] = None,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Run a trained model on --data (preprocessed as in training); saves the outputs as .npy
     (an .npz of one array per output, by output name, for a model with several outputs)."""
@@ -417,10 +455,9 @@ def predict(
     from netspec.train import predict as run_predict
 
     overrides = {"data": data} if data is not None else {}
+    options = TrainOptions(device=device, threads=threads, workers=workers)
     try:
-        outcome = run_predict(
-            run_dir, overrides, TrainOptions(device=device, threads=threads), output
-        )
+        outcome = run_predict(run_dir, overrides, options, output)
     except TrainError as error:
         _fail(error)
     _outcome(outcome)
@@ -432,11 +469,31 @@ def predict(
             markup=False,
         )
         return
-    shown = result.get("classes", result.get("values", []))
+    shown = result.get("class_names", result.get("classes", result.get("values", [])))
     stdout.print(
         f"{result['samples']:,} predictions saved to {result['saved']}; first: {shown[:10]}",
         markup=False,
     )
+
+
+@app.command()
+def doctor(
+    backend: Annotated[
+        Backend | None, typer.Option("--backend", "-b", help="ask one framework only")
+    ] = None,
+    format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.table,
+) -> None:
+    """Show what PyTorch and TensorFlow see here: versions, CUDA and cuDNN, each device with
+    its memory and bf16/TF32 support, threads, and why a GPU is missing."""
+    from netspec.train import doctor as diagnose
+
+    backends = (backend.value,) if backend is not None else ("torch", "keras")
+    result = diagnose.report(backends)
+    if format is SummaryFormat.json:
+        print(json.dumps(result, indent=2))
+        return
+    for line in diagnose.lines(result):
+        stdout.print(line, markup=False)
 
 
 weights_app = typer.Typer(

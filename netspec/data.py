@@ -96,6 +96,11 @@ def _chunks(column: Any) -> Iterator[np.ndarray]:
         yield np.asarray(column[np.arange(start, min(start + CHUNK, len(column)))])
 
 
+def single_io(model: ir.Model) -> bool:
+    """One input and one output: splits give arrays, not tuples (as the generated loops take)."""
+    return len(model.inputs) == 1 and len(model.outputs) == 1
+
+
 def _numeric(dtype: np.dtype) -> bool:
     return bool(np.issubdtype(dtype, np.number))
 
@@ -394,6 +399,7 @@ class Split:
     rows: np.ndarray | None  # the columns' rows this split holds, in order; None: all
     inputs: tuple[InputRule, ...]
     targets: tuple[TargetRule, ...]
+    tuples: bool = False  # x and y as tuples even of one array (a model with several in or out)
     _arrays: tuple[Arrays, Arrays] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -411,6 +417,8 @@ class Split:
             )
         except ColumnError as error:
             raise DataError("E0402", error.message, error.hint) from None
+        if self.tuples:
+            return xs, ys
         return _single(xs), (_single(ys) if ys is not None else None)
 
     def arrays(self) -> tuple[Arrays, Arrays]:
@@ -428,7 +436,10 @@ class Split:
                     ys = [np.empty((n, *p.shape[1:]), p.dtype) for p in y_parts]
                 for whole, part in zip([*xs, *ys], [*x_parts, *y_parts], strict=True):
                     whole[start : start + len(part)] = part
-            self._arrays = (_single(tuple(xs)), _single(tuple(ys)) if self.y is not None else None)
+            x_all, y_all = tuple(xs), (tuple(ys) if self.y is not None else None)
+            if not self.tuples:
+                x_all, y_all = _single(x_all), (_single(y_all) if y_all is not None else None)
+            self._arrays = (x_all, y_all)
         return self._arrays
 
     @property
@@ -438,8 +449,8 @@ class Split:
         size += sum(rule.dtype.itemsize * math.prod(rule.sample_shape) for rule in self.targets)
         return size
 
-    def without_targets(self) -> Split:
-        return Split(self.x, None, self.rows, self.inputs, ())
+    def with_inputs(self, inputs: tuple[InputRule, ...]) -> Split:
+        return Split(self.x, self.y, self.rows, inputs, self.targets, self.tuples)
 
 
 def _single(parts: tuple[np.ndarray, ...]) -> Arrays:
@@ -544,12 +555,19 @@ def preprocess_inputs(
     standardization: dict[str, Standardization] | None = None,
 ) -> Arrays:
     """Scale and reshape inputs as the spec declares, after checking their shapes."""
+    model = model if config is model.train else model.model_copy(update={"train": config})
+    return input_split(x, model, standardization).arrays()[0]
+
+
+def input_split(
+    x: Arrays, model: ir.Model, standardization: dict[str, Standardization] | None = None
+) -> Split:
+    """Inputs alone (for predict), checked, converted as in training when read."""
     parts = _parts(x, len(model.inputs), "input")
-    rules = input_rules(model, config, standardization)
+    rules = input_rules(model, model.train, standardization)
     for rule, part in zip(rules, parts, strict=True):
         rule.check(part)
-    split = Split(parts, None, None, rules, ())
-    return split.arrays()[0]
+    return Split(parts, None, None, rules, (), not single_io(model))
 
 
 def prepare_targets(y: Arrays, model: ir.Model, config: ir.TrainConfig) -> Arrays:
@@ -605,6 +623,7 @@ def prepare_raw(raw: RawData, model: ir.Model, config: ir.TrainConfig) -> Prepar
     """Check the source's columns against the model and split them; nothing is converted
     yet except what the checks read (targets, and the training inputs for standardize)."""
     rng = np.random.default_rng(config.seed)
+    tuples = not single_io(model)
     raw_x, raw_y = _by_name(raw, model) if raw.named is not None else (raw.x, raw.y)
     rules_y = target_rules(raw_y, model, config)
     check_targets(raw_y, rules_y, model)
@@ -627,7 +646,7 @@ def prepare_raw(raw: RawData, model: ir.Model, config: ir.TrainConfig) -> Prepar
             rule.check(column)
         if len(xs[0]) != len(ys[0]):
             raise DataError("E0403", f"{len(xs[0])} inputs but {len(ys[0])} targets")
-        return Split(xs, ys, None, inputs, own_rules)
+        return Split(xs, ys, None, inputs, own_rules, tuples)
 
     test = own(raw.x_test, raw.y_test)
     validation = own(raw.x_val, raw.y_val)
@@ -635,7 +654,7 @@ def prepare_raw(raw: RawData, model: ir.Model, config: ir.TrainConfig) -> Prepar
     keep = np.arange(samples)
     if test is None and config.test_split > 0:
         kept, held = _split(samples, config.test_split, rng)
-        keep, test = kept, Split(x_columns, y_columns, held, inputs, rules_y)
+        keep, test = kept, Split(x_columns, y_columns, held, inputs, rules_y, tuples)
     if config.validation_split > 0:
         if validation is not None:
             raise DataError(
@@ -645,20 +664,19 @@ def prepare_raw(raw: RawData, model: ir.Model, config: ir.TrainConfig) -> Prepar
                 hint="remove validation_split from the train block",
             )
         kept, held = _split(len(keep), config.validation_split, rng)
-        validation = Split(x_columns, y_columns, keep[held], inputs, rules_y)
+        validation = Split(x_columns, y_columns, keep[held], inputs, rules_y, tuples)
         keep = keep[kept]
     if len(keep) == 0:
         raise DataError(
             "E0403", "no training samples are left after the test and validation splits"
         )
-    train = Split(x_columns, y_columns, keep, inputs, rules_y)
+    train = Split(x_columns, y_columns, keep, inputs, rules_y, tuples)
     standardization = None
     if config.standardize:
         standardization = fit_standardization(train, scaled_inputs(model))
         inputs = tuple(rule.with_statistics(standardization.get(rule.name)) for rule in inputs)
         train, validation, test = (
-            None if s is None else Split(s.x, s.y, s.rows, inputs, s.targets)
-            for s in (train, validation, test)
+            None if s is None else s.with_inputs(inputs) for s in (train, validation, test)
         )
         assert train is not None
     return Prepared(
@@ -693,7 +711,7 @@ def fit_standardization(train: Split, names: list[str]) -> dict[str, Standardiza
     positions = {rule.name: k for k, rule in enumerate(train.inputs)}
     wanted = [name for name in names if name in positions]
     totals: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
-    unscaled = Split(train.x, None, train.rows, train.inputs, ())
+    unscaled = Split(train.x, None, train.rows, train.inputs, (), train.tuples)
     for start in range(0, len(train), CHUNK):
         x, _ = unscaled[np.arange(start, min(start + CHUNK, len(train)))]
         parts = x if isinstance(x, tuple) else (x,)

@@ -9,6 +9,7 @@ from a seeded generator. Heavy imports happen inside `load` only.
 from __future__ import annotations
 
 import gzip
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +30,33 @@ MNIST_DIR = "/usr/share/datasets/mnist"
 class DataError(Exception):
     """Data that cannot be loaded or does not fit the spec; shown as a diagnostic."""
 
-    def __init__(self, code: str, message: str, hint: str | None = None) -> None:
+    def __init__(self, code: str, message: str | None = None, hint: str | None = None) -> None:
+        if message is None:  # one argument: how a DataLoader worker's error is raised again
+            found = DataError.from_worker(code)
+            code, message, hint = (
+                (found.code, found.message, found.hint) if found else ("E0402", code, None)
+            )
         super().__init__(message)
         self.code = code
         self.message = message
         self.hint = hint
+
+    def __str__(self) -> str:
+        hint = f" [hint: {self.hint}]" if self.hint else ""
+        return f"DataError[{self.code}]: {self.message}{hint}"
+
+    @staticmethod
+    def from_worker(text: str) -> DataError | None:
+        """The DataError whose text another process sent back inside its own report (a
+        DataLoader worker's traceback, a tf.data error message); None when there is none."""
+        matches = _REPORTED.findall(text)
+        if not matches:
+            return None
+        code, message, hint = matches[-1]
+        return DataError(code, message.strip(), hint.strip() or None)
+
+
+_REPORTED = re.compile(r"DataError\[(E\d{4})\]: (.*?)(?: \[hint: (.*?)\])?$", re.MULTILINE)
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from netspec import __version__, catalogue, ir
-from netspec.catalogue.base import PyCall
+from netspec.catalogue.base import Code, PyCall
 from netspec.codegen import keras_loop
 from netspec.codegen.common import (
     header_comment,
@@ -14,7 +14,7 @@ from netspec.codegen.common import (
     train_settings,
     variables,
 )
-from netspec.codegen.writer import Writer
+from netspec.codegen.writer import Writer, literal
 
 # Module-level layer classes a lowering can ask for, by name: what Keras has no layer for.
 HELPERS: dict[str, str] = {
@@ -92,6 +92,12 @@ def generate(model: ir.Model) -> str:
     w.line()
     shape_constants(w, model)
     w.value("TRAIN = ", train_settings(model))
+    policy = keras_loop.dtype_policy(model.train)
+    if policy is not None:
+        w.line(
+            f"DTYPE_POLICY = {literal(policy)}  # float32 weights, "
+            f"{'bfloat16' if policy == 'mixed_bfloat16' else 'float16'} computation"
+        )
     for helper in _helpers(model):
         w.line()
         w.line()
@@ -112,8 +118,13 @@ def generate(model: ir.Model) -> str:
             assert entry is not None
             lowering = entry().keras(layer.params, layer)  # type: ignore[attr-defined]
             frozen = {} if layer.trainable else {"trainable": False}
+            dtype = {}
+            if policy is not None:  # the layers that make the outputs compute in float32
+                dtype = {"dtype": "float32" if layer.name in model.outputs else Code("DTYPE_POLICY")}
             named = PyCall(
-                lowering.func, lowering.args, {**lowering.kwargs, **frozen, "name": layer.name}
+                lowering.func,
+                lowering.args,
+                {**lowering.kwargs, **frozen, **dtype, "name": layer.name},
             )
             operands = [names[t] for t in layer.inputs]
             argument = f"([{', '.join(operands)}])" if len(operands) > 1 else f"({operands[0]})"

@@ -1,13 +1,20 @@
 """The training code written into a generated Keras module.
 
 `model.fit` runs the steps, several per call into TensorFlow (`steps_per_execution`), with
-XLA off (measured slower for convolutions on CPUs). Batches come from a `tf.data` pipeline
-whose order for epoch e is drawn from (seed, e) alone, so a run resumed at epoch e repeats
-the uninterrupted one, and every callback sees one `fit` call.
+XLA off unless the spec says `compile = true` (measured slower for convolutions on CPUs).
+Batches come from a `tf.data` pipeline whose order for epoch e is drawn from (seed, e)
+alone, so a run resumed at epoch e repeats the uninterrupted one, and every callback sees
+one `fit` call. The pipeline takes the data one of two ways, in the same order:
+
+* in memory — arrays become constants and batches are gathered by index (`epoch_batches`);
+* streamed — a batch source is read by `tf.numpy_function`, several batches in parallel,
+  with prefetch (`stream_batches`).
 
 A model with several inputs or outputs is fitted on dicts of arrays keyed by input and
 output name, with the spec's loss weights; Keras names the figures (`loss`, `plan_loss`,
-`plan_accuracy`, …).
+`plan_accuracy`, …). With mixed precision the layers carry a mixed dtype policy (float32
+weights, bfloat16 or float16 compute), the layers that make the outputs compute in
+float32, and fp16 scales the loss (`LossScaleOptimizer`).
 """
 
 from __future__ import annotations
@@ -15,161 +22,31 @@ from __future__ import annotations
 from netspec import catalogue, ir
 from netspec.catalogue.base import Code, PyCall
 from netspec.codegen.common import single_io
+from netspec.codegen.snippets import definition
 from netspec.codegen.training import plan, write_schedule_factor
 from netspec.codegen.writer import Writer, literal
 
 STEPS_PER_EXECUTION = 32
 
-_COMPILE = '''def compile_model(model: keras.Model, steps_per_execution: int = {steps}) -> keras.Model:
-    """Attach the spec's optimizer, loss and metrics; several steps run per TensorFlow call."""
-    model.compile(
-        optimizer=build_optimizer(),
-        loss=build_loss(),
-        metrics=build_metrics(),
-        steps_per_execution=steps_per_execution,
-        jit_compile=False,
-    )
-    return model'''
-
-_COMPILE_DICTS = '''def compile_model(model: keras.Model, steps_per_execution: int = {steps}) -> keras.Model:
-    """Attach the spec's optimizer, losses, loss weights and metrics, keyed by output name;
-    several steps run per TensorFlow call."""
-    model.compile(
-        optimizer=build_optimizer(),
-        loss=build_loss(),
-        loss_weights=LOSS_WEIGHTS,
-        metrics=build_metrics(),
-        steps_per_execution=steps_per_execution,
-        jit_compile=False,
-    )
-    return model'''
-
-_BATCHES = '''class EpochOrder(keras.callbacks.Callback):
-    """Tells the input pipeline which epoch begins, so its order is drawn from (seed, epoch)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.epoch.assign(epoch)
+DTYPE_POLICIES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
-def epoch_batches(
-    x: np.ndarray,
-    y: np.ndarray,
-    batch_size: int,
-    seed: int,
-    epoch: tf.Variable,
-    shuffle: bool = True,
-) -> tf.data.Dataset:
-    """One epoch of (x, y) batches, in the order drawn from (seed, epoch) when it is read."""
-    x, y = tf.constant(x), tf.constant(y)
-    samples = len(x)
-
-    def epoch_indices(_: tf.Tensor) -> tf.data.Dataset:
-        indices = tf.range(samples, dtype=tf.int64)
-        if shuffle:
-            pair = tf.stack([tf.constant(seed, tf.int64), epoch.read_value()])
-            indices = tf.random.experimental.stateless_shuffle(indices, seed=pair)
-        return tf.data.Dataset.from_tensor_slices(indices).batch(batch_size)
-
-    return (
-        tf.data.Dataset.from_tensors(0)
-        .flat_map(epoch_indices)
-        .map(lambda index: (tf.gather(x, index), tf.gather(y, index)))
-        .apply(tf.data.experimental.assert_cardinality(math.ceil(samples / batch_size)))
-        .prefetch(tf.data.AUTOTUNE)
-    )'''
-
-_FIT = '''def fit(
-    model: keras.Model,
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    epochs: int = {epochs},
-    batch_size: int = {batch_size},
-    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
-    shuffle: bool = {shuffle},
-    seed: int = {seed},
-    initial_epoch: int = 0,
-    callbacks: list[keras.callbacks.Callback] | None = None,
-    verbose: int = 0,
-) -> dict[str, list[float]]:
-    """Train a compiled model as the spec says; returns every epoch's figures by name.
-
-    Epoch e visits the samples in an order drawn from (seed, e) alone, so a run resumed at
-    epoch e (from a checkpoint with its optimizer state) repeats the uninterrupted one.
-    """
-    order = EpochOrder()
-    result = model.fit(
-        epoch_batches(x, y, batch_size, seed, order.epoch, shuffle),
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        validation_data=validation_data,
-        validation_batch_size=1024,
-        shuffle=False,{class_weight}
-        callbacks=[order, *build_callbacks(), *(callbacks or [])],
-        verbose=verbose,
-    )
-    return result.history
+def dtype_policy(config: ir.TrainConfig) -> str | None:
+    """Keras' dtype policy for the spec's mixed precision; None for fp32."""
+    return DTYPE_POLICIES.get(config.precision)
 
 
-def evaluate(
-    model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024
-) -> dict[str, float]:
-    """Mean loss and metrics over (x, y), in inference mode."""
-    return model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
-
-
-def predict(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """The model's outputs for x, in inference mode."""
-    return model.predict(x, batch_size=batch_size, verbose=0)'''
-
-
-def _dicts(template: str) -> str:
-    """The single-array template for dicts of arrays keyed by input and output name."""
-    replacements = {
-        "    x: np.ndarray,\n    y: np.ndarray,": "    x: dict[str, np.ndarray],\n    y: dict[str, np.ndarray],",
-        "validation_data: tuple[np.ndarray, np.ndarray] | None": (
-            "validation_data: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None"
-        ),
-        '"""One epoch of (x, y) batches, in the order drawn from (seed, epoch) when it is read."""\n'
-        "    x, y = tf.constant(x), tf.constant(y)\n"
-        "    samples = len(x)": (
-            '"""One epoch of (x, y) batches, in the order drawn from (seed, epoch) when it is read;\n'
-            '    x and y are dicts of arrays by input and output name."""\n'
-            "    x = {name: tf.constant(a) for name, a in x.items()}\n"
-            "    y = {name: tf.constant(a) for name, a in y.items()}\n"
-            "    samples = len(next(iter(x.values())))"
-        ),
-        "    return (\n        tf.data.Dataset.from_tensors(0)": (
-            "    def gather(index: tf.Tensor) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]:\n"
-            "        return (\n"
-            "            {name: tf.gather(t, index) for name, t in x.items()},\n"
-            "            {name: tf.gather(t, index) for name, t in y.items()},\n"
-            "        )\n\n"
-            "    return (\n        tf.data.Dataset.from_tensors(0)"
-        ),
-        ".map(lambda index: (tf.gather(x, index), tf.gather(y, index)))": ".map(gather)",
-        "    model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024\n": (
-            "    model: keras.Model,\n    x: dict[str, np.ndarray],\n"
-            "    y: dict[str, np.ndarray],\n    batch_size: int = 1024,\n"
-        ),
-        '"""Mean loss and metrics over (x, y), in inference mode."""': (
-            '"""Mean loss, each output\'s loss and the metrics over (x, y), in inference mode."""'
-        ),
-        "def predict(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:\n"
-        '    """The model\'s outputs for x, in inference mode."""': (
-            "def predict(\n    model: keras.Model, x: dict[str, np.ndarray], batch_size: int = 1024\n"
-            ") -> list[np.ndarray]:\n"
-            '    """The model\'s outputs for x, an array per output in order, in inference mode."""'
-        ),
-    }
-    for old, new in replacements.items():
-        assert old in template, old
-        template = template.replace(old, new)
-    return template
+def _targets(model: ir.Model) -> list[tuple[str, str, ir.Shape]]:
+    """(output, tf dtype, per-sample shape) of each output's targets, as its loss takes them."""
+    found = []
+    for loss in model.losses:
+        entry = catalogue.lookup("loss", loss.kind)
+        assert entry is not None
+        sparse = entry.target == "sparse"  # type: ignore[attr-defined]
+        found.append(
+            (loss.output, "tf.int64" if sparse else "tf.float32", () if sparse else model.shape_of(loss.output))
+        )
+    return found
 
 
 def write(w: Writer, model: ir.Model) -> None:
@@ -178,7 +55,7 @@ def write(w: Writer, model: ir.Model) -> None:
     dicts = not single_io(model)
     w.line()
     w.line()
-    w.lines((_COMPILE_DICTS if dicts else _COMPILE).format(steps=STEPS_PER_EXECUTION))
+    _write_compile(w, config, dicts)
     callbacks: list[PyCall] = []
     if training.schedule is not None:
         if training.schedule_factor is not None:
@@ -208,17 +85,271 @@ def write(w: Writer, model: ir.Model) -> None:
     with w.indent():
         w.docstring("The spec's learning-rate schedule and early stopping, if any.")
         w.value("return ", callbacks)
-    w.line()
-    w.line()
-    loop = (_BATCHES + "\n\n\n" + _FIT).format(
-        epochs=literal(config.epochs),
-        batch_size=literal(config.batch_size),
-        shuffle=literal(config.shuffle),
-        seed=literal(config.seed),
-        class_weight=""
-        if config.class_weight is None
-        else "\n        class_weight="
-        + literal(dict(enumerate(config.class_weight)))  # type: ignore[arg-type]
-        + ",",
+    for name in ("EpochOrder", "epoch_indices"):
+        w.line()
+        w.line()
+        w.lines(definition("keras_data", name))
+    _write_epoch_batches(w, dicts)
+    _write_stream_batches(w, model, dicts)
+    _write_fit(w, config, dicts)
+    _write_evaluate_predict(w, dicts)
+
+
+def _write_compile(w: Writer, config: ir.TrainConfig, dicts: bool) -> None:
+    fp16 = config.precision == "fp16"
+    w.line(
+        "def compile_model(model: keras.Model, steps_per_execution: int = "
+        f"{STEPS_PER_EXECUTION}) -> keras.Model:"
     )
-    w.lines(_dicts(loop) if dicts else loop)
+    with w.indent():
+        what = (
+            "Attach the spec's optimizer, losses, loss weights and metrics, keyed by output name;"
+            if dicts
+            else "Attach the spec's optimizer, loss and metrics;"
+        )
+        notes = ["several steps run per TensorFlow call"]
+        if config.compile:
+            notes.append("XLA compiles them (compile = true)")
+        if fp16:
+            notes.append("the loss is scaled (float16 gradients would underflow)")
+        notes.append("TF32 " + ("on" if config.tf32 else "off") + " for float32 products on GPUs")
+        w.docstring(f"{what}\n{'; '.join(notes)}.")
+        w.line(f"tf.config.experimental.enable_tensor_float_32_execution({literal(config.tf32)})")
+        w.line("model.compile(")
+        with w.indent():
+            if fp16:
+                w.line("optimizer=keras.optimizers.LossScaleOptimizer(build_optimizer()),")
+            else:
+                w.line("optimizer=build_optimizer(),")
+            w.line("loss=build_loss(),")
+            if dicts:
+                w.line("loss_weights=LOSS_WEIGHTS,")
+            w.line("metrics=build_metrics(),")
+            w.line("steps_per_execution=steps_per_execution,")
+            w.line(f"jit_compile={literal(config.compile)},")
+        w.line(")")
+        w.line("return model")
+
+
+def _write_epoch_batches(w: Writer, dicts: bool) -> None:
+    arrays = "dict[str, np.ndarray]" if dicts else "np.ndarray"
+    w.line()
+    w.line()
+    w.line("def epoch_batches(")
+    with w.indent():
+        for line in (
+            f"x: {arrays},",
+            f"y: {arrays},",
+            "batch_size: int,",
+            "seed: int,",
+            "epoch: tf.Variable,",
+            "shuffle: bool = True,",
+        ):
+            w.line(line)
+    w.line(") -> tf.data.Dataset:")
+    with w.indent():
+        if dicts:
+            w.docstring(
+                "One epoch of (x, y) batches of arrays in memory, in the order epoch_indices draws;\n"
+                "x and y are dicts of arrays by input and output name."
+            )
+            w.line("x = {name: tf.constant(a) for name, a in x.items()}")
+            w.line("y = {name: tf.constant(a) for name, a in y.items()}")
+            w.line("samples = len(next(iter(x.values())))")
+            w.line()
+            w.line("def gather(index: tf.Tensor) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]:")
+            with w.indent():
+                w.line("return (")
+                with w.indent():
+                    w.line("{name: tf.gather(t, index) for name, t in x.items()},")
+                    w.line("{name: tf.gather(t, index) for name, t in y.items()},")
+                w.line(")")
+            w.line()
+            gather = "gather"
+        else:
+            w.docstring("One epoch of (x, y) batches of arrays in memory, in the order epoch_indices draws.")
+            w.line("x, y = tf.constant(x), tf.constant(y)")
+            w.line("samples = len(x)")
+            gather = "lambda index: (tf.gather(x, index), tf.gather(y, index))"
+        w.line("return (")
+        with w.indent():
+            w.line("epoch_indices(samples, batch_size, seed, epoch, shuffle)")
+            w.line(f".map({gather})")
+            w.line(".apply(tf.data.experimental.assert_cardinality(math.ceil(samples / batch_size)))")
+            w.line(".prefetch(tf.data.AUTOTUNE)")
+        w.line(")")
+
+
+def _write_stream_batches(w: Writer, model: ir.Model, dicts: bool) -> None:
+    targets = _targets(model)
+    inputs = [(source.name, source.shape) for source in model.inputs]
+    w.line()
+    w.line()
+    w.line("def stream_batches(")
+    with w.indent():
+        for line in (
+            "source: object,",
+            "batch_size: int,",
+            "seed: int = 0,",
+            "epoch: tf.Variable | None = None,",
+            "shuffle: bool = True,",
+            "workers: int | None = None,",
+            "targets: bool = True,",
+        ):
+            w.line(line)
+    w.line(") -> tf.data.Dataset:")
+    with w.indent():
+        shape = "tuples of arrays, in the spec's order of inputs and outputs" if dicts else "arrays"
+        w.docstring(
+            "One epoch of batches read from a batch source: len(source) samples, and\n"
+            f"source[indices] → (x, y) as NumPy {shape}, converted as the model takes them;\n"
+            "`workers` batches are read at once (None: as many as tf.data finds best), in the\n"
+            "order epoch_indices draws. With targets=False the batches hold x alone."
+        )
+        w.line("samples = len(source)")
+        w.line()
+        w.line("def read(index: np.ndarray) -> tuple[np.ndarray, ...]:")
+        with w.indent():
+            w.line("x, y = source[index]")
+            if dicts:
+                w.line("return (*x, *y) if targets else tuple(x)  # tuples of arrays")
+            else:
+                w.line("return (x, y) if targets else (x,)")
+        w.line()
+        returns = (
+            "tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]] | dict[str, tf.Tensor]"
+            if dicts
+            else "tuple[tf.Tensor, tf.Tensor] | tf.Tensor"
+        )
+        w.line(f"def read_batch(index: tf.Tensor) -> {returns}:")
+        with w.indent():
+            x_dtypes = ["tf.float32"] * len(inputs)
+            y_dtypes = [dtype for _, dtype, _ in targets]
+            w.line(f"dtypes = ({', '.join(x_dtypes + y_dtypes)},) if targets else ({', '.join(x_dtypes)},)")
+            w.line("arrays = tf.numpy_function(read, [index], dtypes, stateful=False)")
+            shapes = [shape for _, shape in inputs] + [shape for _, _, shape in targets]
+            w.line(
+                "for array, shape in zip(arrays, "
+                f"{literal(tuple(tuple(s) for s in shapes))}, strict=False):"
+            )
+            with w.indent():
+                w.line("array.set_shape((None, *shape))")
+            n = len(inputs)
+            if dicts:
+                x_dict = "{" + ", ".join(f"{literal(name)}: arrays[{k}]" for k, (name, _) in enumerate(inputs)) + "}"
+                y_dict = "{" + ", ".join(
+                    f"{literal(name)}: arrays[{n + k}]" for k, (name, _, _) in enumerate(targets)
+                ) + "}"
+                w.line(f"x = {x_dict}")
+                w.line(f"return (x, {y_dict}) if targets else x")
+            else:
+                w.line("return (arrays[0], arrays[1]) if targets else arrays[0]")
+        w.line()
+        w.line("return (")
+        with w.indent():
+            w.line("epoch_indices(samples, batch_size, seed, epoch, shuffle)")
+            w.line(".map(read_batch, num_parallel_calls=workers or tf.data.AUTOTUNE, deterministic=True)")
+            w.line(".apply(tf.data.experimental.assert_cardinality(math.ceil(samples / batch_size)))")
+            w.line(".prefetch(tf.data.AUTOTUNE)")
+        w.line(")")
+
+
+def _write_fit(w: Writer, config: ir.TrainConfig, dicts: bool) -> None:
+    arrays = "dict[str, np.ndarray]" if dicts else "np.ndarray"
+    memory = "dict" if dicts else "np.ndarray"
+    w.line()
+    w.line()
+    w.line("def fit(")
+    with w.indent():
+        for line in (
+            "model: keras.Model,",
+            "x: object,",
+            f"y: {arrays} | None = None,",
+            "*,",
+            f"epochs: int = {literal(config.epochs)},",
+            f"batch_size: int = {literal(config.batch_size)},",
+            "validation_data: object | None = None,",
+            f"shuffle: bool = {literal(config.shuffle)},",
+            f"seed: int = {literal(config.seed)},",
+            "workers: int | None = None,",
+            "initial_epoch: int = 0,",
+            "callbacks: list[keras.callbacks.Callback] | None = None,",
+            "verbose: int = 0,",
+        ):
+            w.line(line)
+    w.line(") -> dict[str, list[float]]:")
+    with w.indent():
+        kind = "dicts of arrays by input and output name" if dicts else "arrays"
+        w.docstring(
+            "Train a compiled model as the spec says; returns every epoch's figures by name.\n\n"
+            f"x and y are {kind} (the data in memory), or x is a batch source read while\n"
+            "training by `workers` parallel readers (y None); validation_data is a pair (x, y)\n"
+            "or a batch source. Epoch e visits the samples in an order drawn from (seed, e)\n"
+            "alone either way, so a run resumed at epoch e (from a checkpoint with its optimizer\n"
+            "state) repeats the uninterrupted one."
+        )
+        w.line("order = EpochOrder()")
+        w.line(f"if isinstance(x, {memory}):")
+        with w.indent():
+            w.line("batches = epoch_batches(x, y, batch_size, seed, order.epoch, shuffle)")
+        w.line("else:")
+        with w.indent():
+            w.line("batches = stream_batches(x, batch_size, seed, order.epoch, shuffle, workers)")
+        w.line("in_memory = validation_data is None or isinstance(validation_data, tuple)")
+        w.line("if not in_memory:")
+        with w.indent():
+            w.line("validation_data = stream_batches(validation_data, 1024, shuffle=False, workers=workers)")
+        w.line("result = model.fit(")
+        with w.indent():
+            w.line("batches,")
+            w.line("epochs=epochs,")
+            w.line("initial_epoch=initial_epoch,")
+            w.line("validation_data=validation_data,")
+            w.line("validation_batch_size=1024 if in_memory else None,")
+            w.line("shuffle=False,")
+            if config.class_weight is not None:
+                w.line(f"class_weight={literal(dict(enumerate(config.class_weight)))},")  # type: ignore[arg-type]
+            w.line("callbacks=[order, *build_callbacks(), *(callbacks or [])],")
+            w.line("verbose=verbose,")
+        w.line(")")
+        w.line("return result.history")
+
+
+def _write_evaluate_predict(w: Writer, dicts: bool) -> None:
+    arrays = "dict[str, np.ndarray]" if dicts else "np.ndarray"
+    memory = "dict" if dicts else "np.ndarray"
+    w.line()
+    w.line()
+    w.line("def evaluate(")
+    with w.indent():
+        for line in (
+            "model: keras.Model,",
+            "x: object,",
+            f"y: {arrays} | None = None,",
+            "batch_size: int = 1024,",
+            "workers: int | None = None,",
+        ):
+            w.line(line)
+    w.line(") -> dict[str, float]:")
+    with w.indent():
+        what = "loss, each output's loss and the metrics" if dicts else "loss and metrics"
+        w.docstring(f"Mean {what} over arrays (x, y) or a batch source x, in inference mode.")
+        w.line(f"if not isinstance(x, {memory}):")
+        with w.indent():
+            w.line("x, y = stream_batches(x, batch_size, shuffle=False, workers=workers), None")
+            w.line("return model.evaluate(x, verbose=0, return_dict=True)")
+        w.line("return model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)")
+    w.line()
+    w.line()
+    returns = "list[np.ndarray]" if dicts else "np.ndarray"
+    w.line(
+        f"def predict(model: keras.Model, x: object, batch_size: int = 1024, workers: int | None = None) -> {returns}:"
+    )
+    with w.indent():
+        what = ", an array per output in order," if dicts else ""
+        w.docstring(f"The model's outputs{what} for arrays x or a batch source x, in inference mode.")
+        w.line(f"if not isinstance(x, {memory}):")
+        with w.indent():
+            w.line("x = stream_batches(x, batch_size, shuffle=False, workers=workers, targets=False)")
+            w.line("return model.predict(x, verbose=0)")
+        w.line("return model.predict(x, batch_size=batch_size, verbose=0)")

@@ -1,9 +1,20 @@
 """The training loop written into a generated PyTorch module.
 
-It is the loop a careful person writes for data that fits in memory: the whole dataset lives
-on the device as two tensors; each epoch draws one permutation and slices batches by index;
-the loss and metric sums stay on the device, so the host waits once per epoch rather than
-once per step. `netspec train` runs exactly this code.
+It is the loop a careful person writes. `train_epoch` runs the steps over an iterable of
+batches; `fit` feeds it from one of two pipelines that visit the samples in one order,
+`epoch_order(samples, seed, epoch)`:
+
+* in memory — the whole dataset lives on the device as tensors; each epoch slices batches
+  by index (`memory_batches`): no copies, no workers;
+* streamed — a batch source is read by a `DataLoader` (`make_loader`) with worker
+  processes and pinned memory; batches reach the device with non-blocking copies
+  (`loader_batches`).
+
+The loss and metric sums stay on the device, so the host waits once per epoch rather than
+once per step. With mixed precision (`precision = bf16 | fp16`) the forward pass runs under
+`torch.autocast`, the loss and metrics in float32 (the layers that make the outputs run
+with autocast off), and fp16 scales the loss with a `GradScaler`. `netspec train` runs
+exactly this code.
 
 A model with several inputs or outputs gets the same loop over tuples: x holds a tensor per
 input, y one per output (in the spec's order); batches index every tensor with one index,
@@ -13,152 +24,18 @@ and the figures are the total loss, each output's loss (`<output>_loss`) and eac
 
 from __future__ import annotations
 
+import textwrap
+from dataclasses import dataclass
+
 from netspec import catalogue, ir
 from netspec.catalogue.base import Code, PyCall
 from netspec.codegen.common import single_io
+from netspec.codegen.snippets import definition
 from netspec.codegen.training import TrainingPlan, plan, write_schedule_factor
 from netspec.codegen.writer import Writer, literal
 
-_PREPARE = '''def prepare(model: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
-    """Move the model to `device`{memory_doc}."""
-    return model.to({to_args})'''
-
-_TRAIN_EPOCH_HEAD = '''def train_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-    order: torch.Tensor,
-    on_step: Callable[[int, torch.Tensor], None] | None = None,
-) -> dict[str, float]:
-    """One pass over (x, y) in the given order; returns the epoch's mean loss and metrics.
-
-    `on_step(step, sums)` may watch progress: `sums[0]` is the running loss sum, on the device.
-    """
-    model.train()
-    metrics = build_metrics()
-    sums = x.new_zeros(len(metrics) + 1)  # loss, then each metric, summed over samples
-    for step, start in enumerate(range(0, len(order), batch_size)):
-        index = order[start : start + batch_size]
-        x_batch, y_batch = x[index], y[index]
-        y_pred = model(x_batch)
-        loss = loss_fn(y_pred, y_batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()'''
-
-_TRAIN_EPOCH_TAIL = '''        optimizer.step()
-        with torch.no_grad():
-            figures = [loss.detach(), *(metric(y_pred, y_batch) for metric in metrics.values())]
-            sums += torch.stack(figures) * len(index)
-        if on_step is not None:
-            on_step(step, sums)
-    means = (sums / len(order)).tolist()  # the epoch's one wait for the device
-    return dict(zip(["loss", *metrics], means))
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int = 1024,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-) -> dict[str, float]:
-    """Mean loss and metrics over (x, y), in inference mode."""
-    model.eval()
-    loss_fn = loss_fn or build_loss()
-    metrics = build_metrics()
-    sums = x.new_zeros(len(metrics) + 1)
-    for start in range(0, len(x), batch_size):
-        x_batch, y_batch = x[start : start + batch_size], y[start : start + batch_size]
-        y_pred = model(x_batch)
-        figures = [loss_fn(y_pred, y_batch), *(m(y_pred, y_batch) for m in metrics.values())]
-        sums += torch.stack(figures) * len(x_batch)
-    return dict(zip(["loss", *metrics], (sums / len(x)).tolist()))
-
-
-@torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """The model's outputs for x, in inference mode."""
-    model.eval()
-    batches = [model(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
-    return torch.cat(batches)'''
-
-_TRAIN_EPOCH_HEAD_TUPLES = '''def train_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor],
-    x: tuple[torch.Tensor, ...],
-    y: tuple[torch.Tensor, ...],
-    batch_size: int,
-    order: torch.Tensor,
-    on_step: Callable[[int, torch.Tensor], None] | None = None,
-) -> dict[str, float]:
-    """One pass over (x, y) in the given order; returns the epoch's mean loss and metrics.
-
-    x holds a tensor per input and y one per output, in the spec's order. `on_step(step,
-    sums)` may watch progress: `sums[0]` is the running loss sum, on the device.
-    """
-    model.train()
-    losses, metrics = build_output_losses(), build_metrics()
-    figures_of = {**losses, **metrics}  # each output's loss, then each metric
-    sums = x[0].new_zeros(len(figures_of) + 1)  # the total loss first, summed over samples
-    for step, start in enumerate(range(0, len(order), batch_size)):
-        index = order[start : start + batch_size]
-        x_batch, y_batch = [t[index] for t in x], [t[index] for t in y]
-        y_pred = {call}
-        loss = loss_fn(y_pred, y_batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()'''
-
-_TRAIN_EPOCH_TAIL_TUPLES = '''        optimizer.step()
-        with torch.no_grad():
-            figures = [loss.detach(), *(f(y_pred[i], y_batch[i]) for i, f in figures_of.values())]
-            sums += torch.stack(figures) * len(index)
-        if on_step is not None:
-            on_step(step, sums)
-    means = (sums / len(order)).tolist()  # the epoch's one wait for the device
-    return dict(zip(["loss", *figures_of], means, strict=True))
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    x: tuple[torch.Tensor, ...],
-    y: tuple[torch.Tensor, ...],
-    batch_size: int = 1024,
-    loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor]
-    | None = None,
-) -> dict[str, float]:
-    """Mean loss, each output's loss and the metrics over (x, y), in inference mode."""
-    model.eval()
-    loss_fn = loss_fn or build_loss()
-    figures_of = {**build_output_losses(), **build_metrics()}
-    sums = x[0].new_zeros(len(figures_of) + 1)
-    samples = len(x[0])
-    for start in range(0, samples, batch_size):
-        x_batch = [t[start : start + batch_size] for t in x]
-        y_batch = [t[start : start + batch_size] for t in y]
-        y_pred = {call}
-        figures = [loss_fn(y_pred, y_batch)]
-        figures += [f(y_pred[i], y_batch[i]) for i, f in figures_of.values()]
-        sums += torch.stack(figures) * len(x_batch[0])
-    return dict(zip(["loss", *figures_of], (sums / samples).tolist(), strict=True))
-
-
-@torch.no_grad()
-def predict(
-    model: nn.Module, x: tuple[torch.Tensor, ...], batch_size: int = 1024
-) -> tuple[torch.Tensor, ...]:
-    """The model's outputs for x (a tensor per output, in order), in inference mode."""
-    model.eval()
-    batches = []
-    for start in range(0, len(x[0]), batch_size):
-        x_batch = [t[start : start + batch_size] for t in x]
-        batches.append({call})
-    return tuple(torch.cat(parts) for parts in zip(*batches, strict=True))'''
+# torch dtypes of the mixed precisions; fp32 has none (no autocast)
+AUTOCAST_DTYPES = {"bf16": "torch.bfloat16", "fp16": "torch.float16"}
 
 _EARLY_STOPPING = '''
 
@@ -168,53 +45,277 @@ def epochs_without_improvement(values: list[float]) -> int:
     return len(values) - 1 - best'''
 
 
+@dataclass(frozen=True)
+class _Shapes:
+    """The words of the loop that differ between one input and output and several."""
+
+    tuples: bool
+    arrays: str  # the type of x and y
+    call: str  # the forward call on a batch
+    count: str  # the number of samples of a batch
+    figures: str  # the figure functions' dict, and how each is called
+    loss_type: str
+
+    @classmethod
+    def of(cls, model: ir.Model) -> _Shapes:
+        if single_io(model):
+            return cls(
+                False,
+                "torch.Tensor",
+                "model(x_batch)",
+                "len(y_batch)",
+                "metrics",
+                "Callable[[torch.Tensor, torch.Tensor], torch.Tensor]",
+            )
+        # forward() returns a tensor for one output: the loop takes a tuple of one
+        call = "model(*x_batch)" if len(model.outputs) > 1 else "(model(*x_batch),)"
+        return cls(
+            True,
+            "tuple[torch.Tensor, ...]",
+            call,
+            "len(y_batch[0])",
+            "figures_of",
+            "Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor]",
+        )
+
+
 def uses_math(model: ir.Model) -> bool:
     """Whether the loop's code calls `math` (a cosine schedule does)."""
     factor = plan(model).schedule_factor
     return factor is not None and "math." in factor
 
 
+def autocast_dtype(config: ir.TrainConfig) -> str | None:
+    """The torch dtype of the spec's mixed precision; None for fp32."""
+    return AUTOCAST_DTYPES.get(config.precision)
+
+
 def write(w: Writer, model: ir.Model) -> None:
     training = plan(model)
     config = model.train
+    shapes = _Shapes.of(model)
     w.line()
     w.line()
-    if training.has_convolutions:
-        memory_doc = "; convolutions run faster with channels-last memory on CPUs"
-        to_args = "device=device, memory_format=torch.channels_last"
-    else:
-        memory_doc = ""
-        to_args = "device"
-    w.lines(_PREPARE.format(memory_doc=memory_doc, to_args=to_args))
+    _write_prepare(w, training, config)
     if training.schedule is not None:
         _write_scheduler(w, training)
     if training.early_stopping is not None:
         w.lines(_EARLY_STOPPING)
-    tuples = not single_io(model)
-    # forward() returns a tensor for one output: the loop takes a tuple of one
-    call = "model(*x_batch)" if len(model.outputs) > 1 else "(model(*x_batch),)"
+    _write_data(w, shapes)
+    _write_train_epoch(w, training, config, shapes)
+    _write_evaluate(w, config, shapes)
+    _write_predict(w, config, shapes)
+    _write_fit(w, training, config, shapes)
+
+
+def _write_prepare(w: Writer, training: TrainingPlan, config: ir.TrainConfig) -> None:
+    memory = training.has_convolutions
+    w.line('def prepare(model: nn.Module, device: torch.device | str = "cpu") -> nn.Module:')
+    with w.indent():
+        notes = ["Move the model to `device`"]
+        if memory:
+            notes.append("convolutions run faster with channels-last memory on CPUs")
+        notes.append(
+            "on a GPU, float32 products use TF32 tensor cores"
+            if config.tf32
+            else "on a GPU, float32 products stay IEEE float32 (no TF32)"
+        )
+        if config.compile:
+            notes.append("the model is compiled (torch.compile)")
+        w.docstring("\n".join(textwrap.wrap("; ".join(notes) + ".", 88)))
+        w.line("device = torch.device(device)")
+        w.line('if device.type == "cuda":')
+        with w.indent():
+            precision = literal("tf32" if config.tf32 else "ieee")
+            w.line(f"torch.backends.cuda.matmul.fp32_precision = {precision}")
+            w.line(f"torch.backends.cudnn.conv.fp32_precision = {precision}")
+        if memory:
+            w.line("model = model.to(device=device, memory_format=torch.channels_last)")
+        else:
+            w.line("model = model.to(device)")
+        if config.compile:
+            w.line("model.compile()")
+        w.line("return model")
+
+
+def _write_data(w: Writer, shapes: _Shapes) -> None:
+    """epoch_order, the sampler and the loader, then the batches of both pipelines."""
+    for name in ("epoch_order", "EpochSampler", "make_loader"):
+        w.line()
+        w.line()
+        w.lines(definition("torch_data", name))
+    source = "torch_data_tuples" if shapes.tuples else "torch_data"
+    for name in ("memory_batches", "loader_batches", "inference_batches"):
+        w.line()
+        w.line()
+        w.lines(definition(source, name))
+
+
+def _forward(w: Writer, config: ir.TrainConfig, shapes: _Shapes, into: str = "y_pred") -> None:
+    """`y_pred = model(x_batch)`, under autocast with mixed precision."""
+    dtype = autocast_dtype(config)
+    if dtype is None:
+        w.line(f"{into} = {shapes.call}")
+        return
+    device = "x_batch[0].device.type" if shapes.tuples else "x_batch.device.type"
+    w.line(f"with torch.autocast({device}, dtype={dtype}):")
+    with w.indent():
+        w.line(f"{into} = {shapes.call}")
+
+
+def _write_train_epoch(
+    w: Writer, training: TrainingPlan, config: ir.TrainConfig, shapes: _Shapes
+) -> None:
+    fp16 = config.precision == "fp16"
     w.line()
     w.line()
-    w.lines(_TRAIN_EPOCH_HEAD_TUPLES.replace("{call}", call) if tuples else _TRAIN_EPOCH_HEAD)
-    with w.indent(), w.indent():
-        if training.clip_norm is not None:
-            w.call(
-                "",
-                PyCall(
-                    "nn.utils.clip_grad_norm_",
-                    (Code("model.parameters()"),),
-                    {"max_norm": training.clip_norm},
-                ),
-            )
-        if training.loop_weight_decay > 0:
-            decay = literal(training.loop_weight_decay)
-            w.line("with torch.no_grad():  # decoupled weight decay: w -= lr · weight_decay · w")
-            with w.indent():
-                w.line("for group in optimizer.param_groups:")
+    w.line("def train_epoch(")
+    with w.indent():
+        w.line("model: nn.Module,")
+        w.line("optimizer: torch.optim.Optimizer,")
+        w.line(f"loss_fn: {shapes.loss_type},")
+        w.line(f"batches: Iterable[tuple[{shapes.arrays}, {shapes.arrays}]],")
+        w.line("on_step: Callable[[int, torch.Tensor], None] | None = None,")
+        if fp16:
+            w.line("scaler: torch.amp.GradScaler | None = None,")
+    w.line(") -> dict[str, float]:")
+    with w.indent():
+        doc = (
+            "One pass over the batches; returns the epoch's mean loss and metrics.\n\n"
+            "`on_step(step, sums)` may watch progress: `sums[0]` is the running loss sum, on "
+            "the device."
+        )
+        if shapes.tuples:
+            doc += "\nx holds a tensor per input and y one per output, in the spec's order."
+        if fp16:
+            doc += "\nThe loss is scaled by `scaler` (float16 gradients would underflow)."
+        w.docstring(doc)
+        w.line("model.train()")
+        if shapes.tuples:
+            w.line("losses, metrics = build_output_losses(), build_metrics()")
+            w.line("figures_of = {**losses, **metrics}  # each output's loss, then each metric")
+        else:
+            w.line("metrics = build_metrics()")
+        w.line("sums, samples = None, 0  # loss, then each figure, summed over samples")
+        w.line("for step, (x_batch, y_batch) in enumerate(batches):")
+        with w.indent():
+            _forward(w, config, shapes)
+            w.line("loss = loss_fn(y_pred, y_batch)")
+            w.line("optimizer.zero_grad(set_to_none=True)")
+            w.line("scaler.scale(loss).backward()" if fp16 else "loss.backward()")
+            if training.clip_norm is not None:
+                if fp16:
+                    w.line("scaler.unscale_(optimizer)  # clip the true gradients")
+                w.call(
+                    "",
+                    PyCall(
+                        "nn.utils.clip_grad_norm_",
+                        (Code("model.parameters()"),),
+                        {"max_norm": training.clip_norm},
+                    ),
+                )
+            if training.loop_weight_decay > 0:
+                decay = literal(training.loop_weight_decay)
+                w.line("with torch.no_grad():  # decoupled weight decay: w -= lr · weight_decay · w")
                 with w.indent():
-                    w.line(f'torch._foreach_mul_(group["params"], 1.0 - group["lr"] * {decay})')
-    w.lines(_TRAIN_EPOCH_TAIL_TUPLES.replace("{call}", call) if tuples else _TRAIN_EPOCH_TAIL)
-    _write_fit(w, training, config, tuples)
+                    w.line("for group in optimizer.param_groups:")
+                    with w.indent():
+                        w.line(f'torch._foreach_mul_(group["params"], 1.0 - group["lr"] * {decay})')
+            if fp16:
+                w.line("scaler.step(optimizer)  # skipped when the scaled gradients overflowed")
+                w.line("scaler.update()")
+            else:
+                w.line("optimizer.step()")
+            w.line("with torch.no_grad():")
+            with w.indent():
+                if shapes.tuples:
+                    w.line(
+                        "figures = [loss.detach(), *(f(y_pred[i], y_batch[i]) for i, f in "
+                        "figures_of.values())]"
+                    )
+                else:
+                    w.line(
+                        "figures = [loss.detach(), *(metric(y_pred, y_batch) for metric in "
+                        "metrics.values())]"
+                    )
+                w.line(f"weighted = torch.stack(figures) * {shapes.count}")
+                w.line("sums = weighted if sums is None else sums + weighted")
+            w.line(f"samples += {shapes.count}")
+            w.line("if on_step is not None:")
+            with w.indent():
+                w.line("on_step(step, sums)")
+        w.line("means = (sums / samples).tolist()  # the epoch's one wait for the device")
+        strict = ", strict=True" if shapes.tuples else ""
+        w.line(f"return dict(zip([\"loss\", *{shapes.figures}], means{strict}))")
+
+
+def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
+    w.line()
+    w.line()
+    w.line("@torch.no_grad()")
+    w.line("def evaluate(")
+    with w.indent():
+        w.line("model: nn.Module,")
+        w.line("x: object,")
+        w.line(f"y: {shapes.arrays} | None = None,")
+        w.line("batch_size: int = 1024,")
+        w.line(f"loss_fn: {shapes.loss_type} | None = None,")
+        w.line("workers: int = 0,")
+    w.line(") -> dict[str, float]:")
+    with w.indent():
+        what = "loss, each output's loss and the metrics" if shapes.tuples else "loss and metrics"
+        w.docstring(
+            f"Mean {what} in inference mode, over tensors (x, y) or over\n"
+            "a batch source x (y None), read by `workers` processes."
+        )
+        w.line("model.eval()")
+        w.line("loss_fn = loss_fn or build_loss()")
+        if shapes.tuples:
+            w.line("figures_of = {**build_output_losses(), **build_metrics()}")
+        else:
+            w.line("metrics = build_metrics()")
+        w.line("device = next(model.parameters()).device")
+        w.line("sums, samples = None, 0")
+        w.line("for x_batch, y_batch in inference_batches(x, y, batch_size, device, workers):")
+        with w.indent():
+            _forward(w, config, shapes)
+            if shapes.tuples:
+                w.line("figures = [loss_fn(y_pred, y_batch)]")
+                w.line("figures += [f(y_pred[i], y_batch[i]) for i, f in figures_of.values()]")
+            else:
+                w.line(
+                    "figures = [loss_fn(y_pred, y_batch), *(m(y_pred, y_batch) for m in "
+                    "metrics.values())]"
+                )
+            w.line(f"weighted = torch.stack(figures) * {shapes.count}")
+            w.line("sums = weighted if sums is None else sums + weighted")
+            w.line(f"samples += {shapes.count}")
+        strict = ", strict=True" if shapes.tuples else ""
+        w.line(f"return dict(zip([\"loss\", *{shapes.figures}], (sums / samples).tolist(){strict}))")
+
+
+def _write_predict(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
+    w.line()
+    w.line()
+    w.line("@torch.no_grad()")
+    returns = "tuple[torch.Tensor, ...]" if shapes.tuples else "torch.Tensor"
+    w.line(
+        f"def predict(model: nn.Module, x: object, batch_size: int = 1024, workers: int = 0) -> {returns}:"
+    )
+    with w.indent():
+        what = " (a tensor per output, in order)" if shapes.tuples else ""
+        w.docstring(f"The model's outputs{what} for tensors x or a batch source x, in inference mode.")
+        w.line("model.eval()")
+        w.line("device = next(model.parameters()).device")
+        w.line("batches = []")
+        w.line("for x_batch, _ in inference_batches(x, None, batch_size, device, workers):")
+        with w.indent():
+            _forward(w, config, shapes, into="y_pred")
+            w.line("batches.append(y_pred)")
+        if shapes.tuples:
+            w.line("return tuple(torch.cat(parts) for parts in zip(*batches, strict=True))")
+        else:
+            w.line("return torch.cat(batches)")
 
 
 def _write_scheduler(w: Writer, training: TrainingPlan) -> None:
@@ -239,28 +340,32 @@ def _write_scheduler(w: Writer, training: TrainingPlan) -> None:
 
 
 def _write_fit(
-    w: Writer, training: TrainingPlan, config: ir.TrainConfig, tuples: bool = False
+    w: Writer, training: TrainingPlan, config: ir.TrainConfig, shapes: _Shapes
 ) -> None:
-    arrays = "tuple[torch.Tensor, ...]" if tuples else "torch.Tensor"
+    fp16 = config.precision == "fp16"
+    arrays = shapes.arrays
     w.line()
     w.line()
     w.line("def fit(")
     with w.indent():
         for line in (
             "model: nn.Module,",
-            f"x: {arrays},",
-            f"y: {arrays},",
+            "x: object,",
+            f"y: {arrays} | None = None,",
             "*,",
             f"epochs: int = {literal(config.epochs)},",
             f"batch_size: int = {literal(config.batch_size)},",
-            f"validation_data: tuple[{arrays}, {arrays}] | None = None,",
+            "validation_data: object | None = None,",
             f"shuffle: bool = {literal(config.shuffle)},",
             f"seed: int = {literal(config.seed)},",
+            "workers: int = 0,",
             "optimizer: torch.optim.Optimizer | None = None,",
         ):
             w.line(line)
         if training.schedule is not None:
             w.line("scheduler: object | None = None,")
+        if fp16:
+            w.line("scaler: torch.amp.GradScaler | None = None,")
         for line in (
             "initial_epoch: int = 0,",
             "history: dict[str, list[float]] | None = None,",
@@ -270,38 +375,70 @@ def _write_fit(
             w.line(line)
     w.line(") -> dict[str, list[float]]:")
     with w.indent():
+        kind = "tuples of tensors" if shapes.tuples else "tensors"
         w.docstring(
             "Train as the spec says; returns every epoch's figures by name.\n\n"
-            "Epoch e visits the samples in an order drawn from (seed, e) alone, and dropout\n"
-            "draws from the same seed, so a run resumed at epoch e (with its optimizer state\n"
-            "and history) repeats the uninterrupted one. `on_epoch_end` returning True stops."
+            f"x and y are {kind} on the model's device (the data in memory), or x is a\n"
+            "batch source, read through a DataLoader with `workers` processes (y None);\n"
+            "validation_data is a pair (x, y) or a batch source. Epoch e visits the samples\n"
+            "in epoch_order(samples, seed, e) either way, and dropout draws from the same\n"
+            "seed, so a run resumed at epoch e (with its optimizer state and history)\n"
+            "repeats the uninterrupted one. `on_epoch_end` returning True stops."
         )
         w.line("optimizer = optimizer or build_optimizer(model.parameters())")
         if training.schedule is not None:
             w.line("scheduler = scheduler or build_scheduler(optimizer)")
+        w.line("device = next(model.parameters()).device")
+        if fp16:
+            w.line("scaler = scaler or torch.amp.GradScaler(device.type)")
         w.line("loss_fn = build_loss()")
         w.line("history = {key: list(values) for key, values in (history or {}).items()}")
-        first = "x[0]" if tuples else "x"
-        w.line(f"generator = torch.Generator(device={first}.device)")
+        memory_type = "tuple" if shapes.tuples else "torch.Tensor"
+        w.line(f"streamed = not isinstance(x, {memory_type})")
+        w.line("if streamed:")
+        with w.indent():
+            w.call(
+                "loader = ",
+                PyCall(
+                    "make_loader",
+                    (Code("x"),),
+                    {
+                        "batch_size": Code("batch_size"),
+                        "seed": Code("seed"),
+                        "shuffle": Code("shuffle"),
+                        "workers": Code("workers"),
+                        "pin_memory": Code('device.type == "cuda"'),
+                    },
+                ),
+            )
+        w.line("samples = len(x) if streamed else len(x[0])" if shapes.tuples else "samples = len(x)")
+        w.line("validation = validation_data if isinstance(validation_data, tuple) else None")
         w.line("for epoch in range(initial_epoch, epochs):")
         with w.indent():
-            w.line("generator.manual_seed(seed + epoch)")
             w.line("torch.manual_seed(seed + epoch)")
-            w.line("if shuffle:")
+            w.line("if streamed:")
             with w.indent():
-                w.line(
-                    f"order = torch.randperm(len({first}), generator=generator, "
-                    f"device={first}.device)"
-                )
+                w.line("loader.sampler.set_epoch(epoch)")
+                w.line("batches = loader_batches(loader, device)")
             w.line("else:")
             with w.indent():
-                w.line(f"order = torch.arange(len({first}), device={first}.device)")
-            w.line(
-                "logs = train_epoch(model, optimizer, loss_fn, x, y, batch_size, order, on_step)"
-            )
+                w.line("order = epoch_order(samples, seed, epoch, shuffle)")
+                w.line("batches = memory_batches(x, y, order, batch_size)")
+            scaler_arg = ", scaler" if fp16 else ""
+            w.line(f"logs = train_epoch(model, optimizer, loss_fn, batches, on_step{scaler_arg})")
             w.line("if validation_data is not None:")
             with w.indent():
-                w.line("figures = evaluate(model, *validation_data, loss_fn=loss_fn)")
+                w.line("if validation is not None:")
+                with w.indent():
+                    w.line(
+                        "figures = evaluate(model, *validation, loss_fn=loss_fn, workers=workers)"
+                    )
+                w.line("else:")
+                with w.indent():
+                    w.line(
+                        "figures = evaluate(model, validation_data, loss_fn=loss_fn, "
+                        "workers=workers)"
+                    )
                 w.line('logs.update({f"val_{name}": value for name, value in figures.items()})')
             w.line('logs["lr"] = optimizer.param_groups[0]["lr"]')
             w.line("for name, value in logs.items():")

@@ -7,6 +7,7 @@ train the model. A framework is imported only here, and only the one the backend
 
 from __future__ import annotations
 
+import platform
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ from netspec import __version__, ir
 from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostics, Span
-from netspec.train.context import RunContext, TrainError, default_threads
+from netspec.train.context import RunContext, TrainError, default_threads, usable_cores
+from netspec.train.plan import DataPlan, choose
 from netspec.train.progress import Reporter, reporter
 from netspec.train.rundir import RunDir
 
@@ -36,6 +38,7 @@ class TrainOptions:
     init_from: Path | None = None
     init_partial: bool = False
     resume: Path | None = None
+    workers: int | None = None  # evaluate and predict: processes reading streamed batches
 
 
 @dataclass
@@ -118,9 +121,13 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         return Outcome(1, diagnostics, sources)
     backend = _backend(options.backend)
     backend.check_device(options.device)  # before loading data or making a run folder
+    backend.check_precision(model.train.precision, options.device)
+    device = backend.describe_device(options.device)
     prepared = _prepare_data(model, diagnostics)
     if prepared is None:
         return Outcome(1, diagnostics, sources)
+    threads = options.threads or model.train.threads or default_threads()
+    plan = choose(model.train, prepared, backend.device_free_bytes(options.device), usable_cores())
 
     if run is None:
         run = RunDir.create(options.out, model.name, options.backend)
@@ -130,15 +137,21 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     module_path.write_text(generate(model, options.backend), encoding="utf-8")
     if prepared.standardization is not None:
         _save_standardization(run, model, prepared.standardization)
-    threads = options.threads or model.train.threads or default_threads()
+    if prepared.class_names is not None:
+        run.write_json("classes.json", {"names": list(prepared.class_names)})
     record: dict[str, Any] = {
         "netspec": __version__,
         "spec": file,
         "model": model.name,
         "backend": options.backend,
         "device_requested": options.device,
+        "device": device["device"],
+        "device_name": device.get("device_name"),
+        "versions": {"python": platform.python_version(), **backend.versions()},
         "threads": threads,
         "seed": model.train.seed,
+        "precision": model.train.precision,
+        "pipeline": plan.to_json(),
         "overrides": overrides,
         "data": prepared.summary(),
         "status": "running",
@@ -160,11 +173,21 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         info={
             "model": model.name,
             "backend": options.backend,
+            "device": device["device"],
+            "device_description": device["description"],
+            "device_requested": options.device,
+            "why_not_gpu": device.get("why_not_gpu"),
+            "threads": threads,
             "epochs": model.train.epochs,
             "batch_size": model.train.batch_size,
             "train_samples": prepared.samples,
+            "pipeline": plan.pipeline,
+            "workers": plan.workers,
+            "plan": plan.describe(),
+            "precision": model.train.precision,
             "run_dir": str(run.path),
         },
+        plan=plan,
     )
     try:
         result = backend.run(ctx)
@@ -178,11 +201,16 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
             f"interrupted; the last checkpoint holds {done} epoch{'s' if done != 1 else ''}",
             hint=f"continue with: netspec train --resume {run.path}",
         ) from None
-    except BaseException:
+    except BaseException as error:
         report.close()
-        record.update(status="failed")
+        record.update(status="failed", epochs_done=run.last_checkpoint())
         run.write_json("run.json", record)
-        raise
+        failure = _data_failure(error)
+        if failure is None:
+            raise
+        _finish_files(run, model)
+        diagnostics.error(failure.code, failure.message, _data_span(model), failure.hint)
+        return Outcome(1, diagnostics, sources, run.path)
     seconds = result.pop("epoch_seconds")
     record.update(
         status="completed",
@@ -197,6 +225,16 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     summary = {"run_dir": str(run.path), "test": result["test"], "history": result["history"]}
     report.finish(summary)
     return Outcome(0, diagnostics, sources, run.path, summary)
+
+
+def _data_failure(error: BaseException) -> Any:
+    """A DataError raised while batches were read (a file that cannot be decoded), also
+    when a DataLoader worker or a tf.data reader raised it; None for any other error."""
+    from netspec.data import DataError
+
+    if isinstance(error, DataError):
+        return error
+    return DataError.from_worker(str(error))
 
 
 def _save_standardization(run: RunDir, model: ir.Model, stats: dict[str, Any]) -> None:
@@ -258,7 +296,12 @@ def _load_run(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions
 
 
 def _context(
-    run: RunDir, record: dict[str, Any], model: ir.Model, options: TrainOptions, prepared: Any
+    run: RunDir,
+    record: dict[str, Any],
+    model: ir.Model,
+    options: TrainOptions,
+    prepared: Any,
+    plan: DataPlan,
 ) -> RunContext:
     return RunContext(
         model=model,
@@ -268,7 +311,17 @@ def _context(
         device=options.device,
         threads=options.threads or record.get("threads") or default_threads(),
         reporter=Reporter(),
+        plan=plan,
     )
+
+
+def _inference_plan(
+    model: ir.Model, options: TrainOptions, prepared: Any, backend: Any
+) -> DataPlan:
+    config = model.train
+    if options.workers is not None:
+        config = config.model_copy(update={"workers": options.workers})
+    return choose(config, prepared, backend.device_free_bytes(options.device), usable_cores())
 
 
 def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions) -> Outcome:
@@ -282,19 +335,21 @@ def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions)
                 "train": model.train.model_copy(update={"test_split": 0.0, "validation_split": 0.0})
             }
         )
-    from netspec import data
-
     prepared = _prepare_data(model, diagnostics)
     if prepared is None:
         return Outcome(1, diagnostics, sources)
-    x, y = (
-        (prepared.x_test, prepared.y_test)
-        if prepared.x_test is not None
-        else (prepared.x_train, prepared.y_train)
-    )
-    ctx = _context(run, record, model, options, prepared)
-    figures = _backend(record["backend"]).evaluate_run(ctx, weights, x, y)
-    result = {"samples": data.count(x), **figures}
+    split = prepared.test if prepared.test is not None else prepared.train
+    backend = _backend(record["backend"])
+    ctx = _context(run, record, model, options, prepared, _inference_plan(model, options, prepared, backend))
+    try:
+        figures = backend.evaluate_run(ctx, weights, split)
+    except Exception as error:
+        failure = _data_failure(error)
+        if failure is None:
+            raise
+        diagnostics.error(failure.code, failure.message, _data_span(model), failure.hint)
+        return Outcome(1, diagnostics, sources)
+    result = {"samples": len(split), **figures}
     if "data" not in overrides:
         run.write_json("test.json", figures)
     return Outcome(0, diagnostics, sources, run.path, result)
@@ -314,14 +369,22 @@ def predict(
     assert model.train.data is not None
     try:
         raw = data.load_for(model, model.train.data)
-        raw_x = data.inputs_of(raw, model)
-        x = data.preprocess_inputs(raw_x, model, model.train, _load_standardization(run, model))
+        inputs = data.input_split(data.inputs_of(raw, model), model, _load_standardization(run, model))
     except data.DataError as error:
         diagnostics.error(error.code, error.message, _data_span(model), error.hint)
         return Outcome(1, diagnostics, sources)
-    ctx = _context(run, record, model, options, None)
-    outputs = _backend(record["backend"]).predict_run(ctx, weights, x)
-    samples = data.count(x)
+    backend = _backend(record["backend"])
+    prepared = data.Prepared(inputs, None, None, raw.description, None, raw.class_names, raw.decodes)
+    ctx = _context(run, record, model, options, prepared, _inference_plan(model, options, prepared, backend))
+    try:
+        outputs = backend.predict_run(ctx, weights, inputs)
+    except Exception as error:
+        failure = _data_failure(error)
+        if failure is None:
+            raise
+        diagnostics.error(failure.code, failure.message, _data_span(model), failure.hint)
+        return Outcome(1, diagnostics, sources)
+    samples = len(inputs)
     if len(model.outputs) > 1:  # one array per output, by output name
         output = output or run / "predictions.npz"
         np.savez(output, **dict(zip(model.outputs, outputs, strict=True)))
@@ -339,6 +402,17 @@ def predict(
     }
     if outputs.ndim == 2 and outputs.shape[1] > 1:
         result["classes"] = outputs.argmax(axis=1)[:20].tolist()
+        names = _class_names(run)
+        if names is not None and len(names) == outputs.shape[1]:
+            result["class_names"] = [names[k] for k in result["classes"]]
     else:
         result["values"] = outputs.reshape(len(outputs), -1)[:20, 0].tolist()
     return Outcome(0, diagnostics, sources, run.path, result)
+
+
+def _class_names(run: RunDir) -> list[str] | None:
+    """The class names a run recorded (classes.json, from an image folder), if any."""
+    if not (run / "classes.json").is_file():
+        return None
+    names = run.read_json("classes.json").get("names")
+    return [str(n) for n in names] if isinstance(names, list) else None

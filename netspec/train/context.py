@@ -12,6 +12,7 @@ from typing import Any
 
 from netspec import ir
 from netspec.data import Prepared
+from netspec.train.plan import DataPlan
 from netspec.train.progress import Reporter
 from netspec.train.rundir import RunDir
 
@@ -28,7 +29,7 @@ class TrainError(Exception):
 @dataclass
 class RunContext:
     model: ir.Model
-    data: Prepared
+    data: Prepared | None
     run: RunDir
     module_path: Path
     device: str  # as asked: auto, cpu, cuda, cuda:N, mps
@@ -38,10 +39,19 @@ class RunContext:
     init_from: Path | None = None
     init_partial: bool = False  # the file may hold only some tensors (transfer learning)
     info: dict[str, Any] = field(default_factory=dict)
+    plan: DataPlan = field(default_factory=lambda: DataPlan("memory", 0, 0, None, "default"))
 
     @property
     def config(self) -> ir.TrainConfig:
         return self.model.train
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # macOS, Windows
+        return max(os.cpu_count() or 1, 1)
 
 
 def default_threads() -> int:
@@ -52,10 +62,7 @@ def default_threads() -> int:
     2 threads collapse (61 s against 3.9 s). Oversubscription costs far more than one idle
     core, so cores already busy (the 1-minute load average) are left out; --threads overrides.
     """
-    try:
-        cores = max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:  # macOS, Windows
-        cores = max(os.cpu_count() or 1, 1)
+    cores = usable_cores()
     try:
         busy = int(os.getloadavg()[0] + 0.5)
     except (AttributeError, OSError):

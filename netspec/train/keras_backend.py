@@ -38,6 +38,64 @@ def check_device(device: str) -> str:
     return chosen
 
 
+def versions() -> dict[str, Any]:
+    """The framework's versions, for run.json."""
+    import keras
+    import tensorflow as tf
+
+    build = dict(tf.sysconfig.get_build_info())
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "cuda": build.get("cuda_version"),
+        "cudnn": build.get("cudnn_version"),
+    }
+
+
+def describe_device(requested: str) -> dict[str, Any]:
+    """The device a run takes, as the plan line and run.json state it."""
+    import tensorflow as tf
+
+    from netspec.train.doctor import cpu_name, tensorflow_report
+
+    chosen = check_device(requested)
+    info: dict[str, Any] = {"device": chosen}
+    if chosen == "cpu":
+        info["device_name"] = cpu_name()
+        info["description"] = f"cpu ({info['device_name']})"
+        if requested == "auto":
+            info["why_not_gpu"] = tensorflow_report(brief=True).get("why_no_gpu")
+    else:
+        gpu = tf.config.list_physical_devices("GPU")[int(chosen.split(":")[1])]
+        name = tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+        info["device_name"] = name
+        info["description"] = f"{chosen} ({name})"
+    return info
+
+
+def device_free_bytes(requested: str) -> None:
+    """The Keras pipeline keeps data in memory on the host (tf.data), so only the host's
+    memory bounds it: TensorFlow reports no free GPU memory before it allocates."""
+    return None
+
+
+def check_precision(precision: str, requested: str) -> None:
+    """bf16 needs a GPU that computes in it (Ampere or newer); a TrainError before training."""
+    import tensorflow as tf
+
+    chosen = check_device(requested)
+    if precision != "bf16" or chosen == "cpu":
+        return
+    gpu = tf.config.list_physical_devices("GPU")[int(chosen.split(":")[1])]
+    capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+    if capability is not None and tuple(capability) < (8, 0):
+        raise TrainError(
+            f"precision bf16 needs a GPU with bfloat16 support (compute capability 8.0 or "
+            f"more); this one has {'.'.join(str(c) for c in capability)}",
+            hint="use precision = fp16 (with loss scaling) on this GPU, or fp32",
+        )
+
+
 def _tensorflow(ctx_threads: int, device: str) -> tuple[Any, str]:
     """Configure TensorFlow before its first op; returns it and the device to place on."""
     import tensorflow as tf
@@ -60,6 +118,7 @@ def _callbacks(ctx: RunContext, history: dict[str, list[float]], epoch_seconds: 
 
     config = ctx.config
     reporter = ctx.reporter
+    assert ctx.data is not None
     samples, batch = ctx.data.samples, config.batch_size
     steps = -(-samples // batch)
 
@@ -129,6 +188,17 @@ def load_weights(model: Any, path: Path) -> None:
         ) from error
 
 
+def _split_data(ctx: RunContext, split: Any, targets: bool = True) -> tuple[Any, Any]:
+    """A split as the generated fit/evaluate take it: arrays (dicts of them by name, for
+    several inputs or outputs) in memory, or the split itself, a batch source, streamed."""
+    if split is None:
+        return None, None
+    if ctx.plan.pipeline == "stream":
+        return split, None
+    x, y = split.arrays()
+    return _named(ctx.model, x, y if targets else None)
+
+
 def run(ctx: RunContext) -> dict[str, Any]:
     config = ctx.config
     tf, placement = _tensorflow(ctx.threads, ctx.device)
@@ -136,7 +206,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
     history: dict[str, list[float]] = {}
     initial_epoch = 0
     epoch_seconds: list[float] = []
-    data = ctx.data
+    data, plan = ctx.data, ctx.plan
+    assert data is not None
+    workers = plan.workers or None  # None: tf.data chooses how many batches it reads at once
     with tf.device(placement):
         model = _build(ctx, module)
         if ctx.resume and (initial_epoch := ctx.run.last_checkpoint()):
@@ -149,51 +221,57 @@ def run(ctx: RunContext) -> dict[str, Any]:
             kept = load_into(ctx.model, model, ctx.init_from, ctx.init_partial)
             if ctx.init_partial:
                 ctx.reporter.message(partial_message(ctx.model, kept))
-        ctx.info.update(device=placement, threads=ctx.threads)
         ctx.reporter.start(ctx.info)
-        validation = _named(ctx.model, data.x_val, data.y_val) if data.x_val is not None else None
+        x, y = _split_data(ctx, data.train)
+        validation = None
+        if data.validation is not None:
+            x_val, y_val = _split_data(ctx, data.validation)
+            validation = (x_val, y_val) if plan.pipeline == "memory" else x_val
         if initial_epoch < config.epochs:
             module.fit(
                 model,
-                *_named(ctx.model, data.x_train, data.y_train),
+                x,
+                y,
                 epochs=config.epochs,
                 batch_size=config.batch_size,
                 validation_data=validation,
                 shuffle=config.shuffle,
                 seed=config.seed,
+                workers=workers,
                 initial_epoch=initial_epoch,
                 callbacks=_callbacks(ctx, history, epoch_seconds),
             )
         model.save(ctx.run / "model.keras")
         test = None
-        if data.x_test is not None:
-            test = {
-                k: float(v)
-                for k, v in module.evaluate(
-                    model, *_named(ctx.model, data.x_test, data.y_test)
-                ).items()
-            }
+        if data.test is not None:
+            x_test, y_test = _split_data(ctx, data.test)
+            figures = module.evaluate(model, x_test, y_test, workers=workers)
+            test = {k: float(v) for k, v in figures.items()}
     return {"history": history, "test": test, "epoch_seconds": epoch_seconds}
 
 
-def evaluate_run(ctx: RunContext, weights: Path, x: Any, y: Any) -> dict[str, float]:
+def evaluate_run(ctx: RunContext, weights: Path, split: Any) -> dict[str, float]:
+    """The figures of a trained model on a split, in memory or streamed as the plan says."""
     tf, placement = _tensorflow(ctx.threads, ctx.device)
     module = load_module(ctx.module_path, ctx.model.name)
     with tf.device(placement):
         model = _build(ctx, module)
         load_weights(model, weights)
-        figures = module.evaluate(model, *_named(ctx.model, x, y))
+        x, y = _split_data(ctx, split)
+        figures = module.evaluate(model, x, y, workers=ctx.plan.workers or None)
         return {k: float(v) for k, v in figures.items()}
 
 
-def predict_run(ctx: RunContext, weights: Path, x: Any) -> Any:
-    """An array of outputs; a tuple of arrays, one per output, for several outputs."""
+def predict_run(ctx: RunContext, weights: Path, inputs: Any) -> Any:
+    """The outputs for a split of inputs alone: an array, or a tuple of arrays, one per output,
+    for several outputs."""
     tf, placement = _tensorflow(ctx.threads, ctx.device)
     module = load_module(ctx.module_path, ctx.model.name)
     with tf.device(placement):
         model = _build(ctx, module)
         load_weights(model, weights)
-        outputs = module.predict(model, _named(ctx.model, x)[0])
+        x, _ = _split_data(ctx, inputs, targets=False)
+        outputs = module.predict(model, x, workers=ctx.plan.workers or None)
         if len(ctx.model.outputs) > 1:
             return tuple(np.asarray(a) for a in outputs)
         return np.asarray(outputs)

@@ -21,6 +21,23 @@ def format_logs(logs: dict[str, float]) -> str:
     return "  ".join(parts)
 
 
+def plan_lines(info: dict[str, Any]) -> list[str]:
+    """What a run says before its first step: the device first (how `--device auto` chose
+    it), then the data pipeline and the training settings, then the run folder."""
+    device = f"device {info['device_description']}"
+    if info.get("device_requested") == "auto":
+        why = info.get("why_not_gpu")
+        device += f" (--device auto; {why})" if why else " (--device auto)"
+    threads = info["threads"]
+    return [
+        device,
+        f"training {info['model']} on {info['backend']}: {info['train_samples']:,} samples "
+        f"{info['plan']}, {info['epochs']} epochs, batch {info['batch_size']}, "
+        f"{info['precision']}, {threads} CPU thread{'s' if threads != 1 else ''}",
+        f"run folder: {info['run_dir']}",
+    ]
+
+
 class Reporter:
     """Quiet: reports nothing but errors. Subclasses show more."""
 
@@ -84,15 +101,8 @@ class RichReporter(Reporter):
         self.started = 0.0
 
     def announce(self, info: dict[str, Any]) -> None:
-        threads = info["threads"]
-        self.console.print(
-            f"training {info['model']} on {info['backend']} ({info['device']}, "
-            f"{threads} CPU thread{'s' if threads != 1 else ''}): "
-            f"{info['train_samples']:,} samples, {info['epochs']} epochs, "
-            f"batch {info['batch_size']}",
-            markup=False,
-        )
-        self.console.print(f"run folder: {info['run_dir']}", markup=False)
+        for line in plan_lines(info):
+            self.console.print(line, markup=False)
 
     def start(self, info: dict[str, Any]) -> None:
         self.announce(info)

@@ -27,6 +27,55 @@ def check_device(requested: str) -> str:
     return str(select_device(requested))
 
 
+def versions() -> dict[str, Any]:
+    """The framework's versions, for run.json."""
+    return {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+    }
+
+
+def describe_device(requested: str) -> dict[str, Any]:
+    """The device a run takes, as the plan line and run.json state it."""
+    from netspec.train.doctor import cpu_name, torch_missing_gpu
+
+    device = select_device(requested)
+    info: dict[str, Any] = {"device": str(device)}
+    if device.type == "cuda":
+        properties = torch.cuda.get_device_properties(device)
+        info["device_name"] = properties.name
+        info["device_memory_bytes"] = properties.total_memory
+        info["description"] = f"{device} ({properties.name}, {properties.total_memory / 2**30:.1f} GiB)"
+    elif device.type == "mps":
+        info["description"] = "mps (Apple GPU)"
+    else:
+        info["device_name"] = cpu_name()
+        info["description"] = f"cpu ({info['device_name']})"
+    if requested == "auto" and device.type == "cpu":
+        info["why_not_gpu"] = torch_missing_gpu(brief=True)
+    return info
+
+
+def device_free_bytes(requested: str) -> int | None:
+    """Free memory of a GPU (the in-memory pipeline's budget); None for the CPU."""
+    device = select_device(requested)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    return None
+
+
+def check_precision(precision: str, requested: str) -> None:
+    """bf16 needs a GPU that computes in it (Ampere or newer); a TrainError before training."""
+    device = select_device(requested)
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        name = torch.cuda.get_device_name(device)
+        raise TrainError(
+            f"precision bf16 needs a GPU with bfloat16 support; {name} has none",
+            hint="use precision = fp16 (with loss scaling) on this GPU, or fp32",
+        )
+
+
 def select_device(requested: str) -> torch.device:
     """`auto` takes CUDA, then MPS, then the CPU; an absent device is an error naming those present."""
     devices = available_devices()
@@ -54,6 +103,7 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     meta: dict[str, Any],
+    scaler: Any = None,
 ) -> None:
     """Model and optimizer tensors to safetensors, everything else to JSON beside it."""
     tensors = {
@@ -72,6 +122,7 @@ def save_checkpoint(
         **meta,
         "optimizer": {"param_groups": state["param_groups"], "scalars": scalars},
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "scaler": scaler.state_dict() if scaler is not None else None,
     }
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
@@ -111,7 +162,11 @@ def load_weights(
 
 
 def load_checkpoint(
-    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: Any = None,
 ) -> dict[str, Any]:
     tensors = load_weights(model, path.with_suffix(".safetensors"))
     meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
@@ -130,6 +185,8 @@ def load_checkpoint(
     optimizer.load_state_dict({"state": state, "param_groups": groups})
     if scheduler is not None and meta.get("scheduler") is not None:
         scheduler.load_state_dict(meta["scheduler"])
+    if scaler is not None and meta.get("scaler") is not None:
+        scaler.load_state_dict(meta["scaler"])
     return meta
 
 
@@ -145,6 +202,18 @@ def _tensor(array: Any, device: torch.device) -> Any:
     return torch.from_numpy(np.ascontiguousarray(array)).to(device)
 
 
+def _inputs(data: Any, plan: Any, split: str, device: torch.device) -> tuple[Any, Any]:
+    """A split as the generated fit/evaluate take it: tensors on the device (in memory) or
+    the split itself, a batch source (streamed); (None, None) when there is no such split."""
+    source = getattr(data, {"train": "train", "val": "validation", "test": "test"}[split])
+    if source is None:
+        return None, None
+    if plan.pipeline == "stream":
+        return source, None
+    x, y = source.arrays()
+    return _tensor(x, device), _tensor(y, device)
+
+
 def run(ctx: RunContext) -> dict[str, Any]:
     config = ctx.config
     device = select_device(ctx.device)
@@ -154,13 +223,14 @@ def run(ctx: RunContext) -> dict[str, Any]:
     model = module.prepare(module.build_model(), device)
     optimizer = module.build_optimizer(model.parameters())
     scheduler = module.build_scheduler(optimizer) if hasattr(module, "build_scheduler") else None
+    scaler = torch.amp.GradScaler(device.type) if config.precision == "fp16" else None
     history: dict[str, list[float]] = {}
     initial_epoch = 0
     if ctx.resume:
         initial_epoch = ctx.run.last_checkpoint()
         if initial_epoch:
             meta = load_checkpoint(
-                ctx.run.checkpoint(initial_epoch, ""), model, optimizer, scheduler
+                ctx.run.checkpoint(initial_epoch, ""), model, optimizer, scheduler, scaler
             )
             history = meta["history"]
     elif ctx.init_from is not None:
@@ -170,16 +240,16 @@ def run(ctx: RunContext) -> dict[str, Any]:
         if ctx.init_partial:
             ctx.reporter.message(partial_message(ctx.model, kept))
 
-    data = ctx.data
-    x, y = _tensor(data.x_train, device), _tensor(data.y_train, device)
+    data, plan = ctx.data, ctx.plan
+    x, y = _inputs(data, plan, "train", device)
     validation = None
-    if data.x_val is not None:
-        validation = (_tensor(data.x_val, device), _tensor(data.y_val, device))
+    if data.validation is not None:
+        x_val, y_val = _inputs(data, plan, "val", device)
+        validation = (x_val, y_val) if plan.pipeline == "memory" else x_val
     samples, batch = data.samples, config.batch_size
     steps = -(-samples // batch)
     every = max(steps // 25, 1)
     reporter = ctx.reporter
-    ctx.info.update(device=str(device), threads=ctx.threads)
     reporter.start(ctx.info)
     timer = {"start": time.perf_counter()}
     epoch_seconds: list[float] = []
@@ -200,6 +270,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
             optimizer,
             scheduler,
             {"epoch": epoch + 1, "history": history},
+            scaler,
         )
         ctx.run.write_history(history)
         reporter.end_epoch(epoch, config.epochs, logs, seconds)
@@ -211,6 +282,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if scheduler is not None:
         kwargs["scheduler"] = scheduler
+    if scaler is not None:
+        kwargs["scaler"] = scaler
     if initial_epoch < config.epochs:
         reporter.start_epoch(initial_epoch, config.epochs, steps, samples)
     timer["start"] = time.perf_counter()
@@ -224,6 +297,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         validation_data=validation,
         shuffle=config.shuffle,
         seed=config.seed,
+        workers=plan.workers,
         optimizer=optimizer,
         initial_epoch=initial_epoch,
         history=dict(history),
@@ -236,28 +310,39 @@ def run(ctx: RunContext) -> dict[str, Any]:
         str(ctx.run / "weights.safetensors"),
     )
     test = None
-    if data.x_test is not None:
-        test = module.evaluate(model, _tensor(data.x_test, device), _tensor(data.y_test, device))
+    if data.test is not None:
+        x_test, y_test = _inputs(data, plan, "test", device)
+        test = module.evaluate(model, x_test, y_test, workers=plan.workers)
     return {"history": history, "test": test, "epoch_seconds": epoch_seconds}
 
 
-def evaluate_run(ctx: RunContext, weights: Path, x: Any, y: Any) -> dict[str, float]:
+def _model(ctx: RunContext, weights: Path) -> tuple[Any, Any, torch.device]:
     device = select_device(ctx.device)
     torch.set_num_threads(ctx.threads)
     module = load_module(ctx.module_path, ctx.model.name)
     model = module.prepare(module.build_model(), device)
     load_weights(model, weights)
+    return module, model, device
+
+
+def evaluate_run(ctx: RunContext, weights: Path, split: Any) -> dict[str, float]:
+    """The figures of a trained model on a split (a netspec.data.Split), in memory or
+    streamed as the run's plan says."""
+    module, model, device = _model(ctx, weights)
+    if ctx.plan.pipeline == "stream":
+        return module.evaluate(model, split, workers=ctx.plan.workers)
+    x, y = split.arrays()
     return module.evaluate(model, _tensor(x, device), _tensor(y, device))
 
 
-def predict_run(ctx: RunContext, weights: Path, x: Any) -> Any:
-    """An array of outputs; a tuple of arrays, one per output, for several outputs."""
-    device = select_device(ctx.device)
-    torch.set_num_threads(ctx.threads)
-    module = load_module(ctx.module_path, ctx.model.name)
-    model = module.prepare(module.build_model(), device)
-    load_weights(model, weights)
-    outputs = module.predict(model, _tensor(x, device))
+def predict_run(ctx: RunContext, weights: Path, inputs: Any) -> Any:
+    """The outputs for a split of inputs alone: an array, or a tuple of arrays, one per output,
+    for several outputs."""
+    module, model, device = _model(ctx, weights)
+    if ctx.plan.pipeline == "stream":
+        outputs = module.predict(model, inputs, workers=ctx.plan.workers)
+    else:
+        outputs = module.predict(model, _tensor(inputs.arrays()[0], device))
     if isinstance(outputs, tuple):  # the loop over tuples: one tensor per output
         arrays = tuple(t.to("cpu").numpy() for t in outputs)
         return arrays if len(arrays) > 1 else arrays[0]
