@@ -209,7 +209,7 @@ def train_both(case: Case, load, keras_optimizer: Callable[[], Any] | None = Non
         for x, y in data[epoch * per_epoch : (epoch + 1) * per_epoch]:
             keras_model.train_on_batch(x, y)
             x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
-            tm.train_epoch(torch_model, optimizer, loss_fn, x_t, y_t, BATCH, torch.arange(BATCH))
+            tm.train_epoch(torch_model, optimizer, loss_fn, [(x_t, y_t)])
             step += 1
             if step in (1, STEPS):
                 differences[step] = max_difference(

@@ -19,6 +19,8 @@ float32, and fp16 scales the loss (`LossScaleOptimizer`).
 
 from __future__ import annotations
 
+import textwrap
+
 from netspec import catalogue, ir
 from netspec.catalogue.base import Code, PyCall
 from netspec.codegen.common import single_io
@@ -47,6 +49,11 @@ def _targets(model: ir.Model) -> list[tuple[str, str, ir.Shape]]:
             (loss.output, "tf.int64" if sparse else "tf.float32", () if sparse else model.shape_of(loss.output))
         )
     return found
+
+
+def _tuple(items: list[str]) -> str:
+    """Python source of a tuple of source fragments."""
+    return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
 
 
 def write(w: Writer, model: ir.Model) -> None:
@@ -103,17 +110,20 @@ def _write_compile(w: Writer, config: ir.TrainConfig, dicts: bool) -> None:
     )
     with w.indent():
         what = (
-            "Attach the spec's optimizer, losses, loss weights and metrics, keyed by output name;"
+            "Attach the spec's optimizer, losses, loss weights and metrics, keyed by output name."
             if dicts
-            else "Attach the spec's optimizer, loss and metrics;"
+            else "Attach the spec's optimizer, loss and metrics."
         )
-        notes = ["several steps run per TensorFlow call"]
+        notes = ["Several steps run per TensorFlow call"]
         if config.compile:
             notes.append("XLA compiles them (compile = true)")
         if fp16:
             notes.append("the loss is scaled (float16 gradients would underflow)")
-        notes.append("TF32 " + ("on" if config.tf32 else "off") + " for float32 products on GPUs")
-        w.docstring(f"{what}\n{'; '.join(notes)}.")
+        notes.append(
+            "float32 products on GPUs use TF32" if config.tf32 else "float32 products stay IEEE (no TF32)"
+        )
+        body = "\n".join(textwrap.wrap("; ".join(notes) + ".", 88))
+        w.docstring(f"{what}\n\n{body}")
         w.line(f"tf.config.experimental.enable_tensor_float_32_execution({literal(config.tf32)})")
         w.line("model.compile(")
         with w.indent():
@@ -225,7 +235,7 @@ def _write_stream_batches(w: Writer, model: ir.Model, dicts: bool) -> None:
         with w.indent():
             x_dtypes = ["tf.float32"] * len(inputs)
             y_dtypes = [dtype for _, dtype, _ in targets]
-            w.line(f"dtypes = ({', '.join(x_dtypes + y_dtypes)},) if targets else ({', '.join(x_dtypes)},)")
+            w.line(f"dtypes = {_tuple(x_dtypes + y_dtypes)} if targets else {_tuple(x_dtypes)}")
             w.line("arrays = tf.numpy_function(read, [index], dtypes, stateful=False)")
             shapes = [shape for _, shape in inputs] + [shape for _, _, shape in targets]
             w.line(
@@ -336,20 +346,21 @@ def _write_evaluate_predict(w: Writer, dicts: bool) -> None:
         w.docstring(f"Mean {what} over arrays (x, y) or a batch source x, in inference mode.")
         w.line(f"if not isinstance(x, {memory}):")
         with w.indent():
-            w.line("x, y = stream_batches(x, batch_size, shuffle=False, workers=workers), None")
-            w.line("return model.evaluate(x, verbose=0, return_dict=True)")
+            w.line("batches = stream_batches(x, batch_size, shuffle=False, workers=workers)")
+            w.line("return model.evaluate(batches, verbose=0, return_dict=True)")
         w.line("return model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)")
     w.line()
     w.line()
     returns = "list[np.ndarray]" if dicts else "np.ndarray"
-    w.line(
-        f"def predict(model: keras.Model, x: object, batch_size: int = 1024, workers: int | None = None) -> {returns}:"
-    )
+    w.line("def predict(")
+    with w.indent():
+        w.line("model: keras.Model, x: object, batch_size: int = 1024, workers: int | None = None")
+    w.line(f") -> {returns}:")
     with w.indent():
         what = ", an array per output in order," if dicts else ""
         w.docstring(f"The model's outputs{what} for arrays x or a batch source x, in inference mode.")
         w.line(f"if not isinstance(x, {memory}):")
         with w.indent():
-            w.line("x = stream_batches(x, batch_size, shuffle=False, workers=workers, targets=False)")
-            w.line("return model.predict(x, verbose=0)")
+            w.line("batches = stream_batches(x, batch_size, shuffle=False, workers=workers, targets=False)")
+            w.line("return model.predict(batches, verbose=0)")
         w.line("return model.predict(x, batch_size=batch_size, verbose=0)")

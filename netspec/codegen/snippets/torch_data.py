@@ -36,7 +36,7 @@ class EpochSampler(torch.utils.data.Sampler):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return -(-self.samples // self.batch_size)
+        return (self.samples + self.batch_size - 1) // self.batch_size
 
     def __iter__(self) -> Iterator:
         order = epoch_order(self.samples, self.seed, self.epoch, self.shuffle).numpy()

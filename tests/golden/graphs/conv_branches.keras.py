@@ -34,6 +34,11 @@ TRAIN = {
     "clip_norm": None,
     "class_weight": None,
     "threads": None,
+    "pipeline": "auto",
+    "workers": None,
+    "precision": "fp32",
+    "compile": False,
+    "tf32": True,
 }
 
 
@@ -106,7 +111,11 @@ def build_metrics() -> list[keras.metrics.Metric]:
 
 
 def compile_model(model: keras.Model, steps_per_execution: int = 32) -> keras.Model:
-    """Attach the spec's optimizer, loss and metrics; several steps run per TensorFlow call."""
+    """Attach the spec's optimizer, loss and metrics.
+
+    Several steps run per TensorFlow call; float32 products on GPUs use TF32.
+    """
+    tf.config.experimental.enable_tensor_float_32_execution(True)
     model.compile(
         optimizer=build_optimizer(),
         loss=build_loss(),
@@ -133,6 +142,26 @@ class EpochOrder(keras.callbacks.Callback):
         self.epoch.assign(epoch)
 
 
+def epoch_indices(
+    samples: int,
+    batch_size: int,
+    seed: int,
+    epoch: tf.Variable | None = None,
+    shuffle: bool = True,
+) -> tf.data.Dataset:
+    """Batches of sample indices: in the order drawn from (seed, epoch) when the dataset is
+    read (`epoch` is the EpochOrder's variable), or in order without `shuffle`."""
+
+    def indices(_: tf.Tensor) -> tf.data.Dataset:
+        order = tf.range(samples, dtype=tf.int64)
+        if shuffle:
+            pair = tf.stack([tf.constant(seed, tf.int64), epoch.read_value()])
+            order = tf.random.experimental.stateless_shuffle(order, seed=pair)
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    return tf.data.Dataset.from_tensors(0).flat_map(indices)
+
+
 def epoch_batches(
     x: np.ndarray,
     y: np.ndarray,
@@ -141,21 +170,47 @@ def epoch_batches(
     epoch: tf.Variable,
     shuffle: bool = True,
 ) -> tf.data.Dataset:
-    """One epoch of (x, y) batches, in the order drawn from (seed, epoch) when it is read."""
+    """One epoch of (x, y) batches of arrays in memory, in the order epoch_indices draws."""
     x, y = tf.constant(x), tf.constant(y)
     samples = len(x)
+    return (
+        epoch_indices(samples, batch_size, seed, epoch, shuffle)
+        .map(lambda index: (tf.gather(x, index), tf.gather(y, index)))
+        .apply(tf.data.experimental.assert_cardinality(math.ceil(samples / batch_size)))
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
-    def epoch_indices(_: tf.Tensor) -> tf.data.Dataset:
-        indices = tf.range(samples, dtype=tf.int64)
-        if shuffle:
-            pair = tf.stack([tf.constant(seed, tf.int64), epoch.read_value()])
-            indices = tf.random.experimental.stateless_shuffle(indices, seed=pair)
-        return tf.data.Dataset.from_tensor_slices(indices).batch(batch_size)
+
+def stream_batches(
+    source: object,
+    batch_size: int,
+    seed: int = 0,
+    epoch: tf.Variable | None = None,
+    shuffle: bool = True,
+    workers: int | None = None,
+    targets: bool = True,
+) -> tf.data.Dataset:
+    """One epoch of batches read from a batch source: len(source) samples, and
+    source[indices] → (x, y) as NumPy arrays, converted as the model takes them;
+    `workers` batches are read at once (None: as many as tf.data finds best), in the
+    order epoch_indices draws. With targets=False the batches hold x alone.
+    """
+    samples = len(source)
+
+    def read(index: np.ndarray) -> tuple[np.ndarray, ...]:
+        x, y = source[index]
+        return (x, y) if targets else (x,)
+
+    def read_batch(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor] | tf.Tensor:
+        dtypes = (tf.float32, tf.float32) if targets else (tf.float32,)
+        arrays = tf.numpy_function(read, [index], dtypes, stateful=False)
+        for array, shape in zip(arrays, ((8, 8, 2), (4,)), strict=False):
+            array.set_shape((None, *shape))
+        return (arrays[0], arrays[1]) if targets else arrays[0]
 
     return (
-        tf.data.Dataset.from_tensors(0)
-        .flat_map(epoch_indices)
-        .map(lambda index: (tf.gather(x, index), tf.gather(y, index)))
+        epoch_indices(samples, batch_size, seed, epoch, shuffle)
+        .map(read_batch, num_parallel_calls=workers or tf.data.AUTOTUNE, deterministic=True)
         .apply(tf.data.experimental.assert_cardinality(math.ceil(samples / batch_size)))
         .prefetch(tf.data.AUTOTUNE)
     )
@@ -163,30 +218,41 @@ def epoch_batches(
 
 def fit(
     model: keras.Model,
-    x: np.ndarray,
-    y: np.ndarray,
+    x: object,
+    y: np.ndarray | None = None,
     *,
     epochs: int = 10,
     batch_size: int = 32,
-    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    validation_data: object | None = None,
     shuffle: bool = True,
     seed: int = 0,
+    workers: int | None = None,
     initial_epoch: int = 0,
     callbacks: list[keras.callbacks.Callback] | None = None,
     verbose: int = 0,
 ) -> dict[str, list[float]]:
     """Train a compiled model as the spec says; returns every epoch's figures by name.
 
-    Epoch e visits the samples in an order drawn from (seed, e) alone, so a run resumed at
-    epoch e (from a checkpoint with its optimizer state) repeats the uninterrupted one.
+    x and y are arrays (the data in memory), or x is a batch source read while
+    training by `workers` parallel readers (y None); validation_data is a pair (x, y)
+    or a batch source. Epoch e visits the samples in an order drawn from (seed, e)
+    alone either way, so a run resumed at epoch e (from a checkpoint with its optimizer
+    state) repeats the uninterrupted one.
     """
     order = EpochOrder()
+    if isinstance(x, np.ndarray):
+        batches = epoch_batches(x, y, batch_size, seed, order.epoch, shuffle)
+    else:
+        batches = stream_batches(x, batch_size, seed, order.epoch, shuffle, workers)
+    in_memory = validation_data is None or isinstance(validation_data, tuple)
+    if not in_memory:
+        validation_data = stream_batches(validation_data, 1024, shuffle=False, workers=workers)
     result = model.fit(
-        epoch_batches(x, y, batch_size, seed, order.epoch, shuffle),
+        batches,
         epochs=epochs,
         initial_epoch=initial_epoch,
         validation_data=validation_data,
-        validation_batch_size=1024,
+        validation_batch_size=1024 if in_memory else None,
         shuffle=False,
         callbacks=[order, *build_callbacks(), *(callbacks or [])],
         verbose=verbose,
@@ -195,12 +261,24 @@ def fit(
 
 
 def evaluate(
-    model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024
+    model: keras.Model,
+    x: object,
+    y: np.ndarray | None = None,
+    batch_size: int = 1024,
+    workers: int | None = None,
 ) -> dict[str, float]:
-    """Mean loss and metrics over (x, y), in inference mode."""
+    """Mean loss and metrics over arrays (x, y) or a batch source x, in inference mode."""
+    if not isinstance(x, np.ndarray):
+        batches = stream_batches(x, batch_size, shuffle=False, workers=workers)
+        return model.evaluate(batches, verbose=0, return_dict=True)
     return model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
 
 
-def predict(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """The model's outputs for x, in inference mode."""
+def predict(
+    model: keras.Model, x: object, batch_size: int = 1024, workers: int | None = None
+) -> np.ndarray:
+    """The model's outputs for arrays x or a batch source x, in inference mode."""
+    if not isinstance(x, np.ndarray):
+        batches = stream_batches(x, batch_size, shuffle=False, workers=workers, targets=False)
+        return model.predict(batches, verbose=0)
     return model.predict(x, batch_size=batch_size, verbose=0)

@@ -7,7 +7,7 @@ build_metrics() return what the spec trains it with. Inputs are channels-last,
 one sample shaped (16,), as the spec states them.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 from torch import nn
@@ -31,6 +31,11 @@ TRAIN = {
     "clip_norm": None,
     "class_weight": None,
     "threads": None,
+    "pipeline": "auto",
+    "workers": None,
+    "precision": "fp32",
+    "compile": False,
+    "tf32": True,
 }
 EPSILON = 1e-07  # probabilities are clipped to [EPSILON, 1 - EPSILON]
 
@@ -106,30 +111,129 @@ def build_metrics() -> dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Te
 
 
 def prepare(model: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
-    """Move the model to `device`."""
-    return model.to(device)
+    """Move the model to `device`; on a GPU, float32 products use TF32 tensor cores."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.fp32_precision = "tf32"
+        torch.backends.cudnn.conv.fp32_precision = "tf32"
+    model = model.to(device)
+    return model
+
+
+def epoch_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> torch.Tensor:
+    """The order epoch `epoch` visits the samples in: a permutation drawn from (seed, epoch)."""
+    if not shuffle:
+        return torch.arange(samples)
+    generator = torch.Generator().manual_seed(seed + epoch)
+    return torch.randperm(samples, generator=generator)
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Batches of sample indices in `epoch_order`: a DataLoader reads one epoch per pass.
+
+    Call `set_epoch(e)` before the pass of epoch e, as with DistributedSampler.
+    """
+
+    def __init__(self, samples: int, batch_size: int, seed: int, shuffle: bool = True) -> None:
+        self.samples, self.batch_size, self.seed, self.shuffle = samples, batch_size, seed, shuffle
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return (self.samples + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator:
+        order = epoch_order(self.samples, self.seed, self.epoch, self.shuffle).numpy()
+        for start in range(0, self.samples, self.batch_size):
+            yield order[start : start + self.batch_size]
+
+
+def make_loader(
+    source: object,
+    *,
+    batch_size: int,
+    seed: int,
+    shuffle: bool = True,
+    workers: int = 0,
+    pin_memory: bool = False,
+) -> torch.utils.data.DataLoader:
+    """A DataLoader over a batch source: each index of its sampler is a whole batch, read by
+    `workers` processes (0: in this one) and converted to tensors, in pinned memory for a GPU.
+
+    It draws its workers' seeds from a generator of its own, so reading batches leaves the
+    global random state (dropout, augmentation) as the in-memory pipeline leaves it.
+    """
+    return torch.utils.data.DataLoader(
+        source,
+        batch_size=None,
+        sampler=EpochSampler(len(source), batch_size, seed, shuffle),
+        num_workers=workers,
+        pin_memory=pin_memory,
+        persistent_workers=workers > 0,
+        prefetch_factor=4 if workers > 0 else None,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def memory_batches(
+    x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch_size: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches of tensors already on the device, sliced by index in `order`."""
+    order = order.to(x.device)
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size]
+        yield x[index], y[index]
+
+
+def loader_batches(
+    loader: torch.utils.data.DataLoader, device: torch.device
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """The loader's batches on `device`; from pinned memory the copies overlap computation."""
+    for x_batch, y_batch in loader:
+        x_batch = x_batch.to(device, non_blocking=True)
+        if y_batch is not None:
+            y_batch = y_batch.to(device, non_blocking=True)
+        yield x_batch, y_batch
+
+
+def inference_batches(
+    x: object, y: torch.Tensor | None, batch_size: int, device: torch.device, workers: int = 0
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Batches in the samples' order: slices of tensors x (and y), or read from a batch
+    source x through a DataLoader (y None)."""
+    if isinstance(x, torch.Tensor):
+        for start in range(0, len(x), batch_size):
+            stop = start + batch_size
+            yield x[start:stop], (y[start:stop] if y is not None else None)
+        return
+    loader = make_loader(
+        x,
+        batch_size=batch_size,
+        seed=0,
+        shuffle=False,
+        workers=workers,
+        pin_memory=device.type == "cuda",
+    )
+    yield from loader_batches(loader, device)
 
 
 def train_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-    order: torch.Tensor,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     on_step: Callable[[int, torch.Tensor], None] | None = None,
 ) -> dict[str, float]:
-    """One pass over (x, y) in the given order; returns the epoch's mean loss and metrics.
+    """One pass over the batches; returns the epoch's mean loss and metrics.
 
     `on_step(step, sums)` may watch progress: `sums[0]` is the running loss sum, on the device.
     """
     model.train()
     metrics = build_metrics()
-    sums = x.new_zeros(len(metrics) + 1)  # loss, then each metric, summed over samples
-    for step, start in enumerate(range(0, len(order), batch_size)):
-        index = order[start : start + batch_size]
-        x_batch, y_batch = x[index], y[index]
+    sums, samples = None, 0  # loss, then each figure, summed over samples
+    for step, (x_batch, y_batch) in enumerate(batches):
         y_pred = model(x_batch)
         loss = loss_fn(y_pred, y_batch)
         optimizer.zero_grad(set_to_none=True)
@@ -137,52 +241,64 @@ def train_epoch(
         optimizer.step()
         with torch.no_grad():
             figures = [loss.detach(), *(metric(y_pred, y_batch) for metric in metrics.values())]
-            sums += torch.stack(figures) * len(index)
+            weighted = torch.stack(figures) * len(y_batch)
+            sums = weighted if sums is None else sums + weighted
+        samples += len(y_batch)
         if on_step is not None:
             on_step(step, sums)
-    means = (sums / len(order)).tolist()  # the epoch's one wait for the device
+    means = (sums / samples).tolist()  # the epoch's one wait for the device
     return dict(zip(["loss", *metrics], means))
 
 
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
+    x: object,
+    y: torch.Tensor | None = None,
     batch_size: int = 1024,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    workers: int = 0,
 ) -> dict[str, float]:
-    """Mean loss and metrics over (x, y), in inference mode."""
+    """Mean loss and metrics in inference mode, over tensors (x, y) or over
+    a batch source x (y None), read by `workers` processes.
+    """
     model.eval()
     loss_fn = loss_fn or build_loss()
     metrics = build_metrics()
-    sums = x.new_zeros(len(metrics) + 1)
-    for start in range(0, len(x), batch_size):
-        x_batch, y_batch = x[start : start + batch_size], y[start : start + batch_size]
+    device = next(model.parameters()).device
+    sums, samples = None, 0
+    for x_batch, y_batch in inference_batches(x, y, batch_size, device, workers):
         y_pred = model(x_batch)
         figures = [loss_fn(y_pred, y_batch), *(m(y_pred, y_batch) for m in metrics.values())]
-        sums += torch.stack(figures) * len(x_batch)
-    return dict(zip(["loss", *metrics], (sums / len(x)).tolist()))
+        weighted = torch.stack(figures) * len(y_batch)
+        sums = weighted if sums is None else sums + weighted
+        samples += len(y_batch)
+    return dict(zip(["loss", *metrics], (sums / samples).tolist()))
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """The model's outputs for x, in inference mode."""
+def predict(model: nn.Module, x: object, batch_size: int = 1024, workers: int = 0) -> torch.Tensor:
+    """The model's outputs for tensors x or a batch source x, in inference mode."""
     model.eval()
-    batches = [model(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
+    device = next(model.parameters()).device
+    batches = []
+    for x_batch, _ in inference_batches(x, None, batch_size, device, workers):
+        y_pred = model(x_batch)
+        batches.append(y_pred)
     return torch.cat(batches)
 
 
 def fit(
     model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
+    x: object,
+    y: torch.Tensor | None = None,
     *,
     epochs: int = 10,
     batch_size: int = 32,
-    validation_data: tuple[torch.Tensor, torch.Tensor] | None = None,
+    validation_data: object | None = None,
     shuffle: bool = True,
     seed: int = 0,
+    workers: int = 0,
     optimizer: torch.optim.Optimizer | None = None,
     initial_epoch: int = 0,
     history: dict[str, list[float]] | None = None,
@@ -191,24 +307,43 @@ def fit(
 ) -> dict[str, list[float]]:
     """Train as the spec says; returns every epoch's figures by name.
 
-    Epoch e visits the samples in an order drawn from (seed, e) alone, and dropout
-    draws from the same seed, so a run resumed at epoch e (with its optimizer state
-    and history) repeats the uninterrupted one. `on_epoch_end` returning True stops.
+    x and y are tensors on the model's device (the data in memory), or x is a
+    batch source, read through a DataLoader with `workers` processes (y None);
+    validation_data is a pair (x, y) or a batch source. Epoch e visits the samples
+    in epoch_order(samples, seed, e) either way, and dropout draws from the same
+    seed, so a run resumed at epoch e (with its optimizer state and history)
+    repeats the uninterrupted one. `on_epoch_end` returning True stops.
     """
     optimizer = optimizer or build_optimizer(model.parameters())
+    device = next(model.parameters()).device
     loss_fn = build_loss()
     history = {key: list(values) for key, values in (history or {}).items()}
-    generator = torch.Generator(device=x.device)
+    streamed = not isinstance(x, torch.Tensor)
+    if streamed:
+        loader = make_loader(
+            x,
+            batch_size=batch_size,
+            seed=seed,
+            shuffle=shuffle,
+            workers=workers,
+            pin_memory=device.type == "cuda",
+        )
+    samples = len(x)
+    validation = validation_data if isinstance(validation_data, tuple) else None
     for epoch in range(initial_epoch, epochs):
-        generator.manual_seed(seed + epoch)
         torch.manual_seed(seed + epoch)
-        if shuffle:
-            order = torch.randperm(len(x), generator=generator, device=x.device)
+        if streamed:
+            loader.sampler.set_epoch(epoch)
+            batches = loader_batches(loader, device)
         else:
-            order = torch.arange(len(x), device=x.device)
-        logs = train_epoch(model, optimizer, loss_fn, x, y, batch_size, order, on_step)
+            order = epoch_order(samples, seed, epoch, shuffle)
+            batches = memory_batches(x, y, order, batch_size)
+        logs = train_epoch(model, optimizer, loss_fn, batches, on_step)
         if validation_data is not None:
-            figures = evaluate(model, *validation_data, loss_fn=loss_fn)
+            if validation is not None:
+                figures = evaluate(model, *validation, loss_fn=loss_fn, workers=workers)
+            else:
+                figures = evaluate(model, validation_data, loss_fn=loss_fn, workers=workers)
             logs.update({f"val_{name}": value for name, value in figures.items()})
         logs["lr"] = optimizer.param_groups[0]["lr"]
         for name, value in logs.items():

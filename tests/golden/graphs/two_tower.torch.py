@@ -7,7 +7,7 @@ build_metrics() return what the spec trains it with. Inputs are channels-last,
 one sample of each input shaped as INPUT_SHAPES says, as the spec states them.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 from torch import nn
@@ -31,6 +31,11 @@ TRAIN = {
     "clip_norm": None,
     "class_weight": None,
     "threads": None,
+    "pipeline": "auto",
+    "workers": None,
+    "precision": "fp32",
+    "compile": False,
+    "tf32": True,
 }
 EPSILON = 1e-07  # probabilities are clipped to [EPSILON, 1 - EPSILON]
 
@@ -162,32 +167,135 @@ def build_metrics() -> dict[str, tuple[int, Callable[[torch.Tensor, torch.Tensor
 
 
 def prepare(model: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
-    """Move the model to `device`."""
-    return model.to(device)
+    """Move the model to `device`; on a GPU, float32 products use TF32 tensor cores."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.fp32_precision = "tf32"
+        torch.backends.cudnn.conv.fp32_precision = "tf32"
+    model = model.to(device)
+    return model
+
+
+def epoch_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> torch.Tensor:
+    """The order epoch `epoch` visits the samples in: a permutation drawn from (seed, epoch)."""
+    if not shuffle:
+        return torch.arange(samples)
+    generator = torch.Generator().manual_seed(seed + epoch)
+    return torch.randperm(samples, generator=generator)
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Batches of sample indices in `epoch_order`: a DataLoader reads one epoch per pass.
+
+    Call `set_epoch(e)` before the pass of epoch e, as with DistributedSampler.
+    """
+
+    def __init__(self, samples: int, batch_size: int, seed: int, shuffle: bool = True) -> None:
+        self.samples, self.batch_size, self.seed, self.shuffle = samples, batch_size, seed, shuffle
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return (self.samples + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator:
+        order = epoch_order(self.samples, self.seed, self.epoch, self.shuffle).numpy()
+        for start in range(0, self.samples, self.batch_size):
+            yield order[start : start + self.batch_size]
+
+
+def make_loader(
+    source: object,
+    *,
+    batch_size: int,
+    seed: int,
+    shuffle: bool = True,
+    workers: int = 0,
+    pin_memory: bool = False,
+) -> torch.utils.data.DataLoader:
+    """A DataLoader over a batch source: each index of its sampler is a whole batch, read by
+    `workers` processes (0: in this one) and converted to tensors, in pinned memory for a GPU.
+
+    It draws its workers' seeds from a generator of its own, so reading batches leaves the
+    global random state (dropout, augmentation) as the in-memory pipeline leaves it.
+    """
+    return torch.utils.data.DataLoader(
+        source,
+        batch_size=None,
+        sampler=EpochSampler(len(source), batch_size, seed, shuffle),
+        num_workers=workers,
+        pin_memory=pin_memory,
+        persistent_workers=workers > 0,
+        prefetch_factor=4 if workers > 0 else None,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def memory_batches(
+    x: tuple[torch.Tensor, ...], y: tuple[torch.Tensor, ...], order: torch.Tensor, batch_size: int
+) -> Iterator[tuple[list[torch.Tensor], list[torch.Tensor]]]:
+    """Batches of tensors already on the device, sliced by index in `order`."""
+    order = order.to(x[0].device)
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size]
+        yield [t[index] for t in x], [t[index] for t in y]
+
+
+def loader_batches(
+    loader: torch.utils.data.DataLoader, device: torch.device
+) -> Iterator[tuple[list[torch.Tensor], list[torch.Tensor] | None]]:
+    """The loader's batches on `device`; from pinned memory the copies overlap computation."""
+    for x_batch, y_batch in loader:
+        x_batch = [t.to(device, non_blocking=True) for t in x_batch]
+        if y_batch is not None:
+            y_batch = [t.to(device, non_blocking=True) for t in y_batch]
+        yield x_batch, y_batch
+
+
+def inference_batches(
+    x: object,
+    y: tuple[torch.Tensor, ...] | None,
+    batch_size: int,
+    device: torch.device,
+    workers: int = 0,
+) -> Iterator[tuple[list[torch.Tensor], list[torch.Tensor] | None]]:
+    """Batches in the samples' order: slices of tuples of tensors x (and y), or read from a
+    batch source x through a DataLoader (y None)."""
+    if isinstance(x, tuple):
+        for start in range(0, len(x[0]), batch_size):
+            stop = start + batch_size
+            yield [t[start:stop] for t in x], ([t[start:stop] for t in y] if y is not None else None)
+        return
+    loader = make_loader(
+        x,
+        batch_size=batch_size,
+        seed=0,
+        shuffle=False,
+        workers=workers,
+        pin_memory=device.type == "cuda",
+    )
+    yield from loader_batches(loader, device)
 
 
 def train_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor],
-    x: tuple[torch.Tensor, ...],
-    y: tuple[torch.Tensor, ...],
-    batch_size: int,
-    order: torch.Tensor,
+    batches: Iterable[tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]],
     on_step: Callable[[int, torch.Tensor], None] | None = None,
 ) -> dict[str, float]:
-    """One pass over (x, y) in the given order; returns the epoch's mean loss and metrics.
+    """One pass over the batches; returns the epoch's mean loss and metrics.
 
-    x holds a tensor per input and y one per output, in the spec's order. `on_step(step,
-    sums)` may watch progress: `sums[0]` is the running loss sum, on the device.
+    `on_step(step, sums)` may watch progress: `sums[0]` is the running loss sum, on the device.
+    x holds a tensor per input and y one per output, in the spec's order.
     """
     model.train()
     losses, metrics = build_output_losses(), build_metrics()
     figures_of = {**losses, **metrics}  # each output's loss, then each metric
-    sums = x[0].new_zeros(len(figures_of) + 1)  # the total loss first, summed over samples
-    for step, start in enumerate(range(0, len(order), batch_size)):
-        index = order[start : start + batch_size]
-        x_batch, y_batch = [t[index] for t in x], [t[index] for t in y]
+    sums, samples = None, 0  # loss, then each figure, summed over samples
+    for step, (x_batch, y_batch) in enumerate(batches):
         y_pred = model(*x_batch)
         loss = loss_fn(y_pred, y_batch)
         optimizer.zero_grad(set_to_none=True)
@@ -195,61 +303,65 @@ def train_epoch(
         optimizer.step()
         with torch.no_grad():
             figures = [loss.detach(), *(f(y_pred[i], y_batch[i]) for i, f in figures_of.values())]
-            sums += torch.stack(figures) * len(index)
+            weighted = torch.stack(figures) * len(y_batch[0])
+            sums = weighted if sums is None else sums + weighted
+        samples += len(y_batch[0])
         if on_step is not None:
             on_step(step, sums)
-    means = (sums / len(order)).tolist()  # the epoch's one wait for the device
+    means = (sums / samples).tolist()  # the epoch's one wait for the device
     return dict(zip(["loss", *figures_of], means, strict=True))
 
 
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
-    x: tuple[torch.Tensor, ...],
-    y: tuple[torch.Tensor, ...],
+    x: object,
+    y: tuple[torch.Tensor, ...] | None = None,
     batch_size: int = 1024,
-    loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor]
-    | None = None,
+    loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor] | None = None,
+    workers: int = 0,
 ) -> dict[str, float]:
-    """Mean loss, each output's loss and the metrics over (x, y), in inference mode."""
+    """Mean loss, each output's loss and the metrics in inference mode, over tensors (x, y) or over
+    a batch source x (y None), read by `workers` processes.
+    """
     model.eval()
     loss_fn = loss_fn or build_loss()
     figures_of = {**build_output_losses(), **build_metrics()}
-    sums = x[0].new_zeros(len(figures_of) + 1)
-    samples = len(x[0])
-    for start in range(0, samples, batch_size):
-        x_batch = [t[start : start + batch_size] for t in x]
-        y_batch = [t[start : start + batch_size] for t in y]
+    device = next(model.parameters()).device
+    sums, samples = None, 0
+    for x_batch, y_batch in inference_batches(x, y, batch_size, device, workers):
         y_pred = model(*x_batch)
         figures = [loss_fn(y_pred, y_batch)]
         figures += [f(y_pred[i], y_batch[i]) for i, f in figures_of.values()]
-        sums += torch.stack(figures) * len(x_batch[0])
+        weighted = torch.stack(figures) * len(y_batch[0])
+        sums = weighted if sums is None else sums + weighted
+        samples += len(y_batch[0])
     return dict(zip(["loss", *figures_of], (sums / samples).tolist(), strict=True))
 
 
 @torch.no_grad()
-def predict(
-    model: nn.Module, x: tuple[torch.Tensor, ...], batch_size: int = 1024
-) -> tuple[torch.Tensor, ...]:
-    """The model's outputs for x (a tensor per output, in order), in inference mode."""
+def predict(model: nn.Module, x: object, batch_size: int = 1024, workers: int = 0) -> tuple[torch.Tensor, ...]:
+    """The model's outputs (a tensor per output, in order) for tensors x or a batch source x, in inference mode."""
     model.eval()
+    device = next(model.parameters()).device
     batches = []
-    for start in range(0, len(x[0]), batch_size):
-        x_batch = [t[start : start + batch_size] for t in x]
-        batches.append(model(*x_batch))
+    for x_batch, _ in inference_batches(x, None, batch_size, device, workers):
+        y_pred = model(*x_batch)
+        batches.append(y_pred)
     return tuple(torch.cat(parts) for parts in zip(*batches, strict=True))
 
 
 def fit(
     model: nn.Module,
-    x: tuple[torch.Tensor, ...],
-    y: tuple[torch.Tensor, ...],
+    x: object,
+    y: tuple[torch.Tensor, ...] | None = None,
     *,
     epochs: int = 10,
     batch_size: int = 32,
-    validation_data: tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]] | None = None,
+    validation_data: object | None = None,
     shuffle: bool = True,
     seed: int = 0,
+    workers: int = 0,
     optimizer: torch.optim.Optimizer | None = None,
     initial_epoch: int = 0,
     history: dict[str, list[float]] | None = None,
@@ -258,24 +370,43 @@ def fit(
 ) -> dict[str, list[float]]:
     """Train as the spec says; returns every epoch's figures by name.
 
-    Epoch e visits the samples in an order drawn from (seed, e) alone, and dropout
-    draws from the same seed, so a run resumed at epoch e (with its optimizer state
-    and history) repeats the uninterrupted one. `on_epoch_end` returning True stops.
+    x and y are tuples of tensors on the model's device (the data in memory), or x is a
+    batch source, read through a DataLoader with `workers` processes (y None);
+    validation_data is a pair (x, y) or a batch source. Epoch e visits the samples
+    in epoch_order(samples, seed, e) either way, and dropout draws from the same
+    seed, so a run resumed at epoch e (with its optimizer state and history)
+    repeats the uninterrupted one. `on_epoch_end` returning True stops.
     """
     optimizer = optimizer or build_optimizer(model.parameters())
+    device = next(model.parameters()).device
     loss_fn = build_loss()
     history = {key: list(values) for key, values in (history or {}).items()}
-    generator = torch.Generator(device=x[0].device)
+    streamed = not isinstance(x, tuple)
+    if streamed:
+        loader = make_loader(
+            x,
+            batch_size=batch_size,
+            seed=seed,
+            shuffle=shuffle,
+            workers=workers,
+            pin_memory=device.type == "cuda",
+        )
+    samples = len(x) if streamed else len(x[0])
+    validation = validation_data if isinstance(validation_data, tuple) else None
     for epoch in range(initial_epoch, epochs):
-        generator.manual_seed(seed + epoch)
         torch.manual_seed(seed + epoch)
-        if shuffle:
-            order = torch.randperm(len(x[0]), generator=generator, device=x[0].device)
+        if streamed:
+            loader.sampler.set_epoch(epoch)
+            batches = loader_batches(loader, device)
         else:
-            order = torch.arange(len(x[0]), device=x[0].device)
-        logs = train_epoch(model, optimizer, loss_fn, x, y, batch_size, order, on_step)
+            order = epoch_order(samples, seed, epoch, shuffle)
+            batches = memory_batches(x, y, order, batch_size)
+        logs = train_epoch(model, optimizer, loss_fn, batches, on_step)
         if validation_data is not None:
-            figures = evaluate(model, *validation_data, loss_fn=loss_fn)
+            if validation is not None:
+                figures = evaluate(model, *validation, loss_fn=loss_fn, workers=workers)
+            else:
+                figures = evaluate(model, validation_data, loss_fn=loss_fn, workers=workers)
             logs.update({f"val_{name}": value for name, value in figures.items()})
         logs["lr"] = optimizer.param_groups[0]["lr"]
         for name, value in logs.items():
