@@ -137,7 +137,7 @@ def prepared_images(folder: Path, tmp_path: Path, channels: int = 3, source: str
 
 def test_image_folder_reads_classes_in_name_order(tmp_path: Path) -> None:
     folder = image_folder(tmp_path / "images", size=(10, 6))  # resized to 8 × 8
-    model, prepared = prepared_images(folder, tmp_path)
+    _, prepared = prepared_images(folder, tmp_path)
     assert prepared.class_names == ("cat", "dog", "owl") and prepared.decodes
     x, y = prepared.train[np.arange(len(prepared.train))]
     assert x.shape == (9, 8, 8, 3) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1
