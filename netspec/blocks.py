@@ -623,8 +623,9 @@ class Expander:
             self.instance(statement, block, frame)
             return
         if catalogue.lookup("layer", call.name) is None:
-            suggestion = did_you_mean(call.name, frame.scope)
-            if suggestion is not None and catalogue.suggest("layer", call.name) is None:
+            # the closest of the blocks and the layers: a block only where it is the closer
+            suggestion = did_you_mean(call.name, [*catalogue.names("layer"), *frame.scope])
+            if suggestion is not None and suggestion in frame.scope:
                 self.diagnostics.error(
                     "E0101", f"unknown layer or block '{call.name}'", call.name_span,
                     hint=f"did you mean '{suggestion}'?",

@@ -285,6 +285,42 @@ def _cases() -> dict[str, list[Case]]:
         Case("embedding", (6,), (f"Embedding({VOCABULARY}, 4)",), tokens=True),
         Case("embedding_gru", (5,), (f"Embedding({VOCABULARY}, 3)", "GRU(4)"), tokens=True),
     ]
+    # Augmentation layers are the identity in inference (RandomCrop too: Keras 3 passes the
+    # whole image through, so a case crops only where what follows does not mind the size);
+    # tests/test_augmentation.py checks them in training.
+    c["RandomFlip"] = [
+        Case("random_flip", (5, 6, 2), ("RandomFlip",)),
+        Case("random_flip_horizontal_conv", (6, 6, 2), ("RandomFlip(horizontal)", "Conv2D(2, 3)")),
+    ]
+    c["RandomCrop"] = [
+        Case("random_crop_full_size", (6, 5, 2), ("RandomCrop(6, 5)",)),
+        Case("random_crop_then_gap", (8, 8, 2), ("RandomCrop(6, 4)", "GlobalAveragePooling2D")),
+    ]
+    c["RandomTranslation"] = [
+        Case("random_translation", (6, 6, 2), ("RandomTranslation(0.2, 0.1)",)),
+        Case(
+            "random_translation_after_conv",
+            (6, 6, 1),
+            ("Conv2D(2, 3)", "RandomTranslation([-0.1, 0.2], 0.3, fill_mode=constant)", "Flatten"),
+        ),
+    ]
+    c["RandomRotation"] = [
+        Case("random_rotation", (6, 6, 2), ("RandomRotation(0.1)",)),
+        Case("random_rotation_nearest_conv", (7, 6, 1), ("RandomRotation(0.5, interpolation=nearest)", "Conv2D(2, 3)")),
+    ]
+    c["RandomZoom"] = [
+        Case("random_zoom", (6, 6, 2), ("RandomZoom(0.2)",)),
+        Case("random_zoom_two_factors_conv", (6, 7, 1), ("RandomZoom([-0.3, 0.1], 0.2, fill_mode=wrap)", "Conv2D(2, 3)")),
+    ]
+    c["RandomContrast"] = [
+        Case("random_contrast", (5, 5, 3), ("RandomContrast(0.3)",)),
+        Case("random_contrast_range_conv", (6, 6, 2), ("RandomContrast([0.2, 0.5], value_range=[-3, 3])", "Conv2D(2, 3)")),
+    ]
+    c["Rescaling"] = [
+        Case("rescaling_flat", (5,), ("Rescaling(0.5, offset=-1)",)),
+        Case("rescaling_image_conv", (6, 6, 2), ("Rescaling(1/255)", "Conv2D(2, 3)")),
+        Case("rescaling_after_conv", (6, 6, 1), ("Conv2D(2, 3)", "Rescaling(2, 0.5)", "Flatten")),
+    ]
     # Merges read named tensors (`input` is the model input). After a convolution the PyTorch
     # operands are channels-first: a merge of two feature maps stays so (Concatenate's axis
     # mapped to it); a feature map merged with a channels-last tensor is permuted back first.

@@ -14,6 +14,7 @@ from netspec.catalogue import (  # noqa: F401  (imported to register their entri
     initializers,
     merge,
     normalization,
+    preprocessing,
     recurrent,
     training,
 )

@@ -23,6 +23,7 @@ from netspec.codegen.common import (
     train_settings,
     variables,
 )
+from netspec.codegen.snippets import definition
 from netspec.codegen.writer import Writer, camel_case, identifier, literal
 
 # Module-level helpers a lowering can ask for, by name.
@@ -124,6 +125,18 @@ HELPERS: dict[str, str] = {
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.pad(x)) / self.count''',
+    # Image augmentation (catalogue/preprocessing.py), real Python in snippets/torch_augment.py
+    "RandomFlip": definition("torch_augment", "RandomFlip"),
+    "RandomCrop": definition("torch_augment", "RandomCrop"),
+    "RandomTranslation": definition("torch_augment", "RandomTranslation"),
+    "RandomRotation": definition("torch_augment", "RandomRotation"),
+    "RandomZoom": definition("torch_augment", "RandomZoom"),
+    "RandomContrast": definition("torch_augment", "RandomContrast"),
+    "Rescaling": definition("torch_augment", "Rescaling"),
+    "affine_transform_images": definition("torch_augment", "affine_transform_images"),
+    "map_coordinates": definition("torch_augment", "map_coordinates"),
+    "round_half_away": definition("torch_augment", "round_half_away"),
+    "uniform_draws": definition("torch_augment", "uniform_draws"),
 }
 
 
