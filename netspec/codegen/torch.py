@@ -8,6 +8,9 @@ elements is the spec's (channels-last) order, the same as in the Keras model.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
 from netspec import __version__, catalogue, ir
 from netspec.catalogue.base import Code, Layout, TorchLowering
 from netspec.catalogue.merge import MergeEntry
@@ -141,7 +144,7 @@ HELPERS: dict[str, str] = {
 
 
 # Names the module defines that a CamelCase model name could spell (camel_case drops '_').
-_MODULE_NAMES = frozenset({"Callable", "Iterable", "EPSILON", "TRAIN"})
+_MODULE_NAMES = frozenset({"Callable", "Iterable", "Iterator", "EPSILON", "TRAIN", "EpochSampler"})
 
 
 def _shape_comment(shape: ir.Shape, layout: Layout) -> str:
@@ -182,7 +185,7 @@ def generate(model: ir.Model) -> str:
     w.line()
     if torch_loop.uses_math(model):
         w.line("import math")
-    w.line("from collections.abc import Callable, Iterable")
+    w.line("from collections.abc import Callable, Iterable, Iterator")
     w.line()
     w.line("import torch")
     w.line("from torch import nn")
@@ -405,12 +408,16 @@ def _forward(
     """forward(): every tensor in a variable (`x` along a chain), each with its layout.
 
     A layer gets its operand in the layout it works in (a permute where that changes); a
-    merge gets all its operands in one layout; each output is returned channels-last.
+    merge gets all its operands in one layout; each output is returned channels-last. With
+    mixed precision, the layers that make the model's outputs run in float32, autocast off
+    (as Keras runs them with a float32 dtype policy), so softmax outputs, losses and metrics
+    are float32.
     """
     names = variables(model, "x")
     arguments = ", ".join(f"{names[i.name]}: torch.Tensor" for i in model.inputs)
     count = len(model.outputs)
     returns = "torch.Tensor" if count == 1 else f"tuple[{', '.join(['torch.Tensor'] * count)}]"
+    mixed = model.train.precision != "fp32"
     w.line(f"def forward(self, {arguments}) -> {returns}:")
     layouts = {names[i.name]: Layout.SPEC for i in model.inputs}
     with w.indent():
@@ -418,42 +425,59 @@ def _forward(
             operands = [names[t] for t in layer.inputs]
             target = names[layer.name]
             rank = len(layer.input_shape)
-            if isinstance(entry, MergeEntry):
-                merged = {layouts[v] for v in operands}
-                layout = Layout.CHANNELS_FIRST if merged == {Layout.CHANNELS_FIRST} else Layout.SPEC
-                for v in dict.fromkeys(operands):
-                    _to_layout(w, v, rank, layout, layouts)
-                expression = entry.torch_merge(
-                    layer.params, layer, operands, layout is Layout.CHANNELS_FIRST
-                )
-            else:
-                source = operands[0]
-                wanted = lowering.layout
-                if wanted is not Layout.ANY and rank >= 2:
-                    _to_layout(w, source, rank, wanted, layouts)
-                layout = layouts[source]
-                module = f"self.{layer.name}"
-                if lowering.forward and source != target:  # the statements rebind their operand
-                    w.line(f"{target} = {source}")
-                    source = target
-                for statement in lowering.forward:
-                    w.line(statement.format(x=source, m=module))
-                expression = lowering.expr.format(x=source, m=module)
-                activation = entry.activation(layer.params)
-                if activation and activation != "linear":
-                    activation_entry = catalogue.lookup("activation", activation)
-                    assert activation_entry is not None
-                    channel_dim = 1 if layout is Layout.CHANNELS_FIRST and rank >= 2 else -1
-                    expression = activation_entry().torch(expression, channel_dim)  # type: ignore[attr-defined]
-            out_layout = layout if len(layer.output_shape) >= 2 else Layout.SPEC
-            comment = _shape_comment(layer.output_shape, out_layout)
-            if expression != target:
-                w.line(f"{target} = {expression}  {comment}")
+            with ExitStack() as in_float32:
+                if isinstance(entry, MergeEntry):
+                    merged = {layouts[v] for v in operands}
+                    layout = Layout.CHANNELS_FIRST if merged == {Layout.CHANNELS_FIRST} else Layout.SPEC
+                    for v in dict.fromkeys(operands):
+                        _to_layout(w, v, rank, layout, layouts)
+                    if mixed and layer.name in model.outputs:
+                        in_float32.enter_context(_float32(w, operands))
+                    expression = entry.torch_merge(
+                        layer.params, layer, operands, layout is Layout.CHANNELS_FIRST
+                    )
+                else:
+                    source = operands[0]
+                    wanted = lowering.layout
+                    if wanted is not Layout.ANY and rank >= 2:
+                        _to_layout(w, source, rank, wanted, layouts)
+                    layout = layouts[source]
+                    if mixed and layer.name in model.outputs:
+                        in_float32.enter_context(_float32(w, [source]))
+                    module = f"self.{layer.name}"
+                    if lowering.forward and source != target:  # the statements rebind their operand
+                        w.line(f"{target} = {source}")
+                        source = target
+                    for statement in lowering.forward:
+                        w.line(statement.format(x=source, m=module))
+                    expression = lowering.expr.format(x=source, m=module)
+                    activation = entry.activation(layer.params)
+                    if activation and activation != "linear":
+                        activation_entry = catalogue.lookup("activation", activation)
+                        assert activation_entry is not None
+                        channel_dim = 1 if layout is Layout.CHANNELS_FIRST and rank >= 2 else -1
+                        expression = activation_entry().torch(expression, channel_dim)  # type: ignore[attr-defined]
+                out_layout = layout if len(layer.output_shape) >= 2 else Layout.SPEC
+                comment = _shape_comment(layer.output_shape, out_layout)
+                if expression != target:
+                    w.line(f"{target} = {expression}  {comment}")
             layouts[target] = out_layout
         results = [names[o] for o in model.outputs]
         for name, v in zip(model.outputs, dict.fromkeys(results), strict=False):
             _to_layout(w, v, len(model.shape_of(name)), Layout.SPEC, layouts)
         w.line(f"return {', '.join(results)}")
+
+
+@contextmanager
+def _float32(w: Writer, operands: list[str]) -> Iterator[None]:
+    """`with torch.autocast(…, enabled=False):` with the operands cast to float32 first."""
+    w.line(
+        f"with torch.autocast({operands[0]}.device.type, enabled=False):  # outputs in float32"
+    )
+    with w.indent():
+        for v in dict.fromkeys(operands):
+            w.line(f"{v} = {v}.float()")
+        yield
 
 
 def _to_layout(w: Writer, variable: str, rank: int, wanted: Layout, layouts: dict[str, Layout]) -> None:
