@@ -1,8 +1,8 @@
 """Image augmentation on both targets: inference, the training distribution, fixed draws.
 
 Each layer is compiled from a small spec (once per spec, by the `built` fixture) to Keras and
-PyTorch. In inference both targets are the identity (RandomCrop: Keras 3 passes the image
-through, size and all; Rescaling: the affine map). In training the random parameter of every
+PyTorch. In inference both targets are the identity (RandomCrop: the central window of the
+crop's aspect ratio, resized to the crop, as Keras documents; Rescaling: the affine map). In training the random parameter of every
 output is recovered from the output itself, on each target, and its distribution checked
 against Keras' rule. Where a degenerate range fixes the parameter, the PyTorch output must
 equal the Keras output: that pins interpolation, fill mode, centre and signs. Last, each
@@ -128,7 +128,6 @@ INFERENCE = (
     "RandomRotation(0.3, fill_mode=constant)",
     "RandomZoom(0.2, 0.4, interpolation=nearest)",
     "RandomContrast(0.5)",
-    "RandomCrop(5, 4)",  # Keras 3 does not crop in inference: the whole image passes
 )
 
 
@@ -137,6 +136,34 @@ INFERENCE = (
 def test_inference_is_the_identity(built, layer: str, target: str) -> None:
     x = images(16, (8, 8, 2))
     assert np.array_equal(built((8, 8, 2), layer).run(target, x, training=False), x)
+
+
+@pytest.mark.parametrize(
+    ("shape", "crop", "window"),
+    [
+        ((8, 8, 2), "RandomCrop(8, 8)", (0, 0, 8, 8)),  # the whole image: the identity
+        ((8, 8, 2), "RandomCrop(4, 4)", (0, 0, 8, 8)),  # same aspect: all of it, halved
+        ((8, 8, 2), "RandomCrop(8, 4)", (0, 2, 8, 4)),  # taller: a central 8 × 4 band
+        ((9, 7, 1), "RandomCrop(5, 6)", (2, 0, 5, 7)),  # wider: 5 central rows of 7, resized
+    ],
+)
+def test_random_crop_in_inference_resizes_the_central_window(
+    built, shape: tuple[int, ...], crop: str, window: tuple[int, int, int, int]
+) -> None:
+    """As Keras documents (its 3.15 code passes the image through, keras-team/keras#21868):
+    the largest central window of the crop's aspect ratio, resized bilinearly to the crop."""
+    b = built(shape, crop)
+    x = images(6, shape)
+    keras_out = b.run("keras", x, training=False)
+    torch_out = b.run("torch", x, training=False)
+    height, width = b.model.layers[0].output_shape[:2]
+    assert keras_out.shape == torch_out.shape == (6, height, width, shape[-1])
+    np.testing.assert_allclose(torch_out, keras_out, atol=1e-5)
+    top, left, rows, columns = window
+    expected = keras.ops.image.resize(
+        x[:, top : top + rows, left : left + columns], (height, width), interpolation="bilinear"
+    )
+    np.testing.assert_allclose(keras_out, np.asarray(expected), atol=1e-6)
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -1,7 +1,7 @@
 """Image augmentation and rescaling: Keras 3's preprocessing layers, on both targets.
 
 The random layers change images only while training and pass them through in inference
-(RandomCrop included: Keras 3 does not crop in inference). Their factors follow Keras' rules
+(RandomCrop: a central window resized to the crop, as Keras documents). Their factors follow Keras' rules
 to the letter: a number f is the range [-f, f] (RandomContrast: [0, f]), a pair [lower, upper]
 a range, sorted as Keras sorts it. The Keras lowering is Keras' own layer with the factor as
 the spec wrote it; the PyTorch lowering is a generated module (codegen/snippets/
@@ -181,9 +181,11 @@ class RandomCrop(_Augmentation):
     """In training, a height × width window of each batch (one offset per batch, as Keras).
 
     Where the input is larger along both axes the offset is uniform over every position; where
-    one axis already has the crop's size, Keras takes the centred window. In inference Keras 3
-    passes the input through unchanged, its size too ([H, W, C], not [height, width, C]), and
-    so does the PyTorch module: layers after it see the full image in inference.
+    one axis already has the crop's size, Keras takes the centred window. In inference, the
+    rule Keras documents: the largest central window of the crop's aspect ratio, resized
+    (bilinear) to height × width, so the shape is the same in training and inference. (Keras
+    3.15's own layer passes the image through in inference, keras-team/keras#21868; the Keras
+    module uses a subclass, CenteredRandomCrop, that keeps the documented rule.)
     """
 
     kind = "RandomCrop"
@@ -205,7 +207,10 @@ class RandomCrop(_Augmentation):
         return (p.height, p.width, channels)
 
     def keras(self, p: RandomCropParams, layer: ir.Layer) -> PyCall:
-        return PyCall("layers.RandomCrop", (), {"height": p.height, "width": p.width})
+        return PyCall("CenteredRandomCrop", (), {"height": p.height, "width": p.width})
+
+    def keras_helpers(self, p: RandomCropParams) -> tuple[str, ...]:
+        return ("CenteredRandomCrop",)
 
     def torch(self, p: RandomCropParams, layer: ir.Layer) -> TorchLowering:
         return self.lowering(layer, PyCall("RandomCrop", (), {"height": p.height, "width": p.width}))

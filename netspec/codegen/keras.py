@@ -14,6 +14,7 @@ from netspec.codegen.common import (
     train_settings,
     variables,
 )
+from netspec.codegen.snippets import definition
 from netspec.codegen.writer import Writer, literal
 
 # Module-level layer classes a lowering can ask for, by name: what Keras has no layer for.
@@ -64,6 +65,9 @@ class PositionalEmbedding(layers.Layer):
             "embeddings_initializer": self.embeddings_initializer,
         }''',
 }
+
+
+HELPERS["CenteredRandomCrop"] = definition("keras_augment", "CenteredRandomCrop")
 
 
 def generate(model: ir.Model) -> str:

@@ -107,11 +107,12 @@ class RandomFlip(nn.Module):
 
 
 class RandomCrop(nn.Module):
-    """Keras 3's RandomCrop, inference included.
+    """Keras' RandomCrop.
 
     In training, one window of height × width per batch: where the image is larger along both
     axes, at a random offset (each offset equally likely), else the centred window. In eval
-    mode the input passes unchanged, its size too: Keras 3 does not crop in inference.
+    mode, as Keras documents it: the largest central window of the crop's aspect ratio,
+    resized (bilinear, half-pixel centres, as TensorFlow resizes) to height × width.
     """
 
     def __init__(self, height: int, width: int) -> None:
@@ -119,9 +120,17 @@ class RandomCrop(nn.Module):
         self.height, self.width = height, width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return x
         height, width = x.shape[2], x.shape[3]
+        if not self.training:
+            crop_height = max(min(height, int(float(width * self.height) / self.width)), 1)
+            crop_width = max(min(width, int(float(height * self.width) / self.height)), 1)
+            top, left = int((height - crop_height) / 2), int((width - crop_width) / 2)
+            window = x[:, :, top : top + crop_height, left : left + crop_width]
+            if (crop_height, crop_width) == (self.height, self.width):
+                return window
+            return nn.functional.interpolate(
+                window, size=(self.height, self.width), mode="bilinear", align_corners=False
+            )
         if height > self.height and width > self.width:
             top = torch.randint(0, height - self.height + 1, (), device=x.device)
             left = torch.randint(0, width - self.width + 1, (), device=x.device)
