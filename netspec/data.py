@@ -144,9 +144,9 @@ class InputRule:
         )
 
     def apply(self, rows: np.ndarray) -> np.ndarray:
-        x = np.asarray(rows).astype(np.float32)
+        x = np.asarray(rows).astype(np.float32)  # a new array: divided in place
         if self.divide_by is not None:
-            x = x / np.float32(self.divide_by)
+            x /= np.float32(self.divide_by)
         if tuple(x.shape[1:]) != self.shape:
             x = x.reshape((len(x), *self.shape))
         if self.standardization is not None:

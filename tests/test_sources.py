@@ -64,14 +64,19 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return stream.getvalue()
 
 
-def test_npy_dir_gives_columns_a_test_set_and_named_arrays(tmp_path: Path) -> None:
+def test_npy_dir_gives_columns_a_test_set_and_named_arrays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     np.save(tmp_path / "x.npy", np.ones((10, 4), np.float32))
     np.save(tmp_path / "y.npy", np.arange(10) % 3)
     np.save(tmp_path / "x_test.npy", np.zeros((4, 4), np.float32))
     np.save(tmp_path / "y_test.npy", np.arange(4) % 3)
     model = model_of(spec_text(), data=f'npy_dir("{tmp_path}")')
     prepared = data.prepare(model, model.train)
-    assert isinstance(prepared.train.x[0], NpyRows)  # nothing read into memory yet
+    assert isinstance(prepared.train.x[0], np.ndarray)  # small files are read whole
+    monkeypatch.setattr("netspec.catalogue.data.NPY_IN_MEMORY_BYTES", 0)
+    prepared = data.prepare(model, model.train)
+    assert isinstance(prepared.train.x[0], NpyRows)  # larger ones: nothing read yet
     assert len(prepared.train) == 10 and len(prepared.test) == 4  # type: ignore[arg-type]
     np.testing.assert_array_equal(prepared.x_test, np.zeros((4, 4)))
     other = model_of(spec_text(), data=f'npy_dir("{tmp_path}", x="z")')

@@ -43,8 +43,8 @@ class NpyRows:
     """The rows of a C-ordered `.npy` file, read on demand.
 
     The header is checked when the column is made (a broken file fails before training);
-    rows are read with one `pread` per run of consecutive rows, so a batch of random rows
-    costs one small read each and a sequential pass reads large blocks.
+    a shuffled batch costs one small `pread` per row (about 1.3 µs here), consecutive rows (an
+    ordered pass, as evaluation makes) one read for them all.
     """
 
     def __init__(self, path: Path) -> None:
@@ -106,26 +106,24 @@ class NpyRows:
         if isinstance(rows, slice):
             rows = np.arange(*rows.indices(len(self)))
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
-        if not len(rows):
+        count, size, base = len(rows), self.row_bytes, self.offset
+        out = np.empty((count, *self.shape[1:]), dtype=self.dtype)
+        if not count:
             return out
-        if rows.min() < 0 or rows.max() >= len(self):
+        listed = rows.tolist()
+        if min(listed) < 0 or max(listed) >= len(self):
             raise IndexError(f"rows outside 0 … {len(self) - 1} of {self.path}")
-        order = np.argsort(rows, kind="stable")
-        sorted_rows = rows[order]
-        flat = out.reshape(len(rows), -1).view(np.uint8).reshape(len(rows), self.row_bytes)
-        target = np.empty_like(flat)
-        # runs of consecutive rows (a repeated row starts a run of its own): one read each
-        breaks = np.flatnonzero(np.diff(sorted_rows) != 1) + 1
-        starts = np.concatenate(([0], breaks)).tolist()
-        ends = np.concatenate((breaks, [len(rows)])).tolist()
-        descriptor = self._descriptor()
-        for start, end in zip(starts, ends, strict=True):
-            first = int(sorted_rows[start])
-            buffer = memoryview(target[start:end]).cast("B")
-            if os.preadv(descriptor, [buffer], self.offset + first * self.row_bytes) != len(buffer):
-                raise ColumnError(f"{self.path}: short read at row {first}")
-        flat[order] = target
+        view = memoryview(out.reshape(count, -1).view(np.uint8)).cast("B")
+        descriptor, read = self._descriptor(), os.preadv
+        if listed[-1] - listed[0] == count - 1 and listed == list(range(listed[0], listed[-1] + 1)):
+            reads = [(0, listed[0], count)]  # consecutive rows (an ordered pass): one read
+        else:
+            reads = [(k, row, 1) for k, row in enumerate(listed)]  # a shuffled batch: a read a row
+        for position, row, rows_read in reads:
+            wanted = rows_read * size
+            got = read(descriptor, [view[position * size : position * size + wanted]], base + row * size)
+            if got != wanted:
+                raise ColumnError(f"{self.path}: short read at row {row}")
         return out
 
 

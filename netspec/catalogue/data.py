@@ -555,6 +555,10 @@ class Csv(DataSourceEntry):
 # --------------------------------------------------------------------------- sources that stream
 
 
+NPY_IN_MEMORY_BYTES = 16 * 2**20
+"""`.npy` files up to this size (labels, small sets) are read whole; larger ones by rows."""
+
+
 class NpyDirParams(ir.Params):
     path: str = Field(min_length=1, description="folder of .npy files")
     x: str | tuple[str, ...] = Field(
@@ -602,7 +606,10 @@ class NpyDir(DataSourceEntry):
                     hint=f"files: {', '.join(f'{n}.npy' for n in present) or 'none'}",
                 )
             try:
-                return NpyRows(path)
+                rows = NpyRows(path)
+                if path.stat().st_size <= NPY_IN_MEMORY_BYTES:  # labels: read whole
+                    return rows[slice(None)]
+                return rows
             except ColumnError as error:
                 raise DataError("E0402", error.message, error.hint) from error
 

@@ -145,7 +145,7 @@ def _write_data(w: Writer, shapes: _Shapes) -> None:
         w.line()
         w.lines(definition("torch_data", name))
     source = "torch_data_tuples" if shapes.tuples else "torch_data"
-    for name in ("memory_batches", "loader_batches", "inference_batches"):
+    for name in ("memory_batches", "source_batches", "loader_batches", "inference_batches"):
         w.line()
         w.line()
         w.lines(definition(source, name))
@@ -395,7 +395,7 @@ def _write_fit(
         w.line("history = {key: list(values) for key, values in (history or {}).items()}")
         memory_type = "tuple" if shapes.tuples else "torch.Tensor"
         w.line(f"streamed = not isinstance(x, {memory_type})")
-        w.line("if streamed:")
+        w.line("if streamed and workers > 0:")
         with w.indent():
             w.call(
                 "loader = ",
@@ -416,13 +416,16 @@ def _write_fit(
         w.line("for epoch in range(initial_epoch, epochs):")
         with w.indent():
             w.line("torch.manual_seed(seed + epoch)")
-            w.line("if streamed:")
+            w.line("order = epoch_order(samples, seed, epoch, shuffle)")
+            w.line("if streamed and workers > 0:  # read by worker processes")
             with w.indent():
                 w.line("loader.sampler.set_epoch(epoch)")
                 w.line("batches = loader_batches(loader, device)")
+            w.line("elif streamed:  # read in this process")
+            with w.indent():
+                w.line("batches = source_batches(x, order, batch_size, device)")
             w.line("else:")
             with w.indent():
-                w.line("order = epoch_order(samples, seed, epoch, shuffle)")
                 w.line("batches = memory_batches(x, y, order, batch_size)")
             scaler_arg = ", scaler" if fp16 else ""
             w.line(f"logs = train_epoch(model, optimizer, loss_fn, batches, on_step{scaler_arg})")

@@ -21,6 +21,20 @@ def memory_batches(
         yield [t[index] for t in x], [t[index] for t in y]
 
 
+def source_batches(
+    source: object, order: torch.Tensor, batch_size: int, device: torch.device
+) -> Iterator[tuple[list[torch.Tensor], list[torch.Tensor] | None]]:
+    """Batches read from a batch source in the training process, in `order`: with no worker
+    processes, a DataLoader's per-batch machinery would cost as much as the reads."""
+    order = order.numpy()
+    for start in range(0, len(order), batch_size):
+        x_batch, y_batch = source[order[start : start + batch_size]]
+        x_batch = [torch.from_numpy(a).to(device) for a in x_batch]
+        if y_batch is not None:
+            y_batch = [torch.from_numpy(a).to(device) for a in y_batch]
+        yield x_batch, y_batch
+
+
 def loader_batches(
     loader: torch.utils.data.DataLoader, device: torch.device
 ) -> Iterator[tuple[list[torch.Tensor], list[torch.Tensor] | None]]:
@@ -45,6 +59,9 @@ def inference_batches(
         for start in range(0, len(x[0]), batch_size):
             stop = start + batch_size
             yield [t[start:stop] for t in x], ([t[start:stop] for t in y] if y is not None else None)
+        return
+    if workers == 0:
+        yield from source_batches(x, torch.arange(len(x)), batch_size, device)
         return
     loader = make_loader(
         x,

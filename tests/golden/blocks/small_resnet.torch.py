@@ -314,6 +314,20 @@ def memory_batches(
         yield x[index], y[index]
 
 
+def source_batches(
+    source: object, order: torch.Tensor, batch_size: int, device: torch.device
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Batches read from a batch source in the training process, in `order`: with no worker
+    processes, a DataLoader's per-batch machinery would cost as much as the reads."""
+    order = order.numpy()
+    for start in range(0, len(order), batch_size):
+        x_batch, y_batch = source[order[start : start + batch_size]]
+        x_batch = torch.from_numpy(x_batch).to(device)
+        if y_batch is not None:
+            y_batch = torch.from_numpy(y_batch).to(device)
+        yield x_batch, y_batch
+
+
 def loader_batches(
     loader: torch.utils.data.DataLoader, device: torch.device
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
@@ -334,6 +348,9 @@ def inference_batches(
         for start in range(0, len(x), batch_size):
             stop = start + batch_size
             yield x[start:stop], (y[start:stop] if y is not None else None)
+        return
+    if workers == 0:
+        yield from source_batches(x, torch.arange(len(x)), batch_size, device)
         return
     loader = make_loader(
         x,
@@ -446,7 +463,7 @@ def fit(
     loss_fn = build_loss()
     history = {key: list(values) for key, values in (history or {}).items()}
     streamed = not isinstance(x, torch.Tensor)
-    if streamed:
+    if streamed and workers > 0:
         loader = make_loader(
             x,
             batch_size=batch_size,
@@ -459,11 +476,13 @@ def fit(
     validation = validation_data if isinstance(validation_data, tuple) else None
     for epoch in range(initial_epoch, epochs):
         torch.manual_seed(seed + epoch)
-        if streamed:
+        order = epoch_order(samples, seed, epoch, shuffle)
+        if streamed and workers > 0:  # read by worker processes
             loader.sampler.set_epoch(epoch)
             batches = loader_batches(loader, device)
+        elif streamed:  # read in this process
+            batches = source_batches(x, order, batch_size, device)
         else:
-            order = epoch_order(samples, seed, epoch, shuffle)
             batches = memory_batches(x, y, order, batch_size)
         logs = train_epoch(model, optimizer, loss_fn, batches, on_step)
         if validation_data is not None:

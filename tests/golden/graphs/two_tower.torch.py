@@ -243,6 +243,20 @@ def memory_batches(
         yield [t[index] for t in x], [t[index] for t in y]
 
 
+def source_batches(
+    source: object, order: torch.Tensor, batch_size: int, device: torch.device
+) -> Iterator[tuple[list[torch.Tensor], list[torch.Tensor] | None]]:
+    """Batches read from a batch source in the training process, in `order`: with no worker
+    processes, a DataLoader's per-batch machinery would cost as much as the reads."""
+    order = order.numpy()
+    for start in range(0, len(order), batch_size):
+        x_batch, y_batch = source[order[start : start + batch_size]]
+        x_batch = [torch.from_numpy(a).to(device) for a in x_batch]
+        if y_batch is not None:
+            y_batch = [torch.from_numpy(a).to(device) for a in y_batch]
+        yield x_batch, y_batch
+
+
 def loader_batches(
     loader: torch.utils.data.DataLoader, device: torch.device
 ) -> Iterator[tuple[list[torch.Tensor], list[torch.Tensor] | None]]:
@@ -267,6 +281,9 @@ def inference_batches(
         for start in range(0, len(x[0]), batch_size):
             stop = start + batch_size
             yield [t[start:stop] for t in x], ([t[start:stop] for t in y] if y is not None else None)
+        return
+    if workers == 0:
+        yield from source_batches(x, torch.arange(len(x)), batch_size, device)
         return
     loader = make_loader(
         x,
@@ -382,7 +399,7 @@ def fit(
     loss_fn = build_loss()
     history = {key: list(values) for key, values in (history or {}).items()}
     streamed = not isinstance(x, tuple)
-    if streamed:
+    if streamed and workers > 0:
         loader = make_loader(
             x,
             batch_size=batch_size,
@@ -395,11 +412,13 @@ def fit(
     validation = validation_data if isinstance(validation_data, tuple) else None
     for epoch in range(initial_epoch, epochs):
         torch.manual_seed(seed + epoch)
-        if streamed:
+        order = epoch_order(samples, seed, epoch, shuffle)
+        if streamed and workers > 0:  # read by worker processes
             loader.sampler.set_epoch(epoch)
             batches = loader_batches(loader, device)
+        elif streamed:  # read in this process
+            batches = source_batches(x, order, batch_size, device)
         else:
-            order = epoch_order(samples, seed, epoch, shuffle)
             batches = memory_batches(x, y, order, batch_size)
         logs = train_epoch(model, optimizer, loss_fn, batches, on_step)
         if validation_data is not None:

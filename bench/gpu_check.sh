@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# One prepared GPU check: netspec's generated PyTorch loop against careful hand-written loops,
+# fp32 and bf16, on the CNN and ResNet-20 specs (bench/gpu_bench.py prints what and how).
+#
+#   bash bench/gpu_check.sh                          on a machine with a CUDA build of PyTorch
+#   bash bench/gpu_check.sh --device cpu --steps 5   a dry run anywhere: a few steps per run
+#
+# Any other arguments go to bench/gpu_bench.py (--epochs, --models, --batch, --workers,
+# --budget). The whole check stays under 8 minutes: each run is skipped once the budget
+# (--budget, 450 s by default) is spent, and the script itself stops at 470 s.
+#
+# A machine whose Python lacks netspec's own dependencies (lark, pydantic) and reaches no
+# package registry installs them from bench/wheels/, which bench/make_wheels.sh fills here
+# (a few MB, ignored by git), into a virtual environment that sees the machine's own
+# packages (its CUDA PyTorch, numpy, Pillow, safetensors, …): nothing is downloaded there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c "import netspec.check" >/dev/null 2>&1; then
+    if ! ls bench/wheels/netspec-*.whl >/dev/null 2>&1; then
+        echo "gpu_check: netspec is not importable here and bench/wheels/ has no netspec wheel;" >&2
+        echo "           run bench/make_wheels.sh on a machine with a package registry first" >&2
+        exit 2
+    fi
+    VENV=${GPU_CHECK_VENV:-${TMPDIR:-/tmp}/netspec-gpu-check}
+    if [ ! -x "$VENV/bin/python" ]; then
+        "$PYTHON" -m venv --system-site-packages "$VENV"
+    fi
+    "$VENV/bin/python" -m pip install --quiet --no-index --find-links bench/wheels --no-deps \
+        bench/wheels/netspec-*.whl
+    "$VENV/bin/python" -m pip install --quiet --no-index --find-links bench/wheels \
+        lark pydantic typer rich
+    PYTHON="$VENV/bin/python"
+fi
+
+"$PYTHON" - <<'PY'
+import torch
+cuda = torch.cuda.is_available()
+print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, "
+      + (f"{torch.cuda.get_device_name(0)}, bf16 {torch.cuda.is_bf16_supported()}" if cuda else "no GPU"))
+PY
+exec timeout --signal=INT 470 "$PYTHON" bench/gpu_bench.py "$@"
