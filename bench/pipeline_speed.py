@@ -276,25 +276,29 @@ def part_speed(tmp: Path, args: argparse.Namespace) -> None:
         f"{args.epochs} epochs, {args.threads} threads; steady state = best epoch after the first"
     )
     print(f"{'backend':<7} {'pipeline':<8} {'workers':>7} {'s/epoch':>8} {'ratio':>6} {'test%':>6}  epochs (s)")
-    for backend in args.backends:
-        memory_seconds = None
-        for pipeline, workers in (("memory", 0), ("stream", 0), ("stream", 1)):
+    configs = [(b, pipeline, workers) for b in args.backends for pipeline, workers in
+               (("memory", 0), ("stream", 0), ("stream", 1))]  # fmt: skip
+    results: dict[tuple[str, str, int], list[dict[str, Any]]] = {c: [] for c in configs}
+    for _ in range(args.repeat):  # rounds of every configuration: the machine's drift hits all
+        for backend, pipeline, workers in configs:
             job = {
                 "part": "speed", "backend": backend, "spec": str(spec), "threads": args.threads,
-                "out": str(tmp / f"run-{backend}-{pipeline}-{workers}"),
+                "out": str(tmp / f"run-{backend}-{pipeline}-{workers}-{len(results[backend, pipeline, workers])}"),
                 "overrides": {"epochs": str(args.epochs), "pipeline": pipeline, "workers": str(workers)},
             }  # fmt: skip
-            best = min(
-                (launch(job) for _ in range(args.repeat)), key=lambda r: steady(r["epoch_seconds"])
-            )
-            seconds = steady(best["epoch_seconds"])
-            memory_seconds = memory_seconds or seconds
-            print(
-                f"{backend:<7} {pipeline:<8} {workers:>7} {seconds:8.3f} "
-                f"{memory_seconds / seconds:6.2f} {100 * best['test_accuracy']:6.1f}  "
-                + " ".join(f"{s:.2f}" for s in best["epoch_seconds"]),
-                flush=True,
-            )
+            results[backend, pipeline, workers].append(launch(job))
+    for backend, pipeline, workers in configs:
+        runs = results[backend, pipeline, workers]
+        best = min(runs, key=lambda r: steady(r["epoch_seconds"]))
+        seconds = steady(best["epoch_seconds"])
+        memory = min(steady(r["epoch_seconds"]) for r in results[backend, "memory", 0])
+        print(
+            f"{backend:<7} {pipeline:<8} {workers:>7} {seconds:8.3f} {memory / seconds:6.2f} "
+            f"{100 * best['test_accuracy']:6.1f}  "
+            + " ".join(f"{s:.2f}" for s in best["epoch_seconds"])
+            + "   (runs: " + " ".join(f"{steady(r['epoch_seconds']):.2f}" for r in runs) + ")",
+            flush=True,
+        )
 
 
 def part_rss(tmp: Path, args: argparse.Namespace) -> None:

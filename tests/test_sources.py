@@ -231,19 +231,20 @@ def test_an_image_folder_trains_streamed_and_predict_names_the_classes(
     assert any(name in result.stdout for name in ("'cat'", "'dog'", "'owl'"))
 
 
-@pytest.mark.parametrize("workers", ["0", "1"])
+@pytest.mark.parametrize(("backend", "workers"), [("torch", "0"), ("torch", "1"), ("keras", "0")])
 def test_an_image_that_breaks_while_decoding_stops_the_run_with_a_diagnostic(
-    tmp_path: Path, workers: str
+    tmp_path: Path, backend: str, workers: str
 ) -> None:
     """The header reads (the check passes), the pixels do not: the run stops with the file's
-    name, from the training process (workers 0) and from a DataLoader worker (1)."""
+    name, from the training process (workers 0), from a DataLoader worker (1) and from a
+    tf.data reader (Keras)."""
     folder = image_folder(tmp_path / "images", size=(64, 64))
     broken = folder / "dog" / "0.png"
     broken.write_bytes(broken.read_bytes()[:120])  # header and a little of the pixel data
     spec = image_spec(folder, tmp_path / "p.net")
     spec.write_text(spec.read_text().replace("test_split = 0.25", "test_split = 0.0"))
     out = tmp_path / "run"
-    outcome = training.train(spec, {"pipeline": "stream", "workers": workers}, options("torch", out))
+    outcome = training.train(spec, {"pipeline": "stream", "workers": workers}, options(backend, out))
     assert outcome.status == 1
     [diagnostic] = list(outcome.diagnostics)
     assert diagnostic.code == "E0402" and "dog/0.png" in diagnostic.message

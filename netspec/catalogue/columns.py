@@ -115,15 +115,17 @@ class NpyRows:
             raise IndexError(f"rows outside 0 … {len(self) - 1} of {self.path}")
         view = memoryview(out.reshape(count, -1).view(np.uint8)).cast("B")
         descriptor, read = self._descriptor(), os.preadv
-        if listed[-1] - listed[0] == count - 1 and listed == list(range(listed[0], listed[-1] + 1)):
-            reads = [(0, listed[0], count)]  # consecutive rows (an ordered pass): one read
-        else:
-            reads = [(k, row, 1) for k, row in enumerate(listed)]  # a shuffled batch: a read a row
-        for position, row, rows_read in reads:
-            wanted = rows_read * size
-            got = read(descriptor, [view[position * size : position * size + wanted]], base + row * size)
-            if got != wanted:
+        first = listed[0]
+        if listed[-1] - first == count - 1 and listed == list(range(first, first + count)):
+            # consecutive rows (an ordered pass): one read
+            if read(descriptor, [view], base + first * size) != count * size:
+                raise ColumnError(f"{self.path}: short read at row {first}")
+            return out
+        start = 0
+        for row in listed:  # a shuffled batch: a read a row, straight into its place
+            if read(descriptor, [view[start : start + size]], base + row * size) != size:
                 raise ColumnError(f"{self.path}: short read at row {row}")
+            start += size
         return out
 
 

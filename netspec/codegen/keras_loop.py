@@ -30,6 +30,10 @@ from netspec.codegen.writer import Writer, literal
 
 STEPS_PER_EXECUTION = 32
 
+READS_PER_CALL = 8
+"""Batches a streamed Keras pipeline reads per call into Python (tf.numpy_function): the call
+costs about as much as a batch of reads, so reading several at once keeps it small."""
+
 DTYPE_POLICIES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
@@ -213,8 +217,8 @@ def _write_stream_batches(w: Writer, model: ir.Model, dicts: bool) -> None:
         w.docstring(
             "One epoch of batches read from a batch source: len(source) samples, and\n"
             f"source[indices] → (x, y) as NumPy {shape}, converted as the model takes them;\n"
-            "`workers` batches are read at once (None: as many as tf.data finds best), in the\n"
-            "order epoch_indices draws. With targets=False the batches hold x alone."
+            "`workers` reads run at once (None: as many as tf.data finds best), in the order\n"
+            "epoch_indices draws. With targets=False the batches hold x alone."
         )
         w.line("samples = len(source)")
         w.line()
@@ -257,8 +261,10 @@ def _write_stream_batches(w: Writer, model: ir.Model, dicts: bool) -> None:
         w.line()
         w.line("return (")
         with w.indent():
-            w.line("epoch_indices(samples, batch_size, seed, epoch, shuffle)")
+            w.line(f"epoch_indices(samples, batch_size * {READS_PER_CALL}, seed, epoch, shuffle)")
             w.line(".map(read_batch, num_parallel_calls=workers or tf.data.AUTOTUNE, deterministic=True)")
+            w.line(f".unbatch()  # {READS_PER_CALL} batches a read, cut back into batches: the same ones")
+            w.line(".batch(batch_size)")
             w.line(".apply(tf.data.experimental.assert_cardinality(math.ceil(samples / batch_size)))")
             w.line(".prefetch(tf.data.AUTOTUNE)")
         w.line(")")

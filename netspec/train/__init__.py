@@ -127,7 +127,9 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     if prepared is None:
         return Outcome(1, diagnostics, sources)
     threads = options.threads or model.train.threads or default_threads()
-    plan = choose(model.train, prepared, backend.device_free_bytes(options.device), usable_cores())
+    gpu = device["device"].startswith("cuda")
+    free = backend.device_free_bytes(options.device)
+    plan = choose(model.train, prepared, free, usable_cores(), gpu)
 
     if run is None:
         run = RunDir.create(options.out, model.name, options.backend)
@@ -205,12 +207,8 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         report.close()
         record.update(status="failed", epochs_done=run.last_checkpoint())
         run.write_json("run.json", record)
-        failure = _data_failure(error)
-        if failure is None:
-            raise
         _finish_files(run, model)
-        diagnostics.error(failure.code, failure.message, _data_span(model), failure.hint)
-        return Outcome(1, diagnostics, sources, run.path)
+        return _failed_reading(error, model, diagnostics, sources, run.path)
     seconds = result.pop("epoch_seconds")
     record.update(
         status="completed",
@@ -227,14 +225,23 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     return Outcome(0, diagnostics, sources, run.path, summary)
 
 
-def _data_failure(error: BaseException) -> Any:
+def _failed_reading(
+    error: BaseException,
+    model: ir.Model,
+    diagnostics: Diagnostics,
+    sources: dict[str, str],
+    run_dir: Path | None = None,
+) -> Outcome:
     """A DataError raised while batches were read (a file that cannot be decoded), also
-    when a DataLoader worker or a tf.data reader raised it; None for any other error."""
+    when a DataLoader worker or a tf.data reader raised it, as a diagnostic on the data
+    line; any other error is raised again."""
     from netspec.data import DataError
 
-    if isinstance(error, DataError):
-        return error
-    return DataError.from_worker(str(error))
+    failure = error if isinstance(error, DataError) else DataError.from_worker(str(error))
+    if failure is None:
+        raise error
+    diagnostics.error(failure.code, failure.message, _data_span(model), failure.hint)
+    return Outcome(1, diagnostics, sources, run_dir)
 
 
 def _save_standardization(run: RunDir, model: ir.Model, stats: dict[str, Any]) -> None:
@@ -321,7 +328,9 @@ def _inference_plan(
     config = model.train
     if options.workers is not None:
         config = config.model_copy(update={"workers": options.workers})
-    return choose(config, prepared, backend.device_free_bytes(options.device), usable_cores())
+    gpu = backend.check_device(options.device).startswith("cuda")
+    free = backend.device_free_bytes(options.device)
+    return choose(config, prepared, free, usable_cores(), gpu)
 
 
 def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions) -> Outcome:
@@ -340,15 +349,12 @@ def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions)
         return Outcome(1, diagnostics, sources)
     split = prepared.test if prepared.test is not None else prepared.train
     backend = _backend(record["backend"])
-    ctx = _context(run, record, model, options, prepared, _inference_plan(model, options, prepared, backend))
+    plan = _inference_plan(model, options, prepared, backend)
+    ctx = _context(run, record, model, options, prepared, plan)
     try:
         figures = backend.evaluate_run(ctx, weights, split)
     except Exception as error:
-        failure = _data_failure(error)
-        if failure is None:
-            raise
-        diagnostics.error(failure.code, failure.message, _data_span(model), failure.hint)
-        return Outcome(1, diagnostics, sources)
+        return _failed_reading(error, model, diagnostics, sources)
     result = {"samples": len(split), **figures}
     if "data" not in overrides:
         run.write_json("test.json", figures)
@@ -375,15 +381,12 @@ def predict(
         return Outcome(1, diagnostics, sources)
     backend = _backend(record["backend"])
     prepared = data.Prepared(inputs, None, None, raw.description, None, raw.class_names, raw.decodes)
-    ctx = _context(run, record, model, options, prepared, _inference_plan(model, options, prepared, backend))
+    plan = _inference_plan(model, options, prepared, backend)
+    ctx = _context(run, record, model, options, prepared, plan)
     try:
         outputs = backend.predict_run(ctx, weights, inputs)
     except Exception as error:
-        failure = _data_failure(error)
-        if failure is None:
-            raise
-        diagnostics.error(failure.code, failure.message, _data_span(model), failure.hint)
-        return Outcome(1, diagnostics, sources)
+        return _failed_reading(error, model, diagnostics, sources)
     samples = len(inputs)
     if len(model.outputs) > 1:  # one array per output, by output name
         output = output or run / "predictions.npz"

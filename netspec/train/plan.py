@@ -71,24 +71,29 @@ def size(n: float) -> str:
     return f"{n:.1f} TB"
 
 
-def default_workers(prepared: Prepared, cores: int) -> int:
+def default_workers(prepared: Prepared, cores: int, gpu: bool) -> int:
     """Streamed image files decode in worker processes, one per core but one (for the training
-    process), up to MAX_WORKERS. Arrays on disk are read in the training process: a batch is
-    a few reads and a conversion, cheaper than handing it between processes (bench/README.md)."""
-    if prepared.decodes:
+    process), up to MAX_WORKERS; so do arrays for a GPU, which the training process must keep
+    fed. For the CPU, arrays on disk are read in the training process: a batch is a few reads
+    and a conversion, cheaper than handing it between processes (bench/README.md)."""
+    if prepared.decodes or gpu:
         return max(1, min(MAX_WORKERS, cores - 1))
     return 0
 
 
 def choose(
-    config: ir.TrainConfig, prepared: Prepared, device_free_bytes: int | None, cores: int
+    config: ir.TrainConfig,
+    prepared: Prepared,
+    device_free_bytes: int | None,
+    cores: int,
+    gpu: bool = False,
 ) -> DataPlan:
     """The pipeline for this data on this device, as `pipeline` and `workers` ask."""
     data_bytes = prepared.nbytes()
     host = host_available_bytes()
     budgets = [int(b * MEMORY_FRACTION) for b in (host, device_free_bytes) if b is not None]
     budget = min(budgets) if budgets else None
-    workers = config.workers if config.workers is not None else default_workers(prepared, cores)
+    workers = config.workers if config.workers is not None else default_workers(prepared, cores, gpu)
     if config.pipeline == "memory":
         return DataPlan("memory", 0, data_bytes, budget, f"pipeline = memory, {size(data_bytes)}")
     if config.pipeline == "stream":

@@ -225,8 +225,8 @@ def stream_batches(
 ) -> tf.data.Dataset:
     """One epoch of batches read from a batch source: len(source) samples, and
     source[indices] → (x, y) as NumPy arrays, converted as the model takes them;
-    `workers` batches are read at once (None: as many as tf.data finds best), in the
-    order epoch_indices draws. With targets=False the batches hold x alone.
+    `workers` reads run at once (None: as many as tf.data finds best), in the order
+    epoch_indices draws. With targets=False the batches hold x alone.
     """
     samples = len(source)
 
@@ -242,8 +242,10 @@ def stream_batches(
         return (arrays[0], arrays[1]) if targets else arrays[0]
 
     return (
-        epoch_indices(samples, batch_size, seed, epoch, shuffle)
+        epoch_indices(samples, batch_size * 8, seed, epoch, shuffle)
         .map(read_batch, num_parallel_calls=workers or tf.data.AUTOTUNE, deterministic=True)
+        .unbatch()  # 8 batches a read, cut back into batches: the same ones
+        .batch(batch_size)
         .apply(tf.data.experimental.assert_cardinality(math.ceil(samples / batch_size)))
         .prefetch(tf.data.AUTOTUNE)
     )

@@ -285,8 +285,8 @@ def stream_batches(
 ) -> tf.data.Dataset:
     """One epoch of batches read from a batch source: len(source) samples, and
     source[indices] → (x, y) as NumPy tuples of arrays, in the spec's order of inputs and outputs, converted as the model takes them;
-    `workers` batches are read at once (None: as many as tf.data finds best), in the
-    order epoch_indices draws. With targets=False the batches hold x alone.
+    `workers` reads run at once (None: as many as tf.data finds best), in the order
+    epoch_indices draws. With targets=False the batches hold x alone.
     """
     samples = len(source)
 
@@ -303,8 +303,10 @@ def stream_batches(
         return (x, {"plan": arrays[2], "spend": arrays[3]}) if targets else x
 
     return (
-        epoch_indices(samples, batch_size, seed, epoch, shuffle)
+        epoch_indices(samples, batch_size * 8, seed, epoch, shuffle)
         .map(read_batch, num_parallel_calls=workers or tf.data.AUTOTUNE, deterministic=True)
+        .unbatch()  # 8 batches a read, cut back into batches: the same ones
+        .batch(batch_size)
         .apply(tf.data.experimental.assert_cardinality(math.ceil(samples / batch_size)))
         .prefetch(tf.data.AUTOTUNE)
     )
