@@ -231,22 +231,40 @@ def test_an_image_folder_trains_streamed_and_predict_names_the_classes(
     assert any(name in result.stdout for name in ("'cat'", "'dog'", "'owl'"))
 
 
-@pytest.mark.parametrize(("backend", "workers"), [("torch", "0"), ("torch", "1"), ("keras", "0")])
+@pytest.mark.parametrize("workers", ["0", "1"])
 def test_an_image_that_breaks_while_decoding_stops_the_run_with_a_diagnostic(
-    tmp_path: Path, backend: str, workers: str
+    tmp_path: Path, workers: str
 ) -> None:
     """The header reads (the check passes), the pixels do not: the run stops with the file's
-    name, from the training process (workers 0), from a DataLoader worker (1) and from a
-    tf.data reader (Keras)."""
+    name, from the training process (workers 0) and from a DataLoader worker (1)."""
     folder = image_folder(tmp_path / "images", size=(64, 64))
     broken = folder / "dog" / "0.png"
     broken.write_bytes(broken.read_bytes()[:120])  # header and a little of the pixel data
     spec = image_spec(folder, tmp_path / "p.net")
     spec.write_text(spec.read_text().replace("test_split = 0.25", "test_split = 0.0"))
     out = tmp_path / "run"
-    outcome = training.train(spec, {"pipeline": "stream", "workers": workers}, options(backend, out))
+    outcome = training.train(spec, {"pipeline": "stream", "workers": workers}, options("torch", out))
     assert outcome.status == 1
     [diagnostic] = list(outcome.diagnostics)
     assert diagnostic.code == "E0402" and "dog/0.png" in diagnostic.message
     assert "cannot be decoded" in diagnostic.message and diagnostic.hint
     assert read_json(out / "run.json")["status"] == "failed"
+
+
+def test_a_data_error_inside_tf_data_comes_back_as_itself() -> None:
+    """tf.data reports a failed tf.numpy_function with the Python error's text inside its
+    own; netspec finds the DataError in it (the Keras side of the test above)."""
+    tf = pytest.importorskip("tensorflow")
+
+    def read(index: np.ndarray) -> np.ndarray:
+        raise data.DataError("E0402", "dog/0.png in /images cannot be decoded: truncated", "replace it")
+
+    batches = tf.data.Dataset.range(4).batch(2).map(
+        lambda i: tf.numpy_function(read, [i], tf.float32, stateful=False)
+    )
+    with pytest.raises(tf.errors.OpError) as caught:
+        list(batches)
+    found = data.DataError.from_worker(str(caught.value))
+    assert found is not None and found.code == "E0402"
+    assert found.message == "dog/0.png in /images cannot be decoded: truncated"
+    assert found.hint == "replace it"
