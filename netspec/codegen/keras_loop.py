@@ -149,18 +149,18 @@ def _write_epoch_batches(w: Writer, dicts: bool) -> None:
     arrays = "dict[str, np.ndarray]" if dicts else "np.ndarray"
     w.line()
     w.line()
-    w.line("def epoch_batches(")
-    with w.indent():
-        for line in (
-            f"x: {arrays},",
-            f"y: {arrays},",
-            "batch_size: int,",
-            "seed: int,",
-            "epoch: tf.Variable,",
-            "shuffle: bool = True,",
-        ):
-            w.line(line)
-    w.line(") -> tf.data.Dataset:")
+    w.signature(
+        "epoch_batches",
+        (
+            f"x: {arrays}",
+            f"y: {arrays}",
+            "batch_size: int",
+            "seed: int",
+            "epoch: tf.Variable",
+            "shuffle: bool = True",
+        ),
+        "tf.data.Dataset",
+    )
     with w.indent():
         if dicts:
             w.docstring(
@@ -199,19 +199,19 @@ def _write_stream_batches(w: Writer, model: ir.Model, dicts: bool) -> None:
     inputs = [(source.name, source.shape) for source in model.inputs]
     w.line()
     w.line()
-    w.line("def stream_batches(")
-    with w.indent():
-        for line in (
-            "source: object,",
-            "batch_size: int,",
-            "seed: int = 0,",
-            "epoch: tf.Variable | None = None,",
-            "shuffle: bool = True,",
-            "workers: int | None = None,",
-            "targets: bool = True,",
-        ):
-            w.line(line)
-    w.line(") -> tf.data.Dataset:")
+    w.signature(
+        "stream_batches",
+        (
+            "source: object",
+            "batch_size: int",
+            "seed: int = 0",
+            "epoch: tf.Variable | None = None",
+            "shuffle: bool = True",
+            "workers: int | None = None",
+            "targets: bool = True",
+        ),
+        "tf.data.Dataset",
+    )
     with w.indent():
         shape = "tuples of arrays, in the spec's order of inputs and outputs" if dicts else "arrays"
         w.docstring(
@@ -275,25 +275,25 @@ def _write_fit(w: Writer, config: ir.TrainConfig, dicts: bool) -> None:
     memory = "dict" if dicts else "np.ndarray"
     w.line()
     w.line()
-    w.line("def fit(")
-    with w.indent():
-        for line in (
-            "model: keras.Model,",
-            "x: object,",
-            f"y: {arrays} | None = None,",
-            "*,",
-            f"epochs: int = {literal(config.epochs)},",
-            f"batch_size: int = {literal(config.batch_size)},",
-            "validation_data: object | None = None,",
-            f"shuffle: bool = {literal(config.shuffle)},",
-            f"seed: int = {literal(config.seed)},",
-            "workers: int | None = None,",
-            "initial_epoch: int = 0,",
-            "callbacks: list[keras.callbacks.Callback] | None = None,",
-            "verbose: int = 0,",
-        ):
-            w.line(line)
-    w.line(") -> dict[str, list[float]]:")
+    w.signature(
+        "fit",
+        (
+            "model: keras.Model",
+            "x: object",
+            f"y: {arrays} | None = None",
+            "*",
+            f"epochs: int = {literal(config.epochs)}",
+            f"batch_size: int = {literal(config.batch_size)}",
+            "validation_data: object | None = None",
+            f"shuffle: bool = {literal(config.shuffle)}",
+            f"seed: int = {literal(config.seed)}",
+            "workers: int | None = None",
+            "initial_epoch: int = 0",
+            "callbacks: list[keras.callbacks.Callback] | None = None",
+            "verbose: int = 0",
+        ),
+        "dict[str, list[float]]",
+    )
     with w.indent():
         kind = "dicts of arrays by input and output name" if dicts else "arrays"
         w.docstring(
@@ -336,17 +336,17 @@ def _write_evaluate_predict(w: Writer, dicts: bool) -> None:
     memory = "dict" if dicts else "np.ndarray"
     w.line()
     w.line()
-    w.line("def evaluate(")
-    with w.indent():
-        for line in (
-            "model: keras.Model,",
-            "x: object,",
-            f"y: {arrays} | None = None,",
-            "batch_size: int = 1024,",
-            "workers: int | None = None,",
-        ):
-            w.line(line)
-    w.line(") -> dict[str, float]:")
+    w.signature(
+        "evaluate",
+        (
+            "model: keras.Model",
+            "x: object",
+            f"y: {arrays} | None = None",
+            "batch_size: int = 1024",
+            "workers: int | None = None",
+        ),
+        "dict[str, float]",
+    )
     with w.indent():
         what = "loss, each output's loss and the metrics" if dicts else "loss and metrics"
         w.docstring(f"Mean {what} over arrays (x, y) or a batch source x, in inference mode.")

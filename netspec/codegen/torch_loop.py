@@ -169,16 +169,16 @@ def _write_train_epoch(
     fp16 = config.precision == "fp16"
     w.line()
     w.line()
-    w.line("def train_epoch(")
-    with w.indent():
-        w.line("model: nn.Module,")
-        w.line("optimizer: torch.optim.Optimizer,")
-        w.line(f"loss_fn: {shapes.loss_type},")
-        w.line(f"batches: Iterable[tuple[{shapes.arrays}, {shapes.arrays}]],")
-        w.line("on_step: Callable[[int, torch.Tensor], None] | None = None,")
-        if fp16:
-            w.line("scaler: torch.amp.GradScaler | None = None,")
-    w.line(") -> dict[str, float]:")
+    parameters = [
+        "model: nn.Module",
+        "optimizer: torch.optim.Optimizer",
+        f"loss_fn: {shapes.loss_type}",
+        f"batches: Iterable[tuple[{shapes.arrays}, {shapes.arrays}]]",
+        "on_step: Callable[[int, torch.Tensor], None] | None = None",
+    ]
+    if fp16:
+        parameters.append("scaler: torch.amp.GradScaler | None = None")
+    w.signature("train_epoch", parameters, "dict[str, float]")
     with w.indent():
         doc = (
             "One pass over the batches; returns the epoch's mean loss and metrics.\n\n"
@@ -253,15 +253,18 @@ def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
     w.line()
     w.line()
     w.line("@torch.no_grad()")
-    w.line("def evaluate(")
-    with w.indent():
-        w.line("model: nn.Module,")
-        w.line("x: object,")
-        w.line(f"y: {shapes.arrays} | None = None,")
-        w.line("batch_size: int = 1024,")
-        w.line(f"loss_fn: {shapes.loss_type} | None = None,")
-        w.line("workers: int = 0,")
-    w.line(") -> dict[str, float]:")
+    w.signature(
+        "evaluate",
+        (
+            "model: nn.Module",
+            "x: object",
+            f"y: {shapes.arrays} | None = None",
+            "batch_size: int = 1024",
+            f"loss_fn: {shapes.loss_type} | None = None",
+            "workers: int = 0",
+        ),
+        "dict[str, float]",
+    )
     with w.indent():
         what = "loss, each output's loss and the metrics" if shapes.tuples else "loss and metrics"
         w.docstring(
@@ -346,34 +349,30 @@ def _write_fit(
     arrays = shapes.arrays
     w.line()
     w.line()
-    w.line("def fit(")
-    with w.indent():
-        for line in (
-            "model: nn.Module,",
-            "x: object,",
-            f"y: {arrays} | None = None,",
-            "*,",
-            f"epochs: int = {literal(config.epochs)},",
-            f"batch_size: int = {literal(config.batch_size)},",
-            "validation_data: object | None = None,",
-            f"shuffle: bool = {literal(config.shuffle)},",
-            f"seed: int = {literal(config.seed)},",
-            "workers: int = 0,",
-            "optimizer: torch.optim.Optimizer | None = None,",
-        ):
-            w.line(line)
-        if training.schedule is not None:
-            w.line("scheduler: object | None = None,")
-        if fp16:
-            w.line("scaler: torch.amp.GradScaler | None = None,")
-        for line in (
-            "initial_epoch: int = 0,",
-            "history: dict[str, list[float]] | None = None,",
-            "on_step: Callable[[int, torch.Tensor], None] | None = None,",
-            "on_epoch_end: Callable[[int, dict[str, float]], bool | None] | None = None,",
-        ):
-            w.line(line)
-    w.line(") -> dict[str, list[float]]:")
+    parameters = [
+        "model: nn.Module",
+        "x: object",
+        f"y: {arrays} | None = None",
+        "*",
+        f"epochs: int = {literal(config.epochs)}",
+        f"batch_size: int = {literal(config.batch_size)}",
+        "validation_data: object | None = None",
+        f"shuffle: bool = {literal(config.shuffle)}",
+        f"seed: int = {literal(config.seed)}",
+        "workers: int = 0",
+        "optimizer: torch.optim.Optimizer | None = None",
+    ]
+    if training.schedule is not None:
+        parameters.append("scheduler: object | None = None")
+    if fp16:
+        parameters.append("scaler: torch.amp.GradScaler | None = None")
+    parameters += [
+        "initial_epoch: int = 0",
+        "history: dict[str, list[float]] | None = None",
+        "on_step: Callable[[int, torch.Tensor], None] | None = None",
+        "on_epoch_end: Callable[[int, dict[str, float]], bool | None] | None = None",
+    ]
+    w.signature("fit", parameters, "dict[str, list[float]]")
     with w.indent():
         kind = "tuples of tensors" if shapes.tuples else "tensors"
         w.docstring(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keyword
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -139,6 +139,15 @@ class Writer:
                 for key, item in value.items():
                     self.line(f"{literal(key)}: {literal(item)},")
         self.line(closing + suffix)
+
+    def signature(self, name: str, parameters: Iterable[str], returns: str) -> None:
+        """`def name(` with a parameter a line (each written by netspec: `x: int = 3`), then
+        `) -> returns:`; the body follows at one more indentation."""
+        self.line(f"def {identifier(name)}(")
+        with self.indent():
+            for parameter in parameters:
+                self.line(f"{parameter},")
+        self.line(f") -> {returns}:")
 
     def docstring(self, text: str) -> None:
         if '"""' in text or "\\" in text:
