@@ -268,3 +268,29 @@ def test_a_data_error_inside_tf_data_comes_back_as_itself() -> None:
     assert found is not None and found.code == "E0402"
     assert found.message == "dog/0.png in /images cannot be decoded: truncated"
     assert found.hint == "replace it"
+
+
+def test_data_is_checked_before_any_framework_is_imported(tmp_path: Path) -> None:
+    """A broken image folder is reported by `netspec train` before PyTorch or TensorFlow load."""
+    import subprocess
+    import sys
+
+    folder = image_folder(tmp_path / "images")
+    (folder / "owl" / "3.png").write_bytes(b"not a png")
+    spec = image_spec(folder, tmp_path / "p.net")
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from typer.testing import CliRunner
+        from netspec.cli import app
+        result = CliRunner().invoke(app, ["train", {str(spec)!r}, "--backend", "keras", "--log", "quiet"])
+        frameworks = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "tensorflow", "keras"))
+        print(json.dumps({{"status": result.exit_code, "stderr": result.stderr, "frameworks": frameworks}}))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["status"] == 1 and "owl/3.png" in report["stderr"]
+    assert report["frameworks"] == []

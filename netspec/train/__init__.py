@@ -119,13 +119,13 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     model, diagnostics, sources = _check(source, file, overrides)
     if model is None:
         return Outcome(1, diagnostics, sources)
-    backend = _backend(options.backend)
-    backend.check_device(options.device)  # before loading data or making a run folder
-    backend.check_precision(model.train.precision, options.device)
-    device = backend.describe_device(options.device)
-    prepared = _prepare_data(model, diagnostics)
+    prepared = _prepare_data(model, diagnostics)  # checked before any framework is imported
     if prepared is None:
         return Outcome(1, diagnostics, sources)
+    backend = _backend(options.backend)
+    backend.check_device(options.device)  # before making a run folder
+    backend.check_precision(model.train.precision, options.device)
+    device = backend.describe_device(options.device)
     threads = options.threads or model.train.threads or default_threads()
     gpu = device["device"].startswith("cuda")
     free = backend.device_free_bytes(options.device)
