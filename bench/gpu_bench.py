@@ -74,7 +74,9 @@ def run_netspec(job: dict[str, Any]) -> dict[str, Any]:
         overrides["compile"] = "true"
     if job["pipeline"] == "stream":
         overrides["workers"] = str(job["workers"])
-    options = TrainOptions(backend="torch", device=job["device"], log="quiet", out=out)
+    options = TrainOptions(
+        backend="torch", device=job["device"], log="quiet", out=out, threads=job["threads"]
+    )
     outcome = train(Path(job["spec"]), overrides, options)
     if outcome.status != 0:
         raise SystemExit(f"netspec train failed: {[d.message for d in outcome.diagnostics]}")
@@ -102,6 +104,7 @@ def run_handwritten(job: dict[str, Any]) -> dict[str, Any]:
     spec.loader.exec_module(module)
 
     device = torch.device(job["device"])
+    torch.set_num_threads(job["threads"])  # as netspec is given them
     torch.manual_seed(0)
     if device.type == "cuda":
         torch.backends.cuda.matmul.fp32_precision = "tf32"
@@ -173,7 +176,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def launch(job: dict[str, Any], timeout: float) -> dict[str, Any] | None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = dict(os.environ)  # netspec as installed (an editable install, or gpu_check.sh's)
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(job)]
     try:
         process = subprocess.run(
@@ -200,6 +203,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="batch size (default: each spec's)")
     parser.add_argument("--workers", type=int, default=4, help="DataLoader workers of the streamed runs")
     parser.add_argument("--budget", type=float, default=450.0, help="seconds for the whole check")
+    parser.add_argument(
+        "--threads", type=int, default=max(len(os.sched_getaffinity(0)), 1),
+        help="CPU threads of every run (default: the usable cores)",
+    )  # fmt: skip
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -241,7 +248,7 @@ def main() -> None:
                 "impl": impl, "label": f"{name} {impl} {precision}", "spec": str(SPECS[name]),
                 "data": str(data), "epochs": args.epochs, "precision": precision,
                 "pipeline": "stream" if impl.endswith("stream") else "memory",
-                "batch": batch, "device": args.device, "workers": args.workers,
+                "batch": batch, "device": args.device, "workers": args.workers, "threads": args.threads,
                 "steps": args.steps, "compile": impl == "netspec-compiled",
                 "out": str(folder / f"{name}-{impl}-{precision}"),
             }  # fmt: skip

@@ -9,29 +9,36 @@
 # --budget). The whole check stays under 8 minutes: each run is skipped once the budget
 # (--budget, 450 s by default) is spent, and the script itself stops at 470 s.
 #
-# A machine whose Python lacks netspec's own dependencies (lark, pydantic) and reaches no
-# package registry installs them from bench/wheels/, which bench/make_wheels.sh fills here
-# (a few MB, ignored by git), into a virtual environment that sees the machine's own
+# A machine whose Python lacks netspec and its own dependencies (lark, pydantic) and reaches
+# no package registry installs them from bench/wheels/, which bench/make_wheels.sh fills here
+# (about 12 MB, ignored by git), into a folder put on PYTHONPATH, beside the machine's own
 # packages (its CUDA PyTorch, numpy, Pillow, safetensors, …): nothing is downloaded there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-if ! "$PYTHON" -c "import netspec.check" >/dev/null 2>&1; then
+case $PYTHON in  # an absolute path: the checks below run from another folder
+    /*) ;;
+    */*) PYTHON="$PWD/$PYTHON" ;;
+    *) PYTHON=$(command -v "$PYTHON") ;;
+esac
+installed() {  # netspec with its grammar, and its dependencies, importable by $PYTHON
+    (cd / && "$PYTHON" -c "import lark, pydantic, netspec.check; from importlib import resources; resources.files('netspec.grammars').joinpath('netspec.lark').read_text()") >/dev/null 2>&1
+}
+if ! installed; then
     if ! ls bench/wheels/netspec-*.whl >/dev/null 2>&1; then
-        echo "gpu_check: netspec is not importable here and bench/wheels/ has no netspec wheel;" >&2
+        echo "gpu_check: netspec is not installed here and bench/wheels/ has no netspec wheel;" >&2
         echo "           run bench/make_wheels.sh on a machine with a package registry first" >&2
         exit 2
     fi
-    VENV=${GPU_CHECK_VENV:-${TMPDIR:-/tmp}/netspec-gpu-check}
-    if [ ! -x "$VENV/bin/python" ]; then
-        "$PYTHON" -m venv --system-site-packages "$VENV"
-    fi
-    "$VENV/bin/python" -m pip install --quiet --no-index --find-links bench/wheels --no-deps \
-        bench/wheels/netspec-*.whl
-    "$VENV/bin/python" -m pip install --quiet --no-index --find-links bench/wheels \
-        lark pydantic typer rich
-    PYTHON="$VENV/bin/python"
+    # into a folder of its own, on PYTHONPATH: the machine's own packages (its CUDA PyTorch,
+    # numpy, Pillow, safetensors, rich, typer) stay as they are
+    TARGET=${GPU_CHECK_PACKAGES:-${TMPDIR:-/tmp}/netspec-gpu-check}
+    "$PYTHON" -m pip install --quiet --upgrade --no-index --target "$TARGET" --no-deps bench/wheels/netspec-*.whl
+    "$PYTHON" -m pip install --quiet --upgrade --no-index --target "$TARGET" --find-links bench/wheels \
+        lark pydantic
+    export PYTHONPATH="$TARGET${PYTHONPATH:+:$PYTHONPATH}"
+    installed || { echo "gpu_check: installing from bench/wheels/ did not work" >&2; exit 2; }
 fi
 
 "$PYTHON" - <<'PY'
