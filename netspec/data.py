@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,6 @@ __all__ = [
     "Split",
     "Standardization",
     "TargetRule",
-    "count",
     "load",
     "prepare",
     "preprocess_inputs",
@@ -65,13 +64,6 @@ class Standardization:
 Arrays = Any  # one array, or a tuple of arrays: one per model input (or output), in order
 
 
-def count(a: Arrays | None) -> int:
-    """Samples in one array or in a tuple of them."""
-    if a is None:
-        return 0
-    return len(a[0]) if isinstance(a, tuple) else len(a)
-
-
 def _parts(a: Arrays, expected: int, what: str) -> tuple[Any, ...]:
     """The arrays of a split, one per input (or output): a DataError when they do not match."""
     parts = a if isinstance(a, tuple) else (a,)
@@ -94,11 +86,6 @@ def _chunks(column: Any) -> Iterator[np.ndarray]:
     """A column's rows in order, CHUNK at a time."""
     for start in range(0, len(column), CHUNK):
         yield np.asarray(column[np.arange(start, min(start + CHUNK, len(column)))])
-
-
-def single_io(model: ir.Model) -> bool:
-    """One input and one output: splits give arrays, not tuples (as the generated loops take)."""
-    return len(model.inputs) == 1 and len(model.outputs) == 1
 
 
 def _numeric(dtype: np.dtype) -> bool:
@@ -350,14 +337,8 @@ def target_rules(y: Arrays, model: ir.Model, config: ir.TrainConfig) -> tuple[Ta
     for loss, part in zip(model.losses, parts, strict=True):
         with _naming(model, loss.output):
             rule = TargetRule.of(part, loss, model.shape_of(loss.output), config)
-        rules.append(rule if len(model.outputs) == 1 else _named_rule(rule, loss.output))
+        rules.append(rule if len(model.outputs) == 1 else replace(rule, output=loss.output))
     return tuple(rules)
-
-
-def _named_rule(rule: TargetRule, output: str) -> TargetRule:
-    return TargetRule(
-        rule.loss, rule.target, rule.out_shape, rule.form, rule.squeeze, rule.expand, output
-    )
 
 
 class _naming:
@@ -567,15 +548,7 @@ def input_split(
     rules = input_rules(model, model.train, standardization)
     for rule, part in zip(rules, parts, strict=True):
         rule.check(part)
-    return Split(parts, None, None, rules, (), not single_io(model))
-
-
-def prepare_targets(y: Arrays, model: ir.Model, config: ir.TrainConfig) -> Arrays:
-    """Targets in the form the spec's losses take, or a DataError saying why they do not fit."""
-    rules = target_rules(y, model, config)
-    check_targets(y, rules, model)
-    parts = _columns(y)
-    return _single(tuple(rule.apply(part) for rule, part in zip(rules, parts, strict=True)))
+    return Split(parts, None, None, rules, (), not model.single_io)
 
 
 def _split(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -623,7 +596,7 @@ def prepare_raw(raw: RawData, model: ir.Model, config: ir.TrainConfig) -> Prepar
     """Check the source's columns against the model and split them; nothing is converted
     yet except what the checks read (targets, and the training inputs for standardize)."""
     rng = np.random.default_rng(config.seed)
-    tuples = not single_io(model)
+    tuples = not model.single_io
     raw_x, raw_y = _by_name(raw, model) if raw.named is not None else (raw.x, raw.y)
     rules_y = target_rules(raw_y, model, config)
     check_targets(raw_y, rules_y, model)

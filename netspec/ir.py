@@ -374,6 +374,11 @@ class Model(Node):
         return self.losses[0]
 
     @property
+    def single_io(self) -> bool:
+        """One input and one output: data as arrays, not tuples, in the generated loops."""
+        return len(self.inputs) == 1 and len(self.outputs) == 1
+
+    @property
     def is_chain(self) -> bool:
         """One input, one output, and each layer reads the one before it (or the input)."""
         previous = self.inputs[0].name

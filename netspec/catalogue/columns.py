@@ -294,7 +294,8 @@ class ImageFiles:
                     if self.crop:
                         image = image.crop(_central_window(image.size, self.width, self.height))
                     if image.size != (self.width, self.height):
-                        image = image.resize((self.width, self.height), _RESAMPLE[self.interpolation]())
+                        resample = getattr(Image.Resampling, self.interpolation.upper())
+                        image = image.resize((self.width, self.height), resample)
                     pixels = np.asarray(image, dtype=np.uint8)
         except (OSError, ValueError, SyntaxError) as error:
             name = Path(path).relative_to(self.root) if self.root.parts else Path(path)
@@ -315,15 +316,3 @@ def _central_window(size: tuple[int, int], width: int, height: int) -> tuple[int
     crop_h = max(1, round(w * height / width))
     top = (h - crop_h) // 2
     return (0, top, w, top + crop_h)
-
-
-def _resample(name: str):
-    def get() -> Any:
-        from PIL import Image
-
-        return getattr(Image.Resampling, name.upper())
-
-    return get
-
-
-_RESAMPLE = {name: _resample(name) for name in ("nearest", "bilinear", "bicubic", "lanczos")}

@@ -58,11 +58,6 @@ def variables(model: ir.Model, input_variable: str) -> dict[str, str]:
     return result
 
 
-def single_io(model: ir.Model) -> bool:
-    """One input and one output: the models netspec's generated training loops run."""
-    return len(model.inputs) == 1 and len(model.outputs) == 1
-
-
 def input_words(model: ir.Model) -> str:
     """How the docstring of a generated module describes the input samples."""
     if len(model.inputs) == 1:

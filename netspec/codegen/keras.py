@@ -10,7 +10,6 @@ from netspec.codegen.common import (
     input_words,
     params_line,
     shape_constants,
-    single_io,
     train_settings,
     variables,
 )
@@ -64,10 +63,8 @@ class PositionalEmbedding(layers.Layer):
             "output_dim": self.output_dim,
             "embeddings_initializer": self.embeddings_initializer,
         }''',
+    "CenteredRandomCrop": definition("keras_augment", "CenteredRandomCrop"),
 }
-
-
-HELPERS["CenteredRandomCrop"] = definition("keras_augment", "CenteredRandomCrop")
 
 
 def generate(model: ir.Model) -> str:
@@ -147,7 +144,7 @@ def generate(model: ir.Model) -> str:
         )
     w.line()
     w.line()
-    if single_io(model):
+    if model.single_io:
         loss_entry = catalogue.lookup("loss", model.loss.kind)
         assert loss_entry is not None
         w.line("def build_loss() -> keras.losses.Loss:")
@@ -167,7 +164,7 @@ def generate(model: ir.Model) -> str:
         w.call("return ", optimizer)
     w.line()
     w.line()
-    if single_io(model):
+    if model.single_io:
         w.line("def build_metrics() -> list[keras.metrics.Metric]:")
         with w.indent():
             w.value("return ", _metric_calls(model, model.loss))

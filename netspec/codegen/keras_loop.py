@@ -23,7 +23,6 @@ import textwrap
 
 from netspec import catalogue, ir
 from netspec.catalogue.base import Code, PyCall
-from netspec.codegen.common import single_io
 from netspec.codegen.snippets import definition
 from netspec.codegen.training import plan, write_schedule_factor
 from netspec.codegen.writer import Writer, literal
@@ -63,7 +62,7 @@ def _tuple(items: list[str]) -> str:
 def write(w: Writer, model: ir.Model) -> None:
     training = plan(model)
     config = model.train
-    dicts = not single_io(model)
+    dicts = not model.single_io
     w.line()
     w.line()
     _write_compile(w, config, dicts)

@@ -22,7 +22,6 @@ from netspec.codegen.common import (
     input_words,
     params_line,
     shape_constants,
-    single_io,
     train_settings,
     variables,
 )
@@ -240,7 +239,7 @@ def generate(model: ir.Model) -> str:
         w.lines(helper)
         w.line()
         w.line()
-    if single_io(model):
+    if model.single_io:
         w.line("def build_loss() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:")
         with w.indent():
             if model.train.class_weight is None:
@@ -257,7 +256,7 @@ def generate(model: ir.Model) -> str:
     w.line("def build_optimizer(parameters: Iterable[nn.Parameter]) -> torch.optim.Optimizer:")
     with w.indent():
         w.call("return ", optimizer_entry().torch(model.optimizer.params))  # type: ignore[attr-defined]
-    if single_io(model):
+    if model.single_io:
         _metrics(w, model, loss_entry)
         torch_loop.write(w, model)
     else:

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 from netspec import catalogue, ir
 from netspec.catalogue.base import Code, PyCall
-from netspec.codegen.common import single_io
 from netspec.codegen.snippets import definition
 from netspec.codegen.training import TrainingPlan, plan, write_schedule_factor
 from netspec.codegen.writer import Writer, literal
@@ -58,7 +57,7 @@ class _Shapes:
 
     @classmethod
     def of(cls, model: ir.Model) -> _Shapes:
-        if single_io(model):
+        if model.single_io:
             return cls(
                 False,
                 "torch.Tensor",

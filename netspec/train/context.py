@@ -29,7 +29,7 @@ class TrainError(Exception):
 @dataclass
 class RunContext:
     model: ir.Model
-    data: Prepared | None
+    data: Prepared
     run: RunDir
     module_path: Path
     device: str  # as asked: auto, cpu, cuda, cuda:N, mps

@@ -118,7 +118,6 @@ def _callbacks(ctx: RunContext, history: dict[str, list[float]], epoch_seconds: 
 
     config = ctx.config
     reporter = ctx.reporter
-    assert ctx.data is not None
     samples, batch = ctx.data.samples, config.batch_size
     steps = -(-samples // batch)
 
@@ -158,7 +157,7 @@ def _callbacks(ctx: RunContext, history: dict[str, list[float]], epoch_seconds: 
 
 def _named(model: ir.Model, x: Any, y: Any = None) -> tuple[Any, Any]:
     """A model with several inputs or outputs takes dicts of arrays by input and output name."""
-    if x is None or (len(model.inputs) == 1 and len(model.outputs) == 1):
+    if x is None or model.single_io:
         return x, y
     xs = dict(zip((source.name for source in model.inputs), x, strict=True))
     ys = None if y is None else dict(zip(model.outputs, y, strict=True))
@@ -207,7 +206,6 @@ def run(ctx: RunContext) -> dict[str, Any]:
     initial_epoch = 0
     epoch_seconds: list[float] = []
     data, plan = ctx.data, ctx.plan
-    assert data is not None
     workers = plan.workers or None  # None: tf.data chooses how many batches it reads at once
     with tf.device(placement):
         model = _build(ctx, module)

@@ -45,7 +45,6 @@ def describe_device(requested: str) -> dict[str, Any]:
     if device.type == "cuda":
         properties = torch.cuda.get_device_properties(device)
         info["device_name"] = properties.name
-        info["device_memory_bytes"] = properties.total_memory
         info["description"] = f"{device} ({properties.name}, {properties.total_memory / 2**30:.1f} GiB)"
     elif device.type == "mps":
         info["description"] = "mps (Apple GPU)"
@@ -202,15 +201,12 @@ def _tensor(array: Any, device: torch.device) -> Any:
     return torch.from_numpy(np.ascontiguousarray(array)).to(device)
 
 
-def _inputs(data: Any, plan: Any, split: str, device: torch.device) -> tuple[Any, Any]:
-    """A split as the generated fit/evaluate take it: tensors on the device (in memory) or
-    the split itself, a batch source (streamed); (None, None) when there is no such split."""
-    source = getattr(data, {"train": "train", "val": "validation", "test": "test"}[split])
-    if source is None:
-        return None, None
+def _split_data(split: Any, plan: Any, device: torch.device) -> tuple[Any, Any]:
+    """A split as the generated fit/evaluate/predict take it: tensors on the device (in
+    memory), or the split itself, a batch source (streamed)."""
     if plan.pipeline == "stream":
-        return source, None
-    x, y = source.arrays()
+        return split, None
+    x, y = split.arrays()
     return _tensor(x, device), _tensor(y, device)
 
 
@@ -241,10 +237,10 @@ def run(ctx: RunContext) -> dict[str, Any]:
             ctx.reporter.message(partial_message(ctx.model, kept))
 
     data, plan = ctx.data, ctx.plan
-    x, y = _inputs(data, plan, "train", device)
+    x, y = _split_data(data.train, plan, device)
     validation = None
     if data.validation is not None:
-        x_val, y_val = _inputs(data, plan, "val", device)
+        x_val, y_val = _split_data(data.validation, plan, device)
         validation = (x_val, y_val) if plan.pipeline == "memory" else x_val
     samples, batch = data.samples, config.batch_size
     steps = -(-samples // batch)
@@ -311,7 +307,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     )
     test = None
     if data.test is not None:
-        x_test, y_test = _inputs(data, plan, "test", device)
+        x_test, y_test = _split_data(data.test, plan, device)
         test = module.evaluate(model, x_test, y_test, workers=plan.workers)
     return {"history": history, "test": test, "epoch_seconds": epoch_seconds}
 
@@ -329,20 +325,16 @@ def evaluate_run(ctx: RunContext, weights: Path, split: Any) -> dict[str, float]
     """The figures of a trained model on a split (a netspec.data.Split), in memory or
     streamed as the run's plan says."""
     module, model, device = _model(ctx, weights)
-    if ctx.plan.pipeline == "stream":
-        return module.evaluate(model, split, workers=ctx.plan.workers)
-    x, y = split.arrays()
-    return module.evaluate(model, _tensor(x, device), _tensor(y, device))
+    x, y = _split_data(split, ctx.plan, device)
+    return module.evaluate(model, x, y, workers=ctx.plan.workers)
 
 
 def predict_run(ctx: RunContext, weights: Path, inputs: Any) -> Any:
     """The outputs for a split of inputs alone: an array, or a tuple of arrays, one per output,
     for several outputs."""
     module, model, device = _model(ctx, weights)
-    if ctx.plan.pipeline == "stream":
-        outputs = module.predict(model, inputs, workers=ctx.plan.workers)
-    else:
-        outputs = module.predict(model, _tensor(inputs.arrays()[0], device))
+    x, _ = _split_data(inputs, ctx.plan, device)
+    outputs = module.predict(model, x, workers=ctx.plan.workers)
     if isinstance(outputs, tuple):  # the loop over tuples: one tensor per output
         arrays = tuple(t.to("cpu").numpy() for t in outputs)
         return arrays if len(arrays) > 1 else arrays[0]
