@@ -263,6 +263,7 @@ class LogMode(str, Enum):
     plain = "plain"
     jsonl = "jsonl"
     quiet = "quiet"
+    all_ranks = "all-ranks"
 
 
 DeviceOption = Annotated[
@@ -364,9 +365,23 @@ def train(
     ] = None,
     workers: WorkersOption = None,
     threads: ThreadsOption = None,
+    devices: Annotated[
+        int,
+        typer.Option(
+            "--devices",
+            min=1,
+            help="train data-parallel on this many devices of this machine: PyTorch starts "
+            "torchrun with a worker per device (GPUs, or CPU processes), Keras a "
+            "MirroredStrategy; the spec's batch_size is the global batch",
+        ),
+    ] = 1,
     log: Annotated[
         LogMode,
-        typer.Option("--log", help="auto: a progress bar on a terminal; plain; jsonl; quiet"),
+        typer.Option(
+            "--log",
+            help="auto: a progress bar on a terminal; plain; jsonl; quiet; all-ranks: every "
+            "data-parallel worker prints (rank 0 alone by default)",
+        ),
     ] = LogMode.auto,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
 ) -> None:
@@ -402,6 +417,8 @@ def train(
         init_from=init_from,
         init_partial=init_partial,
         resume=resume,
+        devices=devices,
+        arguments=sys.argv[1:],
     )
     try:
         outcome = run_training(file, overrides, options)

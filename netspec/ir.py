@@ -347,6 +347,16 @@ class TrainConfig(Node):
     tf32: bool = Field(
         True, description="TensorFloat-32 matrix products on GPUs that have them (Ampere and newer)"
     )
+    sync_batchnorm: bool = Field(
+        False,
+        description="data-parallel runs: BatchNormalization uses the statistics of the global "
+        "batch (SyncBatchNorm) instead of each worker's share",
+    )
+    lr_scaling: typing.Literal["none", "linear"] = Field(
+        "none",
+        description="data-parallel runs: linear multiplies the learning rate by the number of "
+        "workers, for a global batch grown with them",
+    )
 
 
 class Model(Node):

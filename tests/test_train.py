@@ -366,7 +366,7 @@ def test_an_interrupted_run_resumes(
     overrides = {"epochs": "3", "data": data}
     run = tmp_path / "run"
     with monkeypatch.context() as patch:
-        patch.setattr(training, "reporter", lambda mode: Interrupting())
+        patch.setattr(training, "reporter", lambda mode, rank=0: Interrupting())
         with pytest.raises(TrainError) as caught:
             training.train(DIGITS, overrides, options(backend, run))
     assert "interrupted" in caught.value.message and "2 epochs" in caught.value.message

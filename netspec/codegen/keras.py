@@ -161,7 +161,14 @@ def generate(model: ir.Model) -> str:
     w.line("def build_optimizer() -> keras.optimizers.Optimizer:")
     with w.indent():
         optimizer = optimizer_entry().keras(model.optimizer.params, model.train.clip_norm)  # type: ignore[attr-defined]
-        w.call("return ", optimizer)
+        if model.train.lr_scaling == "linear":
+            w.docstring("lr_scaling = linear: the learning rate times the replicas of the strategy.")
+            w.call("optimizer = ", optimizer)
+            w.line("replicas = tf.distribute.get_strategy().num_replicas_in_sync")
+            w.line("optimizer.learning_rate = optimizer.learning_rate * replicas")
+            w.line("return optimizer")
+        else:
+            w.call("return ", optimizer)
     w.line()
     w.line()
     if model.single_io:

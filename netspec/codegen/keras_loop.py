@@ -10,6 +10,11 @@ one `fit` call. The pipeline takes the data one of two ways, in the same order:
 * streamed — a batch source is read by `tf.numpy_function`, several batches in parallel,
   with prefetch (`stream_batches`).
 
+Under tf.distribute (`build_strategy`: MirroredStrategy over the local devices) the model is
+built and compiled in the strategy's scope, the spec's batch_size is the global batch, and each of the
+N replicas takes every N-th sample of it (`replica_shards`), as the PyTorch module does under
+torchrun; Keras sums the figures over the replicas.
+
 A model with several inputs or outputs is fitted on dicts of arrays keyed by input and
 output name, with the spec's loss weights; Keras names the figures (`loss`, `plan_loss`,
 `plan_accuracy`, …). With mixed precision the layers carry a mixed dtype policy (float32
@@ -63,6 +68,7 @@ def write(w: Writer, model: ir.Model) -> None:
     training = plan(model)
     config = model.train
     dicts = not model.single_io
+    scaled = config.lr_scaling == "linear" and training.schedule_factor is not None
     w.line()
     w.line()
     _write_compile(w, config, dicts)
@@ -71,6 +77,8 @@ def write(w: Writer, model: ir.Model) -> None:
         if training.schedule_factor is not None:
             write_schedule_factor(w, training)
             lr = literal(training.base_lr)
+            if scaled:
+                lr += " * replicas"
             callbacks.append(
                 PyCall(
                     "keras.callbacks.LearningRateScheduler",
@@ -91,17 +99,27 @@ def write(w: Writer, model: ir.Model) -> None:
         )
     w.line()
     w.line()
-    w.line("def build_callbacks() -> list[keras.callbacks.Callback]:")
+    if scaled:
+        w.line("def build_callbacks(replicas: int = 1) -> list[keras.callbacks.Callback]:")
+    else:
+        w.line("def build_callbacks() -> list[keras.callbacks.Callback]:")
     with w.indent():
-        w.docstring("The spec's learning-rate schedule and early stopping, if any.")
+        w.docstring(
+            "The spec's learning-rate schedule and early stopping, if any."
+            + ("\nlr_scaling = linear: the schedule's rates times the replicas." if scaled else "")
+        )
         w.value("return ", callbacks)
-    for name in ("EpochOrder", "epoch_indices"):
+    for name in ("build_strategy", "replica_shards"):
+        w.line()
+        w.line()
+        w.lines(definition("keras_distributed", name))
+    for name in ("EpochOrder", "epoch_indices", "epoch_order", "run_indices"):
         w.line()
         w.line()
         w.lines(definition("keras_data", name))
     _write_epoch_batches(w, dicts)
     _write_stream_batches(w, model, dicts)
-    _write_fit(w, config, dicts)
+    _write_fit(w, config, dicts, scaled)
     _write_evaluate_predict(w, dicts)
 
 
@@ -117,7 +135,7 @@ def _write_compile(w: Writer, config: ir.TrainConfig, dicts: bool) -> None:
             if dicts
             else "Attach the spec's optimizer, loss and metrics."
         )
-        notes = ["Several steps run per TensorFlow call"]
+        notes = ["Several steps run per TensorFlow call (one under a strategy of several replicas)"]
         if config.compile:
             notes.append("XLA compiles them (compile = true)")
         if fp16:
@@ -128,6 +146,9 @@ def _write_compile(w: Writer, config: ir.TrainConfig, dicts: bool) -> None:
         body = "\n".join(textwrap.wrap("; ".join(notes) + ".", 88))
         w.docstring(f"{what}\n\n{body}")
         w.line(f"tf.config.experimental.enable_tensor_float_32_execution({literal(config.tf32)})")
+        w.line("if tf.distribute.get_strategy().num_replicas_in_sync > 1:")
+        with w.indent():
+            w.line("steps_per_execution = 1  # several fail under tf.distribute (keras-team/keras#19246)")
         w.line("model.compile(")
         with w.indent():
             if fp16:
@@ -157,8 +178,10 @@ def _write_epoch_batches(w: Writer, dicts: bool) -> None:
             "seed: int",
             "epoch: tf.Variable",
             "shuffle: bool = True",
+            "strategy: tf.distribute.Strategy | None = None",
+            "span: tuple[int, int] = (0, 1)",
         ),
-        "tf.data.Dataset",
+        "tf.data.Dataset | tf.distribute.DistributedDataset",
     )
     with w.indent():
         if dicts:
@@ -183,7 +206,19 @@ def _write_epoch_batches(w: Writer, dicts: bool) -> None:
             w.docstring("One epoch of (x, y) batches of arrays in memory, in the order epoch_indices draws.")
             w.line("x, y = tf.constant(x), tf.constant(y)")
             w.line("samples = len(x)")
-            gather = "lambda index: (tf.gather(x, index), tf.gather(y, index))"
+            w.line()
+            w.line("def gather(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:")
+            with w.indent():
+                w.line("return tf.gather(x, index), tf.gather(y, index)")
+            w.line()
+            gather = "gather"
+        w.line("if strategy is not None and strategy.num_replicas_in_sync > 1:  # a shard per replica")
+        with w.indent():
+            w.line("indices = run_indices(samples, batch_size, seed, *span, shuffle)")
+            w.line("return strategy.distribute_datasets_from_function(")
+            with w.indent():
+                w.line(f"lambda context: replica_shards(indices, context).map({gather}).prefetch(tf.data.AUTOTUNE)")
+            w.line(")")
         w.line("return (")
         with w.indent():
             w.line("epoch_indices(samples, batch_size, seed, epoch, shuffle)")
@@ -208,8 +243,10 @@ def _write_stream_batches(w: Writer, model: ir.Model, dicts: bool) -> None:
             "shuffle: bool = True",
             "workers: int | None = None",
             "targets: bool = True",
+            "strategy: tf.distribute.Strategy | None = None",
+            "span: tuple[int, int] = (0, 1)",
         ),
-        "tf.data.Dataset",
+        "tf.data.Dataset | tf.distribute.DistributedDataset",
     )
     with w.indent():
         shape = "tuples of arrays, in the spec's order of inputs and outputs" if dicts else "arrays"
@@ -217,7 +254,9 @@ def _write_stream_batches(w: Writer, model: ir.Model, dicts: bool) -> None:
             "One epoch of batches read from a batch source: len(source) samples, and\n"
             f"source[indices] → (x, y) as NumPy {shape}, converted as the model takes them;\n"
             "`workers` reads run at once (None: as many as tf.data finds best), in the order\n"
-            "epoch_indices draws. With targets=False the batches hold x alone."
+            "epoch_indices draws. With targets=False the batches hold x alone. Under a\n"
+            "strategy of several replicas each reads its shard of every batch, of the epochs\n"
+            "`span` (first, end) one after the other."
         )
         w.line("samples = len(source)")
         w.line()
@@ -258,10 +297,20 @@ def _write_stream_batches(w: Writer, model: ir.Model, dicts: bool) -> None:
             else:
                 w.line("return (arrays[0], arrays[1]) if targets else arrays[0]")
         w.line()
+        w.line("reads = workers or tf.data.AUTOTUNE")
+        w.line("if strategy is not None and strategy.num_replicas_in_sync > 1:  # a shard per replica")
+        with w.indent():
+            w.line("indices = run_indices(samples, batch_size, seed, *span, shuffle)")
+            w.line("return strategy.distribute_datasets_from_function(")
+            with w.indent():
+                w.line("lambda context: replica_shards(indices, context)")
+                w.line(".map(read_batch, num_parallel_calls=reads, deterministic=True)")
+                w.line(".prefetch(tf.data.AUTOTUNE)")
+            w.line(")")
         w.line("return (")
         with w.indent():
             w.line(f"epoch_indices(samples, batch_size * {READS_PER_CALL}, seed, epoch, shuffle)")
-            w.line(".map(read_batch, num_parallel_calls=workers or tf.data.AUTOTUNE, deterministic=True)")
+            w.line(".map(read_batch, num_parallel_calls=reads, deterministic=True)")
             w.line(f".unbatch()  # {READS_PER_CALL} batches a read, cut back into batches: the same ones")
             w.line(".batch(batch_size)")
             w.line(".apply(tf.data.experimental.assert_cardinality(math.ceil(samples / batch_size)))")
@@ -269,7 +318,7 @@ def _write_stream_batches(w: Writer, model: ir.Model, dicts: bool) -> None:
         w.line(")")
 
 
-def _write_fit(w: Writer, config: ir.TrainConfig, dicts: bool) -> None:
+def _write_fit(w: Writer, config: ir.TrainConfig, dicts: bool, scaled: bool) -> None:
     arrays = "dict[str, np.ndarray]" if dicts else "np.ndarray"
     memory = "dict" if dicts else "np.ndarray"
     w.line()
@@ -301,38 +350,85 @@ def _write_fit(w: Writer, config: ir.TrainConfig, dicts: bool) -> None:
             "training by `workers` parallel readers (y None); validation_data is a pair (x, y)\n"
             "or a batch source. Epoch e visits the samples in an order drawn from (seed, e)\n"
             "alone either way, so a run resumed at epoch e (from a checkpoint with its optimizer\n"
-            "state) repeats the uninterrupted one."
+            "state) repeats the uninterrupted one. A model built and compiled in a\n"
+            "strategy's scope (build_strategy) trains data-parallel."
         )
+        length = "len(next(iter(x.values())))" if dicts else "len(x)"
         w.line("order = EpochOrder()")
+        w.line("strategy = model.distribute_strategy  # the one it was built in: build_strategy()")
+        w.line("replicated = strategy.num_replicas_in_sync > 1")
+        w.line("span = (initial_epoch, epochs)  # under a strategy: one dataset for the whole run")
         w.line(f"if isinstance(x, {memory}):")
         with w.indent():
-            w.line("batches = epoch_batches(x, y, batch_size, seed, order.epoch, shuffle)")
+            w.line(f"samples = {length}")
+            w.line("batches = epoch_batches(x, y, batch_size, seed, order.epoch, shuffle, strategy, span)")
         w.line("else:")
         with w.indent():
-            w.line("batches = stream_batches(x, batch_size, seed, order.epoch, shuffle, workers)")
+            w.line("samples = len(x)")
+            w.line(
+                "batches = stream_batches(x, batch_size, seed, order.epoch, shuffle, workers, "
+                "strategy=strategy, span=span)"
+            )
         w.line("in_memory = validation_data is None or isinstance(validation_data, tuple)")
-        w.line("if not in_memory:")
+        w.line("if validation_data is not None and replicated:")
+        with w.indent():
+            w.line("validation_data = evaluation_batches(validation_data, strategy, workers)")
+            w.line("in_memory = False")
+        w.line("elif not in_memory:")
         with w.indent():
             w.line("validation_data = stream_batches(validation_data, 1024, shuffle=False, workers=workers)")
-        w.line("result = model.fit(")
+        w.line("with strategy.scope():")
         with w.indent():
-            w.line("batches,")
-            w.line("epochs=epochs,")
-            w.line("initial_epoch=initial_epoch,")
-            w.line("validation_data=validation_data,")
-            w.line("validation_batch_size=1024 if in_memory else None,")
-            w.line("shuffle=False,")
-            if config.class_weight is not None:
-                w.line(f"class_weight={literal(dict(enumerate(config.class_weight)))},")  # type: ignore[arg-type]
-            w.line("callbacks=[order, *build_callbacks(), *(callbacks or [])],")
-            w.line("verbose=verbose,")
-        w.line(")")
+            w.line("result = model.fit(")
+            with w.indent():
+                w.line("batches,")
+                w.line("epochs=epochs,")
+                w.line("initial_epoch=initial_epoch,")
+                w.line("steps_per_epoch=math.ceil(samples / batch_size) if replicated else None,")
+                w.line("validation_data=validation_data,")
+                w.line("validation_batch_size=1024 if in_memory else None,")
+                w.line("shuffle=False,")
+                if config.class_weight is not None:
+                    w.line(f"class_weight={literal(dict(enumerate(config.class_weight)))},")  # type: ignore[arg-type]
+                spec_callbacks = (
+                    "build_callbacks(strategy.num_replicas_in_sync)" if scaled else "build_callbacks()"
+                )
+                w.line(f"callbacks=[order, *{spec_callbacks}, *(callbacks or [])],")
+                w.line("verbose=verbose,")
+            w.line(")")
         w.line("return result.history")
+
+
+def _write_evaluation_batches(w: Writer, dicts: bool) -> None:
+    length = "len(next(iter(data[0].values())))" if dicts else "len(data[0])"
+    w.line()
+    w.line()
+    w.signature(
+        "evaluation_batches",
+        ("data: object", "strategy: tf.distribute.Strategy", "workers: int | None = None"),
+        "tf.distribute.DistributedDataset",
+    )
+    with w.indent():
+        w.docstring(
+            "A validation or test set (a pair (x, y) in memory, or a batch source) under a\n"
+            "strategy of several replicas: a shard of each batch per replica, in the samples'\n"
+            "order. The first batch splits evenly: Keras builds its evaluation from the first\n"
+            "batch's shapes and fails when the replicas' shares differ."
+        )
+        w.line("memory = isinstance(data, tuple)")
+        w.line(f"samples = {length} if memory else len(data)")
+        w.line("replicas = strategy.num_replicas_in_sync")
+        w.line("batch = max(min(1024, samples) // replicas * replicas, replicas)")
+        w.line("if memory:")
+        with w.indent():
+            w.line("return epoch_batches(*data, batch, 0, None, False, strategy)")
+        w.line("return stream_batches(data, batch, shuffle=False, workers=workers, strategy=strategy)")
 
 
 def _write_evaluate_predict(w: Writer, dicts: bool) -> None:
     arrays = "dict[str, np.ndarray]" if dicts else "np.ndarray"
     memory = "dict" if dicts else "np.ndarray"
+    _write_evaluation_batches(w, dicts)
     w.line()
     w.line()
     w.signature(
@@ -349,6 +445,11 @@ def _write_evaluate_predict(w: Writer, dicts: bool) -> None:
     with w.indent():
         what = "loss, each output's loss and the metrics" if dicts else "loss and metrics"
         w.docstring(f"Mean {what} over arrays (x, y) or a batch source x, in inference mode.")
+        w.line("strategy = model.distribute_strategy")
+        w.line("if strategy.num_replicas_in_sync > 1:  # a shard of each batch per replica")
+        with w.indent():
+            w.line(f"batches = evaluation_batches(x if not isinstance(x, {memory}) else (x, y), strategy, workers)")
+            w.line("return model.evaluate(batches, verbose=0, return_dict=True)")
         w.line(f"if not isinstance(x, {memory}):")
         with w.indent():
             w.line("batches = stream_batches(x, batch_size, shuffle=False, workers=workers)")

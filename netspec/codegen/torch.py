@@ -185,8 +185,10 @@ def generate(model: ir.Model) -> str:
     if torch_loop.uses_math(model):
         w.line("import math")
     w.line("from collections.abc import Callable, Iterable, Iterator")
+    w.line("from datetime import timedelta")
     w.line()
     w.line("import torch")
+    w.line("import torch.distributed as dist")
     w.line("from torch import nn")
     w.line()
     shape_constants(w, model)
@@ -255,7 +257,17 @@ def generate(model: ir.Model) -> str:
     assert optimizer_entry is not None
     w.line("def build_optimizer(parameters: Iterable[nn.Parameter]) -> torch.optim.Optimizer:")
     with w.indent():
-        w.call("return ", optimizer_entry().torch(model.optimizer.params))  # type: ignore[attr-defined]
+        build = optimizer_entry().torch(model.optimizer.params)  # type: ignore[attr-defined]
+        if model.train.lr_scaling == "linear":
+            w.docstring("lr_scaling = linear: the learning rate times the workers (under torchrun).")
+            w.call("optimizer = ", build)
+            w.line("_, workers = world_position()")
+            w.line("for group in optimizer.param_groups:")
+            with w.indent():
+                w.line('group["lr"] *= workers')
+            w.line("return optimizer")
+        else:
+            w.call("return ", build)
     if model.single_io:
         _metrics(w, model, loss_entry)
         torch_loop.write(w, model)

@@ -16,6 +16,12 @@ once per step. With mixed precision (`precision = bf16 | fp16`) the forward pass
 with autocast off), and fp16 scales the loss with a `GradScaler`. `netspec train` runs
 exactly this code.
 
+Under torchrun the same functions train data-parallel (`setup_distributed`, `distribute`,
+`shard`, `loss_share`, `all_reduced`, copied from snippets/torch_distributed.py): the spec's
+batch_size is the global batch, worker k takes every N-th sample of each, DDP averages the
+gradients and the figures are summed over the workers, so N workers take the steps and report
+the figures one process would.
+
 A model with several inputs or outputs gets the same loop over tuples: x holds a tensor per
 input, y one per output (in the spec's order); batches index every tensor with one index,
 and the figures are the total loss, each output's loss (`<output>_loss`) and each metric
@@ -100,6 +106,7 @@ def write(w: Writer, model: ir.Model) -> None:
         _write_scheduler(w, training)
     if training.early_stopping is not None:
         w.lines(_EARLY_STOPPING)
+    _write_distributed(w)
     _write_data(w, shapes)
     _write_train_epoch(w, training, config, shapes)
     _write_evaluate(w, config, shapes)
@@ -135,6 +142,25 @@ def _write_prepare(w: Writer, training: TrainingPlan, config: ir.TrainConfig) ->
         if config.compile:
             w.line("model.compile()")
         w.line("return model")
+
+
+DISTRIBUTED = (
+    "setup_distributed",
+    "worker_device",
+    "world_position",
+    "distribute",
+    "shard",
+    "loss_share",
+    "all_reduced",
+)
+
+
+def _write_distributed(w: Writer) -> None:
+    """The data-parallel functions: the identity for one process."""
+    for name in DISTRIBUTED:
+        w.line()
+        w.line()
+        w.lines(definition("torch_distributed", name))
 
 
 def _write_data(w: Writer, shapes: _Shapes) -> None:
@@ -177,6 +203,7 @@ def _write_train_epoch(
     ]
     if fp16:
         parameters.append("scaler: torch.amp.GradScaler | None = None")
+    parameters += ["*", "batch_size: int = 0", "samples: int = 0"]
     w.signature("train_epoch", parameters, "dict[str, float]")
     with w.indent():
         doc = (
@@ -188,6 +215,11 @@ def _write_train_epoch(
             doc += "\nx holds a tensor per input and y one per output, in the spec's order."
         if fp16:
             doc += "\nThe loss is scaled by `scaler` (float16 gradients would underflow)."
+        doc += (
+            "\nUnder torchrun `model` is the DistributedDataParallel one, the batches are this\n"
+            "worker's shards of global batches of `batch_size` out of `samples`, and the\n"
+            "figures are summed over the workers."
+        )
         w.docstring(doc)
         w.line("model.train()")
         if shapes.tuples:
@@ -195,13 +227,23 @@ def _write_train_epoch(
             w.line("figures_of = {**losses, **metrics}  # each output's loss, then each metric")
         else:
             w.line("metrics = build_metrics()")
-        w.line("sums, samples = None, 0  # loss, then each figure, summed over samples")
+        w.line("_, workers = world_position()")
+        w.line("device = next(model.parameters()).device")
+        w.line(f"sums = torch.zeros(1 + len({shapes.figures}), device=device)  # loss, then each figure")
+        w.line("samples_seen = 0  # by this worker")
         w.line("for step, (x_batch, y_batch) in enumerate(batches):")
         with w.indent():
+            w.line(f"count = {shapes.count}")
             _forward(w, config, shapes)
             w.line("loss = loss_fn(y_pred, y_batch)")
+            w.line("step_loss = loss  # what backward() differentiates")
+            w.line("if workers > 1:  # DDP averages the workers' gradients: weigh this one's share")
+            with w.indent():
+                zero = "sum(p.sum() for p in y_pred)" if shapes.tuples else "y_pred.sum()"
+                w.line("share = loss_share(step, count, batch_size, samples)")
+                w.line(f"step_loss = loss * share if count else {zero} * 0.0")
             w.line("optimizer.zero_grad(set_to_none=True)")
-            w.line("scaler.scale(loss).backward()" if fp16 else "loss.backward()")
+            w.line("scaler.scale(step_loss).backward()" if fp16 else "step_loss.backward()")
             if training.clip_norm is not None:
                 if fp16:
                     w.line("scaler.unscale_(optimizer)  # clip the true gradients")
@@ -225,25 +267,22 @@ def _write_train_epoch(
                 w.line("scaler.update()")
             else:
                 w.line("optimizer.step()")
-            w.line("with torch.no_grad():")
+            w.line("if count:  # (a worker's share of the last batch may be empty)")
             with w.indent():
-                if shapes.tuples:
-                    w.line(
-                        "figures = [loss.detach(), *(f(y_pred[i], y_batch[i]) for i, f in "
-                        "figures_of.values())]"
-                    )
-                else:
-                    w.line(
-                        "figures = [loss.detach(), *(metric(y_pred, y_batch) for metric in "
-                        "metrics.values())]"
-                    )
-                w.line(f"weighted = torch.stack(figures) * {shapes.count}")
-                w.line("sums = weighted if sums is None else sums + weighted")
-            w.line(f"samples += {shapes.count}")
+                w.line("with torch.no_grad():")
+                with w.indent():
+                    w.line("figures = [loss.detach()]")
+                    if shapes.tuples:
+                        w.line("figures += [f(y_pred[i], y_batch[i]) for i, f in figures_of.values()]")
+                    else:
+                        w.line("figures += [metric(y_pred, y_batch) for metric in metrics.values()]")
+                    w.line("sums += torch.stack(figures) * count")
+                w.line("samples_seen += count")
             w.line("if on_step is not None:")
             with w.indent():
                 w.line("on_step(step, sums)")
-        w.line("means = (sums / samples).tolist()  # the epoch's one wait for the device")
+        w.line("samples_seen = torch.tensor(float(samples_seen), device=device)")
+        w.line("means = (all_reduced(sums) / all_reduced(samples_seen)).tolist()  # one wait an epoch")
         strict = ", strict=True" if shapes.tuples else ""
         w.line(f"return dict(zip([\"loss\", *{shapes.figures}], means{strict}))")
 
@@ -268,7 +307,8 @@ def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
         what = "loss, each output's loss and the metrics" if shapes.tuples else "loss and metrics"
         w.docstring(
             f"Mean {what} in inference mode, over tensors (x, y) or over\n"
-            "a batch source x (y None), read by `workers` processes."
+            "a batch source x (y None), read by `workers` processes. Under torchrun each\n"
+            "worker evaluates its shard of every batch and the figures are summed over them."
         )
         w.line("model.eval()")
         w.line("loss_fn = loss_fn or build_loss()")
@@ -277,23 +317,24 @@ def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
         else:
             w.line("metrics = build_metrics()")
         w.line("device = next(model.parameters()).device")
-        w.line("sums, samples = None, 0")
+        w.line(f"sums, samples = torch.zeros(1 + len({shapes.figures}), device=device), 0")
         w.line("for x_batch, y_batch in inference_batches(x, y, batch_size, device, workers):")
         with w.indent():
+            w.line(f"count = {shapes.count}")
+            w.line("if count == 0:  # this worker's share of a last, small batch")
+            with w.indent():
+                w.line("continue")
             _forward(w, config, shapes)
+            w.line("figures = [loss_fn(y_pred, y_batch)]")
             if shapes.tuples:
-                w.line("figures = [loss_fn(y_pred, y_batch)]")
                 w.line("figures += [f(y_pred[i], y_batch[i]) for i, f in figures_of.values()]")
             else:
-                w.line(
-                    "figures = [loss_fn(y_pred, y_batch), *(m(y_pred, y_batch) for m in "
-                    "metrics.values())]"
-                )
-            w.line(f"weighted = torch.stack(figures) * {shapes.count}")
-            w.line("sums = weighted if sums is None else sums + weighted")
-            w.line(f"samples += {shapes.count}")
+                w.line("figures += [metric(y_pred, y_batch) for metric in metrics.values()]")
+            w.line("sums += torch.stack(figures) * count")
+            w.line("samples += count")
+        w.line("means = all_reduced(sums) / all_reduced(torch.tensor(float(samples), device=device))")
         strict = ", strict=True" if shapes.tuples else ""
-        w.line(f"return dict(zip([\"loss\", *{shapes.figures}], (sums / samples).tolist(){strict}))")
+        w.line(f"return dict(zip([\"loss\", *{shapes.figures}], means.tolist(){strict}))")
 
 
 def _write_predict(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
@@ -381,7 +422,10 @@ def _write_fit(
             "validation_data is a pair (x, y) or a batch source. Epoch e visits the samples\n"
             "in epoch_order(samples, seed, e) either way, and dropout draws from the same\n"
             "seed, so a run resumed at epoch e (with its optimizer state and history)\n"
-            "repeats the uninterrupted one. `on_epoch_end` returning True stops."
+            "repeats the uninterrupted one. `on_epoch_end` returning True stops.\n\n"
+            "Under torchrun (after setup_distributed) every worker calls fit with the same\n"
+            "arguments: it trains the DistributedDataParallel model on its shard of each\n"
+            "global batch, and every worker gets the figures of all the samples."
         )
         w.line("optimizer = optimizer or build_optimizer(model.parameters())")
         if training.schedule is not None:
@@ -390,6 +434,7 @@ def _write_fit(
         if fp16:
             w.line("scaler = scaler or torch.amp.GradScaler(device.type)")
         w.line("loss_fn = build_loss()")
+        w.line(f"trained = distribute(model, sync_batchnorm={literal(config.sync_batchnorm)})")
         w.line("history = {key: list(values) for key, values in (history or {}).items()}")
         memory_type = "tuple" if shapes.tuples else "torch.Tensor"
         w.line(f"streamed = not isinstance(x, {memory_type})")
@@ -426,7 +471,11 @@ def _write_fit(
             with w.indent():
                 w.line("batches = memory_batches(x, y, order, batch_size)")
             scaler_arg = ", scaler" if fp16 else ""
-            w.line(f"logs = train_epoch(model, optimizer, loss_fn, batches, on_step{scaler_arg})")
+            w.line("logs = train_epoch(")
+            with w.indent():
+                w.line(f"trained, optimizer, loss_fn, batches, on_step{scaler_arg},")
+                w.line("batch_size=batch_size, samples=samples,")
+            w.line(")")
             w.line("if validation_data is not None:")
             with w.indent():
                 w.line("if validation is not None:")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostics, Span
 from netspec.train.context import RunContext, TrainError, default_threads, usable_cores
+from netspec.train.distributed import World, check_global_batch, check_keras_world, torchrun_world
 from netspec.train.plan import DataPlan, choose
 from netspec.train.progress import Reporter, reporter
 from netspec.train.rundir import RunDir
@@ -39,6 +40,8 @@ class TrainOptions:
     init_partial: bool = False
     resume: Path | None = None
     workers: int | None = None  # evaluate and predict: processes reading streamed batches
+    devices: int = 1  # data-parallel workers on this machine (torchrun / MirroredStrategy)
+    arguments: list[str] = field(default_factory=list)  # the command line, for torchrun
 
 
 @dataclass
@@ -119,28 +122,80 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     model, diagnostics, sources = _check(source, file, overrides)
     if model is None:
         return Outcome(1, diagnostics, sources)
+    world = _world(options)
+    replicas = world.workers * (options.devices if options.backend == "keras" else 1)
+    if options.backend == "torch" and options.devices > 1 and not world.distributed:
+        check_global_batch(model.train.batch_size, options.devices, f"--devices {options.devices}")
+        return _launch_torchrun(model, options, diagnostics, sources)
+    check_global_batch(model.train.batch_size, replicas, _workers_words(world, options))
     prepared = _prepare_data(model, diagnostics)  # checked before any framework is imported
     if prepared is None:
         return Outcome(1, diagnostics, sources)
     backend = _backend(options.backend)
     backend.check_device(options.device)  # before making a run folder
     backend.check_precision(model.train.precision, options.device)
-    device = backend.describe_device(options.device)
-    threads = options.threads or model.train.threads or default_threads()
+    worker_device = None
+    if world.launcher == "torchrun":
+        worker_device = backend.join(options.device, world)
+    device = backend.describe_device(worker_device or options.device)
+    threads = options.threads or model.train.threads or _default_threads(world)
     gpu = device["device"].startswith("cuda")
-    free = backend.device_free_bytes(options.device)
+    free = backend.device_free_bytes(worker_device or options.device)
     plan = choose(model.train, prepared, free, usable_cores(), gpu)
 
-    if run is None:
-        run = RunDir.create(options.out, model.name, options.backend)
-    (run / "spec.net").write_text(source, encoding="utf-8")
-    run.write_json("ir.json", model.model_dump(mode="json"))
-    module_path = run / "model.py"
+    scratch = None
+    if not world.chief:  # writes nothing: its copy of the module goes to a scratch folder
+        import tempfile
+
+        scratch = Path(tempfile.mkdtemp(prefix=f"netspec-rank{world.rank}-"))
+        module_path = scratch / "model.py"
+        run = run or RunDir(scratch)
+    else:
+        if run is None:
+            run = RunDir.create(options.out, model.name, options.backend)
+        (run / "spec.net").write_text(source, encoding="utf-8")
+        run.write_json("ir.json", model.model_dump(mode="json"))
+        module_path = run / "model.py"
+        if prepared.standardization is not None:
+            _save_standardization(run, model, prepared.standardization)
+        if prepared.class_names is not None:
+            run.write_json("classes.json", {"names": list(prepared.class_names)})
     module_path.write_text(generate(model, options.backend), encoding="utf-8")
-    if prepared.standardization is not None:
-        _save_standardization(run, model, prepared.standardization)
-    if prepared.class_names is not None:
-        run.write_json("classes.json", {"names": list(prepared.class_names)})
+    try:
+        return _train_in(
+            run, module_path, source, file, model, prepared, backend, options, overrides,
+            diagnostics, sources, world, replicas, worker_device, device, threads, plan,
+        )
+    finally:
+        if world.launcher == "torchrun":
+            backend.leave()
+        if scratch is not None:
+            import shutil
+
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _train_in(
+    run: RunDir,
+    module_path: Path,
+    source: str,
+    file: str,
+    model: ir.Model,
+    prepared: Any,
+    backend: Any,
+    options: TrainOptions,
+    overrides: dict[str, str],
+    diagnostics: Diagnostics,
+    sources: dict[str, str],
+    world: World,
+    replicas: int,
+    worker_device: str | None,
+    device: dict[str, Any],
+    threads: int,
+    plan: DataPlan,
+) -> Outcome:
+    """Train in a prepared run folder: only the chief (rank 0) writes to it."""
+    chief = world.chief
     record: dict[str, Any] = {
         "netspec": __version__,
         "spec": file,
@@ -151,6 +206,10 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         "device_name": device.get("device_name"),
         "versions": {"python": platform.python_version(), **backend.versions()},
         "threads": threads,
+        "workers": replicas,
+        "launcher": world.launcher if world.distributed else (
+            "mirrored" if replicas > 1 else "none"
+        ),
         "seed": model.train.seed,
         "precision": model.train.precision,
         "pipeline": plan.to_json(),
@@ -159,8 +218,9 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         "status": "running",
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    run.write_json("run.json", record)
-    report = reporter(options.log)
+    if chief:
+        run.write_json("run.json", record)
+    report = reporter(options.log, world.rank)
     ctx = RunContext(
         model=model,
         data=prepared,
@@ -188,28 +248,49 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
             "plan": plan.describe(),
             "precision": model.train.precision,
             "run_dir": str(run.path),
+            "replicas": replicas,
+            "launcher": record["launcher"],
         },
         plan=plan,
+        world=world,
+        worker_device=worker_device,
+        replicas=replicas,
+        devices=options.devices,
+    )
+    resume_line = f"netspec train --resume {run.path}" + (
+        f" --devices {options.devices}" if options.devices > 1 else ""
     )
     try:
         result = backend.run(ctx)
     except KeyboardInterrupt:
         report.close()
         done = run.last_checkpoint()
-        record.update(status="interrupted", epochs_done=done)
-        run.write_json("run.json", record)
-        _finish_files(run, model)
+        if chief:
+            record.update(status="interrupted", epochs_done=done)
+            run.write_json("run.json", record)
+            _finish_files(run, model)
         raise TrainError(
             f"interrupted; the last checkpoint holds {done} epoch{'s' if done != 1 else ''}",
-            hint=f"continue with: netspec train --resume {run.path}",
+            hint=f"continue with: {resume_line}",
         ) from None
     except BaseException as error:
         report.close()
-        record.update(status="failed", epochs_done=run.last_checkpoint())
-        run.write_json("run.json", record)
-        _finish_files(run, model)
+        if chief:
+            record.update(status="failed", epochs_done=run.last_checkpoint())
+            run.write_json("run.json", record)
+            _finish_files(run, model)
+        lost = backend.peer_failure(error) if world.launcher == "torchrun" else None
+        if lost is not None:
+            done = run.last_checkpoint()
+            raise TrainError(
+                f"rank {world.rank}: another worker stopped ({lost}); the last complete "
+                f"checkpoint holds {done} epoch{'s' if done != 1 else ''}",
+                hint=f"continue with: {resume_line}",
+            ) from None
         return _failed_reading(error, model, diagnostics, sources, run.path)
     seconds = result.pop("epoch_seconds")
+    if not chief:
+        return Outcome(0, diagnostics, sources, run.path, None)
     record.update(
         status="completed",
         epochs_done=run.last_checkpoint(),
@@ -223,6 +304,62 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     summary = {"run_dir": str(run.path), "test": result["test"], "history": result["history"]}
     report.finish(summary)
     return Outcome(0, diagnostics, sources, run.path, summary)
+
+
+def _world(options: TrainOptions) -> World:
+    """This process's place in a data-parallel run: torchrun's environment for PyTorch; a
+    Keras run is one process (its MirroredStrategy spans the devices)."""
+    if options.backend == "torch":
+        return torchrun_world()
+    check_keras_world()
+    return World()
+
+
+def _workers_words(world: World, options: TrainOptions) -> str:
+    if world.launcher == "torchrun":
+        return "torchrun's WORLD_SIZE"
+    return f"--devices {options.devices}"
+
+
+def _default_threads(world: World) -> int:
+    """Threads per worker: the cores of this machine shared among its workers."""
+    if world.local_workers > 1:
+        return max(usable_cores() // world.local_workers, 1)
+    return default_threads()
+
+
+def _launch_torchrun(
+    model: ir.Model, options: TrainOptions, diagnostics: Diagnostics, sources: dict[str, str]
+) -> Outcome:
+    """`--devices N` with PyTorch: start torchrun's elastic agent with N workers, each running
+    this same command; the workers check the spec again and train (rank 0 writes the run)."""
+    from netspec.train import distributed
+
+    backend = _backend("torch")
+    backend.check_device(options.device)
+    arguments = list(options.arguments)
+    if options.resume is not None:
+        run_path = options.resume
+    elif options.out is not None:
+        run_path = options.out
+    else:
+        run_path = RunDir.fresh_path(model.name, "torch")
+        arguments += ["--out", str(run_path)]
+    threads = options.threads or max(usable_cores() // options.devices, 1)
+    command = distributed.torchrun_command(options.devices, arguments, threads)
+    if options.log != "quiet":
+        print(f"launching {options.devices} workers: {distributed.shown(command)}", flush=True)
+    status, failure = distributed.launch(command, run_path / "torchrun.log")
+    if status == 0:
+        return Outcome(0, diagnostics, sources, run_path, None)
+    done = RunDir(run_path).last_checkpoint() if (run_path / "checkpoints").is_dir() else 0
+    if failure is None:  # a worker reported its own error (a diagnostic) and exited
+        return Outcome(status, diagnostics, sources, run_path, None)
+    raise TrainError(
+        f"{failure}; the run stopped, and the last complete checkpoint holds {done} "
+        f"epoch{'s' if done != 1 else ''} (torchrun's report: {run_path / 'torchrun.log'})",
+        hint=f"continue with: netspec train --resume {run_path} --devices {options.devices}",
+    )
 
 
 def _failed_reading(

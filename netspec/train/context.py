@@ -40,6 +40,16 @@ class RunContext:
     init_partial: bool = False  # the file may hold only some tensors (transfer learning)
     info: dict[str, Any] = field(default_factory=dict)
     plan: DataPlan = field(default_factory=lambda: DataPlan("memory", 0, 0, None, "default"))
+    world: Any = None  # netspec.train.distributed.World; one process when None
+    worker_device: str | None = None  # this worker's device in a data-parallel run
+    replicas: int = 1  # copies of the model that train together (workers × devices each)
+    devices: int = 1  # --devices: the local devices a Keras MirroredStrategy spans
+
+    def __post_init__(self) -> None:
+        if self.world is None:
+            from netspec.train.distributed import World
+
+            self.world = World()
 
     @property
     def config(self) -> ir.TrainConfig:

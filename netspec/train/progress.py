@@ -33,7 +33,17 @@ def plan_lines(info: dict[str, Any]) -> list[str]:
         device,
         f"training {info['model']} on {info['backend']}: {info['train_samples']:,} samples "
         f"{info['plan']}, {info['epochs']} epochs, batch {info['batch_size']}, "
-        f"{info['precision']}, {threads} CPU thread{'s' if threads != 1 else ''}",
+        f"{info['precision']}, {threads} CPU thread{'s' if threads != 1 else ''}"
+        + (" per worker" if info.get("replicas", 1) > 1 and info.get("launcher") == "torchrun" else ""),
+        *(
+            [
+                f"data-parallel: {info['replicas']} "
+                + ("workers (torchrun)" if info["launcher"] == "torchrun" else "replicas (MirroredStrategy)")
+                + f", {info['batch_size'] // info['replicas']} samples each per step"
+            ]
+            if info.get("replicas", 1) > 1
+            else []
+        ),
         f"run folder: {info['run_dir']}",
     ]
 
@@ -85,8 +95,9 @@ class RichReporter(Reporter):
 
     wants_steps = True
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, console: Console | None = None, prefix: str = "") -> None:
         self.console = console or Console(highlight=False, soft_wrap=True)
+        self.prefix = prefix  # "[rank k] " with --log all-ranks
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -100,9 +111,12 @@ class RichReporter(Reporter):
         self.task: Any = None
         self.started = 0.0
 
+    def _print(self, text: str, markup: bool = False) -> None:
+        self.console.print(self.prefix + text, markup=markup)
+
     def announce(self, info: dict[str, Any]) -> None:
         for line in plan_lines(info):
-            self.console.print(line, markup=False)
+            self._print(line, markup=False)
 
     def start(self, info: dict[str, Any]) -> None:
         self.announce(info)
@@ -126,19 +140,19 @@ class RichReporter(Reporter):
         )
 
     def end_epoch(self, epoch: int, epochs: int, logs: dict[str, float], seconds: float) -> None:
-        self.console.print(
+        self._print(
             f"epoch {epoch + 1}/{epochs}  {seconds:.1f}s  {format_logs(logs)}", markup=False
         )
 
     def message(self, text: str) -> None:
-        self.console.print(text, markup=False)
+        self._print(text, markup=False)
 
     def finish(self, result: dict[str, Any]) -> None:
         self.close()
         test = result.get("test")
         if test:
-            self.console.print(f"test: {format_logs(test)}", markup=False)
-        self.console.print(f"saved to {result['run_dir']}", markup=False)
+            self._print(f"test: {format_logs(test)}", markup=False)
+        self._print(f"saved to {result['run_dir']}", markup=False)
 
     def close(self) -> None:
         self.progress.stop()
@@ -157,11 +171,15 @@ class PlainReporter(RichReporter):
     def close(self) -> None: ...
 
 
-def reporter(mode: str) -> Reporter:
+def reporter(mode: str, rank: int = 0) -> Reporter:
+    """The reporter of `--log mode`; in a data-parallel run only rank 0 reports, unless
+    `--log all-ranks` (each rank's lines, prefixed with it)."""
+    if mode == "all-ranks":
+        return PlainReporter(Console(highlight=False, soft_wrap=True), prefix=f"[rank {rank}] ")
+    if rank != 0 or mode == "quiet":
+        return Reporter()
     if mode == "jsonl":
         return JsonLinesReporter()
-    if mode == "quiet":
-        return Reporter()
     console = Console(highlight=False, soft_wrap=True)
     if mode == "plain" or not console.is_terminal:
         return PlainReporter(console)

@@ -27,15 +27,21 @@ class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    @staticmethod
+    def fresh_path(model_name: str, backend: str) -> Path:
+        """runs/<model>-<backend>-<time>, with a suffix when that folder exists."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"{model_name}-{backend}-{stamp}"
+        suffix = 1
+        while out.exists():
+            suffix += 1
+            out = Path("runs") / f"{model_name}-{backend}-{stamp}-{suffix}"
+        return out
+
     @classmethod
     def create(cls, out: Path | None, model_name: str, backend: str) -> RunDir:
         if out is None:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            out = Path("runs") / f"{model_name}-{backend}-{stamp}"
-            suffix = 1
-            while out.exists():
-                suffix += 1
-                out = Path("runs") / f"{model_name}-{backend}-{stamp}-{suffix}"
+            out = cls.fresh_path(model_name, backend)
         out.mkdir(parents=True, exist_ok=True)
         (out / "checkpoints").mkdir(exist_ok=True)
         return cls(out)

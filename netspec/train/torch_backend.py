@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from netspec.train.context import RunContext, TrainError, load_module
+from netspec.train.distributed import World
 
 
 def available_devices() -> list[str]:
@@ -91,6 +92,44 @@ def select_device(requested: str) -> torch.device:
             hint="available: " + ", ".join(devices) + " (or --device auto)",
         )
     return torch.device(name)
+
+
+# --------------------------------------------------------------------------- torchrun
+
+
+def join(requested: str, world: World) -> str:
+    """Join torchrun's process group (the generated module's own `setup_distributed`, from
+    the snippet it is copied from); returns this worker's device."""
+    from netspec.codegen.snippets.torch_distributed import setup_distributed, worker_device
+
+    device = select_device(requested)
+    if device.type == "cuda" and world.local_workers > torch.cuda.device_count():
+        raise TrainError(
+            f"{world.local_workers} workers on this machine but {torch.cuda.device_count()} GPUs",
+            hint="start one worker per GPU (--devices / --nproc-per-node), or --device cpu",
+        )
+    device = worker_device(device)
+    setup_distributed(device)
+    return str(device)
+
+
+def peer_failure(error: BaseException) -> str | None:
+    """What a collective's failure says when another worker stopped (gloo or NCCL lost its
+    peer, or timed out waiting for it); None for any other error."""
+    if isinstance(error, torch.distributed.DistError) or (
+        isinstance(error, RuntimeError)
+        and any(word in str(error) for word in ("gloo", "Gloo", "NCCL", "Connection", "timed out"))
+    ):
+        return str(error).strip().splitlines()[0][:200]
+    return None
+
+
+def leave() -> None:
+    """Leave torchrun's process group at the end of a run."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -212,7 +251,8 @@ def _split_data(split: Any, plan: Any, device: torch.device) -> tuple[Any, Any]:
 
 def run(ctx: RunContext) -> dict[str, Any]:
     config = ctx.config
-    device = select_device(ctx.device)
+    chief = ctx.world.chief
+    device = torch.device(ctx.worker_device) if ctx.worker_device else select_device(ctx.device)
     torch.set_num_threads(ctx.threads)
     module = load_module(ctx.module_path, ctx.model.name)
     torch.manual_seed(config.seed)
@@ -250,25 +290,28 @@ def run(ctx: RunContext) -> dict[str, Any]:
     timer = {"start": time.perf_counter()}
     epoch_seconds: list[float] = []
 
+    share = ctx.world.workers  # the bar shows this worker's running loss
+
     def on_step(step: int, sums: torch.Tensor) -> None:
         if step % every == 0 or step == steps - 1:
             done = min((step + 1) * batch, samples)
-            reporter.step(step + 1, done, float(sums[0]) / done)
+            reporter.step(step + 1, done, float(sums[0]) * share / done)
 
     def on_epoch_end(epoch: int, logs: dict[str, float]) -> bool:
         seconds = time.perf_counter() - timer["start"]
         epoch_seconds.append(seconds)
         history_now = {k: [*history.get(k, []), v] for k, v in logs.items()}
         history.update(history_now)
-        save_checkpoint(
-            ctx.run.checkpoint(epoch + 1, ""),
-            model,
-            optimizer,
-            scheduler,
-            {"epoch": epoch + 1, "history": history},
-            scaler,
-        )
-        ctx.run.write_history(history)
+        if chief:  # after the figures' all-reduce: every worker finished the epoch
+            save_checkpoint(
+                ctx.run.checkpoint(epoch + 1, ""),
+                model,
+                optimizer,
+                scheduler,
+                {"epoch": epoch + 1, "history": history, "workers": ctx.world.workers},
+                scaler,
+            )
+            ctx.run.write_history(history)
         reporter.end_epoch(epoch, config.epochs, logs, seconds)
         if epoch + 1 < config.epochs:
             reporter.start_epoch(epoch + 1, config.epochs, steps, samples)
@@ -301,10 +344,11 @@ def run(ctx: RunContext) -> dict[str, Any]:
         on_epoch_end=on_epoch_end,
         **kwargs,
     )
-    save_file(
-        {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()},
-        str(ctx.run / "weights.safetensors"),
-    )
+    if chief:
+        save_file(
+            {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()},
+            str(ctx.run / "weights.safetensors"),
+        )
     test = None
     if data.test is not None:
         x_test, y_test = _split_data(data.test, plan, device)

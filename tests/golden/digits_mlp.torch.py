@@ -8,8 +8,10 @@ one sample shaped (64,), as the spec states them.
 """
 
 from collections.abc import Callable, Iterable, Iterator
+from datetime import timedelta
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 INPUT_SHAPE = (64,)
@@ -36,6 +38,8 @@ TRAIN = {
     "precision": "fp32",
     "compile": False,
     "tf32": True,
+    "sync_batchnorm": False,
+    "lr_scaling": "none",
 }
 EPSILON = 1e-07  # probabilities are clipped to [EPSILON, 1 - EPSILON]
 
@@ -115,6 +119,79 @@ def prepare(model: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
     return model
 
 
+def setup_distributed(device: torch.device, timeout_s: float = 600.0) -> tuple[int, int]:
+    """Join torchrun's process group (NCCL on GPUs, gloo on CPUs); returns (rank, workers).
+
+    One process (not started by torchrun) is (0, 1). A collective that waits longer than
+    `timeout_s` for a worker fails instead of hanging.
+    """
+    if dist.is_torchelastic_launched() and not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
+    return world_position()
+
+
+def worker_device(device: torch.device) -> torch.device:
+    """The device of this worker: under torchrun, GPU number LOCAL_RANK of its machine."""
+    if device.type == "cuda" and dist.is_torchelastic_launched():
+        return torch.device("cuda", dist.get_node_local_rank(fallback_rank=0))
+    return device
+
+
+def world_position() -> tuple[int, int]:
+    """(rank, workers) of this process: (0, 1) outside a process group."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def distribute(model: nn.Module, sync_batchnorm: bool = False) -> nn.Module:
+    """The model as it trains: wrapped in DistributedDataParallel under torchrun (its
+    gradients averaged over the workers after each backward pass), else itself.
+
+    With `sync_batchnorm` (GPUs only) BatchNormalization normalizes with the statistics of
+    the global batch rather than each worker's share.
+    """
+    _, workers = world_position()
+    if workers == 1:
+        return model
+    if sync_batchnorm:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    device = next(model.parameters()).device
+    device_ids = [device] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+
+def shard(batch: torch.Tensor) -> torch.Tensor:
+    """This worker's part of a global batch (of samples, or of their indices): every N-th
+    one, from its rank."""
+    rank, workers = world_position()
+    return batch if workers == 1 else batch[rank::workers]
+
+
+def loss_share(step: int, count: int, batch_size: int, samples: int) -> float:
+    """The weight of this worker's mean loss at `step`, so that DDP's average of the workers'
+    gradients is the gradient of the global batch's mean loss, also when the last batch
+    splits unevenly: workers · count / (samples in the global batch)."""
+    _, workers = world_position()
+    if workers == 1:
+        return 1.0
+    in_batch = min(batch_size, samples - step * batch_size)
+    return workers * count / in_batch
+
+
+def all_reduced(sums: torch.Tensor) -> torch.Tensor:
+    """Figures summed over the workers (the sums of all the samples); itself for one process."""
+    _, workers = world_position()
+    if workers == 1:
+        return sums
+    sums = sums.clone()
+    dist.all_reduce(sums, op=dist.ReduceOp.SUM)
+    return sums
+
+
 def epoch_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> torch.Tensor:
     """The order epoch `epoch` visits the samples in: a permutation drawn from (seed, epoch)."""
     if not shuffle:
@@ -124,7 +201,8 @@ def epoch_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> to
 
 
 class EpochSampler(torch.utils.data.Sampler):
-    """Batches of sample indices in `epoch_order`: a DataLoader reads one epoch per pass.
+    """Batches of sample indices in `epoch_order`, this worker's shard of each: a DataLoader
+    reads one epoch per pass.
 
     Call `set_epoch(e)` before the pass of epoch e, as with DistributedSampler.
     """
@@ -142,7 +220,7 @@ class EpochSampler(torch.utils.data.Sampler):
     def __iter__(self) -> Iterator:
         order = epoch_order(self.samples, self.seed, self.epoch, self.shuffle).numpy()
         for start in range(0, self.samples, self.batch_size):
-            yield order[start : start + self.batch_size]
+            yield shard(order[start : start + self.batch_size])
 
 
 def make_loader(
@@ -178,7 +256,7 @@ def memory_batches(
     """Batches of tensors already on the device, sliced by index in `order`."""
     order = order.to(x.device)
     for start in range(0, len(order), batch_size):
-        index = order[start : start + batch_size]
+        index = shard(order[start : start + batch_size])
         yield x[index], y[index]
 
 
@@ -189,7 +267,7 @@ def source_batches(
     processes, a DataLoader's per-batch machinery would cost as much as the reads."""
     order = order.numpy()
     for start in range(0, len(order), batch_size):
-        x_batch, y_batch = source[order[start : start + batch_size]]
+        x_batch, y_batch = source[shard(order[start : start + batch_size])]
         x_batch = torch.from_numpy(x_batch).to(device)
         if y_batch is not None:
             y_batch = torch.from_numpy(y_batch).to(device)
@@ -210,12 +288,12 @@ def loader_batches(
 def inference_batches(
     x: object, y: torch.Tensor | None, batch_size: int, device: torch.device, workers: int = 0
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    """Batches in the samples' order: slices of tensors x (and y), or read from a batch
-    source x through a DataLoader (y None)."""
+    """Batches in the samples' order (this worker's shard of each): slices of tensors x (and
+    y), or read from a batch source x through a DataLoader (y None)."""
     if isinstance(x, torch.Tensor):
         for start in range(0, len(x), batch_size):
             stop = start + batch_size
-            yield x[start:stop], (y[start:stop] if y is not None else None)
+            yield shard(x[start:stop]), (shard(y[start:stop]) if y is not None else None)
         return
     if workers == 0:
         yield from source_batches(x, torch.arange(len(x)), batch_size, device)
@@ -237,28 +315,44 @@ def train_epoch(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     on_step: Callable[[int, torch.Tensor], None] | None = None,
+    *,
+    batch_size: int = 0,
+    samples: int = 0,
 ) -> dict[str, float]:
     """One pass over the batches; returns the epoch's mean loss and metrics.
 
     `on_step(step, sums)` may watch progress: `sums[0]` is the running loss sum, on the device.
+    Under torchrun `model` is the DistributedDataParallel one, the batches are this
+    worker's shards of global batches of `batch_size` out of `samples`, and the
+    figures are summed over the workers.
     """
     model.train()
     metrics = build_metrics()
-    sums, samples = None, 0  # loss, then each figure, summed over samples
+    _, workers = world_position()
+    device = next(model.parameters()).device
+    sums = torch.zeros(1 + len(metrics), device=device)  # loss, then each figure
+    samples_seen = 0  # by this worker
     for step, (x_batch, y_batch) in enumerate(batches):
+        count = len(y_batch)
         y_pred = model(x_batch)
         loss = loss_fn(y_pred, y_batch)
+        step_loss = loss  # what backward() differentiates
+        if workers > 1:  # DDP averages the workers' gradients: weigh this one's share
+            share = loss_share(step, count, batch_size, samples)
+            step_loss = loss * share if count else y_pred.sum() * 0.0
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        step_loss.backward()
         optimizer.step()
-        with torch.no_grad():
-            figures = [loss.detach(), *(metric(y_pred, y_batch) for metric in metrics.values())]
-            weighted = torch.stack(figures) * len(y_batch)
-            sums = weighted if sums is None else sums + weighted
-        samples += len(y_batch)
+        if count:  # (a worker's share of the last batch may be empty)
+            with torch.no_grad():
+                figures = [loss.detach()]
+                figures += [metric(y_pred, y_batch) for metric in metrics.values()]
+                sums += torch.stack(figures) * count
+            samples_seen += count
         if on_step is not None:
             on_step(step, sums)
-    means = (sums / samples).tolist()  # the epoch's one wait for the device
+    samples_seen = torch.tensor(float(samples_seen), device=device)
+    means = (all_reduced(sums) / all_reduced(samples_seen)).tolist()  # one wait an epoch
     return dict(zip(["loss", *metrics], means))
 
 
@@ -272,20 +366,25 @@ def evaluate(
     workers: int = 0,
 ) -> dict[str, float]:
     """Mean loss and metrics in inference mode, over tensors (x, y) or over
-    a batch source x (y None), read by `workers` processes.
+    a batch source x (y None), read by `workers` processes. Under torchrun each
+    worker evaluates its shard of every batch and the figures are summed over them.
     """
     model.eval()
     loss_fn = loss_fn or build_loss()
     metrics = build_metrics()
     device = next(model.parameters()).device
-    sums, samples = None, 0
+    sums, samples = torch.zeros(1 + len(metrics), device=device), 0
     for x_batch, y_batch in inference_batches(x, y, batch_size, device, workers):
+        count = len(y_batch)
+        if count == 0:  # this worker's share of a last, small batch
+            continue
         y_pred = model(x_batch)
-        figures = [loss_fn(y_pred, y_batch), *(m(y_pred, y_batch) for m in metrics.values())]
-        weighted = torch.stack(figures) * len(y_batch)
-        sums = weighted if sums is None else sums + weighted
-        samples += len(y_batch)
-    return dict(zip(["loss", *metrics], (sums / samples).tolist()))
+        figures = [loss_fn(y_pred, y_batch)]
+        figures += [metric(y_pred, y_batch) for metric in metrics.values()]
+        sums += torch.stack(figures) * count
+        samples += count
+    means = all_reduced(sums) / all_reduced(torch.tensor(float(samples), device=device))
+    return dict(zip(["loss", *metrics], means.tolist()))
 
 
 @torch.no_grad()
@@ -325,10 +424,15 @@ def fit(
     in epoch_order(samples, seed, e) either way, and dropout draws from the same
     seed, so a run resumed at epoch e (with its optimizer state and history)
     repeats the uninterrupted one. `on_epoch_end` returning True stops.
+
+    Under torchrun (after setup_distributed) every worker calls fit with the same
+    arguments: it trains the DistributedDataParallel model on its shard of each
+    global batch, and every worker gets the figures of all the samples.
     """
     optimizer = optimizer or build_optimizer(model.parameters())
     device = next(model.parameters()).device
     loss_fn = build_loss()
+    trained = distribute(model, sync_batchnorm=False)
     history = {key: list(values) for key, values in (history or {}).items()}
     streamed = not isinstance(x, torch.Tensor)
     if streamed and workers > 0:
@@ -352,7 +456,10 @@ def fit(
             batches = source_batches(x, order, batch_size, device)
         else:
             batches = memory_batches(x, y, order, batch_size)
-        logs = train_epoch(model, optimizer, loss_fn, batches, on_step)
+        logs = train_epoch(
+            trained, optimizer, loss_fn, batches, on_step,
+            batch_size=batch_size, samples=samples,
+        )
         if validation_data is not None:
             if validation is not None:
                 figures = evaluate(model, *validation, loss_fn=loss_fn, workers=workers)

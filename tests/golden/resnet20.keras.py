@@ -39,6 +39,8 @@ TRAIN = {
     "precision": "fp32",
     "compile": False,
     "tf32": True,
+    "sync_batchnorm": False,
+    "lr_scaling": "none",
 }
 
 
@@ -615,9 +617,12 @@ def build_metrics() -> list[keras.metrics.Metric]:
 def compile_model(model: keras.Model, steps_per_execution: int = 32) -> keras.Model:
     """Attach the spec's optimizer, loss and metrics.
 
-    Several steps run per TensorFlow call; float32 products on GPUs use TF32.
+    Several steps run per TensorFlow call (one under a strategy of several replicas);
+    float32 products on GPUs use TF32.
     """
     tf.config.experimental.enable_tensor_float_32_execution(True)
+    if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+        steps_per_execution = 1  # several fail under tf.distribute (keras-team/keras#19246)
     model.compile(
         optimizer=build_optimizer(),
         loss=build_loss(),
@@ -638,6 +643,43 @@ def build_callbacks() -> list[keras.callbacks.Callback]:
     return [
         keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.001 * learning_rate_factor(epoch)),
     ]
+
+
+def build_strategy(devices: int = 1) -> tf.distribute.Strategy:
+    """The tf.distribute strategy of this run; call it before TensorFlow runs anything.
+
+    With `devices` > 1: MirroredStrategy over that many local GPUs, or, on a machine without
+    GPUs, over as many logical CPU devices; else TensorFlow's default strategy (one device).
+    (MultiWorkerMirroredStrategy is left out: Keras 3's fit fails under it,
+    tensorflow/tensorflow#72388.)
+    """
+    if devices <= 1:
+        return tf.distribute.get_strategy()
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        if len(gpus) < devices:
+            raise ValueError(f"{devices} devices asked for, but this machine has {len(gpus)} GPUs")
+        return tf.distribute.MirroredStrategy([f"/gpu:{i}" for i in range(devices)])
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(devices)]
+    )
+    return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(devices)])
+
+
+def replica_shards(batches: tf.data.Dataset, context: tf.distribute.InputContext) -> tf.data.Dataset:
+    """This input pipeline's part of each global batch of sample indices: a shard per replica
+    it feeds, in the order tf.distribute hands them out; replica k of N takes every N-th
+    index, from the k-th."""
+    replicas = context.num_replicas_in_sync
+    local = replicas // context.num_input_pipelines
+    first = context.input_pipeline_id * local
+
+    def shards(index: tf.Tensor) -> tf.data.Dataset:
+        ranks = tf.data.Dataset.range(first, first + local)
+        return ranks.map(lambda k: index[k::replicas])
+
+    return batches.flat_map(shards)
 
 
 class EpochOrder(keras.callbacks.Callback):
@@ -662,13 +704,33 @@ def epoch_indices(
     read (`epoch` is the EpochOrder's variable), or in order without `shuffle`."""
 
     def indices(_: tf.Tensor) -> tf.data.Dataset:
-        order = tf.range(samples, dtype=tf.int64)
-        if shuffle:
-            pair = tf.stack([tf.constant(seed, tf.int64), epoch.read_value()])
-            order = tf.random.experimental.stateless_shuffle(order, seed=pair)
+        order = epoch_order(samples, seed, epoch.read_value() if shuffle else 0, shuffle)
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
     return tf.data.Dataset.from_tensors(0).flat_map(indices)
+
+
+def epoch_order(samples: int, seed: int, epoch: tf.Tensor | int, shuffle: bool = True) -> tf.Tensor:
+    """The order epoch `epoch` visits the samples in: a permutation drawn from (seed, epoch)."""
+    order = tf.range(samples, dtype=tf.int64)
+    if not shuffle:
+        return order
+    pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_shuffle(order, seed=pair)
+
+
+def run_indices(
+    samples: int, batch_size: int, seed: int, first: int, epochs: int, shuffle: bool = True
+) -> tf.data.Dataset:
+    """The batches of indices of epochs first … epochs - 1, one epoch after the other: for a
+    fit that keeps one iterator for the whole run (`steps_per_epoch`), as a distributed
+    dataset must (it reads ahead, before an epoch's callbacks have run)."""
+
+    def indices(epoch: tf.Tensor) -> tf.data.Dataset:
+        order = epoch_order(samples, seed, epoch, shuffle)
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    return tf.data.Dataset.range(first, epochs).flat_map(indices)
 
 
 def epoch_batches(
@@ -678,13 +740,24 @@ def epoch_batches(
     seed: int,
     epoch: tf.Variable,
     shuffle: bool = True,
-) -> tf.data.Dataset:
+    strategy: tf.distribute.Strategy | None = None,
+    span: tuple[int, int] = (0, 1),
+) -> tf.data.Dataset | tf.distribute.DistributedDataset:
     """One epoch of (x, y) batches of arrays in memory, in the order epoch_indices draws."""
     x, y = tf.constant(x), tf.constant(y)
     samples = len(x)
+
+    def gather(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return tf.gather(x, index), tf.gather(y, index)
+
+    if strategy is not None and strategy.num_replicas_in_sync > 1:  # a shard per replica
+        indices = run_indices(samples, batch_size, seed, *span, shuffle)
+        return strategy.distribute_datasets_from_function(
+            lambda context: replica_shards(indices, context).map(gather).prefetch(tf.data.AUTOTUNE)
+        )
     return (
         epoch_indices(samples, batch_size, seed, epoch, shuffle)
-        .map(lambda index: (tf.gather(x, index), tf.gather(y, index)))
+        .map(gather)
         .apply(tf.data.experimental.assert_cardinality(math.ceil(samples / batch_size)))
         .prefetch(tf.data.AUTOTUNE)
     )
@@ -698,11 +771,15 @@ def stream_batches(
     shuffle: bool = True,
     workers: int | None = None,
     targets: bool = True,
-) -> tf.data.Dataset:
+    strategy: tf.distribute.Strategy | None = None,
+    span: tuple[int, int] = (0, 1),
+) -> tf.data.Dataset | tf.distribute.DistributedDataset:
     """One epoch of batches read from a batch source: len(source) samples, and
     source[indices] → (x, y) as NumPy arrays, converted as the model takes them;
     `workers` reads run at once (None: as many as tf.data finds best), in the order
-    epoch_indices draws. With targets=False the batches hold x alone.
+    epoch_indices draws. With targets=False the batches hold x alone. Under a
+    strategy of several replicas each reads its shard of every batch, of the epochs
+    `span` (first, end) one after the other.
     """
     samples = len(source)
 
@@ -717,9 +794,17 @@ def stream_batches(
             array.set_shape((None, *shape))
         return (arrays[0], arrays[1]) if targets else arrays[0]
 
+    reads = workers or tf.data.AUTOTUNE
+    if strategy is not None and strategy.num_replicas_in_sync > 1:  # a shard per replica
+        indices = run_indices(samples, batch_size, seed, *span, shuffle)
+        return strategy.distribute_datasets_from_function(
+            lambda context: replica_shards(indices, context)
+            .map(read_batch, num_parallel_calls=reads, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE)
+        )
     return (
         epoch_indices(samples, batch_size * 8, seed, epoch, shuffle)
-        .map(read_batch, num_parallel_calls=workers or tf.data.AUTOTUNE, deterministic=True)
+        .map(read_batch, num_parallel_calls=reads, deterministic=True)
         .unbatch()  # 8 batches a read, cut back into batches: the same ones
         .batch(batch_size)
         .apply(tf.data.experimental.assert_cardinality(math.ceil(samples / batch_size)))
@@ -748,27 +833,57 @@ def fit(
     training by `workers` parallel readers (y None); validation_data is a pair (x, y)
     or a batch source. Epoch e visits the samples in an order drawn from (seed, e)
     alone either way, so a run resumed at epoch e (from a checkpoint with its optimizer
-    state) repeats the uninterrupted one.
+    state) repeats the uninterrupted one. A model built and compiled in a
+    strategy's scope (build_strategy) trains data-parallel.
     """
     order = EpochOrder()
+    strategy = model.distribute_strategy  # the one it was built in: build_strategy()
+    replicated = strategy.num_replicas_in_sync > 1
+    span = (initial_epoch, epochs)  # under a strategy: one dataset for the whole run
     if isinstance(x, np.ndarray):
-        batches = epoch_batches(x, y, batch_size, seed, order.epoch, shuffle)
+        samples = len(x)
+        batches = epoch_batches(x, y, batch_size, seed, order.epoch, shuffle, strategy, span)
     else:
-        batches = stream_batches(x, batch_size, seed, order.epoch, shuffle, workers)
+        samples = len(x)
+        batches = stream_batches(x, batch_size, seed, order.epoch, shuffle, workers, strategy=strategy, span=span)
     in_memory = validation_data is None or isinstance(validation_data, tuple)
-    if not in_memory:
+    if validation_data is not None and replicated:
+        validation_data = evaluation_batches(validation_data, strategy, workers)
+        in_memory = False
+    elif not in_memory:
         validation_data = stream_batches(validation_data, 1024, shuffle=False, workers=workers)
-    result = model.fit(
-        batches,
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        validation_data=validation_data,
-        validation_batch_size=1024 if in_memory else None,
-        shuffle=False,
-        callbacks=[order, *build_callbacks(), *(callbacks or [])],
-        verbose=verbose,
-    )
+    with strategy.scope():
+        result = model.fit(
+            batches,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=math.ceil(samples / batch_size) if replicated else None,
+            validation_data=validation_data,
+            validation_batch_size=1024 if in_memory else None,
+            shuffle=False,
+            callbacks=[order, *build_callbacks(), *(callbacks or [])],
+            verbose=verbose,
+        )
     return result.history
+
+
+def evaluation_batches(
+    data: object,
+    strategy: tf.distribute.Strategy,
+    workers: int | None = None,
+) -> tf.distribute.DistributedDataset:
+    """A validation or test set (a pair (x, y) in memory, or a batch source) under a
+    strategy of several replicas: a shard of each batch per replica, in the samples'
+    order. The first batch splits evenly: Keras builds its evaluation from the first
+    batch's shapes and fails when the replicas' shares differ.
+    """
+    memory = isinstance(data, tuple)
+    samples = len(data[0]) if memory else len(data)
+    replicas = strategy.num_replicas_in_sync
+    batch = max(min(1024, samples) // replicas * replicas, replicas)
+    if memory:
+        return epoch_batches(*data, batch, 0, None, False, strategy)
+    return stream_batches(data, batch, shuffle=False, workers=workers, strategy=strategy)
 
 
 def evaluate(
@@ -779,6 +894,10 @@ def evaluate(
     workers: int | None = None,
 ) -> dict[str, float]:
     """Mean loss and metrics over arrays (x, y) or a batch source x, in inference mode."""
+    strategy = model.distribute_strategy
+    if strategy.num_replicas_in_sync > 1:  # a shard of each batch per replica
+        batches = evaluation_batches(x if not isinstance(x, np.ndarray) else (x, y), strategy, workers)
+        return model.evaluate(batches, verbose=0, return_dict=True)
     if not isinstance(x, np.ndarray):
         batches = stream_batches(x, batch_size, shuffle=False, workers=workers)
         return model.evaluate(batches, verbose=0, return_dict=True)

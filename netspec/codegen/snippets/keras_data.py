@@ -32,10 +32,30 @@ def epoch_indices(
     read (`epoch` is the EpochOrder's variable), or in order without `shuffle`."""
 
     def indices(_: tf.Tensor) -> tf.data.Dataset:
-        order = tf.range(samples, dtype=tf.int64)
-        if shuffle:
-            pair = tf.stack([tf.constant(seed, tf.int64), epoch.read_value()])
-            order = tf.random.experimental.stateless_shuffle(order, seed=pair)
+        order = epoch_order(samples, seed, epoch.read_value() if shuffle else 0, shuffle)
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
     return tf.data.Dataset.from_tensors(0).flat_map(indices)
+
+
+def epoch_order(samples: int, seed: int, epoch: tf.Tensor | int, shuffle: bool = True) -> tf.Tensor:
+    """The order epoch `epoch` visits the samples in: a permutation drawn from (seed, epoch)."""
+    order = tf.range(samples, dtype=tf.int64)
+    if not shuffle:
+        return order
+    pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_shuffle(order, seed=pair)
+
+
+def run_indices(
+    samples: int, batch_size: int, seed: int, first: int, epochs: int, shuffle: bool = True
+) -> tf.data.Dataset:
+    """The batches of indices of epochs first … epochs - 1, one epoch after the other: for a
+    fit that keeps one iterator for the whole run (`steps_per_epoch`), as a distributed
+    dataset must (it reads ahead, before an epoch's callbacks have run)."""
+
+    def indices(epoch: tf.Tensor) -> tf.data.Dataset:
+        order = epoch_order(samples, seed, epoch, shuffle)
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    return tf.data.Dataset.range(first, epochs).flat_map(indices)

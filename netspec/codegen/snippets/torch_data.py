@@ -4,6 +4,9 @@ Both pipelines visit the samples of epoch e in `epoch_order(samples, seed, e)`, 
 CPU from (seed, e) alone, so a run gives the same batches whichever pipeline or device runs
 it, and a run resumed at epoch e repeats the uninterrupted one.
 
+Under torchrun each worker takes its `shard` of every global batch (torch_distributed.py),
+so N workers together read exactly the batches one process would.
+
 A *batch source* is what the streaming pipeline reads: any object with `len(source)` samples
 where `source[indices]` returns the batch `(x, y)` of those samples as NumPy arrays, already
 preprocessed (netspec's data splits are such objects; so is a user's own class).
@@ -12,6 +15,8 @@ preprocessed (netspec's data splits are such objects; so is a user's own class).
 from collections.abc import Iterator
 
 import torch
+
+from netspec.codegen.snippets.torch_distributed import shard
 
 
 def epoch_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> torch.Tensor:
@@ -23,7 +28,8 @@ def epoch_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> to
 
 
 class EpochSampler(torch.utils.data.Sampler):
-    """Batches of sample indices in `epoch_order`: a DataLoader reads one epoch per pass.
+    """Batches of sample indices in `epoch_order`, this worker's shard of each: a DataLoader
+    reads one epoch per pass.
 
     Call `set_epoch(e)` before the pass of epoch e, as with DistributedSampler.
     """
@@ -41,7 +47,7 @@ class EpochSampler(torch.utils.data.Sampler):
     def __iter__(self) -> Iterator:
         order = epoch_order(self.samples, self.seed, self.epoch, self.shuffle).numpy()
         for start in range(0, self.samples, self.batch_size):
-            yield order[start : start + self.batch_size]
+            yield shard(order[start : start + self.batch_size])
 
 
 def make_loader(
@@ -77,7 +83,7 @@ def memory_batches(
     """Batches of tensors already on the device, sliced by index in `order`."""
     order = order.to(x.device)
     for start in range(0, len(order), batch_size):
-        index = order[start : start + batch_size]
+        index = shard(order[start : start + batch_size])
         yield x[index], y[index]
 
 
@@ -88,7 +94,7 @@ def source_batches(
     processes, a DataLoader's per-batch machinery would cost as much as the reads."""
     order = order.numpy()
     for start in range(0, len(order), batch_size):
-        x_batch, y_batch = source[order[start : start + batch_size]]
+        x_batch, y_batch = source[shard(order[start : start + batch_size])]
         x_batch = torch.from_numpy(x_batch).to(device)
         if y_batch is not None:
             y_batch = torch.from_numpy(y_batch).to(device)
@@ -109,12 +115,12 @@ def loader_batches(
 def inference_batches(
     x: object, y: torch.Tensor | None, batch_size: int, device: torch.device, workers: int = 0
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    """Batches in the samples' order: slices of tensors x (and y), or read from a batch
-    source x through a DataLoader (y None)."""
+    """Batches in the samples' order (this worker's shard of each): slices of tensors x (and
+    y), or read from a batch source x through a DataLoader (y None)."""
     if isinstance(x, torch.Tensor):
         for start in range(0, len(x), batch_size):
             stop = start + batch_size
-            yield x[start:stop], (y[start:stop] if y is not None else None)
+            yield shard(x[start:stop]), (shard(y[start:stop]) if y is not None else None)
         return
     if workers == 0:
         yield from source_batches(x, torch.arange(len(x)), batch_size, device)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import torch
 
 from netspec.codegen.snippets.torch_data import make_loader
+from netspec.codegen.snippets.torch_distributed import shard
 
 
 def memory_batches(
@@ -17,7 +18,7 @@ def memory_batches(
     """Batches of tensors already on the device, sliced by index in `order`."""
     order = order.to(x[0].device)
     for start in range(0, len(order), batch_size):
-        index = order[start : start + batch_size]
+        index = shard(order[start : start + batch_size])
         yield [t[index] for t in x], [t[index] for t in y]
 
 
@@ -28,7 +29,7 @@ def source_batches(
     processes, a DataLoader's per-batch machinery would cost as much as the reads."""
     order = order.numpy()
     for start in range(0, len(order), batch_size):
-        x_batch, y_batch = source[order[start : start + batch_size]]
+        x_batch, y_batch = source[shard(order[start : start + batch_size])]
         x_batch = [torch.from_numpy(a).to(device) for a in x_batch]
         if y_batch is not None:
             y_batch = [torch.from_numpy(a).to(device) for a in y_batch]
@@ -53,12 +54,13 @@ def inference_batches(
     device: torch.device,
     workers: int = 0,
 ) -> Iterator[tuple[list[torch.Tensor], list[torch.Tensor] | None]]:
-    """Batches in the samples' order: slices of tuples of tensors x (and y), or read from a
-    batch source x through a DataLoader (y None)."""
+    """Batches in the samples' order (this worker's shard of each): slices of tuples of
+    tensors x (and y), or read from a batch source x through a DataLoader (y None)."""
     if isinstance(x, tuple):
         for start in range(0, len(x[0]), batch_size):
             stop = start + batch_size
-            yield [t[start:stop] for t in x], ([t[start:stop] for t in y] if y is not None else None)
+            x_batch = [shard(t[start:stop]) for t in x]
+            yield x_batch, ([shard(t[start:stop]) for t in y] if y is not None else None)
         return
     if workers == 0:
         yield from source_batches(x, torch.arange(len(x)), batch_size, device)
