@@ -6,8 +6,10 @@
 #   bash bench/gpu_check.sh --device cpu --steps 5   a dry run anywhere: a few steps per run
 #
 # Any other arguments go to bench/gpu_bench.py (--epochs, --models, --batch, --workers,
-# --budget). The whole check stays under 8 minutes: each run is skipped once the budget
-# (--budget, 450 s by default) is spent, and the script itself stops at 470 s.
+# --budget). The whole check stays under 8 minutes: each run of gpu_bench.py is skipped once
+# its budget (360 s) is spent and it stops at 380 s; then bench/distributed_speed.py --gpu
+# (torchrun with 1 worker against plain training, and --devices N when there are several
+# GPUs) gets 85 s.
 #
 # A machine whose Python lacks netspec and its own dependencies (lark, pydantic) and reaches
 # no package registry installs them from bench/wheels/, which bench/make_wheels.sh fills here
@@ -47,4 +49,8 @@ cuda = torch.cuda.is_available()
 print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, "
       + (f"{torch.cuda.get_device_name(0)}, bf16 {torch.cuda.is_bf16_supported()}" if cuda else "no GPU"))
 PY
-exec timeout --signal=INT 470 "$PYTHON" bench/gpu_bench.py "$@"
+status=0
+timeout --signal=INT 380 "$PYTHON" bench/gpu_bench.py --budget 360 "$@" || status=$?
+# data-parallel: torchrun with 1 worker against plain training; --devices N on several GPUs
+timeout --signal=INT 85 "$PYTHON" bench/distributed_speed.py --gpu --epochs 3 || status=$?
+exit $status

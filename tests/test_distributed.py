@@ -218,3 +218,48 @@ Root Cause (first observed failure):
 """
     assert failure_of(report) == "worker rank 1 (local rank 1) was killed by SIGKILL"
     assert failure_of("nothing to see") is None
+
+
+BATCHNORM_SPEC = """
+model bn_mlp {
+  input [64]
+  layers {
+    Dense(16)
+    BatchNormalization
+    Activation(relu)
+    Dense(10, activation=softmax)
+  }
+  loss sparse_categorical_crossentropy
+  optimizer Adam(lr=1e-3)
+  metrics [accuracy]
+  train {
+    data = digits
+    epochs = 1
+    batch_size = 32
+    standardize = true
+    sync_batchnorm = true
+    lr_scaling = linear
+  }
+}
+"""
+
+
+def test_keras_replicas_scale_the_learning_rate_and_synchronize_batchnorm(tmp_path: Path) -> None:
+    spec = tmp_path / "bn.net"
+    spec.write_text(BATCHNORM_SPEC)
+    out = tmp_path / "run"
+    _run([sys.executable, "-m", "netspec", "train", str(spec), "--backend", "keras", "--devices", "2",
+          "-o", str(out), "--log", "plain"], ROOT)
+    assert json.loads((out / "history.json").read_text())["lr"] == [pytest.approx(2e-3)]
+    record = json.loads((out / "run.json").read_text())
+    assert record["workers"] == 2 and record["launcher"] == "mirrored"
+    assert "layer.synchronized = True" in (out / "model.py").read_text()
+
+
+def test_torch_sync_batchnorm_on_cpus_is_refused_before_any_process(tmp_path: Path) -> None:
+    spec = tmp_path / "bn.net"
+    spec.write_text(BATCHNORM_SPEC)
+    result = CliRunner().invoke(app, ["train", str(spec), "--devices", "2", "--device", "cpu", "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "SyncBatchNorm runs on CUDA only" in result.output
+    assert not (tmp_path / "r").exists()

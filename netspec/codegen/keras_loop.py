@@ -146,6 +146,12 @@ def _write_compile(w: Writer, config: ir.TrainConfig, dicts: bool) -> None:
         body = "\n".join(textwrap.wrap("; ".join(notes) + ".", 88))
         w.docstring(f"{what}\n\n{body}")
         w.line(f"tf.config.experimental.enable_tensor_float_32_execution({literal(config.tf32)})")
+        if config.sync_batchnorm:
+            w.line("for layer in model.layers:  # sync_batchnorm = true: the global batch's statistics")
+            with w.indent():
+                w.line("if isinstance(layer, layers.BatchNormalization):")
+                with w.indent():
+                    w.line("layer.synchronized = True  # summed over the replicas under tf.distribute")
         w.line("if tf.distribute.get_strategy().num_replicas_in_sync > 1:")
         with w.indent():
             w.line("steps_per_execution = 1  # several fail under tf.distribute (keras-team/keras#19246)")

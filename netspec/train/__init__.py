@@ -136,7 +136,7 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     backend.check_precision(model.train.precision, options.device)
     worker_device = None
     if world.launcher == "torchrun":
-        worker_device = backend.join(options.device, world)
+        worker_device = backend.join(options.device, world, model.train.sync_batchnorm)
     device = backend.describe_device(worker_device or options.device)
     threads = options.threads or model.train.threads or _default_threads(world)
     gpu = device["device"].startswith("cuda")
@@ -336,7 +336,7 @@ def _launch_torchrun(
     from netspec.train import distributed
 
     backend = _backend("torch")
-    backend.check_device(options.device)
+    backend.check_sync_batchnorm(model.train.sync_batchnorm, backend.check_device(options.device))
     arguments = list(options.arguments)
     if options.resume is not None:
         run_path = options.resume
@@ -353,8 +353,8 @@ def _launch_torchrun(
     if status == 0:
         return Outcome(0, diagnostics, sources, run_path, None)
     done = RunDir(run_path).last_checkpoint() if (run_path / "checkpoints").is_dir() else 0
-    if failure is None:  # a worker reported its own error (a diagnostic) and exited
-        return Outcome(status, diagnostics, sources, run_path, None)
+    if failure is None or "exited with status" in failure:
+        return Outcome(status, diagnostics, sources, run_path, None)  # the worker said why
     raise TrainError(
         f"{failure}; the run stopped, and the last complete checkpoint holds {done} "
         f"epoch{'s' if done != 1 else ''} (torchrun's report: {run_path / 'torchrun.log'})",

@@ -97,7 +97,7 @@ def select_device(requested: str) -> torch.device:
 # --------------------------------------------------------------------------- torchrun
 
 
-def join(requested: str, world: World) -> str:
+def join(requested: str, world: World, sync_batchnorm: bool = False) -> str:
     """Join torchrun's process group (the generated module's own `setup_distributed`, from
     the snippet it is copied from); returns this worker's device."""
     from netspec.codegen.snippets.torch_distributed import setup_distributed, worker_device
@@ -109,8 +109,18 @@ def join(requested: str, world: World) -> str:
             hint="start one worker per GPU (--devices / --nproc-per-node), or --device cpu",
         )
     device = worker_device(device)
+    check_sync_batchnorm(sync_batchnorm, str(device))
     setup_distributed(device)
     return str(device)
+
+
+def check_sync_batchnorm(sync_batchnorm: bool, device: str) -> None:
+    """PyTorch's SyncBatchNorm runs on CUDA only: a TrainError before any worker starts."""
+    if sync_batchnorm and not device.startswith("cuda"):
+        raise TrainError(
+            "sync_batchnorm = true needs GPUs: PyTorch's SyncBatchNorm runs on CUDA only",
+            hint="leave it out on CPUs: each worker normalizes with its share's statistics",
+        )
 
 
 def peer_failure(error: BaseException) -> str | None:
