@@ -57,7 +57,7 @@ class Standardization:
     std: np.ndarray
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        flat = x.reshape(len(x), -1)
+        flat = x.reshape(len(x), math.prod(x.shape[1:]))  # also for no rows (a worker's empty share)
         return ((flat - self.mean) / self.std).astype(np.float32).reshape(x.shape)
 
 

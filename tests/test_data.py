@@ -563,6 +563,16 @@ def test_standardize_fits_the_training_split_only() -> None:
         assert not np.allclose(held[:, :3].mean(axis=0), 0.0, atol=1e-5)
 
 
+def test_a_split_reads_no_rows() -> None:
+    """A data-parallel worker's share of a last, small batch may be empty: reading it gives
+    arrays of no rows (standardized), not an error."""
+    model = make_model(train="standardize = true, test_split = 0.25")
+    rng = np.random.default_rng(0)
+    prepared = prepare(model, rng.normal(size=(20, 4)).astype(np.float32), np.arange(20) % 3)
+    x, y = prepared.train[np.arange(0)]
+    assert x.shape == (0, 4) and x.dtype == np.float32 and y.shape == (0,)
+
+
 def test_standardize_applies_training_statistics_to_a_source_test_set() -> None:
     model = make_model(train="standardize = true")
     x = np.random.default_rng(1).normal(0.0, 2.0, size=(50, 4))
