@@ -161,10 +161,11 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         if prepared.class_names is not None:
             run.write_json("classes.json", {"names": list(prepared.class_names)})
     module_path.write_text(generate(model, options.backend), encoding="utf-8")
+    placement = _Placement(world, replicas, worker_device, device, threads, plan)
     try:
         return _train_in(
-            run, module_path, source, file, model, prepared, backend, options, overrides,
-            diagnostics, sources, world, replicas, worker_device, device, threads, plan,
+            run, module_path, file, model, prepared, backend, options, overrides, diagnostics,
+            sources, placement,
         )
     finally:
         if world.launcher == "torchrun":
@@ -175,10 +176,21 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class _Placement:
+    """Where a run trains: its place among the workers, its device, threads and data plan."""
+
+    world: World
+    replicas: int  # copies of the model training together
+    worker_device: str | None  # this torchrun worker's device
+    device: dict[str, Any]  # as describe_device states it
+    threads: int
+    plan: DataPlan
+
+
 def _train_in(
     run: RunDir,
     module_path: Path,
-    source: str,
     file: str,
     model: ir.Model,
     prepared: Any,
@@ -187,14 +199,11 @@ def _train_in(
     overrides: dict[str, str],
     diagnostics: Diagnostics,
     sources: dict[str, str],
-    world: World,
-    replicas: int,
-    worker_device: str | None,
-    device: dict[str, Any],
-    threads: int,
-    plan: DataPlan,
+    placement: _Placement,
 ) -> Outcome:
     """Train in a prepared run folder: only the chief (rank 0) writes to it."""
+    world, replicas, device = placement.world, placement.replicas, placement.device
+    threads, plan = placement.threads, placement.plan
     chief = world.chief
     record: dict[str, Any] = {
         "netspec": __version__,
@@ -253,7 +262,7 @@ def _train_in(
         },
         plan=plan,
         world=world,
-        worker_device=worker_device,
+        worker_device=placement.worker_device,
         replicas=replicas,
         devices=options.devices,
     )
