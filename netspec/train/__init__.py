@@ -256,7 +256,7 @@ def _train_in(
             "workers": plan.workers,
             "plan": plan.describe(),
             "precision": model.train.precision,
-            "run_dir": str(run.path),
+            "run_dir": str(run.path) if chief else f"{options.out or options.resume or '-'} (rank 0 writes it)",
             "replicas": replicas,
             "launcher": record["launcher"],
         },
