@@ -135,7 +135,7 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     backend.check_device(options.device)  # before making a run folder
     backend.check_precision(model.train.precision, options.device)
     worker_device = None
-    if world.launcher == "torchrun":
+    if world.distributed:
         worker_device = backend.join(options.device, world, model.train.sync_batchnorm)
     device = backend.describe_device(worker_device or options.device)
     threads = options.threads or model.train.threads or _default_threads(world)
@@ -168,7 +168,7 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
             sources, placement,
         )
     finally:
-        if world.launcher == "torchrun":
+        if world.distributed:
             backend.leave()
         if scratch is not None:
             import shutil
@@ -216,9 +216,7 @@ def _train_in(
         "versions": {"python": platform.python_version(), **backend.versions()},
         "threads": threads,
         "workers": replicas,
-        "launcher": world.launcher if world.distributed else (
-            "mirrored" if replicas > 1 else "none"
-        ),
+        "launcher": "torchrun" if world.distributed else ("mirrored" if replicas > 1 else "none"),
         "seed": model.train.seed,
         "precision": model.train.precision,
         "pipeline": plan.to_json(),
@@ -288,7 +286,7 @@ def _train_in(
             record.update(status="failed", epochs_done=run.last_checkpoint())
             run.write_json("run.json", record)
             _finish_files(run, model)
-        lost = backend.peer_failure(error) if world.launcher == "torchrun" else None
+        lost = backend.peer_failure(error) if world.distributed else None
         if lost is not None:
             done = run.last_checkpoint()
             raise TrainError(
@@ -325,7 +323,7 @@ def _world(options: TrainOptions) -> World:
 
 
 def _workers_words(world: World, options: TrainOptions) -> str:
-    if world.launcher == "torchrun":
+    if world.distributed:
         return "torchrun's WORLD_SIZE"
     return f"--devices {options.devices}"
 

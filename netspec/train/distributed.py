@@ -3,9 +3,8 @@
 netspec keeps no cluster machinery of its own: PyTorch runs are started by torchrun (its
 elastic agent starts a process per device and sets RANK, WORLD_SIZE, LOCAL_RANK and
 LOCAL_WORLD_SIZE), Keras runs train in one process under tf.distribute's MirroredStrategy
-over the local devices. This module reads those
-settings without importing a framework, checks a spec against them, and builds the exact
-torchrun command line `--devices N` runs.
+over the local devices. This module reads those settings without importing a framework,
+checks a spec against them, and builds the exact torchrun command line `--devices N` runs.
 """
 
 from __future__ import annotations
@@ -26,13 +25,12 @@ from netspec.train.context import TrainError
 
 @dataclass(frozen=True)
 class World:
-    """This process's place: rank `rank` of `workers`, `local_workers` of them on this
-    machine. One process is World(0, 1, 1)."""
+    """This process's place among torchrun's workers: rank `rank` of `workers`,
+    `local_workers` of them on this machine. One process is World(0, 1, 1)."""
 
     rank: int = 0
     workers: int = 1
     local_workers: int = 1
-    launcher: str = "none"  # none, or torchrun
 
     @property
     def distributed(self) -> bool:
@@ -54,7 +52,7 @@ def torchrun_world() -> World:
         raise TrainError(f"torchrun's environment is not understood: {error}") from None
     if workers <= 1:
         return World()
-    return World(rank, workers, local, "torchrun")
+    return World(rank, workers, local)
 
 
 def check_keras_world() -> None:
@@ -150,7 +148,7 @@ def failure_of(torchrun_output: str) -> str | None:
     return f"{what} exited with status {value}"
 
 
-def launch(command: Sequence[str], log: Path, echo: bool = True) -> tuple[int, str | None]:
+def launch(command: Sequence[str], log: Path) -> tuple[int, str | None]:
     """Run torchrun, passing its workers' output through; returns its exit status and, when
     a worker failed, the sentence naming it. torchrun's own log lines and failure report
     (long blocks meant for cluster logs) go to the file `log` instead of the console."""
@@ -167,8 +165,7 @@ def launch(command: Sequence[str], log: Path, echo: bool = True) -> tuple[int, s
             if in_report or _agent_noise(line):
                 report.append(line)
                 continue
-            if echo:
-                sys.stderr.write(line)
+            sys.stderr.write(line)
         status = process.wait()
         if report and status:
             log.parent.mkdir(parents=True, exist_ok=True)

@@ -141,14 +141,13 @@ def _callbacks(ctx: RunContext, history: dict[str, list[float]], epoch_seconds: 
             epoch_seconds.append(seconds)
             for name, value in logs.items():
                 history.setdefault(name, []).append(float(value))
-            if ctx.world.chief:  # the figures are all-reduced: every worker ended the epoch
-                self.model.save(ctx.run.checkpoint(epoch + 1, ".keras"))
-                meta = {"epoch": epoch + 1, "history": history, "workers": ctx.replicas}
-                path = ctx.run.checkpoint(epoch + 1, ".json")
-                tmp = path.with_suffix(".json.tmp")
-                tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-                tmp.replace(path)
-                ctx.run.write_history(history)
+            self.model.save(ctx.run.checkpoint(epoch + 1, ".keras"))
+            meta = {"epoch": epoch + 1, "history": history, "workers": ctx.replicas}
+            path = ctx.run.checkpoint(epoch + 1, ".json")
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+            tmp.replace(path)
+            ctx.run.write_history(history)
             reporter.end_epoch(
                 epoch, config.epochs, {k: float(v) for k, v in logs.items()}, seconds
             )
@@ -201,23 +200,19 @@ def _split_data(ctx: RunContext, split: Any, targets: bool = True) -> tuple[Any,
 
 def _strategy(ctx: RunContext, module: Any, tf: Any, placement: str) -> Any:
     """The scope to build the model in: that of the generated module's tf.distribute
-    strategy for several replicas (--devices N), else the chosen device."""
+    strategy for several replicas (--devices N, whose batch train() has checked), else the
+    chosen device."""
     try:
         strategy = module.build_strategy(ctx.devices)
     except ValueError as error:
         raise TrainError(str(error), hint="--devices at most the GPUs of this machine") from None
-    replicas = strategy.num_replicas_in_sync
-    if replicas == 1:
+    if strategy.num_replicas_in_sync == 1:
         return tf.device(placement)
-    from netspec.train.distributed import check_global_batch
-
-    check_global_batch(ctx.config.batch_size, replicas, f"{replicas} replicas of MirroredStrategy")
     return strategy.scope()
 
 
 def run(ctx: RunContext) -> dict[str, Any]:
     config = ctx.config
-    chief = ctx.world.chief
     tf, placement = _tensorflow(ctx.threads, ctx.device)
     module = load_module(ctx.module_path, ctx.model.name)
     scope = _strategy(ctx, module, tf, placement)
@@ -258,8 +253,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
                 initial_epoch=initial_epoch,
                 callbacks=_callbacks(ctx, history, epoch_seconds),
             )
-        if chief:
-            model.save(ctx.run / "model.keras")
+        model.save(ctx.run / "model.keras")
         test = None
         if data.test is not None:
             x_test, y_test = _split_data(ctx, data.test)

@@ -34,7 +34,7 @@ def plan_lines(info: dict[str, Any]) -> list[str]:
         f"training {info['model']} on {info['backend']}: {info['train_samples']:,} samples "
         f"{info['plan']}, {info['epochs']} epochs, batch {info['batch_size']}, "
         f"{info['precision']}, {threads} CPU thread{'s' if threads != 1 else ''}"
-        + (" per worker" if info.get("replicas", 1) > 1 and info.get("launcher") == "torchrun" else ""),
+        + (" per worker" if info.get("launcher") == "torchrun" else ""),
         *(
             [
                 f"data-parallel: {info['replicas']} "
