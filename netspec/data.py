@@ -462,6 +462,7 @@ class Prepared:
     standardization: dict[str, Standardization] | None
     class_names: tuple[str, ...] | None = None
     decodes: bool = False  # reading a sample decodes a file (an image folder)
+    feature_names: tuple[str, ...] | None = None  # the inputs' columns, where named (a CSV)
 
     @property
     def samples(self) -> int:
@@ -511,6 +512,8 @@ class Prepared:
         }
         if self.class_names is not None:
             result["classes"] = list(self.class_names)
+        if self.feature_names is not None:  # what `netspec predict` reads a CSV's columns by
+            result["features"] = list(self.feature_names)
         return result
 
 
@@ -660,6 +663,7 @@ def prepare_raw(raw: RawData, model: ir.Model, config: ir.TrainConfig) -> Prepar
         standardization=standardization,
         class_names=raw.class_names,
         decodes=raw.decodes,
+        feature_names=raw.feature_names,
     )
 
 

@@ -204,6 +204,31 @@ def scan_class_folders(root: Path, what: str) -> ClassFolders:
     return ClassFolders(root, tuple(p.name for p in classes), tuple(files), tuple(labels))
 
 
+def scan_images(root: Path, what: str) -> tuple[str, ...]:
+    """The image files of a folder to predict on: those directly in it, in name order, or,
+    with none there, those of its class folders (as `scan_class_folders` finds them)."""
+    if not root.is_dir():
+        raise ColumnError(f"{what}: folder {root} does not exist")
+    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    loose = [p for p in entries if not p.is_dir()]
+    if not loose:
+        if not entries:
+            raise ColumnError(f"{what}: {root} is empty", hint="put the images to predict on in it")
+        return scan_class_folders(root, what).files
+    strangers = [p.name for p in loose if p.suffix.lower() not in IMAGE_SUFFIXES]
+    if strangers:
+        shown = ", ".join(strangers[:3]) + (
+            f" and {len(strangers) - 3} more" if len(strangers) > 3 else ""
+        )
+        raise ColumnError(
+            f"{what}: {len(strangers)} file{'s' if len(strangers) != 1 else ''} in {root} "
+            f"{'are' if len(strangers) != 1 else 'is'} not an image: {shown}",
+            hint="netspec reads " + ", ".join(sorted(IMAGE_SUFFIXES)) + " files; "
+            "move the others out of the folder",
+        )
+    return tuple(str(p) for p in loose)
+
+
 def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
@@ -215,15 +240,7 @@ MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 def check_images(files: Sequence[str], root: Path, what: str) -> None:
     """Open every file's header (not its pixels): a file Pillow cannot identify is an error,
     named, with the count of such files. Reading headers of 60,000 PNGs takes about 2 s."""
-    from PIL import Image, UnidentifiedImageError
-
-    bad: list[tuple[str, str]] = []
-    for path in files:
-        try:
-            with Image.open(path) as image:
-                image.size  # noqa: B018 (the header is parsed by open; size proves it)
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as error:
-            bad.append((str(Path(path).relative_to(root)), _reason(error)))
+    bad = [(str(Path(path).relative_to(root)), reason) for path, reason in unreadable_images(files)]
     if bad:
         shown = "; ".join(f"{name} ({reason})" for name, reason in bad[:3])
         more = f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
@@ -232,6 +249,20 @@ def check_images(files: Sequence[str], root: Path, what: str) -> None:
             f"{shown}{more}",
             hint="remove or replace the broken files",
         )
+
+
+def unreadable_images(files: Sequence[str]) -> list[tuple[str, str]]:
+    """The files whose image header Pillow cannot read, each with why."""
+    from PIL import Image, UnidentifiedImageError
+
+    bad: list[tuple[str, str]] = []
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                image.size  # noqa: B018 (the header is parsed by open; size proves it)
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as error:
+            bad.append((path, _reason(error)))
+    return bad
 
 
 def _reason(error: BaseException) -> str:

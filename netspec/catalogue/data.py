@@ -83,6 +83,9 @@ class RawData:
     """The name of each class, by label, where the source knows them (image folders)."""
     decodes: bool = False
     """Reading a sample decodes a file (images): streaming it gains from worker processes."""
+    feature_names: tuple[str, ...] | None = None
+    """The name of each input feature, where the source knows them (a CSV's columns): the run
+    records them, and `netspec predict` reads a CSV's columns by these names."""
 
 
 class DataSourceEntry(Entry):
@@ -94,6 +97,16 @@ class DataSourceEntry(Entry):
 
     def load(self, p: Any, seed: int) -> RawData:
         raise NotImplementedError
+
+    def load_inputs(
+        self, p: Any, seed: int, input_shape: ir.Shape, features: tuple[str, ...] | None = None
+    ) -> RawData:
+        """The inputs alone, for `netspec predict`: targets are optional (a source that has
+        them gives them, and they go unread). `features` are the columns the run was trained
+        on, for a source that reads columns by name (CSV)."""
+        if self.needs_input_shape:
+            return self.load_shaped(p, seed, input_shape)  # type: ignore[attr-defined]
+        return self.load(p, seed)
 
 
 # --------------------------------------------------------------------------- bundled sets
@@ -427,8 +440,10 @@ class NpzParams(ir.Params):
     x: str | tuple[str, ...] = Field(
         "x", description="name of the inputs array, or a list: one per model input, in order"
     )
-    y: str | tuple[str, ...] = Field(
-        "y", description="name of the targets array, or a list: one per model output, in order"
+    y: str | tuple[str, ...] | None = Field(
+        "y",
+        description="name of the targets array, or a list: one per model output, in order; "
+        "none: inputs alone (for netspec predict)",
     )
 
 
@@ -445,6 +460,13 @@ class Npz(DataSourceEntry):
     def load(self, p: NpzParams, seed: int) -> RawData:
         import numpy as np
 
+        if p.y is None:
+            raise DataError(
+                "E0402",
+                f'npz("{p.path}", y=none) gives inputs alone, and training and evaluation '
+                "need targets",
+                hint='name the targets array: y="…" (y=none is for netspec predict)',
+            )
         wanted = [*_names(p.x), *_names(p.y)]
         try:
             with np.load(p.path, allow_pickle=False) as archive:
@@ -476,9 +498,47 @@ class Npz(DataSourceEntry):
         ys = tuple(arrays[name] for name in _names(p.y))
         return RawData(xs, ys, description=description)  # type: ignore[arg-type]
 
+    def load_inputs(
+        self, p: NpzParams, seed: int, input_shape: ir.Shape, features: tuple[str, ...] | None = None
+    ) -> RawData:
+        """The inputs array (or arrays) alone; with x left out and no array named `x`, every
+        array by name, for the model to take those named like its inputs."""
+        import numpy as np
 
-def _names(value: str | tuple[str, ...]) -> tuple[str, ...]:
+        description = f"npz file {p.path}"
+        try:
+            with np.load(p.path, allow_pickle=False) as archive:
+                if p.x == "x" and "x" not in archive.files:
+                    named = {name: archive[name] for name in archive.files}
+                    empty = no_targets()
+                    return RawData(empty, empty, description=description, named=named)
+                missing = [k for k in _names(p.x) if k not in archive.files]
+                if missing:
+                    raise DataError(
+                        "E0402",
+                        f"{p.path} has no array named {missing[0]!r}",
+                        hint=f"arrays in the file: {', '.join(archive.files) or 'none'}; "
+                        'name the inputs with npz("file", x="…")',
+                    )
+                xs = tuple(archive[name] for name in _names(p.x))
+        except DataError:
+            raise
+        except (OSError, ValueError, EOFError) as error:
+            raise DataError("E0402", f"cannot read {p.path}: {error}") from error
+        return RawData(_one(xs), no_targets(), description=description)
+
+
+def _names(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
     return (value,) if isinstance(value, str) else value
+
+
+def no_targets() -> np.ndarray:
+    """No targets: the empty column a source gives when it has none."""
+    import numpy as np
+
+    return np.zeros((0,), dtype=np.float32)
 
 
 def _arrays(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -510,18 +570,9 @@ class Csv(DataSourceEntry):
     summary = "a CSV file with a header row; one column is the target, the others are inputs"
 
     def load(self, p: CsvParams, seed: int) -> RawData:
-        import csv
-
         import numpy as np
 
-        try:
-            with open(p.path, newline="", encoding="utf-8") as stream:
-                rows = list(csv.reader(stream))
-        except (OSError, UnicodeDecodeError) as error:
-            raise DataError("E0402", f"cannot read {p.path}: {error}") from error
-        if not rows:
-            raise DataError("E0402", f"{p.path} is empty")
-        header, body = rows[0], [r for r in rows[1:] if r]
+        header, body = _read_csv(p.path)
         if p.target not in header:
             raise DataError(
                 "E0402",
@@ -529,17 +580,10 @@ class Csv(DataSourceEntry):
                 hint="columns: " + ", ".join(header),
             )
         column = header.index(p.target)
-        features, targets = [], []
-        for number, row in enumerate(body, start=2):
-            if len(row) != len(header):
-                raise DataError(
-                    "E0402", f"{p.path}:{number}: {len(row)} fields, header has {len(header)}"
-                )
-            try:
-                features.append([float(v) for i, v in enumerate(row) if i != column])
-            except ValueError as error:
-                raise DataError("E0402", f"{p.path}:{number}: {error}") from error
-            targets.append(row[column])
+        features = [i for i in range(len(header)) if i != column]
+        x = _csv_numbers(p.path, body, features)
+        targets = [row[column] for _, row in body]
+        names = None
         try:
             values = [float(t) for t in targets]
             y = np.asarray(values)
@@ -547,9 +591,83 @@ class Csv(DataSourceEntry):
         except ValueError:  # class names: map them to indices in sorted order
             names = sorted(set(targets))
             y = np.asarray([names.index(t) for t in targets], dtype=np.int64)
-        x, y = _arrays(np.asarray(features, dtype=np.float32), y)
+        x, y = _arrays(x, y)
         classes = int(y.max()) + 1 if y.dtype == np.int64 and len(y) else None
-        return RawData(x, y, classes=classes, description=f"csv file {p.path}")
+        return RawData(
+            x,
+            y,
+            classes=classes,
+            description=f"csv file {p.path}",
+            class_names=tuple(names) if names is not None else None,
+            feature_names=tuple(header[i] for i in features),
+        )
+
+    def load_inputs(
+        self, p: CsvParams, seed: int, input_shape: ir.Shape, features: tuple[str, ...] | None = None
+    ) -> RawData:
+        return csv_inputs(p.path, features, p.target)
+
+
+def csv_inputs(path: str, features: tuple[str, ...] | None, target: str | None) -> RawData:
+    """A CSV's feature columns alone: those the run was trained on, by name and in their
+    order (other columns, the target's among them, go unread); without them, every column
+    but the target's."""
+    header, body = _read_csv(path)
+    if features is not None:
+        missing = [name for name in features if name not in header]
+        if missing:
+            shown = ", ".join(repr(name) for name in missing[:5])
+            raise DataError(
+                "E0402",
+                f"{path} has no column {shown}, which the run was trained on"
+                if len(missing) == 1
+                else f"{path} lacks {len(missing)} of the columns the run was trained on: "
+                f"{shown}{', …' if len(missing) > 5 else ''}",
+                hint=f"the run's feature columns: {', '.join(features)}; the file's: "
+                f"{', '.join(header)}",
+            )
+        columns = [header.index(name) for name in features]
+    else:
+        columns = [i for i, name in enumerate(header) if name != target]
+    return RawData(
+        _csv_numbers(path, body, columns),
+        no_targets(),
+        description=f"csv file {path}",
+        feature_names=tuple(header[i] for i in columns),
+    )
+
+
+def _read_csv(path: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the rows of a CSV file, each with its line number (blank lines left
+    out), every row as long as the header."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as stream:
+            rows = list(csv.reader(stream))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DataError("E0402", f"cannot read {path}: {error}") from error
+    if not rows:
+        raise DataError("E0402", f"{path} is empty")
+    header, body = rows[0], [(n, r) for n, r in enumerate(rows[1:], start=2) if r]
+    for number, row in body:
+        if len(row) != len(header):
+            raise DataError("E0402", f"{path}:{number}: {len(row)} fields, header has {len(header)}")
+    return header, body
+
+
+def _csv_numbers(path: str, body: list[tuple[int, list[str]]], columns: list[int]) -> np.ndarray:
+    """The given columns of every row as float32 numbers; a field that is not one is named
+    by its line."""
+    import numpy as np
+
+    features = []
+    for number, row in body:
+        try:
+            features.append([float(row[i]) for i in columns])
+        except ValueError as error:
+            raise DataError("E0402", f"{path}:{number}: {error}") from error
+    return np.asarray(features, dtype=np.float32).reshape(len(body), len(columns))
 
 
 # --------------------------------------------------------------------------- sources that stream
@@ -583,51 +701,64 @@ class NpyDir(DataSourceEntry):
     summary = "a folder of .npy files read from disk as batches need them (larger than memory)"
 
     def load(self, p: NpyDirParams, seed: int) -> RawData:
-        import numpy as np
-
-        from netspec.catalogue.columns import ColumnError, NpyRows
-
-        folder = Path(p.path)
-        if not folder.is_dir():
-            raise DataError(
-                "E0402",
-                f"npy_dir: folder {folder} does not exist",
-                hint="npy_dir reads DIR/x.npy and DIR/y.npy (np.save writes them)",
-            )
-        present = sorted(f.stem for f in folder.glob("*.npy"))
+        folder, present = _npy_folder(p.path)
         description = f"npy files in {folder} (read from disk)"
-
-        def column(stem: str) -> Any:
-            path = folder / f"{stem}.npy"
-            if not path.is_file():
-                raise DataError(
-                    "E0402",
-                    f"npy_dir: {folder} has no {stem}.npy",
-                    hint=f"files: {', '.join(f'{n}.npy' for n in present) or 'none'}",
-                )
-            try:
-                rows = NpyRows(path)
-                if path.stat().st_size <= NPY_IN_MEMORY_BYTES:  # labels: read whole
-                    return rows[slice(None)]
-                return rows
-            except ColumnError as error:
-                raise DataError("E0402", error.message, error.hint) from error
-
-        try:
-            if p.x == "x" and p.y == "y" and "x" not in present:
-                empty = np.zeros((0,), dtype=np.float32)
-                named = {stem: column(stem) for stem in present}
-                return RawData(empty, empty, description=description, named=named)
-            xs = tuple(column(stem) for stem in _names(p.x))
-            ys = tuple(column(stem) for stem in _names(p.y))
-            test = {f"{s}_test" for s in (*_names(p.x), *_names(p.y))}
-            x_test = y_test = None
-            if test <= set(present):
-                x_test = _one(tuple(column(f"{s}_test") for s in _names(p.x)))
-                y_test = _one(tuple(column(f"{s}_test") for s in _names(p.y)))
-        except ColumnError as error:
-            raise DataError("E0402", error.message, error.hint) from error
+        if p.x == "x" and p.y == "y" and "x" not in present:
+            named = {stem: _npy_column(folder, stem, present) for stem in present}
+            return RawData(no_targets(), no_targets(), description=description, named=named)
+        xs = tuple(_npy_column(folder, stem, present) for stem in _names(p.x))
+        ys = tuple(_npy_column(folder, stem, present) for stem in _names(p.y))
+        test = {f"{s}_test" for s in (*_names(p.x), *_names(p.y))}
+        x_test = y_test = None
+        if test <= set(present):
+            x_test = _one(tuple(_npy_column(folder, f"{s}_test", present) for s in _names(p.x)))
+            y_test = _one(tuple(_npy_column(folder, f"{s}_test", present) for s in _names(p.y)))
         return RawData(_one(xs), _one(ys), x_test, y_test, description=description)
+
+    def load_inputs(
+        self, p: NpyDirParams, seed: int, input_shape: ir.Shape, features: tuple[str, ...] | None = None
+    ) -> RawData:
+        """The inputs files alone (no `y.npy` needed); with x left out and no `x.npy`, every
+        file by name, as `load` takes them."""
+        folder, present = _npy_folder(p.path)
+        description = f"npy files in {folder} (read from disk)"
+        if p.x == "x" and "x" not in present:
+            named = {stem: _npy_column(folder, stem, present) for stem in present}
+            return RawData(no_targets(), no_targets(), description=description, named=named)
+        xs = tuple(_npy_column(folder, stem, present) for stem in _names(p.x))
+        return RawData(_one(xs), no_targets(), description=description)
+
+
+def _npy_folder(path: str) -> tuple[Path, list[str]]:
+    """npy_dir's folder and the stems of its `.npy` files."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataError(
+            "E0402",
+            f"npy_dir: folder {folder} does not exist",
+            hint="npy_dir reads DIR/x.npy and DIR/y.npy (np.save writes them)",
+        )
+    return folder, sorted(f.stem for f in folder.glob("*.npy"))
+
+
+def _npy_column(folder: Path, stem: str, present: list[str]) -> Any:
+    """The column of `folder/stem.npy`: read whole when small (labels), else by rows."""
+    from netspec.catalogue.columns import ColumnError, NpyRows
+
+    path = folder / f"{stem}.npy"
+    if not path.is_file():
+        raise DataError(
+            "E0402",
+            f"npy_dir: {folder} has no {stem}.npy",
+            hint=f"files: {', '.join(f'{n}.npy' for n in present) or 'none'}",
+        )
+    try:
+        rows = NpyRows(path)
+        if path.stat().st_size <= NPY_IN_MEMORY_BYTES:  # labels: read whole
+            return rows[slice(None)]
+        return rows
+    except ColumnError as error:
+        raise DataError("E0402", error.message, error.hint) from error
 
 
 def _one(columns: tuple[Any, ...]) -> Any:
@@ -670,21 +801,13 @@ class ImageFolder(DataSourceEntry):
         import numpy as np
 
         from netspec.catalogue.columns import (
-            MODES,
             ColumnError,
             ImageFiles,
             check_images,
             scan_class_folders,
         )
 
-        if len(input_shape) != 3 or input_shape[-1] not in MODES:
-            raise DataError(
-                "E0401",
-                f"image_folder makes images [height, width, channels] with 1, 3 or 4 channels, "
-                f"but the model's input is {list(input_shape)}",
-                hint="declare an image input such as input [28, 28, 1] or input [224, 224, 3]",
-            )
-        height, width, channels = input_shape
+        height, width, channels = image_shape(input_shape)
 
         def read(folder: str, what: str) -> tuple[Any, Any, tuple[str, ...]]:
             try:
@@ -718,3 +841,53 @@ class ImageFolder(DataSourceEntry):
             class_names=names,
             decodes=True,
         )
+
+    def load_inputs(
+        self,
+        p: ImageFolderParams,
+        seed: int,
+        input_shape: ir.Shape,
+        features: tuple[str, ...] | None = None,
+    ) -> RawData:
+        """The images alone: those directly in the folder, or, with none there, those of its
+        class folders (their labels go unread); read as in training."""
+        from netspec.catalogue.columns import ColumnError, check_images, scan_images
+
+        image_shape(input_shape)  # an image input, before the folder is scanned
+        root = Path(p.path)
+        try:
+            files = scan_images(root, "image_folder")
+            check_images(files, root, "image_folder")
+        except ColumnError as error:
+            raise DataError("E0402", error.message, error.hint) from error
+        return RawData(
+            image_files(files, input_shape, p.crop, p.interpolation, root),
+            no_targets(),
+            description=f"image folder {p.path}: {len(files):,} images",
+            decodes=True,
+        )
+
+
+def image_shape(input_shape: ir.Shape) -> tuple[int, int, int]:
+    """Height, width and channels of an image input, or a DataError for another shape."""
+    from netspec.catalogue.columns import MODES
+
+    if len(input_shape) != 3 or input_shape[-1] not in MODES:
+        raise DataError(
+            "E0401",
+            f"image_folder makes images [height, width, channels] with 1, 3 or 4 channels, "
+            f"but the model's input is {list(input_shape)}",
+            hint="declare an image input such as input [28, 28, 1] or input [224, 224, 3]",
+        )
+    height, width, channels = input_shape
+    return height, width, channels
+
+
+def image_files(
+    files: tuple[str, ...], input_shape: ir.Shape, crop: bool, interpolation: str, root: Path
+) -> Any:
+    """A column of image files decoded to the input's shape [height, width, channels]."""
+    from netspec.catalogue.columns import ImageFiles
+
+    height, width, channels = image_shape(input_shape)
+    return ImageFiles(files, height, width, channels, crop, interpolation, root)

@@ -508,53 +508,11 @@ def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions)
 def predict(
     run_dir: Path, overrides: Mapping[str, str], options: TrainOptions, output: Path | None
 ) -> Outcome:
-    """Outputs of the run's model for every sample of `--data`, preprocessed as in training."""
-    import numpy as np
+    """Outputs of the run's model for every sample of `--data`, preprocessed as in training
+    (netspec/train/prediction.py)."""
+    from netspec.train import prediction
 
-    from netspec import data
-
-    run, record, model, diagnostics, sources, weights = _load_run(run_dir, overrides, options)
-    if model is None:
-        return Outcome(1, diagnostics, sources)
-    assert model.train.data is not None
-    try:
-        raw = data.load_for(model, model.train.data)
-        inputs = data.input_split(data.inputs_of(raw, model), model, _load_standardization(run, model))
-    except data.DataError as error:
-        diagnostics.error(error.code, error.message, _data_span(model), error.hint)
-        return Outcome(1, diagnostics, sources)
-    backend = _backend(record["backend"])
-    prepared = data.Prepared(inputs, None, None, raw.description, None, raw.class_names, raw.decodes)
-    plan = _inference_plan(model, options, prepared, backend)
-    ctx = _context(run, record, model, options, prepared, plan)
-    try:
-        outputs = backend.predict_run(ctx, weights, inputs)
-    except Exception as error:
-        return _failed_reading(error, model, diagnostics, sources)
-    samples = len(inputs)
-    if len(model.outputs) > 1:  # one array per output, by output name
-        output = output or run / "predictions.npz"
-        np.savez(output, **dict(zip(model.outputs, outputs, strict=True)))
-        shapes = {name: list(a.shape[1:]) for name, a in zip(model.outputs, outputs, strict=True)}
-        return Outcome(
-            0, diagnostics, sources, run.path,
-            {"samples": samples, "output_shapes": shapes, "saved": str(output)},
-        )
-    output = output or run / "predictions.npy"
-    np.save(output, outputs)
-    result: dict[str, Any] = {
-        "samples": samples,
-        "output_shape": list(outputs.shape[1:]),
-        "saved": str(output),
-    }
-    if outputs.ndim == 2 and outputs.shape[1] > 1:
-        result["classes"] = outputs.argmax(axis=1)[:20].tolist()
-        names = _class_names(run)
-        if names is not None and len(names) == outputs.shape[1]:
-            result["class_names"] = [names[k] for k in result["classes"]]
-    else:
-        result["values"] = outputs.reshape(len(outputs), -1)[:20, 0].tolist()
-    return Outcome(0, diagnostics, sources, run.path, result)
+    return prediction.predict(run_dir, overrides, options, output)
 
 
 def _class_names(run: RunDir) -> list[str] | None:
