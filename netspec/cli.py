@@ -458,16 +458,31 @@ def evaluate(
 @app.command()
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="a run folder written by netspec train")],
-    data: DataOption = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="the inputs, labels not needed: a file (new.npy, new.npz, new.csv, an image), "
+            "a folder of images, or a data source in spec syntax, e.g. 'npz(\"new.npz\")'; "
+            "the spec's data by default",
+        ),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help=".npy file for the outputs (.npz, one array per output, for several)")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="where the outputs go, as its suffix says: .npy, .npz (one array per output) "
+            "or .csv (class names and top class for a classifier); RUN/predictions.npy "
+            "(.npz for several outputs) by default",
+        ),
     ] = None,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
     workers: WorkersOption = None,
 ) -> None:
-    """Run a trained model on --data (preprocessed as in training); saves the outputs as .npy
-    (an .npz of one array per output, by output name, for a model with several outputs)."""
+    """Run a trained model on new inputs (preprocessed as in training: the run's
+    standardization, reshape, divide_by) and save its outputs."""
     from netspec.train import TrainError, TrainOptions
     from netspec.train import predict as run_predict
 
