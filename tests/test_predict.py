@@ -164,8 +164,12 @@ def test_csv_and_npz_outputs_name_the_classes_and_the_top_class(
         (lambda d: Image.new("L", (8, 8)).save(d / "i.png"), "i.png", "not an image"),
         (lambda d: (d / "c.csv").write_text("a,b\n1,2\n"), "c.csv", "2 feature columns"),
         (lambda d: (d / "r.csv").write_text("a,b\n1\n"), "r.csv", "1 fields, header has 2"),
+        (lambda d: np.save(d / "e.npy", np.zeros((0, 64))), "e.npy", "holds no samples"),
     ],
-    ids=["absent", "broken-npy", "broken-npz", "shape", "names", "suffix", "image", "csv", "ragged"],
+    ids=[
+        "absent", "broken-npy", "broken-npz", "shape", "names", "suffix", "image", "csv",
+        "ragged", "empty",
+    ],
 )
 def test_inputs_that_cannot_be_predicted_on_are_clear_errors(
     runner: CliRunner,
@@ -330,6 +334,14 @@ def test_a_model_with_several_inputs_takes_an_array_per_input_name(tmp_path: Pat
     raw = inputs.load(model, trained, path=tmp_path / "one.npz")
     error = data_error("E0402", inputs.split, raw, model, None, trained)
     assert "'history'" in error.message and "profile, history" in (error.hint or "")
+    # arrays named as the run's own npz source named them
+    listed = model_of(
+        spec_text(), data='npz("train.npz", x=["p", "h"], y=["plan", "spend"])'
+    ).train.data
+    np.savez(tmp_path / "listed.npz", h=history, p=profile)
+    raw = inputs.load(model, inputs.Training(listed), path=tmp_path / "listed.npz")
+    x = inputs.split(raw, model, None, trained).arrays()[0]
+    np.testing.assert_array_equal(x[1], history)
     np.save(tmp_path / "x.npy", profile)
     error = data_error("E0401", inputs.load, model, trained, path=tmp_path / "x.npy")
     assert "2 inputs (profile, history)" in error.message
