@@ -18,7 +18,7 @@ from typing import Any
 
 from netspec import catalogue, data, ir
 from netspec.catalogue import data as sources
-from netspec.catalogue.columns import IMAGE_SUFFIXES, MODES, ColumnError
+from netspec.catalogue.columns import IMAGE_SUFFIXES, MODES, ColumnError, ImageFiles
 from netspec.catalogue.data import DataError, RawData
 from netspec.catalogue.shapes import fmt
 
@@ -100,17 +100,16 @@ def split(
 
 
 def sample_names(raw: RawData) -> list[str] | None:
-    """What each sample is called, where it has a name: the files of image inputs."""
-    column = raw.x if raw.named is None else None
-    files = getattr(column, "files", None)
-    if files is None:
+    """What each sample is called, where it has a name: the files of image inputs (relative
+    to their folder)."""
+    column = raw.x
+    if raw.named is not None or not isinstance(column, ImageFiles):
         return None
-    root = Path(getattr(column, "root", Path()))
-    names = []
-    for file in files:
-        path = Path(file)
-        names.append(str(path.relative_to(root)) if root.parts and path.is_relative_to(root) else file)
-    return names
+    root = column.root
+    return [
+        str(Path(file).relative_to(root)) if Path(file).is_relative_to(root) else file
+        for file in column.files
+    ]
 
 
 # --------------------------------------------------------------------------- plain paths
