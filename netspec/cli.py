@@ -246,6 +246,45 @@ def compile_(
 
 
 @app.command()
+def layers(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="one entry (Dense, Adam, mse, digits, …) or one family (layers, losses, "
+            "optimizers, metrics, schedules, data, activations, initializers)",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        SummaryFormat, typer.Option("--format", "-f", help="table for people, json for tools")
+    ] = SummaryFormat.table,
+) -> None:
+    """The catalogue: each layer with its parameters (types, defaults, ranges) and shape rule;
+    losses, optimizers, metrics, schedules, data sources, activations and initializers."""
+    from netspec import reference
+
+    family = reference.family_of_word(name) if name is not None else None
+    if name is None or family is not None:
+        families = [family] if family is not None else list(reference.FAMILIES)
+        if format is SummaryFormat.json:
+            docs = [reference.describe(cls) for f in families for cls in reference.in_order(f)]
+            sys.stdout.write(reference.json_docs(docs))
+        else:
+            sys.stdout.write(reference.text_catalogue(families))
+        return
+    try:
+        found = reference.find(name)
+    except reference.UnknownName as error:
+        stderr.print(f"error: {error.message}", style="bold red", markup=False)
+        stderr.print(f"  hint: {error.hint}", markup=False)
+        raise typer.Exit(1) from None
+    if format is SummaryFormat.json:
+        sys.stdout.write(reference.json_docs(found))
+    else:
+        sys.stdout.write(reference.text_found(found))
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the checked IR (what `check --emit-ir` prints)."""
     from netspec.schema import ir_json_schema
