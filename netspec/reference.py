@@ -420,7 +420,8 @@ def _cell(text: str) -> str:
 
 
 def _code(text: str) -> str:
-    return f"`{text}`"
+    """`text` as code, unless it marks its own code (a formula with a name in backticks)."""
+    return text if "`" in text else f"`{text}`"
 
 
 def _param_cell(p: ParamDoc) -> str:
