@@ -303,7 +303,9 @@ class Template(str, Enum):
 def init(
     name: Annotated[
         str,
-        typer.Argument(help="the new spec: NAME.net with model NAME", metavar="NAME", show_default=False),
+        typer.Argument(
+            help="the new spec: NAME.net with model NAME", metavar="NAME", show_default=False
+        ),
     ],
     template: Annotated[
         Template,

@@ -194,16 +194,17 @@ def test_layers_json(runner: CliRunner) -> None:
     assert {d["family"] for d in every} == set(FAMILIES)
 
 
-def test_layers_imports_no_framework() -> None:
+def test_layers_and_init_import_no_framework(tmp_path: Path) -> None:
     script = textwrap.dedent(
-        """
+        f"""
         import json, sys
         from typer.testing import CliRunner
         from netspec.cli import app
         runner = CliRunner()
-        codes = [runner.invoke(app, args).exit_code for args in (["layers"], ["layers", "LSTM"])]
-        heavy = sorted({n.split(".")[0] for n in sys.modules} & {"torch", "tensorflow", "keras"})
-        print(json.dumps({"codes": codes, "heavy": heavy}))
+        runs = (["layers"], ["layers", "LSTM"], ["init", {str(tmp_path / "new")!r}, "-t", "resnet"])
+        codes = [runner.invoke(app, args).exit_code for args in runs]
+        heavy = sorted({{n.split(".")[0] for n in sys.modules}} & {{"torch", "tensorflow", "keras"}})
+        print(json.dumps({{"codes": codes, "heavy": heavy}}))
         """
     )
     result = subprocess.run(
@@ -211,4 +212,5 @@ def test_layers_imports_no_framework() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"codes": [0, 0], "heavy": []}
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"codes": [0, 0, 0], "heavy": []}
+    assert (tmp_path / "new.net").is_file()
