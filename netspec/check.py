@@ -1186,16 +1186,29 @@ def override_train(
     any other: the option's text, a caret and a hint.
     """
     settings = {s.key: s for s in spec.train or []}
+    optimizer = spec.optimizer
     ok = True
     for key, text in overrides.items():
         value = parse_value(text, f"--{key.replace('_', '-')}", diagnostics)
         if value is None:
             ok = False
             continue
+        if key == "lr":  # `--set lr=…`: the optimizer's learning rate, checked as its argument
+            optimizer = _with_lr(optimizer, value)
+            continue
         settings[key] = ir.Setting(key=key, key_span=value.span, value=value, span=value.span)
     if not ok:
         return None
-    return spec.model_copy(update={"train": list(settings.values())})
+    return spec.model_copy(update={"train": list(settings.values()), "optimizer": optimizer})
+
+
+def _with_lr(optimizer: ir.Call | None, value: ir.Value) -> ir.Call | None:
+    """The optimizer call with `lr` (or its spelling `learning_rate`) replaced by `value`."""
+    if optimizer is None:
+        return None  # the missing optimizer section is reported as it is without overrides
+    args = [a for a in optimizer.args if a.keyword not in ("lr", "learning_rate")]
+    args.append(ir.Arg(keyword="lr", keyword_span=value.span, value=value, span=value.span))
+    return optimizer.model_copy(update={"args": args})
 
 
 def check_source(

@@ -82,12 +82,19 @@ def _report(diagnostics: Diagnostics, source: str | dict[str, str] | None) -> No
             stderr.print(rest, markup=False)
 
 
-def _load(path: Path, output: DiagnosticFormat = DiagnosticFormat.text) -> ir.Model:
-    """A checked model, or exit 1 after reporting the diagnostics."""
+def _load(
+    path: Path,
+    output: DiagnosticFormat = DiagnosticFormat.text,
+    overrides: dict[str, str] | None = None,
+) -> ir.Model:
+    """A checked model (train settings overridden by `--set`), or exit 1 after reporting."""
     from netspec.check import check_file
     from netspec.diagnostics import render_json
 
-    model, diagnostics, source = check_file(path)
+    model, diagnostics, source = check_file(path, overrides)
+    if overrides and source is not None:  # an override's diagnostics quote the option's text
+        texts = source if isinstance(source, dict) else {str(path): source}
+        source = {**texts, **{f"--{k.replace('_', '-')}": v for k, v in overrides.items()}}
     if output is DiagnosticFormat.text:
         _report(diagnostics, source)
     if model is None:
@@ -227,11 +234,12 @@ def compile_(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="file to write; stdout when left out")
     ] = None,
+    set_: SetOption = None,
 ) -> None:
     """Write a standalone Keras or PyTorch module that builds the spec's model."""
     from netspec.codegen import generate
 
-    model = _load(file)
+    model = _load(file, overrides=_assignments(set_))
     source = generate(model, target.value)
     if output is None:
         sys.stdout.write(source)
@@ -243,6 +251,85 @@ def compile_(
         stderr.print(f"error: cannot write {output}: {error.strerror or error}", markup=False)
         raise typer.Exit(1) from None
     stderr.print(f"wrote {output} ({target.value}, model {model.name})", markup=False)
+
+
+@app.command()
+def layers(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="one entry (Dense, Adam, mse, digits, …) or one family (layers, losses, "
+            "optimizers, metrics, schedules, data, activations, initializers)",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        SummaryFormat, typer.Option("--format", "-f", help="table for people, json for tools")
+    ] = SummaryFormat.table,
+) -> None:
+    """The catalogue: each layer with its parameters (types, defaults, ranges) and shape rule;
+    losses, optimizers, metrics, schedules, data sources, activations and initializers."""
+    from netspec import reference
+
+    family = reference.family_of_word(name) if name is not None else None
+    if name is None or family is not None:
+        families = [family] if family is not None else list(reference.FAMILIES)
+        if format is SummaryFormat.json:
+            docs = [reference.describe(cls) for f in families for cls in reference.in_order(f)]
+            sys.stdout.write(reference.json_docs(docs))
+        else:
+            sys.stdout.write(reference.text_catalogue(families))
+        return
+    try:
+        found = reference.find(name)
+    except reference.UnknownName as error:
+        stderr.print(f"error: {error.message}", style="bold red", markup=False)
+        stderr.print(f"  hint: {error.hint}", markup=False)
+        raise typer.Exit(1) from None
+    if format is SummaryFormat.json:
+        sys.stdout.write(reference.json_docs(found))
+    else:
+        sys.stdout.write(reference.text_found(found))
+
+
+class Template(str, Enum):
+    mlp = "mlp"
+    cnn = "cnn"
+    lstm = "lstm"
+    resnet = "resnet"
+
+
+@app.command()
+def init(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="the new spec: NAME.net with model NAME", metavar="NAME", show_default=False
+        ),
+    ],
+    template: Annotated[
+        Template,
+        typer.Option(
+            "--template", "-t",
+            help="mlp, cnn, lstm or resnet; each trains on the bundled 8x8 digits",
+        ),
+    ] = Template.mlp,
+) -> None:
+    """Write a commented starter spec that checks and trains on bundled data."""
+    from netspec import templates
+
+    try:
+        path, model = templates.write(name, template.value)
+    except templates.InitError as error:
+        stderr.print(f"error: {error.message}", style="bold red", markup=False)
+        if error.hint:
+            stderr.print(f"  hint: {error.hint}", markup=False)
+        raise typer.Exit(1) from None
+    stdout.print(
+        f"wrote {path}: model {model}, {templates.TEMPLATES[template.value]}\n"
+        f"  next: netspec check {path}  then  netspec train {path}",
+        markup=False,
+    )
 
 
 @app.command()
@@ -300,6 +387,27 @@ DataOption = Annotated[
     str | None,
     typer.Option("--data", help="a data source in spec syntax, e.g. digits or 'npz(\"f.npz\")'"),
 ]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="override a train setting, or the optimizer's lr, in spec syntax: "
+        "--set lr=3e-4 --set reshape=true (repeatable)",
+        show_default=False,
+    ),
+]
+
+
+def _assignments(items: list[str] | None, options: dict[str, str] | None = None) -> dict[str, str]:
+    """`--set` items merged with the dedicated options; exit 2 on a malformed or unknown key."""
+    from netspec.overrides import SettingError, merge, parse_assignments
+
+    try:
+        return merge(options or {}, parse_assignments(items or []))
+    except SettingError as error:
+        _fail(error)
+        raise  # unreachable: _fail exits
 
 
 def _fail(error: Exception) -> None:
@@ -384,6 +492,7 @@ def train(
         ),
     ] = LogMode.auto,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+    set_: SetOption = None,
 ) -> None:
     """Train the spec's model on its data, on the device you pick; leaves a run folder."""
     from netspec.train import TrainError, TrainOptions
@@ -408,6 +517,7 @@ def train(
         )
         if value is not None
     }
+    overrides = _assignments(set_, overrides)
     options = TrainOptions(
         backend=backend.value,
         device=device,

@@ -55,21 +55,21 @@ class Tanh(ActivationEntry):
 class Softmax(ActivationEntry):
     kind = "softmax"
     keras_name = "softmax"
-    formula = "exp(x_i) / sum_j exp(x_j), over the channel (last) axis"
+    formula = "exp(x_i) / Σ_j exp(x_j), over the channel (last) axis"
     torch_template = "torch.softmax({x}, dim={dim})"
 
 
 class LogSoftmax(ActivationEntry):
     kind = "log_softmax"
     keras_name = "log_softmax"
-    formula = "x_i - log(sum_j exp(x_j)), over the channel (last) axis"
+    formula = "x_i - log(Σ_j exp(x_j)), over the channel (last) axis"
     torch_template = "torch.log_softmax({x}, dim={dim})"
 
 
 class GELU(ActivationEntry):
     kind = "gelu"
     keras_name = "gelu"
-    formula = "x * Phi(x), the exact (erf) form"
+    formula = "x · Φ(x), the exact (erf) form"
     torch_template = "nn.functional.gelu({x})"
 
 
@@ -83,7 +83,7 @@ class ELU(ActivationEntry):
 class SELU(ActivationEntry):
     kind = "selu"
     keras_name = "selu"
-    formula = "1.0507 * (x if x > 0 else 1.67326 * (exp(x) - 1))"
+    formula = "1.0507 · (x if x > 0 else 1.67326 · (exp(x) - 1))"
     torch_template = "nn.functional.selu({x})"
 
 
@@ -105,14 +105,14 @@ class SiLU(ActivationEntry):
     kind = "silu"
     aliases = ("swish",)
     keras_name = "silu"
-    formula = "x * sigmoid(x)"
+    formula = "x · sigmoid(x)"
     torch_template = "nn.functional.silu({x})"
 
 
 class LeakyReLU(ActivationEntry):
     kind = "leaky_relu"
     keras_name = "leaky_relu"
-    formula = "x if x > 0 else 0.2 * x (netspec's slope, Keras' activation default)"
+    formula = "x if x > 0 else 0.2 · x (netspec's slope, Keras' activation default)"
     torch_template = "nn.functional.leaky_relu({x}, negative_slope=0.2)"
 
 

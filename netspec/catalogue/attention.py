@@ -39,12 +39,14 @@ class MultiHeadAttentionParams(ir.Params):
     output_shape: int | None = Field(
         None, gt=0, description="size of each output step; none: the input's feature size"
     )
-    use_bias: bool = True
+    use_bias: bool = Field(True, description="add biases to the projections")
     dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="dropout on the attention weights while training"
     )
-    kernel_initializer: InitializerName = "glorot_uniform"
-    bias_initializer: InitializerName = "zeros"
+    kernel_initializer: InitializerName = Field(
+        "glorot_uniform", description="initializer of the projection kernels"
+    )
+    bias_initializer: InitializerName = Field("zeros", description="initializer of the biases")
 
 
 class MultiHeadAttention(LayerEntry):
@@ -60,6 +62,9 @@ class MultiHeadAttention(LayerEntry):
     Params = MultiHeadAttentionParams
     positional = ("num_heads", "key_dim")
     summary = "multi-head self-attention"
+    shape_rule = "`[steps, f]` → `[steps, output_shape]` (`output_shape` none: `f`)"
+    weights_rule = "`2 · (f + 1) · heads · key_dim + (f + 1) · heads · value_dim + heads · value_dim · out + out` (the `+ 1` and `+ out` terms only with `use_bias`)"
+    notes = "Any other rank is E0203."
 
     @staticmethod
     def dims(p: MultiHeadAttentionParams, shape: ir.Shape) -> tuple[int, int, int]:
@@ -181,6 +186,9 @@ class PositionalEmbedding(LayerEntry):
     Params = PositionalEmbeddingParams
     positional = ("sequence_length", "output_dim")
     summary = "adds a learned vector per position"
+    shape_rule = "unchanged, `[steps, output_dim]`"
+    weights_rule = "`sequence_length · output_dim`"
+    notes = "`output_dim` must equal the input's features (E0223), and the steps must not exceed `sequence_length` (E0224). After `Embedding(vocab, 64)`, write `PositionalEmbedding(steps, 64)`."
 
     def output_shape(self, p: PositionalEmbeddingParams, shape: ir.Shape) -> ir.Shape:
         steps, features = _sequence("PositionalEmbedding", shape)

@@ -34,6 +34,11 @@ class Entry:
 
     family: ClassVar[str]
     kind: ClassVar[str] = ""
+    # A phrase for listings (`netspec layers`); the docstring's first paragraph describes it.
+    summary: ClassVar[str] = ""
+    # What else a user needs (the reference prints it): the errors a shape rule raises, how
+    # a source checks its files. Catalogue texts mark code with backticks.
+    notes: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type[ir.Params]] = ir.Params
     positional: ClassVar[tuple[str, ...]] = ()
@@ -87,6 +92,7 @@ def _known(family: str) -> Callable[[str], str]:
             )
         return entry.kind  # aliases resolve to the canonical name
 
+    check.catalogue_family = family  # type: ignore[attr-defined]  # read by netspec.reference
     return check
 
 

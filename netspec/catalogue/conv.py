@@ -38,7 +38,11 @@ def _pair(value: Any) -> Any:
 
 
 PositiveInt = Annotated[int, Field(gt=0)]
-Pair = Annotated[tuple[PositiveInt, PositiveInt], BeforeValidator(_pair)]
+# A spec writes one integer for both axes or [height, width]; the IR holds the pair.
+Pair = Annotated[
+    tuple[PositiveInt, PositiveInt],
+    BeforeValidator(_pair, json_schema_input_type=int | tuple[int, int]),
+]
 Padding = Literal["valid", "same"]
 
 
@@ -109,13 +113,15 @@ def _torch_padding(
 class Conv2DParams(ir.Params):
     filters: int = Field(gt=0, description="number of output channels, a positive integer")
     kernel_size: Pair = Field(description="window size, an integer or [height, width], each > 0")
-    strides: Pair = (1, 1)
+    strides: Pair = Field((1, 1), description="step of the window: an integer or [height, width]")
     padding: Padding = Field("valid", description="valid (no padding) or same")
-    dilation_rate: Pair = (1, 1)
-    activation: ActivationName = "linear"
-    use_bias: bool = True
-    kernel_initializer: InitializerName = "glorot_uniform"
-    bias_initializer: InitializerName = "zeros"
+    dilation_rate: Pair = Field(
+        (1, 1), description="spacing between the window's cells: an integer or [height, width]"
+    )
+    activation: ActivationName = Field("linear", description="applied to the output")
+    use_bias: bool = Field(True, description="add a bias per filter")
+    kernel_initializer: InitializerName = Field("glorot_uniform", description="initializer of the kernel")
+    bias_initializer: InitializerName = Field("zeros", description="initializer of the bias")
 
 
 class Conv2D(LayerEntry):
@@ -127,6 +133,9 @@ class Conv2D(LayerEntry):
     Params = Conv2DParams
     positional = ("filters", "kernel_size")
     summary = "2-D convolution"
+    shape_rule = "`[h, w, c]` → `[h', w', filters]`; per axis `valid`: `floor((n − k') / stride) + 1`, `same`: `ceil(n / stride)`, with `k' = (k − 1) · dilation + 1`"
+    weights_rule = "`kh · kw · c · filters + filters`"
+    notes = "`valid` needs `k' ≤ n` (E0202); `same` pads as TensorFlow does (the odd cell after). An input that is not rank 3 is an error (E0205); `strides` and `dilation_rate` both above 1 is E0220 (Keras refuses the pair)."
 
     def output_shape(self, p: Conv2DParams, shape: ir.Shape) -> ir.Shape:
         _no_strided_dilation("Conv2D", p.strides, p.dilation_rate)
@@ -239,13 +248,13 @@ def _steps(kind: str, shape: ir.Shape) -> tuple[int, int]:
 class Conv1DParams(ir.Params):
     filters: int = Field(gt=0, description="number of output channels, a positive integer")
     kernel_size: Single = Field(description="window length, a positive integer")
-    strides: Single = 1
-    padding: Padding = Field("valid", description="valid (no padding) or same")
-    dilation_rate: Single = 1
-    activation: ActivationName = "linear"
-    use_bias: bool = True
-    kernel_initializer: InitializerName = "glorot_uniform"
-    bias_initializer: InitializerName = "zeros"
+    strides: Single = Field(1, description="step of the window")
+    padding: Padding = Field("valid", description="valid (no padding) or same (TensorFlow's rule)")
+    dilation_rate: Single = Field(1, description="spacing between the window's cells")
+    activation: ActivationName = Field("linear", description="applied to the output")
+    use_bias: bool = Field(True, description="add a bias per filter")
+    kernel_initializer: InitializerName = Field("glorot_uniform", description="initializer of the kernel")
+    bias_initializer: InitializerName = Field("zeros", description="initializer of the bias")
 
 
 class Conv1D(LayerEntry):
@@ -256,6 +265,9 @@ class Conv1D(LayerEntry):
     Params = Conv1DParams
     positional = ("filters", "kernel_size")
     summary = "1-D convolution"
+    shape_rule = "`[steps, c]` → `[steps', filters]`, `steps'` as one axis of `Conv2D`"
+    weights_rule = "`k · c · filters + filters`"
+    notes = "Rank ≠ 2 is E0205, a window longer than the input with `valid` is E0202, `strides` and `dilation_rate` both above 1 is E0220."
 
     def output_shape(self, p: Conv1DParams, shape: ir.Shape) -> ir.Shape:
         steps, _ = _steps("Conv1D", shape)
@@ -340,12 +352,12 @@ class Conv1D(LayerEntry):
 class Conv2DTransposeParams(ir.Params):
     filters: int = Field(gt=0, description="number of output channels, a positive integer")
     kernel_size: Pair = Field(description="window size, an integer or [height, width], each > 0")
-    strides: Pair = (1, 1)
+    strides: Pair = Field((1, 1), description="step of the window: an integer or [height, width]")
     padding: Padding = Field("valid", description="valid or same (output = input · strides)")
-    activation: ActivationName = "linear"
-    use_bias: bool = True
-    kernel_initializer: InitializerName = "glorot_uniform"
-    bias_initializer: InitializerName = "zeros"
+    activation: ActivationName = Field("linear", description="applied to the output")
+    use_bias: bool = Field(True, description="add a bias per filter")
+    kernel_initializer: InitializerName = Field("glorot_uniform", description="initializer of the kernel")
+    bias_initializer: InitializerName = Field("zeros", description="initializer of the bias")
 
 
 def _transposed_length(length: int, window: int, stride: int, padding: str) -> int:
@@ -378,6 +390,9 @@ class Conv2DTranspose(LayerEntry):
     Params = Conv2DTransposeParams
     positional = ("filters", "kernel_size")
     summary = "transposed 2-D convolution"
+    shape_rule = "`[h, w, c]` → `[h', w', filters]`; per axis `valid`: `n · s + max(k − s, 0)`, `same`: `n · s` (Keras' rule)"
+    weights_rule = "`kh · kw · c · filters + filters`"
+    notes = "Rank ≠ 3 is E0205."
 
     def output_shape(self, p: Conv2DTransposeParams, shape: ir.Shape) -> ir.Shape:
         height, width, _ = _image("Conv2DTranspose", shape)
@@ -451,8 +466,11 @@ class Conv2DTranspose(LayerEntry):
 
 class PoolParams(ir.Params):
     pool_size: Pair = Field((2, 2), description="window size, an integer or [height, width]")
-    strides: Pair = Field(description="step of the window; defaults to pool_size")
-    padding: Padding = "valid"
+    strides: Pair = Field(
+        description="step of the window: an integer or [height, width]; left out or none, pool_size",
+        json_schema_extra={"default_text": "pool_size"},
+    )
+    padding: Padding = Field("valid", description="valid or same")
 
     @model_validator(mode="before")
     @classmethod
@@ -464,6 +482,9 @@ class PoolParams(ir.Params):
 
 class Pooling2D(LayerEntry):
     """Shared by the 2-D poolings: parameters, shape rule and the Keras layer of the same name."""
+
+    shape_rule = "`[h, w, c]` → `[h', w', c]`, each axis as for `Conv2D` (dilation 1)"
+    notes = "Rank ≠ 3 is E0205; a window larger than the input with `valid` is E0202."
 
     Params = PoolParams
     positional = ("pool_size",)
@@ -549,6 +570,9 @@ class AveragePooling2D(Pooling2D):
 class _GlobalPooling(LayerEntry):
     """A reduction over height and width: [h, w, c] → [c]."""
 
+    shape_rule = "`[h, w, c]` → `[c]`"
+    notes = "Rank ≠ 3 is E0205."
+
     reduction: ClassVar[str]
 
     def output_shape(self, p: ir.Params, shape: ir.Shape) -> ir.Shape:
@@ -567,6 +591,9 @@ class _GlobalPooling(LayerEntry):
 
 class _GlobalPooling1D(LayerEntry):
     """A reduction over the steps: [steps, c] → [c]."""
+
+    shape_rule = "`[steps, c]` → `[c]`"
+    notes = "Rank ≠ 2 is E0205."
 
     reduction: ClassVar[str]
 
@@ -640,7 +667,11 @@ def _padding_pairs(value: Any) -> Any:
 
 
 PaddingPairs = Annotated[
-    tuple[tuple[int, int], tuple[int, int]], BeforeValidator(_padding_pairs)
+    tuple[tuple[int, int], tuple[int, int]],
+    BeforeValidator(
+        _padding_pairs,
+        json_schema_input_type=int | tuple[int, int] | tuple[tuple[int, int], tuple[int, int]],
+    ),
 ]
 
 
@@ -659,6 +690,8 @@ class ZeroPadding2D(LayerEntry):
     Params = ZeroPadding2DParams
     positional = ("padding",)
     summary = "pads the image with zeros"
+    shape_rule = "`[h, w, c]` → `[h + top + bottom, w + left + right, c]`"
+    notes = "Rank ≠ 3 is E0205; another form of `padding` is E0113."
 
     def output_shape(self, p: ZeroPadding2DParams, shape: ir.Shape) -> ir.Shape:
         height, width, channels = _image("ZeroPadding2D", shape)
@@ -694,6 +727,8 @@ class UpSampling2D(LayerEntry):
     Params = UpSampling2DParams
     positional = ("size",)
     summary = "enlarges the image by whole factors"
+    shape_rule = "`[h, w, c]` → `[h · size[0], w · size[1], c]`"
+    notes = "Rank ≠ 3 is E0205."
 
     def output_shape(self, p: UpSampling2DParams, shape: ir.Shape) -> ir.Shape:
         height, width, channels = _image("UpSampling2D", shape)

@@ -38,9 +38,11 @@ def keras_activation(name: str) -> str:
 class DenseParams(ir.Params):
     units: int = Field(gt=0, description="number of output units, a positive integer")
     activation: ActivationName = Field("linear", description="applied to the output")
-    use_bias: bool = True
-    kernel_initializer: InitializerName = "glorot_uniform"
-    bias_initializer: InitializerName = "zeros"
+    use_bias: bool = Field(True, description="add a bias vector")
+    kernel_initializer: InitializerName = Field(
+        "glorot_uniform", description="initializer of the weight matrix"
+    )
+    bias_initializer: InitializerName = Field("zeros", description="initializer of the bias")
 
 
 class Dense(LayerEntry):
@@ -51,6 +53,9 @@ class Dense(LayerEntry):
     Params = DenseParams
     positional = ("units",)
     summary = "fully connected layer"
+    shape_rule = "`[n]` → `[units]`; `[steps, n]` → `[steps, units]` (every step alike)"
+    weights_rule = "`n · units + units` (no `+ units` with `use_bias=false`)"
+    notes = "An input of rank 3 or more is an error (E0201: insert `Flatten`)."
 
     def output_shape(self, p: DenseParams, shape: ir.Shape) -> ir.Shape:
         if len(shape) > 2:
@@ -102,6 +107,7 @@ class Flatten(LayerEntry):
     kind = "Flatten"
     transparent = True
     summary = "flattens each sample to a vector"
+    shape_rule = "`[d1, …, dk]` → `[d1 · … · dk]`"
 
     def output_shape(self, p: ir.Params, shape: ir.Shape) -> ir.Shape:
         return (math.prod(shape),)
@@ -119,6 +125,7 @@ class Identity(LayerEntry):
     kind = "Identity"
     transparent = True
     summary = "passes its input on unchanged"
+    shape_rule = "unchanged"
 
     def output_shape(self, p: ir.Params, shape: ir.Shape) -> ir.Shape:
         return shape
@@ -142,6 +149,8 @@ class Dropout(LayerEntry):
     positional = ("rate",)
     transparent = True
     summary = "randomly zeroes inputs while training"
+    shape_rule = "unchanged"
+    notes = "At inference it passes its input through unchanged."
 
     def output_shape(self, p: DropoutParams, shape: ir.Shape) -> ir.Shape:
         return shape
@@ -166,6 +175,7 @@ class Activation(LayerEntry):
     Params = ActivationParams
     positional = ("activation",)
     summary = "applies an activation function"
+    shape_rule = "unchanged"
 
     def output_shape(self, p: ActivationParams, shape: ir.Shape) -> ir.Shape:
         return shape
@@ -195,6 +205,8 @@ class Reshape(LayerEntry):
     positional = ("target_shape",)
     transparent = True
     summary = "reshapes each sample"
+    shape_rule = "`[…]` → `target_shape`, a `-1` replaced by what makes the sizes agree"
+    notes = "The sizes must multiply to the input's size, at most one axis may be `-1`, and no size may be 0 (E0204)."
 
     def output_shape(self, p: ReshapeParams, shape: ir.Shape) -> ir.Shape:
         size = math.prod(shape)
@@ -249,6 +261,8 @@ class Permute(LayerEntry):
     positional = ("dims",)
     transparent = True
     summary = "reorders the axes of each sample"
+    shape_rule = "output axis `i` is input axis `dims[i]`: `Permute([2, 1])` turns `[steps, features]` into `[features, steps]`"
+    notes = "`dims` must list each axis once (E0221)."
 
     def output_shape(self, p: PermuteParams, shape: ir.Shape) -> ir.Shape:
         axes = list(range(1, len(shape) + 1))

@@ -90,7 +90,6 @@ class RawData:
 
 class DataSourceEntry(Entry):
     family = "data"
-    summary: ClassVar[str] = ""
     # A source whose samples take the model's input shape (images are resized to it): its
     # `load_shaped(p, seed, input_shape)` is called instead of `load`.
     needs_input_shape: ClassVar[bool] = False
@@ -165,9 +164,9 @@ class Wine(_Sklearn):
 
 
 class LinearParams(ir.Params):
-    samples: int = Field(1000, gt=0)
-    slope: float = 2.0
-    intercept: float = 0.0
+    samples: int = Field(1000, gt=0, description="how many to draw")
+    slope: float = Field(2.0, description="y = slope · x + intercept + noise")
+    intercept: float = Field(0.0, description="the value at x = 0")
     noise: float = Field(0.1, ge=0, description="standard deviation of the Gaussian noise")
 
 
@@ -188,7 +187,7 @@ class Linear(DataSourceEntry):
 
 
 class ThresholdParams(ir.Params):
-    samples: int = Field(1000, gt=0)
+    samples: int = Field(1000, gt=0, description="how many to draw")
     threshold: float = Field(0.0, description="points above it are class 1")
     noise: float = Field(0.1, ge=0, description="std of noise added to x before labelling")
 
@@ -211,9 +210,9 @@ class Threshold(DataSourceEntry):
 
 
 class BlobsParams(ir.Params):
-    samples: int = Field(1000, gt=0)
-    features: int = Field(2, gt=0)
-    classes: int = Field(3, gt=1)
+    samples: int = Field(1000, gt=0, description="how many to draw")
+    features: int = Field(2, gt=0, description="features per sample")
+    classes: int = Field(3, gt=1, description="one blob per class")
     spread: float = Field(1.0, gt=0, description="standard deviation around each centre")
 
 
@@ -237,11 +236,11 @@ class Blobs(DataSourceEntry):
 
 
 class SequencesParams(ir.Params):
-    samples: int = Field(2000, gt=0)
-    steps: int = Field(28, gt=0)
-    features: int = Field(28, gt=0)
-    classes: int = Field(10, gt=1)
-    noise: float = Field(0.5, ge=0)
+    samples: int = Field(2000, gt=0, description="how many to draw")
+    steps: int = Field(28, gt=0, description="steps per sequence")
+    features: int = Field(28, gt=0, description="values per step")
+    classes: int = Field(10, gt=1, description="one frequency per class")
+    noise: float = Field(0.5, ge=0, description="standard deviation of the Gaussian noise")
 
 
 class Sequences(DataSourceEntry):
@@ -269,12 +268,12 @@ class Sequences(DataSourceEntry):
 
 
 class CustomersParams(ir.Params):
-    samples: int = Field(2000, gt=0)
+    samples: int = Field(2000, gt=0, description="how many to draw")
     features: int = Field(20, gt=0, description="profile features per customer")
     steps: int = Field(10, gt=0, description="visits in each customer's history")
     step_features: int = Field(8, gt=0, description="values recorded per visit")
     plans: int = Field(5, gt=1, description="classes of the `plan` target")
-    noise: float = Field(0.1, ge=0)
+    noise: float = Field(0.1, ge=0, description="standard deviation of the Gaussian noise")
 
 
 class Customers(DataSourceEntry):
@@ -448,9 +447,10 @@ class NpzParams(ir.Params):
 
 
 class Npz(DataSourceEntry):
-    """One inputs array and one targets array; for several inputs or outputs, lists of names
-    (`x=["profile", "history"]`), or, with x and y left out and no arrays named `x` and `y`,
-    the arrays named like the model's inputs and outputs."""
+    """A NumPy `.npz` file with an inputs array and a targets array (`x` and `y`, or the names
+    given); for several inputs or outputs, lists of names (`x=["profile", "history"]`), or, with
+    x and y left out and no arrays named `x` and `y`, the arrays named like the model's inputs
+    and outputs."""
 
     kind = "npz"
     Params = NpzParams
@@ -688,17 +688,18 @@ class NpyDirParams(ir.Params):
 
 
 class NpyDir(DataSourceEntry):
-    """`.npy` files read row by row from disk, so an array larger than memory trains.
-
-    `x.npy` and `y.npy` (or the stems named); `x_test.npy` and `y_test.npy` beside them are
-    the source's test set. With x and y left out and no `x.npy`, the files named like the
-    model's inputs and outputs (`profile.npy`, …), as `npz` does.
+    """A folder of `.npy` files read row by row from disk as batches need them, so an array
+    larger than memory trains (`pipeline = stream`): `x.npy` and `y.npy` (or the stems named);
+    `x_test.npy` and `y_test.npy` beside them are the source's test set. With x and y left out
+    and no `x.npy`, the files named like the model's inputs and outputs (`profile.npy`, …), as
+    `npz` does.
     """
 
     kind = "npy_dir"
     Params = NpyDirParams
     positional = ("path",)
     summary = "a folder of .npy files read from disk as batches need them (larger than memory)"
+    notes = "Files up to 16 MB (labels) are read whole."
 
     def load(self, p: NpyDirParams, seed: int) -> RawData:
         folder, present = _npy_folder(p.path)
@@ -793,6 +794,10 @@ class ImageFolder(DataSourceEntry):
     positional = ("path",)
     needs_input_shape = True
     summary = "one sub-folder of images per class (JPEG, PNG), decoded with Pillow as batches need them"
+    notes = (
+        "Every file's header is checked before training: a non-image file, an empty class "
+        "folder, a file Pillow cannot read is an error naming them; hidden files are skipped."
+    )
 
     def load(self, p: ImageFolderParams, seed: int) -> RawData:
         raise DataError("E0402", "image_folder needs the model's input shape to read images")

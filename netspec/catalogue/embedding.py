@@ -34,6 +34,9 @@ class Embedding(LayerEntry):
     Params = EmbeddingParams
     positional = ("input_dim", "output_dim")
     summary = "looks token ids up in a table of vectors"
+    shape_rule = "`[steps]` → `[steps, output_dim]`"
+    weights_rule = "`input_dim · output_dim`"
+    notes = "Another rank is E0205. Token ids must lie in 0 … `input_dim` − 1; `divide_by` and `standardize` leave an input read only by Embedding layers as it is."
 
     def output_shape(self, p: EmbeddingParams, shape: ir.Shape) -> ir.Shape:
         if len(shape) != 1:

@@ -158,7 +158,11 @@ class LayerEntry(Entry):
     # A layer that passes its input's values through (Dropout, Flatten, Reshape): the output
     # activation of a model is then the one of the layer before it.
     transparent: ClassVar[bool] = False
-    summary: ClassVar[str] = ""
+    # The shape rule in one line, per sample (`netspec layers`, docs/language.md), e.g.
+    # "`[n]` → `[units]`"; `output_shape` is the rule itself.
+    shape_rule: ClassVar[str] = ""
+    # The parameter count (weights) in one line, e.g. "`n · units + units`"; "" for none.
+    weights_rule: ClassVar[str] = ""
     # A layer that reads integer ids (Embedding): divide_by and standardize leave its input be.
     reads_token_ids: ClassVar[bool] = False
     # A layer whose PyTorch module runs faster on CPU with its tensors in channels-last memory

@@ -55,7 +55,11 @@ class MergeEntry(LayerEntry):
 
 
 class _ElementWise(MergeEntry):
+    """Add, Multiply, Average: inputs of one shape, combined element-wise, left to right."""
+
     operator: ClassVar[str] = ""
+    shape_rule = "inputs of one shape → that shape"
+    notes = "Reads two or more tensors: `Add()(a, b)`. Inputs of different shapes are E0210, naming both operands and where each is made."
 
     def merged_shape(self, p: ir.Params, shapes: list[ir.Shape]) -> ir.Shape:
         for i, shape in enumerate(shapes[1:], start=1):
@@ -115,6 +119,8 @@ class Concatenate(MergeEntry):
     positional = ("axis",)
     keras_class = "layers.Concatenate"
     summary = "joins its inputs along an axis"
+    shape_rule = "inputs of one rank whose sizes agree except along `axis` → their sizes along `axis` added"
+    notes = "Reads two or more tensors: `Concatenate(axis=-1)(a, b)`. `axis` counts as Keras counts it: 0 is the batch, −1 the channels. Inputs of different ranks, or sizes that differ off the axis, are E0210, naming both operands."
 
     @staticmethod
     def sample_axis(axis: int, rank: int) -> int | None:

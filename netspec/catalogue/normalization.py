@@ -33,10 +33,14 @@ class BatchNormalizationParams(ir.Params):
         "(Keras' meaning; PyTorch's momentum is 1 - this)",
     )
     epsilon: float = Field(1e-3, gt=0.0, description="added to the variance before the square root")
-    gamma_initializer: InitializerName = "ones"
-    beta_initializer: InitializerName = "zeros"
-    moving_mean_initializer: InitializerName = "zeros"
-    moving_variance_initializer: InitializerName = "ones"
+    gamma_initializer: InitializerName = Field("ones", description="initializer of the scale")
+    beta_initializer: InitializerName = Field("zeros", description="initializer of the offset")
+    moving_mean_initializer: InitializerName = Field(
+        "zeros", description="initializer of the moving mean"
+    )
+    moving_variance_initializer: InitializerName = Field(
+        "ones", description="initializer of the moving variance"
+    )
 
 
 class BatchNormalization(LayerEntry):
@@ -64,6 +68,9 @@ class BatchNormalization(LayerEntry):
     aliases = ("BatchNorm",)
     Params = BatchNormalizationParams
     summary = "normalises each channel by batch, then moving, statistics"
+    shape_rule = "unchanged: `[c]`, `[steps, c]`, `[h, w, c]` or `[d, h, w, c]`, channels last"
+    weights_rule = "`2 · c` trainable (gamma, beta) and `2 · c` non-trainable (the moving mean and variance)"
+    notes = "Another rank is E0205. The defaults are Keras' (momentum 0.99, epsilon 1e-3) on both targets. A frozen BatchNormalization (`trainable=false`) keeps its moving statistics in training, as in Keras."
 
     def output_shape(self, p: BatchNormalizationParams, shape: ir.Shape) -> ir.Shape:
         if len(shape) not in _BATCH_NORM_MODULES:
@@ -123,8 +130,8 @@ class BatchNormalization(LayerEntry):
 
 class LayerNormalizationParams(ir.Params):
     epsilon: float = Field(1e-3, gt=0.0, description="added to the variance before the square root")
-    gamma_initializer: InitializerName = "ones"
-    beta_initializer: InitializerName = "zeros"
+    gamma_initializer: InitializerName = Field("ones", description="initializer of the scale")
+    beta_initializer: InitializerName = Field("zeros", description="initializer of the offset")
 
 
 class LayerNormalization(LayerEntry):
@@ -138,6 +145,9 @@ class LayerNormalization(LayerEntry):
     aliases = ("LayerNorm",)
     Params = LayerNormalizationParams
     summary = "normalises each sample over its last axis"
+    shape_rule = "unchanged, any rank"
+    weights_rule = "`2 · n`, `n` the size of the last axis"
+    notes = "The same in training and inference; the epsilon is Keras' 1e-3 on both targets."
 
     def output_shape(self, p: LayerNormalizationParams, shape: ir.Shape) -> ir.Shape:
         return shape

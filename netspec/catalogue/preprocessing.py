@@ -164,6 +164,7 @@ class RandomFlip(_Augmentation):
     Params = RandomFlipParams
     positional = ("mode",)
     summary = "flips images at random while training"
+    shape_rule = "unchanged, `[h, w, c]`"
 
     def keras(self, p: RandomFlipParams, layer: ir.Layer) -> PyCall:
         return PyCall("layers.RandomFlip", (), {"mode": p.mode})
@@ -192,6 +193,8 @@ class RandomCrop(_Augmentation):
     Params = RandomCropParams
     positional = ("height", "width")
     summary = "crops a random window while training"
+    shape_rule = "`[h, w, c]` → `[height, width, c]`, in training and inference"
+    notes = "A crop larger than the input is E0202."
 
     def output_shape(self, p: RandomCropParams, shape: ir.Shape) -> ir.Shape:
         height, width, channels = _image("RandomCrop", shape)
@@ -238,6 +241,7 @@ class RandomTranslation(_Augmentation):
     Params = RandomTranslationParams
     positional = ("height_factor", "width_factor")
     summary = "shifts images at random while training"
+    shape_rule = "unchanged, `[h, w, c]`"
 
     def keras(self, p: RandomTranslationParams, layer: ir.Layer) -> PyCall:
         return PyCall(
@@ -285,6 +289,7 @@ class RandomRotation(_Augmentation):
     Params = RandomRotationParams
     positional = ("factor",)
     summary = "rotates images at random while training"
+    shape_rule = "unchanged, `[h, w, c]`"
 
     def keras(self, p: RandomRotationParams, layer: ir.Layer) -> PyCall:
         return PyCall(
@@ -333,6 +338,7 @@ class RandomZoom(_Augmentation):
     Params = RandomZoomParams
     positional = ("height_factor", "width_factor")
     summary = "zooms images at random while training"
+    shape_rule = "unchanged, `[h, w, c]`"
 
     def keras(self, p: RandomZoomParams, layer: ir.Layer) -> PyCall:
         return PyCall(
@@ -381,6 +387,7 @@ class RandomContrast(_Augmentation):
     Params = RandomContrastParams
     positional = ("factor",)
     summary = "changes the contrast at random while training"
+    shape_rule = "unchanged, `[h, w, c]`"
 
     def keras(self, p: RandomContrastParams, layer: ir.Layer) -> PyCall:
         return PyCall(
@@ -408,6 +415,7 @@ class Rescaling(LayerEntry):
     Params = RescalingParams
     positional = ("scale", "offset")
     summary = "multiplies by scale and adds offset"
+    shape_rule = "unchanged, any rank"
 
     def output_shape(self, p: RescalingParams, shape: ir.Shape) -> ir.Shape:
         return shape

@@ -59,11 +59,15 @@ class RecurrentParams(ir.Params):
     recurrent_activation: Literal["sigmoid"] = Field(
         "sigmoid", description="gate activation; sigmoid is the one both frameworks implement"
     )
-    use_bias: bool = True
+    use_bias: bool = Field(True, description="add the bias vector")
     return_sequences: bool = Field(False, description="output every step, not only the last")
-    kernel_initializer: InitializerName = "glorot_uniform"
-    recurrent_initializer: InitializerName = "orthogonal"
-    bias_initializer: InitializerName = "zeros"
+    kernel_initializer: InitializerName = Field(
+        "glorot_uniform", description="initializer of the input kernel"
+    )
+    recurrent_initializer: InitializerName = Field(
+        "orthogonal", description="initializer of the recurrent kernel"
+    )
+    bias_initializer: InitializerName = Field("zeros", description="initializer of the bias")
 
 
 class Recurrent(LayerEntry):
@@ -138,6 +142,9 @@ class LSTM(Recurrent):
     kind = "LSTM"
     Params = LSTMParams
     summary = "long short-term memory"
+    shape_rule = "`[steps, features]` → `[units]`, or `[steps, units]` with `return_sequences=true`"
+    weights_rule = "`4 · units · (features + units) + 4 · units`"
+    notes = "Any other rank is E0203 (an image `[h, w, 1]` needs `Reshape([h, w])` first)."
     keras_name = "lstm"
     gates = 4
     bias_vectors = 1
@@ -224,6 +231,9 @@ class GRU(Recurrent):
     kind = "GRU"
     Params = GRUParams
     summary = "gated recurrent unit"
+    shape_rule = "`[steps, features]` → `[units]`, or `[steps, units]` with `return_sequences=true`"
+    weights_rule = "`3 · units · (features + units) + 2 · 3 · units` (an input and a recurrent bias)"
+    notes = "Any other rank is E0203 (an image `[h, w, 1]` needs `Reshape([h, w])` first)."
     keras_name = "gru"
     gates = 3
     bias_vectors = 2
@@ -292,11 +302,15 @@ class SimpleRNNParams(ir.Params):
     activation: Literal["tanh", "relu"] = Field(
         "tanh", description="activation of the new state; tanh or relu, the two nn.RNN has"
     )
-    use_bias: bool = True
+    use_bias: bool = Field(True, description="add the bias vector")
     return_sequences: bool = Field(False, description="output every step, not only the last")
-    kernel_initializer: InitializerName = "glorot_uniform"
-    recurrent_initializer: InitializerName = "orthogonal"
-    bias_initializer: InitializerName = "zeros"
+    kernel_initializer: InitializerName = Field(
+        "glorot_uniform", description="initializer of the input kernel"
+    )
+    recurrent_initializer: InitializerName = Field(
+        "orthogonal", description="initializer of the recurrent kernel"
+    )
+    bias_initializer: InitializerName = Field("zeros", description="initializer of the bias")
 
 
 class SimpleRNN(Recurrent):
@@ -310,6 +324,9 @@ class SimpleRNN(Recurrent):
     aliases = ("RNN",)
     Params = SimpleRNNParams
     summary = "fully connected recurrent layer"
+    shape_rule = "`[steps, features]` → `[units]`, or `[steps, units]` with `return_sequences=true`"
+    weights_rule = "`units · (features + units) + units`"
+    notes = "Any other rank is E0203."
     keras_name = "simple_rnn"
     gates = 1
     bias_vectors = 1
@@ -391,6 +408,9 @@ class Bidirectional(LayerEntry):
     positional = ("layer",)
     layer_args = ("layer",)
     summary = "runs a recurrent layer both ways"
+    shape_rule = "the wrapped layer's, with twice its units: `Bidirectional(LSTM(32))` on `[steps, f]` gives `[64]`, or `[steps, 64]` with `return_sequences=true`"
+    weights_rule = "twice the wrapped layer's"
+    notes = "The wrapped layer's arguments are checked as a layer's; a layer that is not recurrent is E0222."
 
     @staticmethod
     def wrapped(p: BidirectionalParams) -> Recurrent:

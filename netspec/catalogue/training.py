@@ -225,7 +225,7 @@ class CategoricalCrossentropy(LossEntry):
     kind = "categorical_crossentropy"
     Params = LogitsParams
     target = "one_hot"
-    formula = "-mean(sum_i y_i log p_i), p = softmax(y_pred) with from_logits; y one-hot"
+    formula = "-mean(Σᵢ yᵢ log pᵢ), p = softmax(y_pred) with from_logits; y one-hot"
 
     def check_output(self, p: LogitsParams, shape: ir.Shape, activation: str | None):
         return _categorical_findings(self.kind, p, shape, activation)
@@ -558,7 +558,7 @@ def _weight_decay(default: float = 0.0) -> Any:
 
 class SGDParams(ir.Params):
     lr: float = Field(0.01, gt=0, description="learning rate, a positive number")
-    momentum: float = Field(0.0, ge=0, lt=1)
+    momentum: float = Field(0.0, ge=0, lt=1, description="weight of the previous step in the next")
     nesterov: bool = Field(False, description="Nesterov momentum; needs momentum > 0")
     weight_decay: float = _weight_decay()
 
@@ -575,6 +575,7 @@ class SGD(OptimizerEntry):
     w -= lr · (g + momentum · b); plain gradient descent at momentum 0."""
 
     kind = "SGD"
+    summary = "stochastic gradient descent, with heavy-ball or Nesterov momentum"
     Params = SGDParams
     keras_class = "NetspecSGD"
     keras_source = _KERAS_SGD
@@ -595,10 +596,13 @@ class SGD(OptimizerEntry):
 
 class AdamParams(ir.Params):
     lr: float = Field(0.001, gt=0, description="learning rate, a positive number")
-    beta_1: float = Field(0.9, ge=0, lt=1)
-    beta_2: float = Field(0.999, ge=0, lt=1)
-    epsilon: float = Field(1e-7, gt=0, description="small constant that keeps the update finite")
-    amsgrad: bool = False
+    beta_1: float = Field(0.9, ge=0, lt=1, description="decay of the first-moment average")
+    beta_2: float = Field(0.999, ge=0, lt=1, description="decay of the second-moment average")
+    epsilon: float = Field(
+        1e-7, gt=0,
+        description="small constant that keeps the update finite (Keras' value; PyTorch's own is 1e-8)",
+    )
+    amsgrad: bool = Field(False, description="use the AMSGrad variant")
     weight_decay: float = _weight_decay()
 
 
@@ -607,6 +611,7 @@ class Adam(OptimizerEntry):
     netspec's epsilon is 1e-7 on both targets."""
 
     kind = "Adam"
+    summary = "Adam, with bias correction"
     Params = AdamParams
     keras_class = "NetspecAdam"
     keras_source = _KERAS_ADAM
@@ -637,6 +642,7 @@ class AdamW(Adam):
     NetspecAdam with that weight decay."""
 
     kind = "AdamW"
+    summary = "Adam with decoupled weight decay, 0.01 by default"
     Params = AdamWParams
     torch_class = "torch.optim.AdamW"
 
@@ -652,9 +658,11 @@ class AdamW(Adam):
 class RMSpropParams(ir.Params):
     lr: float = Field(0.001, gt=0, description="learning rate, a positive number")
     rho: float = Field(0.9, ge=0, lt=1, description="decay of the moving average of g²")
-    momentum: float = Field(0.0, ge=0, lt=1)
-    epsilon: float = Field(1e-7, gt=0)
-    centered: bool = False
+    momentum: float = Field(0.0, ge=0, lt=1, description="weight of the previous step in the next")
+    epsilon: float = Field(1e-7, gt=0, description="small constant that keeps the update finite")
+    centered: bool = Field(
+        False, description="normalise by the centred second moment (an estimate of the variance)"
+    )
     weight_decay: float = _weight_decay()
 
 
@@ -663,6 +671,7 @@ class RMSprop(OptimizerEntry):
     outside the root, lr outside the momentum buffer); rho is PyTorch's `alpha`."""
 
     kind = "RMSprop"
+    summary = "divides each step by a moving root mean square of the gradients"
     Params = RMSpropParams
     keras_class = "NetspecRMSprop"
     keras_source = _KERAS_RMSPROP
@@ -677,8 +686,10 @@ class RMSprop(OptimizerEntry):
 
 class AdagradParams(ir.Params):
     lr: float = Field(0.001, gt=0, description="learning rate, a positive number")
-    initial_accumulator_value: float = Field(0.1, ge=0)
-    epsilon: float = Field(1e-7, gt=0)
+    initial_accumulator_value: float = Field(
+        0.1, ge=0, description="starting value of the per-weight sum of squared gradients"
+    )
+    epsilon: float = Field(1e-7, gt=0, description="small constant that keeps the update finite")
     weight_decay: float = _weight_decay()
 
 
@@ -687,6 +698,7 @@ class Adagrad(OptimizerEntry):
     (PyTorch's: epsilon outside the root)."""
 
     kind = "Adagrad"
+    summary = "divides each step by the root of the summed squared gradients"
     Params = AdagradParams
     keras_class = "NetspecAdagrad"
     keras_source = _KERAS_ADAGRAD
@@ -720,7 +732,11 @@ class MetricEntry(Entry):
 
 
 class Accuracy(MetricEntry):
+    """The fraction of samples whose highest-scoring class is the true one; for binary
+    targets, the fraction of outputs on the target's side of 0.5 (of 0 with from_logits=true)."""
+
     kind = "accuracy"
+    summary = "fraction of samples classified right"
     aliases = ("acc",)
     targets = ("sparse", "one_hot", "binary")
 
@@ -751,7 +767,10 @@ class Accuracy(MetricEntry):
 
 
 class MAEMetric(MetricEntry):
+    """The mean of |y_pred - y_true|."""
+
     kind = "mean_absolute_error"
+    summary = "mean absolute difference"
     aliases = ("mae",)
     targets = ("regression", "binary")
 
@@ -763,7 +782,10 @@ class MAEMetric(MetricEntry):
 
 
 class MSEMetric(MetricEntry):
+    """The mean of (y_pred - y_true)²."""
+
     kind = "mean_squared_error"
+    summary = "mean squared difference"
     aliases = ("mse",)
     targets = ("regression", "binary")
 

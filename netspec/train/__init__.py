@@ -8,7 +8,9 @@ train the model. A framework is imported only here, and only the one the backend
 from __future__ import annotations
 
 import platform
+import sys
 import time
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -521,3 +523,16 @@ def _class_names(run: RunDir) -> list[str] | None:
         return None
     names = run.read_json("classes.json").get("names")
     return [str(n) for n in names] if isinstance(names, list) else None
+
+
+class _CallableModule(types.ModuleType):
+    """Makes `netspec.train(path, **settings)` the Python API (netspec/api.py) while
+    `netspec.train` stays this package: importing a submodule binds the package here."""
+
+    def __call__(self, spec: Any = None, **options: Any) -> Any:
+        from netspec.api import train as train_api
+
+        return train_api(spec, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule

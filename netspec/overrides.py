@@ -1,0 +1,71 @@
+"""`--set key=value`: any train setting, or the optimizer's learning rate, from the command line.
+
+Only the keys are checked here (a misspelt key is a usage error with a suggestion, before
+anything is read); each value stays text in spec syntax and is parsed and validated with the
+spec itself (`check.override_train`), so `--set epochs=2.5` is the diagnostic `epochs = 2.5`
+in a train block would be. Nothing is evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+# Keys that set an argument of the optimizer rather than a train setting.
+OPTIMIZER_KEYS = {"lr": "lr", "learning_rate": "lr"}
+
+
+class SettingError(Exception):
+    """A `--set` item that is not `key=value` with a known key."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def settable() -> list[str]:
+    """Every key `--set` takes: the train settings, then `lr`."""
+    from netspec import ir
+
+    return [*(name for name in ir.TrainConfig.model_fields if name != "span"), "lr"]
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, str]:
+    """`["lr=3e-4", "reshape=true"]` → `{"lr": "3e-4", "reshape": "true"}` (values unparsed)."""
+    from netspec.diagnostics import did_you_mean
+
+    known = settable()
+    assignments: dict[str, str] = {}
+    for item in items:
+        key, equals, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not equals or not key:
+            raise SettingError(
+                f"--set takes key=value, got '{item}'", hint="e.g. --set lr=3e-4 --set reshape=true"
+            )
+        key = OPTIMIZER_KEYS.get(key, key)
+        if key not in known:
+            suggestion = did_you_mean(key, known)
+            if suggestion:
+                raise SettingError(f"unknown train setting '{key}' — did you mean '{suggestion}'?")
+            raise SettingError(f"unknown train setting '{key}'", hint="settings: " + ", ".join(known))
+        if not value:
+            raise SettingError(
+                f"--set {key}= has no value", hint=f"write the value as in a spec: --set {key}=…"
+            )
+        if key in assignments:
+            raise SettingError(f"--set {key} is given twice", hint="keep one of them")
+        assignments[key] = value
+    return assignments
+
+
+def merge(options: Mapping[str, str], assignments: Mapping[str, str]) -> dict[str, str]:
+    """The dedicated options (`--epochs 3`) and the `--set` items, refusing one key from both."""
+    both = sorted(set(options) & set(assignments))
+    if both:
+        key = both[0]
+        raise SettingError(
+            f"{key} is set twice: by --{key.replace('_', '-')} and by --set {key}=…",
+            hint="keep one of them",
+        )
+    return {**options, **assignments}
