@@ -272,7 +272,9 @@ def torch_fit(module: ModuleType, x: Any, y: Any) -> tuple[dict[str, list[float]
 
 
 # Sparse, binary and regression targets, token ids, several inputs and outputs.
-FIT_SPECS = ["digits_mlp", "logistic_regression", "linear_regression", "text_transformer", "two_tower"]
+FIT_SPECS = [
+    "digits_mlp", "logistic_regression", "linear_regression", "text_transformer", "two_tower"
+]
 
 
 @pytest.mark.parametrize("stem", FIT_SPECS)

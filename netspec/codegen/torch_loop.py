@@ -437,15 +437,19 @@ def _write_fit(
     w.signature("fit", parameters, "dict[str, list[float]]")
     with w.indent():
         kind = (
-            "tuples (or dicts by name) of tensors, NumPy arrays or\nlists"
+            "tuples (or dicts by name) of tensors, NumPy arrays or lists"
             if shapes.tuples
             else "tensors, NumPy arrays or lists"
         )
+        data = (
+            f"x and y are {kind} (the data in memory, which memory_tensors casts onto the "
+            "model's device), or x is a batch source, read through a DataLoader with "
+            "`workers` processes (y None);"
+        )
         w.docstring(
             "Train as the spec says; returns every epoch's figures by name.\n\n"
-            f"x and y are {kind} (the data in memory, cast by memory_tensors onto the\n"
-            "model's device), or x is a batch source, read through a DataLoader with\n"
-            "`workers` processes (y None);\n"
+            + textwrap.fill(data, 84)
+            + "\n"
             "validation_data is a pair (x, y) or a batch source. Epoch e visits the samples\n"
             "in epoch_order(samples, seed, e) either way, and dropout draws from the same\n"
             "seed, so a run resumed at epoch e (with its optimizer state and history)\n"

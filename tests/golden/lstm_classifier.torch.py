@@ -392,7 +392,8 @@ def memory_tensors(
     source x (y None) as it is."""
     if not is_array(x):
         return x, y
-    return as_tensor(x, device, input_dtype), None if y is None else as_tensor(y, device, target_dtype)
+    x = as_tensor(x, device, input_dtype)
+    return x, None if y is None else as_tensor(y, device, target_dtype)
 
 
 def train_epoch(
@@ -506,9 +507,9 @@ def fit(
 ) -> dict[str, list[float]]:
     """Train as the spec says; returns every epoch's figures by name.
 
-    x and y are tensors, NumPy arrays or lists (the data in memory, cast by memory_tensors onto the
-    model's device), or x is a batch source, read through a DataLoader with
-    `workers` processes (y None);
+    x and y are tensors, NumPy arrays or lists (the data in memory, which memory_tensors
+    casts onto the model's device), or x is a batch source, read through a DataLoader
+    with `workers` processes (y None);
     validation_data is a pair (x, y) or a batch source. Epoch e visits the samples
     in epoch_order(samples, seed, e) either way, and dropout draws from the same
     seed, so a run resumed at epoch e (with its optimizer state and history)

@@ -439,9 +439,8 @@ def tensors(
         raise ValueError(
             f"{len(arrays)} arrays for the {len(dtypes)} {what}s ({', '.join(dtypes)})"
         )
-    return tuple(
-        as_tensor(array, device, dtype) for array, dtype in zip(arrays, dtypes.values(), strict=True)
-    )
+    pairs = zip(arrays, dtypes.values(), strict=True)
+    return tuple(as_tensor(array, device, dtype) for array, dtype in pairs)
 
 
 def memory_tensors(
@@ -572,10 +571,9 @@ def fit(
 ) -> dict[str, list[float]]:
     """Train as the spec says; returns every epoch's figures by name.
 
-    x and y are tuples (or dicts by name) of tensors, NumPy arrays or
-    lists (the data in memory, cast by memory_tensors onto the
-    model's device), or x is a batch source, read through a DataLoader with
-    `workers` processes (y None);
+    x and y are tuples (or dicts by name) of tensors, NumPy arrays or lists (the data in
+    memory, which memory_tensors casts onto the model's device), or x is a batch source,
+    read through a DataLoader with `workers` processes (y None);
     validation_data is a pair (x, y) or a batch source. Epoch e visits the samples
     in epoch_order(samples, seed, e) either way, and dropout draws from the same
     seed, so a run resumed at epoch e (with its optimizer state and history)

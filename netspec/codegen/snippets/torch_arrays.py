@@ -34,4 +34,5 @@ def memory_tensors(
     source x (y None) as it is."""
     if not is_array(x):
         return x, y
-    return as_tensor(x, device, input_dtype), None if y is None else as_tensor(y, device, target_dtype)
+    x = as_tensor(x, device, input_dtype)
+    return x, None if y is None else as_tensor(y, device, target_dtype)

@@ -24,9 +24,8 @@ def tensors(
         raise ValueError(
             f"{len(arrays)} arrays for the {len(dtypes)} {what}s ({', '.join(dtypes)})"
         )
-    return tuple(
-        as_tensor(array, device, dtype) for array, dtype in zip(arrays, dtypes.values(), strict=True)
-    )
+    pairs = zip(arrays, dtypes.values(), strict=True)
+    return tuple(as_tensor(array, device, dtype) for array, dtype in pairs)
 
 
 def memory_tensors(
