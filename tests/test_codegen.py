@@ -200,3 +200,25 @@ def test_generated_module_defines_the_builders(stem: str, target: str) -> None:
         "OUTPUT_SHAPE" if len(model.outputs) == 1 else "OUTPUT_SHAPES",
     }
     assert {*shapes, "TRAIN"} <= constants
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("stem", SPEC_IDS)
+def test_module_docstring_lists_every_function_and_a_usage_example(stem: str, target: str) -> None:
+    """The module docstring's Contents name each public top-level function and class, in
+    order, and nothing else; five lines of usage come before (tests/test_without_netspec.py
+    runs them); no line is wider than 88 characters."""
+    tree = ast.parse(generated_source(stem, target))
+    docstring = ast.get_docstring(tree)
+    assert docstring is not None
+    defined = [
+        node.name
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")
+    ]
+    contents = docstring.split("\nContents:\n\n", 1)[1].splitlines()
+    assert [line.split()[0] for line in contents] == defined
+    assert all(len(line.split(maxsplit=1)) == 2 for line in contents), "a summary each"
+    usage = docstring.split("\nUsage", 1)[1].split("\n\n")[1].splitlines()
+    assert len(usage) == 5 and all(line.startswith("    ") for line in usage)
+    assert max(len(line) for line in docstring.splitlines()) <= 88

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from netspec import __version__, ir
+from netspec import __version__, catalogue, ir
+from netspec.catalogue.base import Code
+from netspec.codegen.moduledoc import module_docstring
 from netspec.codegen.writer import Writer, identifier, literal
 
 
@@ -75,3 +77,50 @@ def shape_constants(w: Writer, model: ir.Model) -> None:
         w.line(f"OUTPUT_SHAPE = {literal(model.output_shape)}")
     else:
         w.value("OUTPUT_SHAPES = ", {o: model.shape_of(o) for o in model.outputs})
+
+
+def input_dtypes(model: ir.Model) -> dict[str, str]:
+    """The dtype each input reaches the network in, by name: int64 token ids for an input
+    only Embeddings read, float32 for any other."""
+    result = {}
+    for source in model.inputs:
+        readers = [layer for layer in model.layers if source.name in layer.inputs]
+        ids = bool(readers) and all(layer.kind == "Embedding" for layer in readers)
+        result[source.name] = "int64" if ids else "float32"
+    return result
+
+
+def target_dtypes(model: ir.Model) -> dict[str, str]:
+    """The dtype each output's targets reach its loss in, by output: int64 class indices for
+    a sparse loss, float32 for any other."""
+    result = {}
+    for loss in model.losses:
+        entry = catalogue.lookup("loss", loss.kind)
+        assert entry is not None
+        result[loss.output] = "int64" if entry.target == "sparse" else "float32"  # type: ignore[attr-defined]
+    return result
+
+
+def dtype_constants(w: Writer, model: ir.Model, prefix: str) -> None:
+    """INPUT_DTYPE and TARGET_DTYPE, what fit, evaluate and predict cast arrays to; by name
+    (INPUT_DTYPES, TARGET_DTYPES) for several inputs or outputs. `prefix`: the framework's
+    module of dtypes (`torch.`)."""
+    inputs = {name: Code(prefix + dtype) for name, dtype in input_dtypes(model).items()}
+    targets = {name: Code(prefix + dtype) for name, dtype in target_dtypes(model).items()}
+    if model.single_io:
+        w.line(f"INPUT_DTYPE = {literal(*inputs.values())}")
+        w.line(f"TARGET_DTYPE = {literal(*targets.values())}")
+    else:
+        w.value("INPUT_DTYPES = ", inputs)
+        w.value("TARGET_DTYPES = ", targets)
+
+
+def with_docstring(model: ir.Model, framework: str, intro: str, body: str, target: str) -> str:
+    """The module: the header comment, the docstring (`intro`, usage, and the contents of
+    `body`, read from it), then `body`."""
+    w = Writer()
+    header_comment(w, model, framework)
+    w.docstring(module_docstring(intro, body, target))
+    w.line()
+    w.lines(body)
+    return w.source()

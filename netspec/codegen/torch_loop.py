@@ -108,6 +108,7 @@ def write(w: Writer, model: ir.Model) -> None:
         w.lines(_EARLY_STOPPING)
     _write_distributed(w)
     _write_data(w, shapes)
+    _write_arrays(w, shapes)
     _write_train_epoch(w, training, config, shapes)
     _write_evaluate(w, config, shapes)
     _write_predict(w, config, shapes)
@@ -174,6 +175,25 @@ def _write_data(w: Writer, shapes: _Shapes) -> None:
         w.line()
         w.line()
         w.lines(definition(source, name))
+
+
+def _write_arrays(w: Writer, shapes: _Shapes) -> None:
+    """memory_tensors: NumPy arrays, lists or tensors as fit, evaluate and predict take them."""
+    definitions = [("torch_arrays", "as_tensor"), ("torch_arrays", "is_array")]
+    if shapes.tuples:
+        definitions += [("torch_arrays_tuples", "tensors"), ("torch_arrays_tuples", "memory_tensors")]
+    else:
+        definitions.append(("torch_arrays", "memory_tensors"))
+    for file, name in definitions:
+        w.line()
+        w.line()
+        w.lines(definition(file, name))
+
+
+def _cast(shapes: _Shapes, data: str) -> str:
+    """`memory_tensors(x, y, device, …)` of `data` ("x, y"), with the module's dtypes."""
+    dtypes = "INPUT_DTYPES, TARGET_DTYPES" if shapes.tuples else "INPUT_DTYPE, TARGET_DTYPE"
+    return f"memory_tensors({data}, device, {dtypes})"
 
 
 def _forward(w: Writer, config: ir.TrainConfig, shapes: _Shapes, into: str = "y_pred") -> None:
@@ -306,7 +326,7 @@ def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
     with w.indent():
         what = "loss, each output's loss and the metrics" if shapes.tuples else "loss and metrics"
         w.docstring(
-            f"Mean {what} in inference mode, over tensors (x, y) or over\n"
+            f"Mean {what} in inference mode, over arrays (x, y) or over\n"
             "a batch source x (y None), read by `workers` processes. Under torchrun each\n"
             "worker evaluates its shard of every batch and the figures are summed over them."
         )
@@ -317,6 +337,7 @@ def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
         else:
             w.line("metrics = build_metrics()")
         w.line("device = next(model.parameters()).device")
+        w.line(f"x, y = {_cast(shapes, 'x, y')}")
         w.line(f"sums, samples = torch.zeros(1 + len({shapes.figures}), device=device), 0")
         w.line("for x_batch, y_batch in inference_batches(x, y, batch_size, device, workers):")
         with w.indent():
@@ -347,9 +368,10 @@ def _write_predict(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
     )
     with w.indent():
         what = " (a tensor per output, in order)" if shapes.tuples else ""
-        w.docstring(f"The model's outputs{what} for tensors x or a batch source x, in inference mode.")
+        w.docstring(f"The model's outputs{what} for arrays x or a batch source x, in inference mode.")
         w.line("model.eval()")
         w.line("device = next(model.parameters()).device")
+        w.line(f"x, _ = {_cast(shapes, 'x, None')}")
         w.line("batches = []")
         w.line("for x_batch, _ in inference_batches(x, None, batch_size, device, workers):")
         with w.indent():
@@ -414,11 +436,20 @@ def _write_fit(
     ]
     w.signature("fit", parameters, "dict[str, list[float]]")
     with w.indent():
-        kind = "tuples of tensors" if shapes.tuples else "tensors"
+        kind = (
+            "tuples (or dicts by name) of tensors, NumPy arrays or lists"
+            if shapes.tuples
+            else "tensors, NumPy arrays or lists"
+        )
+        data = (
+            f"x and y are {kind} (the data in memory, which memory_tensors casts onto the "
+            "model's device), or x is a batch source, read through a DataLoader with "
+            "`workers` processes (y None);"
+        )
         w.docstring(
             "Train as the spec says; returns every epoch's figures by name.\n\n"
-            f"x and y are {kind} on the model's device (the data in memory), or x is a\n"
-            "batch source, read through a DataLoader with `workers` processes (y None);\n"
+            + textwrap.fill(data, 84)
+            + "\n"
             "validation_data is a pair (x, y) or a batch source. Epoch e visits the samples\n"
             "in epoch_order(samples, seed, e) either way, and dropout draws from the same\n"
             "seed, so a run resumed at epoch e (with its optimizer state and history)\n"
@@ -431,6 +462,10 @@ def _write_fit(
         if training.schedule is not None:
             w.line("scheduler = scheduler or build_scheduler(optimizer)")
         w.line("device = next(model.parameters()).device")
+        w.line(f"x, y = {_cast(shapes, 'x, y')}")
+        w.line("if isinstance(validation_data, tuple):")
+        with w.indent():
+            w.line(f"validation_data = {_cast(shapes, '*validation_data')}")  # once, not per epoch
         if fp16:
             w.line("scaler = scaler or torch.amp.GradScaler(device.type)")
         w.line("loss_fn = build_loss()")

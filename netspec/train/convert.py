@@ -45,14 +45,15 @@ def _torch_model(model: ir.Model, folder: Path) -> Any:
     return _module(model, "torch", folder).build_model()
 
 
-def _keras_model(model: ir.Model, folder: Path) -> Any:
+def _keras_model(model: ir.Model, folder: Path) -> tuple[Any, Any]:
+    """The generated Keras module of the spec and its compiled model."""
     from netspec.train import keras_backend  # sets KERAS_BACKEND before Keras loads
 
     module = _module(model, "keras", folder)
     built = module.compile_model(module.build_model())
     built.optimizer.build(built.trainable_variables)
     del keras_backend
-    return built
+    return module, built
 
 
 def read_neutral(
@@ -70,7 +71,7 @@ def read_neutral(
         if kind == "keras":
             from netspec.train.keras_backend import load_weights
 
-            built = _keras_model(model, folder)
+            _, built = _keras_model(model, folder)
             load_weights(built, path)
             return weights.export_weights(model, built)
         from netspec.train.torch_backend import load_weights as load_torch
@@ -132,9 +133,9 @@ def convert(model: ir.Model, source: Path, output: Path, to: str) -> dict[str, A
         else:
             if output.suffix != ".keras":
                 raise TrainError(f"a Keras model file must end in .keras, not '{output.name}'")
-            built = _keras_model(model, folder)
+            module, built = _keras_model(model, folder)
             weights.import_weights(model, built, neutral)
-            built.save(output)
+            module.inference_model(built).save(output)  # plain Keras loads it
     return {
         "from": kind_of(source),
         "to": to,

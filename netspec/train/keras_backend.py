@@ -6,6 +6,7 @@ import json
 import os
 import time
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -174,17 +175,52 @@ def _build(ctx: RunContext, module: Any) -> Any:
 
 
 def load_weights(model: Any, path: Path) -> None:
-    """Weights (and optimizer state, when present) from a .keras file of the same spec."""
+    """Weights from a .keras file of the same spec: a checkpoint (with the optimizer's state,
+    which it loads too) or a network for inference (a run's model.keras, written by the
+    generated inference_model: standard Keras layers, no optimizer), copied layer by layer."""
     try:
-        with warnings.catch_warnings():
-            # A functional model's internal containers hold no weights; Keras warns anyway.
-            warnings.filterwarnings("ignore", message="Skipping nested container")
-            model.load_weights(path)
-    except (ValueError, KeyError) as error:
+        if _holds_optimizer(path):
+            with warnings.catch_warnings():
+                # A functional model's internal containers hold no weights; Keras warns anyway.
+                warnings.filterwarnings("ignore", message="Skipping nested container")
+                model.load_weights(path)
+        else:
+            _copy_layer_weights(path, model)
+    except (ValueError, KeyError, TypeError) as error:
         raise TrainError(
             f"{path} does not hold this spec's weights: {error}",
             hint="weights load only into the spec they were trained from",
         ) from error
+
+
+def _holds_optimizer(path: Path) -> bool:
+    """Whether a .keras file is of a compiled model (a checkpoint): its config says."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise TrainError(f"cannot read {path} as a .keras file: {error}") from error
+    return bool(config.get("compile_config"))
+
+
+def _copy_layer_weights(path: Path, model: Any) -> None:
+    """The weights of each layer of a saved network into the layer of that name in `model`
+    (a layer the generated module defines is, in the file, its standard-Keras equivalent of
+    the same name and weights)."""
+    import keras
+
+    saved = keras.saving.load_model(path, compile=False)
+    weighted = {layer.name: layer for layer in saved.layers if layer.weights}
+    wanted = [layer for layer in model.layers if layer.weights]
+    missing = [layer.name for layer in wanted if layer.name not in weighted]
+    extra = sorted(set(weighted) - {layer.name for layer in wanted})
+    problems = [f"the file lacks layers {', '.join(missing)}"] if missing else []
+    if extra:
+        problems.append(f"the spec has no layers {', '.join(extra)}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    for layer in wanted:
+        layer.set_weights(weighted[layer.name].get_weights())
 
 
 def _split_data(ctx: RunContext, split: Any, targets: bool = True) -> tuple[Any, Any]:
@@ -253,7 +289,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
                 initial_epoch=initial_epoch,
                 callbacks=_callbacks(ctx, history, epoch_seconds),
             )
-        model.save(ctx.run / "model.keras")
+        module.inference_model(model).save(ctx.run / "model.keras")  # plain Keras loads it
         test = None
         if data.test is not None:
             x_test, y_test = _split_data(ctx, data.test)

@@ -20,3 +20,15 @@ class CenteredRandomCrop(layers.RandomCrop):
         return keras.ops.image.resize(
             data, (self.height, self.width), interpolation="bilinear", crop_to_aspect_ratio=True
         )
+
+    def standard_call(self, data, training=None):
+        """Keras' Resizing of this layer's name: what the crop computes in inference."""
+        resize = layers.Resizing(
+            self.height,
+            self.width,
+            interpolation="bilinear",
+            crop_to_aspect_ratio=True,
+            dtype=self.dtype_policy,
+            name=self.name,
+        )
+        return resize(data)
