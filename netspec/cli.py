@@ -340,6 +340,12 @@ def train(
         Path | None,
         typer.Option("--resume", help="continue the run in this folder from its last checkpoint"),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="--out may hold a run: delete its files first (else refused)"
+        ),
+    ] = False,
     init_from: Annotated[
         Path | None,
         typer.Option("--init-from", help="start from these weights (safetensors or .keras)"),
@@ -417,6 +423,7 @@ def train(
         init_from=init_from,
         init_partial=init_partial,
         resume=resume,
+        overwrite=overwrite,
         devices=devices,
         arguments=sys.argv[1:],
     )

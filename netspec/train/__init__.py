@@ -7,7 +7,6 @@ train the model. A framework is imported only here, and only the one the backend
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostics, Span
 from netspec.train.context import RunContext, TrainError, default_threads, usable_cores
+from netspec.train.doctor import installed_versions
 from netspec.train.distributed import World, check_global_batch, check_keras_world, torchrun_world
 from netspec.train.plan import DataPlan, choose
 from netspec.train.progress import Reporter, reporter
@@ -39,6 +39,7 @@ class TrainOptions:
     init_from: Path | None = None
     init_partial: bool = False
     resume: Path | None = None
+    overwrite: bool = False  # --out may hold a run: delete its files first
     workers: int | None = None  # evaluate and predict: processes reading streamed batches
     devices: int = 1  # data-parallel workers on this machine (torchrun / MirroredStrategy)
     arguments: list[str] = field(default_factory=list)  # the command line, for torchrun
@@ -100,6 +101,10 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     """Check, load data, generate, train; never raises for a problem the user can fix."""
     overrides = dict(overrides)
     run: RunDir | None = None
+    if options.resume is not None and options.overwrite:
+        raise TrainError(
+            "--resume continues a run, --overwrite starts one afresh: give one of them"
+        )
     if options.resume is not None:
         run = RunDir(options.resume)
         if not (run / "run.json").is_file():
@@ -123,6 +128,8 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     if model is None:
         return Outcome(1, diagnostics, sources)
     world = _world(options)
+    if world.chief and run is None:  # once, before any worker starts or data loads
+        RunDir.check_free(options.out, options.overwrite)
     replicas = world.workers * (options.devices if options.backend == "keras" else 1)
     if options.backend == "torch" and options.devices > 1 and not world.distributed:
         check_global_batch(model.train.batch_size, options.devices, f"--devices {options.devices}")
@@ -152,7 +159,7 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         run = run or RunDir(scratch)
     else:
         if run is None:
-            run = RunDir.create(options.out, model.name, options.backend)
+            run = RunDir.create(options.out, model.name, options.backend, options.overwrite)
         (run / "spec.net").write_text(source, encoding="utf-8")
         run.write_json("ir.json", model.model_dump(mode="json"))
         module_path = run / "model.py"
@@ -213,7 +220,7 @@ def _train_in(
         "device_requested": options.device,
         "device": device["device"],
         "device_name": device.get("device_name"),
-        "versions": {"python": platform.python_version(), **backend.versions()},
+        "versions": {**installed_versions(), **backend.versions()},
         "threads": threads,
         "workers": replicas,
         "launcher": "torchrun" if world.distributed else ("mirrored" if replicas > 1 else "none"),

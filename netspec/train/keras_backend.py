@@ -234,6 +234,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
             if ctx.init_partial:
                 ctx.reporter.message(partial_message(ctx.model, kept))
         ctx.reporter.start(ctx.info)
+        if ctx.resume:
+            ctx.reporter.message(ctx.run.resume_line(initial_epoch, config.epochs))
         x, y = _split_data(ctx, data.train)
         validation = None
         if data.validation is not None:

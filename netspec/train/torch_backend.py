@@ -297,6 +297,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
     every = max(steps // 25, 1)
     reporter = ctx.reporter
     reporter.start(ctx.info)
+    if ctx.resume:
+        reporter.message(ctx.run.resume_line(initial_epoch, config.epochs))
     timer = {"start": time.perf_counter()}
     epoch_seconds: list[float] = []
 
