@@ -103,9 +103,14 @@ TRAIN = ["train", str(ROOT / "specs/digits_mlp.net"), "--batch-size", "2", "--ep
 
 @pytest.fixture(scope="module")
 def two_worker_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`netspec train --devices 2`: 3 epochs of 647 steps of 2 samples, one per worker."""
+    """`netspec train --devices 2`: 3 epochs of 647 steps of 2 samples, one per worker, into
+    a folder that held another run (--overwrite: the launcher lets it pass, rank 0 clears it)."""
     out = tmp_path_factory.mktemp("runs") / "two"
-    _run([sys.executable, "-m", "netspec", *TRAIN, "--devices", "2", "-o", str(out)], ROOT, timeout=240)
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "run.json").write_text("{}")
+    (out / "checkpoints/epoch_0009.json").write_text("{}")
+    command = [sys.executable, "-m", "netspec", *TRAIN, "--devices", "2", "-o", str(out), "--overwrite"]
+    _run(command, ROOT, timeout=240)
     return out
 
 
@@ -195,6 +200,21 @@ def test_batch_that_does_not_divide_is_refused_before_any_process(backend: str) 
     assert "batch_size 32 does not divide among 3 workers" in result.output
     assert "--batch-size 30 or 33" in result.output
     assert time.monotonic() - started < 10  # no torchrun, no framework
+
+
+def test_a_folder_holding_a_run_is_refused_before_any_process(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints/epoch_0001.json").write_text("{}")
+    started = time.monotonic()
+    result = CliRunner().invoke(
+        app, ["train", str(ROOT / "specs/digits_mlp.net"), "--devices", "2", "--epochs", "1", "-o", str(run)]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"{run} holds a run already (checkpoints/)" in result.output
+    assert f"--resume {run}" in result.output
+    assert time.monotonic() - started < 10  # no torchrun, no framework
+    assert not (run / "run.json").exists()
 
 
 def test_keras_under_tf_config_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,9 +17,9 @@ from netspec import __version__, ir
 from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostics, Span
-from netspec.train.context import RunContext, TrainError, default_threads, usable_cores
-from netspec.train.doctor import installed_versions
+from netspec.train.context import Interrupted, RunContext, TrainError, default_threads, usable_cores
 from netspec.train.distributed import World, check_global_batch, check_keras_world, torchrun_world
+from netspec.train.doctor import installed_versions
 from netspec.train.plan import DataPlan, choose
 from netspec.train.progress import Reporter, reporter
 from netspec.train.rundir import RunDir
@@ -274,19 +274,11 @@ def _train_in(
     resume_line = f"netspec train --resume {run.path}" + (
         f" --devices {options.devices}" if options.devices > 1 else ""
     )
+    interrupted = False
     try:
         result = backend.run(ctx)
-    except KeyboardInterrupt:
-        report.close()
-        done = run.last_checkpoint()
-        if chief:
-            record.update(status="interrupted", epochs_done=done)
-            run.write_json("run.json", record)
-            _finish_files(run, model)
-        raise TrainError(
-            f"interrupted; the last checkpoint holds {done} epoch{'s' if done != 1 else ''}",
-            hint=f"continue with: {resume_line}",
-        ) from None
+    except KeyboardInterrupt:  # Ctrl-C: stopped below, once the run's frames are let go
+        interrupted = True  # (its DataLoader then shuts its workers down)
     except BaseException as error:
         report.close()
         if chief:
@@ -302,6 +294,8 @@ def _train_in(
                 hint=f"continue with: {resume_line}",
             ) from None
         return _failed_reading(error, model, diagnostics, sources, run.path)
+    if interrupted:
+        _stop_interrupted(run, record, chief, report, resume_line)
     seconds = result.pop("epoch_seconds")
     if not chief:
         return Outcome(0, diagnostics, sources, run.path, None)
@@ -318,6 +312,23 @@ def _train_in(
     summary = {"run_dir": str(run.path), "test": result["test"], "history": result["history"]}
     report.finish(summary)
     return Outcome(0, diagnostics, sources, run.path, summary)
+
+
+def _stop_interrupted(
+    run: RunDir, record: dict[str, Any], chief: bool, report: Reporter, resume_line: str
+) -> None:
+    """After Ctrl-C: run.json says how far the run got, and the error how to go on. The last
+    complete epoch's checkpoint stays; curves.png waits for the resumed run (drawing it
+    takes a second)."""
+    report.close()
+    done = run.last_checkpoint()
+    if chief:
+        record.update(status="interrupted", epochs_done=done)
+        run.write_json("run.json", record)
+    raise Interrupted(
+        f"interrupted; the last checkpoint holds {done} epoch{'s' if done != 1 else ''}",
+        hint=f"continue with: {resume_line}",
+    )
 
 
 def _world(options: TrainOptions) -> World:
@@ -363,7 +374,15 @@ def _launch_torchrun(
     command = distributed.torchrun_command(options.devices, arguments, threads)
     if options.log != "quiet":
         print(f"launching {options.devices} workers: {distributed.shown(command)}", flush=True)
-    status, failure = distributed.launch(command, run_path / "torchrun.log")
+    try:
+        status, failure = distributed.launch(command, run_path / "torchrun.log")
+    except KeyboardInterrupt:  # the workers had Ctrl-C too; rank 0 saved what it had
+        done = RunDir(run_path).last_checkpoint() if (run_path / "checkpoints").is_dir() else 0
+        raise Interrupted(
+            f"interrupted; the last complete checkpoint holds {done} "
+            f"epoch{'s' if done != 1 else ''}",
+            hint=f"continue with: netspec train --resume {run_path} --devices {options.devices}",
+        ) from None
     if status == 0:
         return Outcome(0, diagnostics, sources, run_path, None)
     done = RunDir(run_path).last_checkpoint() if (run_path / "checkpoints").is_dir() else 0
