@@ -119,7 +119,10 @@ def test_two_worker_run_folder_is_written_once(two_worker_run: Path) -> None:
     assert record["workers"] == 2 and record["launcher"] == "torchrun"
     assert record["status"] == "completed" and record["epochs_done"] == 3
     names = sorted(p.name for p in (two_worker_run / "checkpoints").iterdir())
-    assert names == [f"epoch_000{e}.{s}" for e in (1, 2, 3) for s in ("json", "safetensors")]
+    best = json.loads((two_worker_run / "checkpoints/best.json").read_text())["epoch"]
+    kept = sorted({2, 3, best})  # the last two (keep_checkpoints = 2) and the best by val_loss
+    assert names == ["best.json", *(f"epoch_000{e}.{s}" for e in kept for s in ("json", "safetensors"))]
+    assert record["weights"]["epoch"] == 3 and record["best"]["epoch"] == best
     assert len(json.loads((two_worker_run / "history.json").read_text())["loss"]) == 3
     assert not (two_worker_run / "torchrun.log").exists()  # written only when a worker fails
 

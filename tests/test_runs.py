@@ -42,8 +42,21 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def train_args(out: Path, data: str, *extra: str, backend: str = "torch") -> list[str]:
     return [
-        "train", str(DIGITS), "--backend", backend, "--device", "cpu", "--threads", "1",
-        "--log", "quiet", "--data", data, "--out", str(out), *extra,
+        "train",
+        str(DIGITS),
+        "--backend",
+        backend,
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--log",
+        "quiet",
+        "--data",
+        data,
+        "--out",
+        str(out),
+        *extra,
     ]
 
 
@@ -81,7 +94,9 @@ def test_a_folder_that_holds_a_run_is_refused(runner: CliRunner, tmp_path: Path,
     assert (run / "notes.txt").read_text(encoding="utf-8") == "mine"  # not a run's file: kept
 
 
-def test_an_empty_or_unrelated_folder_is_taken(runner: CliRunner, tmp_path: Path, data: str) -> None:
+def test_an_empty_or_unrelated_folder_is_taken(
+    runner: CliRunner, tmp_path: Path, data: str
+) -> None:
     empty = tmp_path / "empty"
     (empty / "checkpoints").mkdir(parents=True)  # as a --devices launcher leaves it
     invoke(runner, train_args(empty, data, "--epochs", "1"))
@@ -175,9 +190,7 @@ def test_ctrl_c_mid_epoch_keeps_the_last_epoch_and_exits_130(
     assert [p.name for p in (run / "checkpoints").glob("*.json")] == ["epoch_0001.json"]
 
 
-def test_ctrl_c_stops_the_process_within_a_second_and_exits_130(
-    tmp_path: Path, data: str
-) -> None:
+def test_ctrl_c_stops_the_process_within_a_second_and_exits_130(tmp_path: Path, data: str) -> None:
     """SIGINT to the process group, as a terminal's Ctrl-C sends it, once two epochs are done:
     the process is gone within a second (the interpreter's teardown with torch loaded alone
     took 0.6-1.2 s)."""
@@ -187,8 +200,13 @@ def test_ctrl_c_stops_the_process_within_a_second_and_exits_130(
     args[args.index("--log") + 1] = "plain"
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "netspec", *args], cwd=tmp_path, env=environment,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [sys.executable, "-m", "netspec", *args],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         assert process.stdout is not None

@@ -17,6 +17,7 @@ from netspec import __version__, ir
 from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostics, Span
+from netspec.train.checkpoints import saved_line
 from netspec.train.context import Interrupted, RunContext, TrainError, default_threads, usable_cores
 from netspec.train.distributed import World, check_global_batch, check_keras_world, torchrun_world
 from netspec.train.doctor import installed_versions
@@ -299,12 +300,17 @@ def _train_in(
     seconds = result.pop("epoch_seconds")
     if not chief:
         return Outcome(0, diagnostics, sources, run.path, None)
+    weights = "weights.safetensors" if options.backend == "torch" else "model.keras"
+    saved, best = result.pop("saved_epoch"), result.pop("best")
     record.update(
         status="completed",
         epochs_done=run.last_checkpoint(),
         finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
         epoch_seconds=[round(s, 4) for s in seconds],
+        weights={"file": weights, "epoch": saved, "restore_best": model.train.restore_best},
+        best=best,
     )
+    report.message(saved_line(str(run / weights), saved, best, model.train.restore_best))
     run.write_json("run.json", record)
     if result["test"] is not None:
         run.write_json("test.json", result["test"])

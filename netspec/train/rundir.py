@@ -6,7 +6,7 @@ run.json            backend, device, seed, options, status, timings, data summar
 history.csv/.json   every epoch's figures       curves.png     loss and metric curves
 weights.safetensors (PyTorch) or model.keras (Keras): the final weights
 checkpoints/        the last `keep_checkpoints` epochs' checkpoints (for --resume) and the
-                    best epoch's, which best.json names
+                    best epoch's by `monitor`, which checkpoints/best.json names
 test.json           the final test evaluation
 standardization.npz the fitted input standardization, when the spec asks for one
 
@@ -129,6 +129,25 @@ class RunDir:
         if done >= epochs:
             return f"{self.path} holds {done} epochs, --epochs is {epochs}: nothing left to train"
         return f"resuming at epoch {done + 1} of {epochs} from {self.checkpoint(done, '')}"
+
+    def checkpoint_epochs(self) -> list[int]:
+        """The epochs that have checkpoint files, complete or not, in order."""
+        epochs = {
+            int(m.group(1))
+            for p in self.checkpoints.glob("epoch_*")
+            if (m := re.fullmatch(r"epoch_(\d+)\..+", p.name))
+        }
+        return sorted(epochs)
+
+    def remove_checkpoint(self, epoch: int) -> None:
+        """Delete one epoch's checkpoint: its JSON first, which marks it complete."""
+        marker = self.checkpoint(epoch, ".json")
+        marker.unlink(missing_ok=True)
+        for path in self.checkpoints.glob(f"{marker.stem}.*"):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
 
     # -- files
     def write_json(self, name: str, data: Any) -> None:
