@@ -187,7 +187,7 @@ def test_ctrl_c_mid_epoch_keeps_the_last_epoch_and_exits_130(
     assert f"continue with: netspec train --resume {run}" in result.stderr
     record = read_json(run / "run.json")
     assert record["status"] == "interrupted" and record["epochs_done"] == 1
-    assert [p.name for p in (run / "checkpoints").glob("*.json")] == ["epoch_0001.json"]
+    assert [p.name for p in (run / "checkpoints").glob("epoch_*.json")] == ["epoch_0001.json"]
 
 
 def test_ctrl_c_stops_the_process_within_a_second_and_exits_130(tmp_path: Path, data: str) -> None:
