@@ -1154,12 +1154,45 @@ class _Checker:
             train=train,
             span=self.spec.span,
         )
+        if not self.monitor(model):
+            return None
         if model.trainable_params == 0:
             self.diagnostics.warning(
                 "W0304", "the model has no trainable parameters", self.spec.name_span,
                 hint="add a layer with weights, such as Dense",
             )
         return model
+
+
+    def monitor(self, model: ir.Model) -> bool:
+        """`monitor` names a figure the run reports: `model.figures`, or one of them with
+        `val_` when there is validation data."""
+        name = model.train.monitor
+        if name is None:
+            return True
+        figures = model.figures
+        validated = [f"val_{figure}" for figure in figures]
+        span = next(
+            (s.value.span for s in self.spec.train or [] if s.key == "monitor"), model.train.span
+        )
+        if name in validated and not model.train.has_validation:
+            self.diagnostics.error(
+                "E0113",
+                f"monitor '{name}' is a validation figure, but the run has no validation data",
+                span,
+                hint=f"set validation_split (e.g. 0.1), or monitor = {name.removeprefix('val_')}",
+            )
+            return False
+        if name in figures or name in validated:
+            return True
+        choices = figures + validated if model.train.has_validation else figures
+        suggestion = did_you_mean(name, choices)
+        self.diagnostics.error(
+            "E0113", f"monitor '{name}' is not a figure this model reports", span,
+            hint=(f"did you mean '{suggestion}'? " if suggestion else "")
+            + "it reports " + ", ".join(choices),
+        )
+        return False
 
 
 def check(

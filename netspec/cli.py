@@ -416,7 +416,7 @@ def _fail(error: Exception) -> None:
     hint = getattr(error, "hint", None)
     if hint:
         stderr.print(f"  hint: {hint}", markup=False)
-    raise typer.Exit(2)
+    raise typer.Exit(getattr(error, "exit_status", 2))  # 130 after Ctrl-C
 
 
 def _outcome(outcome: Any) -> None:  # a netspec.train.Outcome, imported lazily
@@ -448,6 +448,12 @@ def train(
         Path | None,
         typer.Option("--resume", help="continue the run in this folder from its last checkpoint"),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="--out may hold a run: delete its files first (else refused)"
+        ),
+    ] = False,
     init_from: Annotated[
         Path | None,
         typer.Option("--init-from", help="start from these weights (safetensors or .keras)"),
@@ -527,6 +533,7 @@ def train(
         init_from=init_from,
         init_partial=init_partial,
         resume=resume,
+        overwrite=overwrite,
         devices=devices,
         arguments=sys.argv[1:],
     )
@@ -534,6 +541,9 @@ def train(
         outcome = run_training(file, overrides, options)
     except TrainError as error:
         _fail(error)
+    except KeyboardInterrupt:  # before training began (a run that trained says more)
+        stderr.print("error: interrupted", style="bold red")
+        raise typer.Exit(130) from None
     _outcome(outcome)
 
 
@@ -688,7 +698,22 @@ def weights_convert(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        if done.code == 130:  # Ctrl-C: the run saved and said what it had to
+            _exit_at_once(130)
+        raise
+
+
+def _exit_at_once(status: int) -> None:
+    """Exit without the interpreter's teardown, which takes a second or more once torch or
+    TensorFlow is loaded (measured 0.6-2.8 s here): an interrupted run stops when asked."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":

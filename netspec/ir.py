@@ -321,6 +321,22 @@ class TrainConfig(Node):
     early_stopping: int | None = Field(
         None, gt=0, description="stop after this many epochs without improvement"
     )
+    monitor: str | None = Field(
+        None,
+        description="the figure early stopping, reduce_on_plateau and the best checkpoint watch "
+        "(loss, val_accuracy, …): val_loss with validation data, else loss, when left out",
+    )
+    min_delta: float = Field(
+        0.0,
+        ge=0,
+        description="the least change of the monitored figure that counts as an improvement",
+    )
+    restore_best: bool = Field(
+        False, description="the final weights are the best epoch's by `monitor`, not the last's"
+    )
+    keep_checkpoints: int = Field(
+        2, gt=0, description="the last epochs whose checkpoints stay (besides the best epoch's)"
+    )
     clip_norm: float | None = Field(
         None, gt=0, description="rescale gradients whose global norm exceeds this"
     )
@@ -357,6 +373,12 @@ class TrainConfig(Node):
         description="data-parallel runs: linear multiplies the learning rate by the number of "
         "workers, for a global batch grown with them",
     )
+
+    @property
+    def has_validation(self) -> bool:
+        """Whether training reports val_ figures: a validation split, or a source's own set."""
+        own = self.data is not None and getattr(self.data.params, "validation", None) is not None
+        return self.validation_split > 0 or own
 
 
 class Model(Node):
@@ -404,6 +426,18 @@ class Model(Node):
             if source.name == tensor:
                 return source.shape
         return next(layer.output_shape for layer in self.layers if layer.name == tensor)
+
+    @property
+    def figures(self) -> list[str]:
+        """The figures training reports each epoch, named as both targets name them: the loss,
+        each output's loss (several outputs), each metric; validation adds each with `val_`."""
+        if self.single_io:
+            return ["loss", *(metric.kind for metric in self.metrics)]
+        return [
+            "loss",
+            *(f"{output}_loss" for output in self.outputs),
+            *(f"{metric.output}_{metric.kind}" for metric in self.metrics),
+        ]
 
     @property
     def trainable_params(self) -> int:

@@ -103,9 +103,14 @@ TRAIN = ["train", str(ROOT / "specs/digits_mlp.net"), "--batch-size", "2", "--ep
 
 @pytest.fixture(scope="module")
 def two_worker_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`netspec train --devices 2`: 3 epochs of 647 steps of 2 samples, one per worker."""
+    """`netspec train --devices 2`: 3 epochs of 647 steps of 2 samples, one per worker, into
+    a folder that held another run (--overwrite: the launcher lets it pass, rank 0 clears it)."""
     out = tmp_path_factory.mktemp("runs") / "two"
-    _run([sys.executable, "-m", "netspec", *TRAIN, "--devices", "2", "-o", str(out)], ROOT, timeout=240)
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "run.json").write_text("{}")
+    (out / "checkpoints/epoch_0009.json").write_text("{}")
+    command = [sys.executable, "-m", "netspec", *TRAIN, "--devices", "2", "-o", str(out), "--overwrite"]
+    _run(command, ROOT, timeout=240)
     return out
 
 
@@ -114,7 +119,10 @@ def test_two_worker_run_folder_is_written_once(two_worker_run: Path) -> None:
     assert record["workers"] == 2 and record["launcher"] == "torchrun"
     assert record["status"] == "completed" and record["epochs_done"] == 3
     names = sorted(p.name for p in (two_worker_run / "checkpoints").iterdir())
-    assert names == [f"epoch_000{e}.{s}" for e in (1, 2, 3) for s in ("json", "safetensors")]
+    best = json.loads((two_worker_run / "checkpoints/best.json").read_text())["epoch"]
+    kept = sorted({2, 3, best})  # the last two (keep_checkpoints = 2) and the best by val_loss
+    assert names == ["best.json", *(f"epoch_000{e}.{s}" for e in kept for s in ("json", "safetensors"))]
+    assert record["weights"]["epoch"] == 3 and record["best"]["epoch"] == best
     assert len(json.loads((two_worker_run / "history.json").read_text())["loss"]) == 3
     assert not (two_worker_run / "torchrun.log").exists()  # written only when a worker fails
 
@@ -195,6 +203,21 @@ def test_batch_that_does_not_divide_is_refused_before_any_process(backend: str) 
     assert "batch_size 32 does not divide among 3 workers" in result.output
     assert "--batch-size 30 or 33" in result.output
     assert time.monotonic() - started < 10  # no torchrun, no framework
+
+
+def test_a_folder_holding_a_run_is_refused_before_any_process(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints/epoch_0001.json").write_text("{}")
+    started = time.monotonic()
+    result = CliRunner().invoke(
+        app, ["train", str(ROOT / "specs/digits_mlp.net"), "--devices", "2", "--epochs", "1", "-o", str(run)]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"{run} holds a run already (checkpoints/)" in result.output
+    assert f"--resume {run}" in result.output
+    assert time.monotonic() - started < 10  # no torchrun, no framework
+    assert not (run / "run.json").exists()
 
 
 def test_keras_under_tf_config_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

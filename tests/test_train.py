@@ -371,13 +371,14 @@ def test_an_interrupted_run_resumes(
             training.train(DIGITS, overrides, options(backend, run))
     assert "interrupted" in caught.value.message and "2 epochs" in caught.value.message
     assert caught.value.hint is not None and f"--resume {run}" in caught.value.hint
+    assert caught.value.exit_status == 130  # the shell's status after Ctrl-C
     record = read_json(run / "run.json")
     assert record["status"] == "interrupted" and record["epochs_done"] == 2
     assert (run / "checkpoints" / f"epoch_0002{CHECKPOINT[backend]}").is_file()
     assert not (run / "checkpoints" / "epoch_0003.json").exists()
     assert not (run / WEIGHTS[backend]).exists()
     assert len(read_json(run / "history.json")["loss"]) == 2
-    assert (run / "curves.png").is_file()
+    assert not (run / "curves.png").exists()  # drawn when the resumed run completes
 
     outcome = training.train(None, {}, options("torch", resume=run))  # the backend is the run's
     assert outcome.status == 0
@@ -385,7 +386,7 @@ def test_an_interrupted_run_resumes(
     assert record["status"] == "completed" and record["epochs_done"] == 3
     assert record["backend"] == backend
     assert len(read_json(run / "history.json")["loss"]) == 3
-    assert (run / WEIGHTS[backend]).is_file()
+    assert (run / WEIGHTS[backend]).is_file() and (run / "curves.png").is_file()
 
     straight = tmp_path / "straight"
     assert training.train(DIGITS, overrides, options(backend, straight)).status == 0

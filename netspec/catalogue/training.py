@@ -723,6 +723,7 @@ class TorchMetric:
 class MetricEntry(Entry):
     family = "metric"
     targets: ClassVar[tuple[Target, ...]]
+    higher_is_better: ClassVar[bool] = False  # how early stopping and the best checkpoint read it
 
     def keras(self, target: Target, from_logits: bool) -> PyCall:
         raise NotImplementedError
@@ -739,6 +740,7 @@ class Accuracy(MetricEntry):
     summary = "fraction of samples classified right"
     aliases = ("acc",)
     targets = ("sparse", "one_hot", "binary")
+    higher_is_better = True
 
     def keras(self, target: Target, from_logits: bool) -> PyCall:
         if target == "sparse":
@@ -865,17 +867,19 @@ class PlateauParams(ir.Params):
 class ReduceOnPlateau(ScheduleEntry):
     kind = "reduce_on_plateau"
     Params = PlateauParams
-    formula = "lr × factor after `patience` epochs whose monitored loss fell by less than min_delta"
+    formula = (
+        "lr × factor after `patience` epochs whose monitored figure improved by less than min_delta"
+    )
 
     def factor(self, p: PlateauParams, epochs: int) -> None:
         return None
 
-    def torch(self, p: PlateauParams) -> PyCall:
+    def torch(self, p: PlateauParams, mode: str = "min") -> PyCall:
         return PyCall(
             "torch.optim.lr_scheduler.ReduceLROnPlateau",
             (Code("optimizer"),),
             {
-                "mode": "min",
+                "mode": mode,
                 "factor": p.factor,
                 "patience": p.patience,
                 "threshold": p.min_delta,
@@ -884,13 +888,13 @@ class ReduceOnPlateau(ScheduleEntry):
             },
         )
 
-    def keras(self, p: PlateauParams, monitor: str) -> PyCall:
+    def keras(self, p: PlateauParams, monitor: str, mode: str = "min") -> PyCall:
         return PyCall(
             "keras.callbacks.ReduceLROnPlateau",
             (),
             {
                 "monitor": monitor,
-                "mode": "min",
+                "mode": mode,
                 "factor": p.factor,
                 "patience": p.patience,
                 "min_delta": p.min_delta,

@@ -88,15 +88,35 @@ def write(w: Writer, model: ir.Model) -> None:
         else:
             entry = catalogue.lookup("schedule", training.schedule.kind)
             assert entry is not None
-            callbacks.append(entry().keras(training.schedule.params, training.monitor))  # type: ignore[attr-defined]
+            params = training.schedule.params
+            callbacks.append(entry().keras(params, training.monitor, training.mode))  # type: ignore[attr-defined]
     if training.early_stopping is not None:
         callbacks.append(
             PyCall(
                 "keras.callbacks.EarlyStopping",
                 (),
-                {"monitor": training.monitor, "patience": training.early_stopping, "mode": "min"},
+                {
+                    "monitor": training.monitor,
+                    "patience": training.early_stopping,
+                    "mode": training.mode,
+                    "min_delta": training.min_delta,
+                },
             )
         )
+    if training.restore_best:
+        callbacks.append(
+            PyCall(
+                "RestoreBest",
+                (training.monitor,),
+                {"min_delta": training.min_delta, "higher": training.higher_is_better},
+            )
+        )
+        w.line()
+        w.line()
+        w.lines(definition("monitor", "best_epoch"))
+        w.line()
+        w.line()
+        w.lines(definition("keras_monitor", "RestoreBest"))
     w.line()
     w.line()
     if scaled:
@@ -106,6 +126,11 @@ def write(w: Writer, model: ir.Model) -> None:
     with w.indent():
         w.docstring(
             "The spec's learning-rate schedule and early stopping, if any."
+            + (
+                "\nrestore_best = true: RestoreBest ends training with the best epoch's weights."
+                if training.restore_best
+                else ""
+            )
             + ("\nlr_scaling = linear: the schedule's rates times the replicas." if scaled else "")
         )
         w.value("return ", callbacks)

@@ -42,14 +42,6 @@ from netspec.codegen.writer import Writer, literal
 # torch dtypes of the mixed precisions; fp32 has none (no autocast)
 AUTOCAST_DTYPES = {"bf16": "torch.bfloat16", "fp16": "torch.float16"}
 
-_EARLY_STOPPING = '''
-
-def epochs_without_improvement(values: list[float]) -> int:
-    """Epochs since the lowest value (the first one, on ties)."""
-    best = min(range(len(values)), key=values.__getitem__)
-    return len(values) - 1 - best'''
-
-
 @dataclass(frozen=True)
 class _Shapes:
     """The words of the loop that differ between one input and output and several."""
@@ -104,8 +96,10 @@ def write(w: Writer, model: ir.Model) -> None:
     _write_prepare(w, training, config)
     if training.schedule is not None:
         _write_scheduler(w, training)
-    if training.early_stopping is not None:
-        w.lines(_EARLY_STOPPING)
+    if training.early_stopping is not None or training.restore_best:
+        w.line()
+        w.line()
+        w.lines(definition("monitor", "best_epoch"))
     _write_distributed(w)
     _write_data(w, shapes)
     _write_arrays(w, shapes)
@@ -394,7 +388,7 @@ def _write_scheduler(w: Writer, training: TrainingPlan) -> None:
     else:
         entry = catalogue.lookup("schedule", training.schedule.kind)
         assert entry is not None
-        build = entry().torch(training.schedule.params)  # type: ignore[attr-defined]
+        build = entry().torch(training.schedule.params, training.mode)  # type: ignore[attr-defined]
         returns = "torch.optim.lr_scheduler.ReduceLROnPlateau"
     w.line()
     w.line()
@@ -491,6 +485,8 @@ def _write_fit(
             )
         w.line("samples = len(x) if streamed else len(x[0])" if shapes.tuples else "samples = len(x)")
         w.line("validation = validation_data if isinstance(validation_data, tuple) else None")
+        if training.restore_best:
+            w.line("best_weights = None  # restore_best: the best epoch's weights so far, on the CPU")
         w.line("for epoch in range(initial_epoch, epochs):")
         with w.indent():
             w.line("torch.manual_seed(seed + epoch)")
@@ -534,14 +530,32 @@ def _write_fit(
                     w.line(f"scheduler.step(logs[{literal(training.monitor)}])")
                 else:
                     w.line("scheduler.step()")
+            if training.early_stopping is not None or training.restore_best:
+                _write_monitor(w, training)
             w.line("stop = bool(on_epoch_end(epoch, logs)) if on_epoch_end is not None else False")
             if training.early_stopping is not None:
-                monitor = literal(training.monitor)
                 patience = literal(training.early_stopping)
-                w.line(f"if epochs_without_improvement(history[{monitor}]) >= {patience}:")
+                w.line(f"if epochs_since_best >= {patience}:")
                 with w.indent():
-                    w.line("stop = True  # early stopping")
+                    w.line(f"stop = True  # early stopping: {patience} epochs without improvement")
             w.line("if stop:")
             with w.indent():
                 w.line("break")
+        if training.restore_best:
+            w.line("if best_weights is not None:  # restore_best = true")
+            with w.indent():
+                w.line("model.load_state_dict(best_weights)")
         w.line("return history")
+
+
+def _write_monitor(w: Writer, training: TrainingPlan) -> None:
+    """How many epochs ago the best one was, by the monitored figure (best_epoch's rule);
+    with restore_best, a copy of the weights when it is this one."""
+    rule = f"min_delta={literal(training.min_delta)}, higher={literal(training.higher_is_better)}"
+    w.line(f"monitored = history[{literal(training.monitor)}]")
+    w.line(f"epochs_since_best = len(monitored) - 1 - best_epoch(monitored, {rule})")
+    if training.restore_best:
+        w.line("if epochs_since_best == 0:")
+        with w.indent():
+            w.line("state = model.state_dict()")
+            w.line("best_weights = {k: v.detach().to(\"cpu\", copy=True) for k, v in state.items()}")

@@ -15,7 +15,10 @@ from netspec.codegen.writer import Writer
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    monitor: str  # the figure early stopping and plateau schedules watch
+    monitor: str  # the figure early stopping, plateau schedules and the best checkpoint watch
+    higher_is_better: bool  # how they read it: accuracy up, losses and errors down
+    min_delta: float  # the least change that counts as an improvement
+    restore_best: bool  # fit ends with the best epoch's weights
     schedule: ir.Schedule | None
     schedule_factor: str | None  # expression of `epoch`, None for plateau rules
     early_stopping: int | None
@@ -23,6 +26,11 @@ class TrainingPlan:
     loop_weight_decay: float  # decoupled decay the PyTorch loop applies itself
     base_lr: float
     has_convolutions: bool
+
+    @property
+    def mode(self) -> str:
+        """Keras' and PyTorch's word for the monitor's direction."""
+        return "max" if self.higher_is_better else "min"
 
 
 def plan(model: ir.Model) -> TrainingPlan:
@@ -36,8 +44,12 @@ def plan(model: ir.Model) -> TrainingPlan:
         entry = catalogue.lookup("schedule", schedule.kind)
         assert entry is not None
         factor = entry().factor(schedule.params, config.epochs)  # type: ignore[attr-defined]
+    monitor = config.monitor or ("val_loss" if config.has_validation else "loss")
     return TrainingPlan(
-        monitor="val_loss" if config.validation_split > 0 else "loss",
+        monitor=monitor,
+        higher_is_better=higher_is_better(model, monitor),
+        min_delta=config.min_delta,
+        restore_best=config.restore_best,
         schedule=schedule,
         schedule_factor=factor,
         early_stopping=config.early_stopping,
@@ -46,6 +58,17 @@ def plan(model: ir.Model) -> TrainingPlan:
         base_lr=float(getattr(model.optimizer.params, "lr", 0.0)),
         has_convolutions=any(_channels_last(layer) for layer in model.layers),
     )
+
+
+def higher_is_better(model: ir.Model, figure: str) -> bool:
+    """Whether a figure of `model.figures` (or its val_ twin) improves upwards: a metric that
+    says so (accuracy); losses and errors improve downwards."""
+    name = figure.removeprefix("val_")
+    for metric in model.metrics:
+        if name in (metric.kind, f"{metric.output}_{metric.kind}"):
+            entry = catalogue.lookup("metric", metric.kind)
+            return bool(getattr(entry, "higher_is_better", False))
+    return False
 
 
 def _channels_last(layer: ir.Layer) -> bool:

@@ -7,7 +7,6 @@ train the model. A framework is imported only here, and only the one the backend
 
 from __future__ import annotations
 
-import platform
 import sys
 import time
 import types
@@ -20,8 +19,10 @@ from netspec import __version__, ir
 from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostics, Span
-from netspec.train.context import RunContext, TrainError, default_threads, usable_cores
+from netspec.train.checkpoints import saved_line
+from netspec.train.context import Interrupted, RunContext, TrainError, default_threads, usable_cores
 from netspec.train.distributed import World, check_global_batch, check_keras_world, torchrun_world
+from netspec.train.doctor import installed_versions
 from netspec.train.plan import DataPlan, choose
 from netspec.train.progress import Reporter, reporter
 from netspec.train.rundir import RunDir
@@ -41,6 +42,7 @@ class TrainOptions:
     init_from: Path | None = None
     init_partial: bool = False
     resume: Path | None = None
+    overwrite: bool = False  # --out may hold a run: delete its files first
     workers: int | None = None  # evaluate and predict: processes reading streamed batches
     devices: int = 1  # data-parallel workers on this machine (torchrun / MirroredStrategy)
     arguments: list[str] = field(default_factory=list)  # the command line, for torchrun
@@ -102,6 +104,10 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     """Check, load data, generate, train; never raises for a problem the user can fix."""
     overrides = dict(overrides)
     run: RunDir | None = None
+    if options.resume is not None and options.overwrite:
+        raise TrainError(
+            "--resume continues a run, --overwrite starts one afresh: give one of them"
+        )
     if options.resume is not None:
         run = RunDir(options.resume)
         if not (run / "run.json").is_file():
@@ -125,6 +131,8 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     if model is None:
         return Outcome(1, diagnostics, sources)
     world = _world(options)
+    if world.chief and run is None:  # once, before any worker starts or data loads
+        RunDir.check_free(options.out, options.overwrite)
     replicas = world.workers * (options.devices if options.backend == "keras" else 1)
     if options.backend == "torch" and options.devices > 1 and not world.distributed:
         check_global_batch(model.train.batch_size, options.devices, f"--devices {options.devices}")
@@ -154,7 +162,7 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         run = run or RunDir(scratch)
     else:
         if run is None:
-            run = RunDir.create(options.out, model.name, options.backend)
+            run = RunDir.create(options.out, model.name, options.backend, options.overwrite)
         (run / "spec.net").write_text(source, encoding="utf-8")
         run.write_json("ir.json", model.model_dump(mode="json"))
         module_path = run / "model.py"
@@ -215,7 +223,7 @@ def _train_in(
         "device_requested": options.device,
         "device": device["device"],
         "device_name": device.get("device_name"),
-        "versions": {"python": platform.python_version(), **backend.versions()},
+        "versions": {**installed_versions(), **backend.versions()},
         "threads": threads,
         "workers": replicas,
         "launcher": "torchrun" if world.distributed else ("mirrored" if replicas > 1 else "none"),
@@ -269,19 +277,11 @@ def _train_in(
     resume_line = f"netspec train --resume {run.path}" + (
         f" --devices {options.devices}" if options.devices > 1 else ""
     )
+    interrupted = False
     try:
         result = backend.run(ctx)
-    except KeyboardInterrupt:
-        report.close()
-        done = run.last_checkpoint()
-        if chief:
-            record.update(status="interrupted", epochs_done=done)
-            run.write_json("run.json", record)
-            _finish_files(run, model)
-        raise TrainError(
-            f"interrupted; the last checkpoint holds {done} epoch{'s' if done != 1 else ''}",
-            hint=f"continue with: {resume_line}",
-        ) from None
+    except KeyboardInterrupt:  # Ctrl-C: stopped below, once the run's frames are let go
+        interrupted = True  # (its DataLoader then shuts its workers down)
     except BaseException as error:
         report.close()
         if chief:
@@ -297,15 +297,22 @@ def _train_in(
                 hint=f"continue with: {resume_line}",
             ) from None
         return _failed_reading(error, model, diagnostics, sources, run.path)
+    if interrupted:
+        _stop_interrupted(run, record, chief, report, resume_line)
     seconds = result.pop("epoch_seconds")
     if not chief:
         return Outcome(0, diagnostics, sources, run.path, None)
+    weights = "weights.safetensors" if options.backend == "torch" else "model.keras"
+    saved, best = result.pop("saved_epoch"), result.pop("best")
     record.update(
         status="completed",
         epochs_done=run.last_checkpoint(),
         finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
         epoch_seconds=[round(s, 4) for s in seconds],
+        weights={"file": weights, "epoch": saved, "restore_best": model.train.restore_best},
+        best=best,
     )
+    report.message(saved_line(str(run / weights), saved, best, model.train.restore_best))
     run.write_json("run.json", record)
     if result["test"] is not None:
         run.write_json("test.json", result["test"])
@@ -313,6 +320,23 @@ def _train_in(
     summary = {"run_dir": str(run.path), "test": result["test"], "history": result["history"]}
     report.finish(summary)
     return Outcome(0, diagnostics, sources, run.path, summary)
+
+
+def _stop_interrupted(
+    run: RunDir, record: dict[str, Any], chief: bool, report: Reporter, resume_line: str
+) -> None:
+    """After Ctrl-C: run.json says how far the run got, and the error how to go on. The last
+    complete epoch's checkpoint stays; curves.png waits for the resumed run (drawing it
+    takes a second)."""
+    report.close()
+    done = run.last_checkpoint()
+    if chief:
+        record.update(status="interrupted", epochs_done=done)
+        run.write_json("run.json", record)
+    raise Interrupted(
+        f"interrupted; the last checkpoint holds {done} epoch{'s' if done != 1 else ''}",
+        hint=f"continue with: {resume_line}",
+    )
 
 
 def _world(options: TrainOptions) -> World:
@@ -358,7 +382,15 @@ def _launch_torchrun(
     command = distributed.torchrun_command(options.devices, arguments, threads)
     if options.log != "quiet":
         print(f"launching {options.devices} workers: {distributed.shown(command)}", flush=True)
-    status, failure = distributed.launch(command, run_path / "torchrun.log")
+    try:
+        status, failure = distributed.launch(command, run_path / "torchrun.log")
+    except KeyboardInterrupt:  # the workers had Ctrl-C too; rank 0 saved what it had
+        done = RunDir(run_path).last_checkpoint() if (run_path / "checkpoints").is_dir() else 0
+        raise Interrupted(
+            f"interrupted; the last complete checkpoint holds {done} "
+            f"epoch{'s' if done != 1 else ''}",
+            hint=f"continue with: netspec train --resume {run_path} --devices {options.devices}",
+        ) from None
     if status == 0:
         return Outcome(0, diagnostics, sources, run_path, None)
     done = RunDir(run_path).last_checkpoint() if (run_path / "checkpoints").is_dir() else 0

@@ -8,22 +8,32 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netspec import ir
 from netspec.data import Prepared
 from netspec.train.plan import DataPlan
 from netspec.train.progress import Reporter
-from netspec.train.rundir import RunDir
+
+if TYPE_CHECKING:  # rundir raises this module's TrainError
+    from netspec.train.rundir import RunDir
 
 
 class TrainError(Exception):
     """A problem with how training was asked for (a device that is absent, a bad run folder)."""
 
+    exit_status = 2  # netspec's status for a usage error
+
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+
+class Interrupted(TrainError):
+    """Ctrl-C stopped the run: the shell's status for SIGINT (128 + 2), not a usage error's."""
+
+    exit_status = 130
 
 
 @dataclass
@@ -65,19 +75,11 @@ def usable_cores() -> int:
 
 
 def default_threads() -> int:
-    """CPU threads for a run: the cores this process may use, less those other work keeps busy.
-
-    Measured here (2 cores, the MLP of specs/mnist_mlp.net): 2 threads on an idle machine
-    train an epoch in 2.0 s against 2.3 s with 1, but with another process holding a core
-    2 threads collapse (61 s against 3.9 s). Oversubscription costs far more than one idle
-    core, so cores already busy (the 1-minute load average) are left out; --threads overrides.
-    """
-    cores = usable_cores()
-    try:
-        busy = int(os.getloadavg()[0] + 0.5)
-    except (AttributeError, OSError):
-        busy = 0
-    return max(cores - busy, 1)
+    """CPU threads for a run: the cores this process may use (its affinity); `--threads` or
+    the spec's `threads` overrides. The load average is not subtracted: it tells of the past
+    minute, not of the hours a run takes, and a run that starts on a busy machine would keep
+    its few threads after the machine fell idle."""
+    return usable_cores()
 
 
 def load_module(path: Path, name: str) -> ModuleType:

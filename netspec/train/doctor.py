@@ -176,6 +176,31 @@ def tensorflow_report(brief: bool = False) -> dict[str, Any]:
     return report
 
 
+# The distributions that install each framework's import package, in the order tried.
+_DISTRIBUTIONS = {
+    "torch": ("torch",),
+    "keras": ("keras",),
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensorflow-intel", "tf-nightly"),
+}
+
+
+def installed_versions() -> dict[str, str | None]:
+    """netspec's, Python's and both frameworks' versions (None: not installed), read from the
+    installed packages' metadata, so a run records the other framework's without importing it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {"netspec": __version__, "python": platform.python_version()}
+    for package, distributions in _DISTRIBUTIONS.items():
+        found[package] = None
+        for distribution in distributions:
+            try:
+                found[package] = version(distribution)
+                break
+            except PackageNotFoundError:
+                continue
+    return found
+
+
 def _keras_version() -> str | None:
     try:
         import keras

@@ -16,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from netspec import ir
+from netspec.train.checkpoints import Keeping
 from netspec.train.context import RunContext, TrainError, load_module
 
 
@@ -121,6 +122,7 @@ def _callbacks(ctx: RunContext, history: dict[str, list[float]], epoch_seconds: 
     reporter = ctx.reporter
     samples, batch = ctx.data.samples, config.batch_size
     steps = -(-samples // batch)
+    keeping = Keeping.of(ctx.model)
 
     class Progress(keras.callbacks.Callback):
         """Progress and a checkpoint per epoch; adds the learning rate to the logs as `lr`."""
@@ -148,6 +150,7 @@ def _callbacks(ctx: RunContext, history: dict[str, list[float]], epoch_seconds: 
             tmp = path.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
             tmp.replace(path)
+            keeping.after_epoch(ctx.run, history)
             ctx.run.write_history(history)
             reporter.end_epoch(
                 epoch, config.epochs, {k: float(v) for k, v in logs.items()}, seconds
@@ -270,6 +273,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
             if ctx.init_partial:
                 ctx.reporter.message(partial_message(ctx.model, kept))
         ctx.reporter.start(ctx.info)
+        if ctx.resume:
+            ctx.reporter.message(ctx.run.resume_line(initial_epoch, config.epochs))
         x, y = _split_data(ctx, data.train)
         validation = None
         if data.validation is not None:
@@ -289,13 +294,23 @@ def run(ctx: RunContext) -> dict[str, Any]:
                 initial_epoch=initial_epoch,
                 callbacks=_callbacks(ctx, history, epoch_seconds),
             )
+        keeping = Keeping.of(ctx.model)
+        saved = keeping.saved_epoch(history)
+        if keeping.restore_best and initial_epoch:  # fit restores among the epochs it trained
+            load_weights(model, ctx.run.checkpoint(saved, ".keras"))
         module.inference_model(model).save(ctx.run / "model.keras")  # plain Keras loads it
         test = None
         if data.test is not None:
             x_test, y_test = _split_data(ctx, data.test)
             figures = module.evaluate(model, x_test, y_test, workers=workers)
             test = {k: float(v) for k, v in figures.items()}
-    return {"history": history, "test": test, "epoch_seconds": epoch_seconds}
+    return {
+        "history": history,
+        "test": test,
+        "epoch_seconds": epoch_seconds,
+        "saved_epoch": saved,
+        "best": keeping.best_record(history),
+    }
 
 
 def evaluate_run(ctx: RunContext, weights: Path, split: Any) -> dict[str, float]:

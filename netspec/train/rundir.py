@@ -5,9 +5,14 @@ model.py            the generated module that ran
 run.json            backend, device, seed, options, status, timings, data summary
 history.csv/.json   every epoch's figures       curves.png     loss and metric curves
 weights.safetensors (PyTorch) or model.keras (Keras): the final weights
-checkpoints/        one checkpoint per epoch, for --resume
+checkpoints/        the last `keep_checkpoints` epochs' checkpoints (for --resume) and the
+                    best epoch's by `monitor`, which checkpoints/best.json names
 test.json           the final test evaluation
 standardization.npz the fitted input standardization, when the spec asks for one
+
+A folder is one run: `train -o DIR` refuses a folder that holds a run's files (continue it
+with --resume, or --overwrite deletes them first), so old checkpoints never sit beside a
+new run.json.
 """
 
 from __future__ import annotations
@@ -16,11 +21,32 @@ import csv
 import json
 import math
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from netspec.train.context import TrainError
+
+RUN_FILES = (
+    "spec.net",
+    "ir.json",
+    "model.py",
+    "run.json",
+    "history.csv",
+    "history.json",
+    "curves.png",
+    "weights.safetensors",
+    "model.keras",
+    "checkpoints",
+    "test.json",
+    "standardization.npz",
+    "classes.json",
+    "torchrun.log",
+)
+"""What `netspec train` writes into a run folder: a folder holding any of them holds a run."""
 
 
 class RunDir:
@@ -38,10 +64,39 @@ class RunDir:
             out = Path("runs") / f"{model_name}-{backend}-{stamp}-{suffix}"
         return out
 
+    @staticmethod
+    def check_free(out: Path | None, overwrite: bool = False) -> None:
+        """Refuse `--out` when it holds a run (a TrainError with the way on), unless
+        `overwrite`: then its run files go when the run starts (`create`)."""
+        if out is None:
+            return
+        if out.exists() and not out.is_dir():
+            raise TrainError(f"--out {out} is a file, not a folder", hint="choose a folder")
+        found = run_files(out)
+        if found and not overwrite:
+            shown = ", ".join(f"{name}/" if (out / name).is_dir() else name for name in found[:4])
+            raise TrainError(
+                f"{out} holds a run already ({shown}{', …' if len(found) > 4 else ''}); "
+                "a new run there would mix its files with the old one's",
+                hint=f"continue it with `netspec train --resume {out}`, start afresh there "
+                "with --overwrite (deletes that run's files), or choose another --out",
+            )
+
     @classmethod
-    def create(cls, out: Path | None, model_name: str, backend: str) -> RunDir:
+    def create(
+        cls, out: Path | None, model_name: str, backend: str, overwrite: bool = False
+    ) -> RunDir:
+        """A folder for a new run: a fresh runs/… one, or `out`, checked to hold no run
+        (with `overwrite`, its run files are deleted; other files stay)."""
         if out is None:
             out = cls.fresh_path(model_name, backend)
+        cls.check_free(out, overwrite)
+        for name in run_files(out):
+            target = out / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
         out.mkdir(parents=True, exist_ok=True)
         (out / "checkpoints").mkdir(exist_ok=True)
         return cls(out)
@@ -66,6 +121,33 @@ class RunDir:
             if (m := re.fullmatch(r"epoch_(\d+)\.json", p.name))
         ]
         return max(epochs, default=0)
+
+    def resume_line(self, done: int, epochs: int) -> str:
+        """What a resumed run says before its first step: where it takes up."""
+        if done == 0:
+            return f"resuming at epoch 1 of {epochs}: {self.path} holds no checkpoint yet"
+        if done >= epochs:
+            return f"{self.path} holds {done} epochs, --epochs is {epochs}: nothing left to train"
+        return f"resuming at epoch {done + 1} of {epochs} from {self.checkpoint(done, '')}"
+
+    def checkpoint_epochs(self) -> list[int]:
+        """The epochs that have checkpoint files, complete or not, in order."""
+        epochs = {
+            int(m.group(1))
+            for p in self.checkpoints.glob("epoch_*")
+            if (m := re.fullmatch(r"epoch_(\d+)\..+", p.name))
+        }
+        return sorted(epochs)
+
+    def remove_checkpoint(self, epoch: int) -> None:
+        """Delete one epoch's checkpoint: its JSON first, which marks it complete."""
+        marker = self.checkpoint(epoch, ".json")
+        marker.unlink(missing_ok=True)
+        for path in self.checkpoints.glob(f"{marker.stem}.*"):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
 
     # -- files
     def write_json(self, name: str, data: Any) -> None:
@@ -114,6 +196,22 @@ class RunDir:
         fig.tight_layout()
         fig.savefig(self.path / "curves.png", dpi=100)
         plt.close(fig)
+
+
+def run_files(folder: Path) -> list[str]:
+    """The run files in `folder` (an empty checkpoints/ folder is none: a launcher's
+    fresh folder, made for its workers, holds no run)."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for name in RUN_FILES:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            if any(path.iterdir()):
+                found.append(name)
+        elif path.exists() or path.is_symlink():
+            found.append(name)
+    return found
 
 
 def _plain(value: Any) -> Any:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from netspec.train.checkpoints import Keeping
 from netspec.train.context import RunContext, TrainError, load_module
 from netspec.train.distributed import World
 
@@ -297,10 +298,13 @@ def run(ctx: RunContext) -> dict[str, Any]:
     every = max(steps // 25, 1)
     reporter = ctx.reporter
     reporter.start(ctx.info)
+    if ctx.resume:
+        reporter.message(ctx.run.resume_line(initial_epoch, config.epochs))
     timer = {"start": time.perf_counter()}
     epoch_seconds: list[float] = []
 
     share = ctx.world.workers  # the bar shows this worker's running loss
+    keeping = Keeping.of(ctx.model)
 
     def on_step(step: int, sums: torch.Tensor) -> None:
         if step % every == 0 or step == steps - 1:
@@ -321,6 +325,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
                 {"epoch": epoch + 1, "history": history, "workers": ctx.world.workers},
                 scaler,
             )
+            keeping.after_epoch(ctx.run, history)
             ctx.run.write_history(history)
         reporter.end_epoch(epoch, config.epochs, logs, seconds)
         if epoch + 1 < config.epochs:
@@ -354,6 +359,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
         on_epoch_end=on_epoch_end,
         **kwargs,
     )
+    saved = keeping.saved_epoch(history)
+    if keeping.restore_best and initial_epoch:  # fit restores among the epochs it trained
+        load_weights(model, ctx.run.checkpoint(saved, ".safetensors"))
     if chief:
         save_file(
             {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()},
@@ -363,7 +371,13 @@ def run(ctx: RunContext) -> dict[str, Any]:
     if data.test is not None:
         x_test, y_test = _split_data(data.test, plan, device)
         test = module.evaluate(model, x_test, y_test, workers=plan.workers)
-    return {"history": history, "test": test, "epoch_seconds": epoch_seconds}
+    return {
+        "history": history,
+        "test": test,
+        "epoch_seconds": epoch_seconds,
+        "saved_epoch": saved,
+        "best": keeping.best_record(history),
+    }
 
 
 def _model(ctx: RunContext, weights: Path) -> tuple[Any, Any, torch.device]:
