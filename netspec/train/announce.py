@@ -9,11 +9,13 @@ pipeline and the threads need the framework: progress.plan_lines says them after
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netspec import ir
 from netspec.catalogue.shapes import fmt
-from netspec.data import Prepared
+
+if TYPE_CHECKING:
+    from netspec.data import Prepared
 
 FRAMEWORKS = {"torch": "PyTorch", "keras": "Keras on TensorFlow"}
 

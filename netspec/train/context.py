@@ -8,13 +8,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netspec import ir
-from netspec.data import Prepared
 from netspec.train.plan import DataPlan
 from netspec.train.progress import Reporter
 from netspec.train.rundir import RunDir
+
+if TYPE_CHECKING:  # numpy and the data stage load with the data, after the first line
+    from netspec.data import Prepared
 
 
 class TrainError(Exception):

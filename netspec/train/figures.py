@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
-
 from netspec import ir
 from netspec.codegen.writer import identifier
 
@@ -50,6 +48,8 @@ def in_order(logs: Mapping[str, float], model: ir.Model) -> dict[str, float]:
 
 def float32_figure(value: float) -> float:
     """The shortest decimal that reads back as the same float32 value."""
+    import numpy as np
+
     return float(str(np.float32(value)))
 
 

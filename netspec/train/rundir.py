@@ -20,8 +20,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 
 class RunDir:
     def __init__(self, path: Path) -> None:
@@ -138,6 +136,8 @@ def curves_figure(
 
 
 def _plain(value: Any) -> Any:
+    import numpy as np  # here: `netspec train` says its first line before numpy loads
+
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     if isinstance(value, np.ndarray):
