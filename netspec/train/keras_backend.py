@@ -185,7 +185,7 @@ def _named(model: ir.Model, x: Any, y: Any = None) -> tuple[Any, Any]:
 
 
 def _build(ctx: RunContext, module: Any, steps: int | None = None) -> Any:
-    """The compiled model; training `steps` a epoch sizes its calls into TensorFlow."""
+    """The compiled model; for training, `steps` an epoch sizes its calls into TensorFlow."""
     import keras
 
     keras.utils.set_random_seed(ctx.config.seed)
