@@ -157,8 +157,9 @@ def test_auto_keeps_what_fits_in_memory_and_streams_the_rest(
     assert chosen["reason"] == "15.2 KB > 1.0 KB budget"
 
 
-def test_the_plan_line_comes_first_and_run_json_records_it(spec: Path, tmp_path: Path) -> None:
-    """The first line names the device (and how --device auto chose it), then the pipeline."""
+def test_the_plan_lines_come_first_and_run_json_records_it(spec: Path, tmp_path: Path) -> None:
+    """The model, the data, the settings and the run folder come first (before the framework
+    loads), then the device (and how --device auto chose it), then the pipeline."""
     out = tmp_path / "run"
     result = invoke(
         CliRunner(),
@@ -166,10 +167,14 @@ def test_the_plan_line_comes_first_and_run_json_records_it(spec: Path, tmp_path:
          str(out), "--pipeline", "stream", "--workers", "0"],
     )
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("device cpu (") and "--device auto" in lines[0]
-    assert "no GPU found" in lines[0] or "CPU-only build" in lines[0]
-    assert lines[1].startswith("training small on torch: 60 samples streamed, read in the training")
-    assert "fp32, 1 CPU thread" in lines[1]
+    assert lines[0] == "model small: 235 parameters, [6, 6, 1] → [3]"
+    assert lines[1].startswith("data npy_dir(") and ": 60 training, 20 validation, 20 test samples" in lines[1]
+    assert lines[2] == "training on torch (--device auto): 2 epochs, batch 16, fp32"
+    assert lines[3] == f"run folder: {out}"
+    assert lines[4].startswith("device cpu (") and "--device auto" in lines[4]
+    assert "no GPU found" in lines[4] or "CPU-only build" in lines[4]
+    assert lines[5].startswith("pipeline: 60 samples streamed, read in the training")
+    assert lines[5].endswith(", 1 CPU thread")
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert record["device"] == "cpu" and record["device_requested"] == "auto"
     assert record["versions"]["torch"].startswith("2.") and record["versions"]["python"]

@@ -115,13 +115,63 @@ class NoParams(ir.Params):
     pass
 
 
+def sklearn_data_file(name: str) -> Path | None:
+    """A CSV file that scikit-learn ships for one of its bundled sets, found without importing
+    scikit-learn (its import takes a second or more, longer than reading the file)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("sklearn")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(folder) / "datasets" / "data" / name
+        if path.is_file():
+            return path
+    return None
+
+
+def read_sklearn_csv(path: Path, header: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """(features, labels) of a scikit-learn CSV as its loaders read it: a row per sample,
+    the label last; with a header `samples,features,names…`. None when the file does not
+    read as that (another layout: then scikit-learn's own loader reads it)."""
+    import numpy as np
+
+    try:
+        content = path.read_bytes()
+        lines = (gzip.decompress(content) if path.suffix == ".gz" else content).decode().splitlines()
+        first = lines[0].split(",") if header else None
+        table = np.loadtxt(lines[1:] if header else lines, delimiter=",", dtype=np.float64, ndmin=2)
+        if first is not None and table.shape != (int(first[0]), int(first[1]) + 1):
+            return None
+    except (OSError, ValueError, IndexError, EOFError):
+        return None
+    labels = table[:, -1]
+    if not np.array_equal(labels, np.round(labels)):
+        return None
+    return table[:, :-1], labels.astype(np.int64)
+
+
 class _Sklearn(DataSourceEntry):
     Params = NoParams
     loader: ClassVar[str]
+    file: ClassVar[str]  # the CSV in sklearn/datasets/data
+    header: ClassVar[bool] = True
 
     def load(self, p: NoParams, seed: int) -> RawData:
         import numpy as np
 
+        path = sklearn_data_file(self.file)
+        read = read_sklearn_csv(path, self.header) if path is not None else None
+        if read is None:
+            x, y = self._by_sklearn()
+        else:
+            x, y = read
+        x = np.asarray(x, dtype=np.float32)
+        y = np.asarray(y, dtype=np.int64)
+        return RawData(x, y, classes=int(y.max()) + 1, description=self.summary)
+
+    def _by_sklearn(self) -> tuple[Any, Any]:
         try:
             from sklearn import datasets
         except ImportError as error:
@@ -131,32 +181,35 @@ class _Sklearn(DataSourceEntry):
                 hint='pip install "netspec[train]"',
             ) from error
         bunch = getattr(datasets, self.loader)()
-        x = np.asarray(bunch.data, dtype=np.float32)
-        y = np.asarray(bunch.target, dtype=np.int64)
-        return RawData(x, y, classes=int(y.max()) + 1, description=self.summary)
+        return bunch.data, bunch.target
 
 
 class Digits(_Sklearn):
     kind = "digits"
     loader = "load_digits"
+    file = "digits.csv.gz"
+    header = False
     summary = "scikit-learn's 8x8 handwritten digits: 1,797 samples, 64 pixels (0-16), 10 classes"
 
 
 class Iris(_Sklearn):
     kind = "iris"
     loader = "load_iris"
+    file = "iris.csv"
     summary = "scikit-learn's iris flowers: 150 samples, 4 features, 3 classes"
 
 
 class BreastCancer(_Sklearn):
     kind = "breast_cancer"
     loader = "load_breast_cancer"
+    file = "breast_cancer.csv"
     summary = "scikit-learn's Wisconsin breast cancer: 569 samples, 30 features, 2 classes"
 
 
 class Wine(_Sklearn):
     kind = "wine"
     loader = "load_wine"
+    file = "wine_data.csv"
     summary = "scikit-learn's wine recognition: 178 samples, 13 features, 3 classes"
 
 

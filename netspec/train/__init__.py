@@ -19,10 +19,12 @@ from netspec import __version__, ir
 from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostics, Span
+from netspec.train import announce
 from netspec.train.checkpoints import saved_line
 from netspec.train.context import Interrupted, RunContext, TrainError, default_threads, usable_cores
 from netspec.train.distributed import World, check_global_batch, check_keras_world, torchrun_world
 from netspec.train.doctor import installed_versions
+from netspec.train.figures import tidy
 from netspec.train.plan import DataPlan, choose
 from netspec.train.progress import Reporter, reporter
 from netspec.train.rundir import RunDir
@@ -61,15 +63,25 @@ class Outcome:
 
 
 def _backend(name: str) -> Any:
-    if name == "torch":
-        from netspec.train import torch_backend
+    if name not in BACKENDS:
+        raise TrainError(f"unknown backend '{name}'", hint="choose torch or keras")
+    try:
+        if name == "torch":
+            from netspec.train import torch_backend
 
-        return torch_backend
-    if name == "keras":
-        from netspec.train import keras_backend
+            return torch_backend
+        import importlib
 
+        from netspec.train import keras_backend  # sets TensorFlow's environment first
+
+        importlib.import_module("tensorflow")  # what it runs on: a missing one is said here
         return keras_backend
-    raise TrainError(f"unknown backend '{name}'", hint="choose torch or keras")
+    except ImportError as error:
+        extra = "torch" if name == "torch" else "keras"
+        raise TrainError(
+            f"the {name} backend needs {announce.FRAMEWORKS[name]}, which cannot be imported: {error}",
+            hint=f'pip install -e ".[{extra}]", or train with the other backend',
+        ) from None
 
 
 def _data_span(model: ir.Model) -> Span:
@@ -137,10 +149,48 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     if options.backend == "torch" and options.devices > 1 and not world.distributed:
         check_global_batch(model.train.batch_size, options.devices, f"--devices {options.devices}")
         return _launch_torchrun(model, options, diagnostics, sources)
+    report = reporter(options.log, world.rank)
+    described = announce.model_info(model)  # the first line, before the data loads
+    report.plan("model", described, announce.model_lines(described))
     check_global_batch(model.train.batch_size, replicas, _workers_words(world, options))
     prepared = _prepare_data(model, diagnostics)  # checked before any framework is imported
     if prepared is None:
         return Outcome(1, diagnostics, sources)
+    if world.chief and run is None:  # named now, for the plan; made once the device is known
+        run_path = options.out or RunDir.fresh_path(model.name, options.backend)
+        shown = str(run_path)
+    else:
+        run_path = run.path if run is not None else None
+        shown = str(run_path) if world.chief else f"{options.out or options.resume or '-'} (rank 0 writes it)"
+    described = announce.plan_info(model, prepared, options.backend, options.device, shown)
+    report.plan("plan", described, announce.plan_lines(described))
+    report.loading(announce.loading_text(options.backend))
+    try:
+        return _train_checked(
+            run, run_path, source, file, model, prepared, world, replicas, options, overrides,
+            diagnostics, sources, report,
+        )
+    except BaseException:
+        report.close()  # the spinner goes before the error is shown
+        raise
+
+
+def _train_checked(
+    run: RunDir | None,
+    run_path: Path | None,
+    source: str,
+    file: str,
+    model: ir.Model,
+    prepared: Any,
+    world: World,
+    replicas: int,
+    options: TrainOptions,
+    overrides: dict[str, str],
+    diagnostics: Diagnostics,
+    sources: dict[str, str],
+    report: Reporter,
+) -> Outcome:
+    """The framework's part of `train`, once spec and data are checked and the plan said."""
     backend = _backend(options.backend)
     backend.check_device(options.device)  # before making a run folder
     backend.check_precision(model.train.precision, options.device)
@@ -162,7 +212,7 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         run = run or RunDir(scratch)
     else:
         if run is None:
-            run = RunDir.create(options.out, model.name, options.backend, options.overwrite)
+            run = RunDir.create(run_path, model.name, options.backend, options.overwrite)
         (run / "spec.net").write_text(source, encoding="utf-8")
         run.write_json("ir.json", model.model_dump(mode="json"))
         module_path = run / "model.py"
@@ -175,7 +225,7 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     try:
         return _train_in(
             run, module_path, file, model, prepared, backend, options, overrides, diagnostics,
-            sources, placement,
+            sources, placement, report,
         )
     finally:
         if world.distributed:
@@ -210,6 +260,7 @@ def _train_in(
     diagnostics: Diagnostics,
     sources: dict[str, str],
     placement: _Placement,
+    report: Reporter,
 ) -> Outcome:
     """Train in a prepared run folder: only the chief (rank 0) writes to it."""
     world, replicas, device = placement.world, placement.replicas, placement.device
@@ -237,7 +288,6 @@ def _train_in(
     }
     if chief:
         run.write_json("run.json", record)
-    report = reporter(options.log, world.rank)
     ctx = RunContext(
         model=model,
         data=prepared,
@@ -316,7 +366,7 @@ def _train_in(
     run.write_json("run.json", record)
     if result["test"] is not None:
         run.write_json("test.json", result["test"])
-    _finish_files(run, model)
+    _finish_files(run, model, result["test"])
     summary = {"run_dir": str(run.path), "test": result["test"], "history": result["history"]}
     report.finish(summary)
     return Outcome(0, diagnostics, sources, run.path, summary)
@@ -448,11 +498,11 @@ def _load_standardization(run: RunDir, model: ir.Model) -> dict[str, Any] | None
         return {n: data.Standardization(stats[f"{n}.mean"], stats[f"{n}.std"]) for n in names}
 
 
-def _finish_files(run: RunDir, model: ir.Model) -> None:
+def _finish_files(run: RunDir, model: ir.Model, test: dict[str, float] | None = None) -> None:
     if (run / "history.json").exists():
         history = run.read_json("history.json")
         run.write_history(history)
-        run.plot_curves(history, f"{model.name}")
+        run.plot_curves(history, f"{model.name}", test)
 
 
 # --------------------------------------------------------------------------- evaluate, predict
@@ -530,7 +580,7 @@ def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions)
     plan = _inference_plan(model, options, prepared, backend)
     ctx = _context(run, record, model, options, prepared, plan)
     try:
-        figures = backend.evaluate_run(ctx, weights, split)
+        figures = tidy(backend.evaluate_run(ctx, weights, split), model)
     except Exception as error:
         return _failed_reading(error, model, diagnostics, sources)
     result = {"samples": len(split), **figures}

@@ -11,12 +11,14 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from netspec import ir
-from netspec.data import Prepared
 from netspec.train.plan import DataPlan
 from netspec.train.progress import Reporter
 
 if TYPE_CHECKING:  # rundir raises this module's TrainError
     from netspec.train.rundir import RunDir
+
+if TYPE_CHECKING:  # numpy and the data stage load with the data, after the first line
+    from netspec.data import Prepared
 
 
 class TrainError(Exception):

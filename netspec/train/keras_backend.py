@@ -18,6 +18,20 @@ import numpy as np
 from netspec import ir
 from netspec.train.checkpoints import Keeping
 from netspec.train.context import RunContext, TrainError, load_module
+from netspec.train.figures import tidy
+
+MOST_STEPS_PER_EXECUTION = 32
+"""Steps per call into TensorFlow at most (the generated compile_model's default)."""
+
+BAR_UPDATES = 25
+"""Times an epoch's bar moves, about: a call of several steps reports once, at its end."""
+
+
+def steps_per_execution(steps: int) -> int:
+    """Steps per call into TensorFlow for an epoch of `steps`: up to 32, which saves Python
+    overhead, but few enough that the bar moves about BAR_UPDATES times an epoch, as the
+    PyTorch one does, and soon after the first step instead of after the first 32."""
+    return max(1, min(MOST_STEPS_PER_EXECUTION, steps // BAR_UPDATES))
 
 
 def check_device(device: str) -> str:
@@ -127,23 +141,31 @@ def _callbacks(ctx: RunContext, history: dict[str, list[float]], epoch_seconds: 
     class Progress(keras.callbacks.Callback):
         """Progress and a checkpoint per epoch; adds the learning rate to the logs as `lr`."""
 
+        traced = False  # the first call into TensorFlow traces the training step first
+
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.started = time.perf_counter()
             reporter.start_epoch(epoch, config.epochs, steps, samples)
 
+        def on_train_batch_begin(self, batch_index: int, logs: dict | None = None) -> None:
+            if not self.traced:
+                reporter.waiting("first step: TensorFlow traces the model…")
+
         def on_train_batch_end(self, batch_index: int, logs: dict | None = None) -> None:
+            self.traced = True
             if reporter.wants_steps and logs and "loss" in logs:
                 done = min((batch_index + 1) * batch, samples)
-                reporter.step(batch_index + 1, done, float(logs["loss"]))
+                reporter.step(min(batch_index + 1, steps), done, float(logs["loss"]))
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             logs = logs if logs is not None else {}
             logs.pop("learning_rate", None)
             logs["lr"] = float(np.asarray(self.model.optimizer.learning_rate))
+            figures = tidy(logs, ctx.model)  # PyTorch's order; float32 without false digits
             seconds = time.perf_counter() - self.started
             epoch_seconds.append(seconds)
-            for name, value in logs.items():
-                history.setdefault(name, []).append(float(value))
+            for name, value in figures.items():
+                history.setdefault(name, []).append(value)
             self.model.save(ctx.run.checkpoint(epoch + 1, ".keras"))
             meta = {"epoch": epoch + 1, "history": history, "workers": ctx.replicas}
             path = ctx.run.checkpoint(epoch + 1, ".json")
@@ -152,9 +174,7 @@ def _callbacks(ctx: RunContext, history: dict[str, list[float]], epoch_seconds: 
             tmp.replace(path)
             keeping.after_epoch(ctx.run, history)
             ctx.run.write_history(history)
-            reporter.end_epoch(
-                epoch, config.epochs, {k: float(v) for k, v in logs.items()}, seconds
-            )
+            reporter.end_epoch(epoch, config.epochs, figures, seconds)
 
     return [Progress()]
 
@@ -168,11 +188,15 @@ def _named(model: ir.Model, x: Any, y: Any = None) -> tuple[Any, Any]:
     return xs, ys
 
 
-def _build(ctx: RunContext, module: Any) -> Any:
+def _build(ctx: RunContext, module: Any, steps: int | None = None) -> Any:
+    """The compiled model; for training, `steps` an epoch sizes its calls into TensorFlow."""
     import keras
 
     keras.utils.set_random_seed(ctx.config.seed)
-    model = module.compile_model(module.build_model())
+    if steps is None:
+        model = module.compile_model(module.build_model())
+    else:
+        model = module.compile_model(module.build_model(), steps_per_execution(steps))
     model.optimizer.build(model.trainable_variables)
     return model
 
@@ -261,7 +285,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     data, plan = ctx.data, ctx.plan
     workers = plan.workers or None  # None: tf.data chooses how many batches it reads at once
     with scope:
-        model = _build(ctx, module)
+        model = _build(ctx, module, -(-data.samples // config.batch_size))
         if ctx.resume and (initial_epoch := ctx.run.last_checkpoint()):
             load_weights(model, ctx.run.checkpoint(initial_epoch, ".keras"))
             meta = json.loads(ctx.run.checkpoint(initial_epoch, ".json").read_text("utf-8"))
@@ -302,8 +326,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         test = None
         if data.test is not None:
             x_test, y_test = _split_data(ctx, data.test)
-            figures = module.evaluate(model, x_test, y_test, workers=workers)
-            test = {k: float(v) for k, v in figures.items()}
+            test = tidy(module.evaluate(model, x_test, y_test, workers=workers), ctx.model)
     return {
         "history": history,
         "test": test,

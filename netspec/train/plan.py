@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from netspec import ir
-from netspec.data import Prepared
+
+if TYPE_CHECKING:
+    from netspec.data import Prepared
 
 MEMORY_FRACTION = 0.25
 """The share of available memory the in-memory pipeline may take (host, and GPU)."""

@@ -8,7 +8,14 @@ import time
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 
 def format_logs(logs: dict[str, float]) -> str:
@@ -22,8 +29,9 @@ def format_logs(logs: dict[str, float]) -> str:
 
 
 def plan_lines(info: dict[str, Any]) -> list[str]:
-    """What a run says before its first step: the device first (how `--device auto` chose
-    it), then the data pipeline and the training settings, then the run folder."""
+    """What a run says once its framework has loaded, before its first step: the device
+    (how `--device auto` chose it), then the data pipeline and the threads. What it says
+    before (the model, the data, the settings, the run folder) is announce.py's."""
     device = f"device {info['device_description']}"
     if info.get("device_requested") == "auto":
         why = info.get("why_not_gpu")
@@ -31,9 +39,8 @@ def plan_lines(info: dict[str, Any]) -> list[str]:
     threads = info["threads"]
     return [
         device,
-        f"training {info['model']} on {info['backend']}: {info['train_samples']:,} samples "
-        f"{info['plan']}, {info['epochs']} epochs, batch {info['batch_size']}, "
-        f"{info['precision']}, {threads} CPU thread{'s' if threads != 1 else ''}"
+        f"pipeline: {info['train_samples']:,} samples {info['plan']}, "
+        f"{threads} CPU thread{'s' if threads != 1 else ''}"
         + (" per worker" if info.get("launcher") == "torchrun" else ""),
         *(
             [
@@ -44,8 +51,64 @@ def plan_lines(info: dict[str, Any]) -> list[str]:
             if info.get("replicas", 1) > 1
             else []
         ),
-        f"run folder: {info['run_dir']}",
     ]
+
+
+def clock(seconds: float) -> str:
+    """A duration as m:ss, or h:mm:ss from an hour."""
+    whole = int(seconds + 0.5)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class Pace:
+    """Samples per second and the time an epoch has left, from the steps reported so far.
+
+    Where there is a later report the rate is taken from the first one on: the time before
+    it holds one-off work (Keras traces its training step in the first call), which would
+    make the rate too low and the time left too long for the rest of the epoch.
+    """
+
+    def __init__(self, samples: int, started: float) -> None:
+        self.samples = samples
+        self.started = started
+        self.first: tuple[float, int] | None = None
+
+    def update(self, samples_done: int, now: float) -> tuple[float, float | None]:
+        """(samples per second, seconds left; None while the rate is unknown)."""
+        if self.first is None or samples_done <= self.first[1]:
+            if self.first is None:
+                self.first = (now, samples_done)
+            rate = samples_done / max(now - self.started, 1e-9)
+        else:
+            then, before = self.first
+            rate = (samples_done - before) / max(now - then, 1e-9)
+        left = (self.samples - samples_done) / rate if rate > 0 else None
+        return rate, left
+
+
+class Spinner:
+    """A spinner on a terminal's stderr while nothing else moves (a framework loading);
+    nothing at all when stderr is not a terminal (a pipe, a file, the tests)."""
+
+    def __init__(self, console: Console | None) -> None:
+        self.console = console
+        self.status: Any = None
+
+    def show(self, text: str) -> None:
+        if self.console is None or not self.console.is_terminal:
+            return
+        if self.status is None:
+            self.status = self.console.status(text, spinner="dots")
+            self.status.start()
+        else:
+            self.status.update(text)
+
+    def stop(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
 
 
 class Reporter:
@@ -53,9 +116,18 @@ class Reporter:
 
     wants_steps = False
 
+    def plan(self, event: str, fields: dict[str, Any], lines: list[str]) -> None:
+        """What the run will do, said before its framework is imported (announce.py)."""
+
+    def loading(self, text: str) -> None:
+        """Something slow with nothing to show yet (a framework loading): a spinner."""
+
     def start(self, info: dict[str, Any]) -> None: ...
 
     def start_epoch(self, epoch: int, epochs: int, steps: int, samples: int) -> None: ...
+
+    def waiting(self, text: str) -> None:
+        """The first step is slow (Keras traces it): say so on the bar until a step ends."""
 
     def step(self, steps_done: int, samples_done: int, running_loss: float) -> None: ...
 
@@ -77,6 +149,9 @@ class JsonLinesReporter(Reporter):
         sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
         sys.stdout.flush()
 
+    def plan(self, event: str, fields: dict[str, Any], lines: list[str]) -> None:
+        self._emit(event, **fields)
+
     def start(self, info: dict[str, Any]) -> None:
         self._emit("start", **info)
 
@@ -91,18 +166,24 @@ class JsonLinesReporter(Reporter):
 
 
 class RichReporter(Reporter):
-    """A progress bar per epoch (steps, samples/s, running loss), then one line per epoch."""
+    """A progress bar per epoch (steps, samples/s, time left, running loss), then one line
+    per epoch; a spinner on stderr while the framework loads."""
 
     wants_steps = True
 
-    def __init__(self, console: Console | None = None, prefix: str = "") -> None:
+    def __init__(
+        self, console: Console | None = None, prefix: str = "", spinner: Spinner | None = None
+    ) -> None:
         self.console = console or Console(highlight=False, soft_wrap=True)
         self.prefix = prefix  # "[rank k] " with --log all-ranks
+        self.spinner = spinner or Spinner(None)
         self.progress = Progress(
+            SpinnerColumn(),
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
+            TextColumn("{task.fields[eta]}"),
             TextColumn("{task.fields[loss]}"),
             TimeElapsedColumn(),
             console=self.console,
@@ -110,32 +191,54 @@ class RichReporter(Reporter):
         )
         self.task: Any = None
         self.started = 0.0
+        self.pace = Pace(0, 0.0)
+        self.live = False
 
     def _print(self, text: str, markup: bool = False) -> None:
+        self.spinner.stop()
         self.console.print(self.prefix + text, markup=markup)
+
+    def plan(self, event: str, fields: dict[str, Any], lines: list[str]) -> None:
+        for line in lines:
+            self._print(line)
+
+    def loading(self, text: str) -> None:
+        self.spinner.show(text)
 
     def announce(self, info: dict[str, Any]) -> None:
         for line in plan_lines(info):
             self._print(line, markup=False)
+        self.spinner.show("preparing the first epoch…")
 
     def start(self, info: dict[str, Any]) -> None:
         self.announce(info)
-        self.progress.start()
 
     def start_epoch(self, epoch: int, epochs: int, steps: int, samples: int) -> None:
+        self.spinner.stop()
+        if not self.live:  # the bar's own live display, once the spinner's has gone
+            self.progress.start()
+            self.live = True
         self.started = time.perf_counter()
+        self.pace = Pace(samples, self.started)
         description = f"epoch {epoch + 1}/{epochs}"
         if self.task is None:
-            self.task = self.progress.add_task(description, total=steps, rate="", loss="")
+            self.task = self.progress.add_task(description, total=steps, rate="", eta="", loss="")
         else:
-            self.progress.reset(self.task, total=steps, description=description, rate="", loss="")
+            self.progress.reset(
+                self.task, total=steps, description=description, rate="", eta="", loss=""
+            )
+
+    def waiting(self, text: str) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, loss=text)
 
     def step(self, steps_done: int, samples_done: int, running_loss: float) -> None:
-        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        rate, left = self.pace.update(samples_done, time.perf_counter())
         self.progress.update(
             self.task,
             completed=steps_done,
-            rate=f"{samples_done / elapsed:,.0f} samples/s",
+            rate=f"{rate:,.0f} samples/s",
+            eta=f"ETA {clock(left)}" if left is not None else "",
             loss=f"loss {running_loss:.4f}",
         )
 
@@ -155,7 +258,10 @@ class RichReporter(Reporter):
         self._print(f"saved to {result['run_dir']}", markup=False)
 
     def close(self) -> None:
-        self.progress.stop()
+        self.spinner.stop()
+        if self.live:
+            self.progress.stop()
+            self.live = False
 
 
 class PlainReporter(RichReporter):
@@ -163,17 +269,15 @@ class PlainReporter(RichReporter):
 
     wants_steps = False
 
-    def start(self, info: dict[str, Any]) -> None:
-        self.announce(info)
+    def start_epoch(self, epoch: int, epochs: int, steps: int, samples: int) -> None:
+        self.spinner.stop()
 
-    def start_epoch(self, epoch: int, epochs: int, steps: int, samples: int) -> None: ...
-
-    def close(self) -> None: ...
+    def waiting(self, text: str) -> None: ...
 
 
 def reporter(mode: str, rank: int = 0) -> Reporter:
     """The reporter of `--log mode`; in a data-parallel run only rank 0 reports, unless
-    `--log all-ranks` (each rank's lines, prefixed with it)."""
+    `--log all-ranks` (each rank's lines, prefixed with it, and no spinner)."""
     if mode == "all-ranks":
         return PlainReporter(Console(highlight=False, soft_wrap=True), prefix=f"[rank {rank}] ")
     if rank != 0 or mode == "quiet":
@@ -181,6 +285,7 @@ def reporter(mode: str, rank: int = 0) -> Reporter:
     if mode == "jsonl":
         return JsonLinesReporter()
     console = Console(highlight=False, soft_wrap=True)
+    spinner = Spinner(Console(stderr=True, highlight=False))
     if mode == "plain" or not console.is_terminal:
-        return PlainReporter(console)
-    return RichReporter(console)
+        return PlainReporter(console, spinner=spinner)
+    return RichReporter(console, spinner=spinner)

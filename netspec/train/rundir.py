@@ -26,8 +26,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from netspec.train.context import TrainError
 
 RUN_FILES = (
@@ -170,32 +168,53 @@ class RunDir:
                 row = [history[n][epoch] if epoch < len(history[n]) else "" for n in names]
                 writer.writerow([epoch + 1, *row])
 
-    def plot_curves(self, history: dict[str, list[float]], title: str) -> None:
-        """curves.png: the loss and each metric per epoch, training and validation."""
-        import matplotlib
-
-        matplotlib.use("Agg")
+    def plot_curves(
+        self, history: dict[str, list[float]], title: str, test: dict[str, float] | None = None
+    ) -> None:
+        """curves.png: the loss and each metric per epoch, training and validation, with
+        the test figure marked after the last epoch."""
         import matplotlib.pyplot as plt
 
-        figures = [n for n in history if not n.startswith("val_") and n != "lr"]
-        if not figures or not history[figures[0]]:
+        figure = curves_figure(history, title, test)
+        if figure is None:
             return
-        fig, axes = plt.subplots(1, len(figures), figsize=(5 * len(figures), 3.6), squeeze=False)
-        for ax, name in zip(axes[0], figures, strict=True):
-            epochs = range(1, len(history[name]) + 1)
-            ax.plot(epochs, history[name], marker="o", markersize=3, label="training")
-            if f"val_{name}" in history:
-                ax.plot(
-                    epochs, history[f"val_{name}"], marker="o", markersize=3, label="validation"
-                )
-            ax.set_title(name)
-            ax.set_xlabel("epoch")
-            ax.grid(alpha=0.3)
-            ax.legend()
-        fig.suptitle(title)
-        fig.tight_layout()
-        fig.savefig(self.path / "curves.png", dpi=100)
-        plt.close(fig)
+        figure.savefig(self.path / "curves.png", dpi=100)
+        plt.close(figure)
+
+
+def curves_figure(
+    history: dict[str, list[float]], title: str, test: dict[str, float] | None = None
+) -> Any:
+    """The figure of curves.png (None without figures): a panel per figure in the history's
+    order (the same on both backends), epochs as whole numbers, the test figure a star."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    figures = [n for n in history if not n.startswith("val_") and n != "lr"]
+    if not figures or not history[figures[0]]:
+        return None
+    fig, axes = plt.subplots(1, len(figures), figsize=(5 * len(figures), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], figures, strict=True):
+        epochs = range(1, len(history[name]) + 1)
+        ax.plot(epochs, history[name], marker="o", markersize=3, label="training")
+        if f"val_{name}" in history:
+            ax.plot(epochs, history[f"val_{name}"], marker="o", markersize=3, label="validation")
+        if test is not None and name in test:
+            ax.plot(
+                [len(history[name])], [test[name]], marker="*", markersize=12, linestyle="none",
+                color="tab:red", label=f"test {test[name]:.4g}",
+            )
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 
 def run_files(folder: Path) -> list[str]:
@@ -215,6 +234,8 @@ def run_files(folder: Path) -> list[str]:
 
 
 def _plain(value: Any) -> Any:
+    import numpy as np  # here: `netspec train` says its first line before numpy loads
+
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     if isinstance(value, np.ndarray):

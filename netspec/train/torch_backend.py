@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 from netspec.train.checkpoints import Keeping
 from netspec.train.context import RunContext, TrainError, load_module
 from netspec.train.distributed import World
+from netspec.train.figures import tidy
 
 
 def available_devices() -> list[str]:
@@ -313,6 +314,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
 
     def on_epoch_end(epoch: int, logs: dict[str, float]) -> bool:
         seconds = time.perf_counter() - timer["start"]
+        logs = tidy(logs, ctx.model, lr_float32=False)
         epoch_seconds.append(seconds)
         history_now = {k: [*history.get(k, []), v] for k, v in logs.items()}
         history.update(history_now)
@@ -370,7 +372,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     test = None
     if data.test is not None:
         x_test, y_test = _split_data(data.test, plan, device)
-        test = module.evaluate(model, x_test, y_test, workers=plan.workers)
+        test = tidy(module.evaluate(model, x_test, y_test, workers=plan.workers), ctx.model)
     return {
         "history": history,
         "test": test,
