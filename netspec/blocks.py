@@ -855,6 +855,7 @@ class Expander:
         given: dict[str, ir.Value] = {}
         trainable: ir.Arg | None = None
         ok = True
+        misspelt: set[str] = set()  # parameters a misspelt keyword was taken for: not missing
         positional = 0
         for arg in call.args:
             if arg.keyword is None:
@@ -891,6 +892,7 @@ class Expander:
                         if suggestion
                         else "parameters: " + (", ".join(order) or "none"),
                     )
+                    misspelt.add(suggestion or "")
                     ok = False
                     continue
             if name in given:
@@ -920,7 +922,7 @@ class Expander:
                         )
                     except _Failed:
                         ok = False
-            else:
+            elif param.name not in misspelt:
                 missing.append(param.name)
         if missing:
             names = ", ".join(f"'{m}'" for m in missing)

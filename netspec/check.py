@@ -113,6 +113,9 @@ class _Bound:
     values: dict[str, Any]
     spans: dict[str, Span]
     ok: bool
+    # Fields a misspelt keyword was taken for (`untis` → units): already reported, so not
+    # reported missing too.
+    misspelt: set[str]
 
 
 def _bind(
@@ -127,6 +130,7 @@ def _bind(
     values: dict[str, Any] = {}
     spans: dict[str, Span] = {}
     ok = True
+    misspelt: set[str] = set()
     positional_seen = 0
     for arg in call.args:
         if arg.keyword is None:
@@ -164,6 +168,8 @@ def _bind(
                     field_span,
                     hint=f"did you mean '{suggestion}'?" if suggestion else f"parameters: {known}",
                 )
+                if suggestion:
+                    misspelt.add(entry.arg_aliases.get(suggestion, suggestion))
                 ok = False
                 continue
         if field in values:
@@ -181,7 +187,7 @@ def _bind(
             ok &= plain_ok
         values[field] = value
         spans[field] = arg.span
-    return _Bound(values, spans, ok)
+    return _Bound(values, spans, ok, misspelt)
 
 
 def _layer_value(
@@ -233,6 +239,8 @@ def _validate(
             reported.add((field, span))
             description = entry.Params.model_fields[field].description if field else None
             if error["type"] == "missing":
+                if field in bound.misspelt:
+                    continue  # `Dense(untis=64)`: one mistake, reported as the misspelling
                 diagnostics.error(
                     "E0110",
                     f"{what} is missing its required argument '{field}'",
