@@ -24,6 +24,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from netspec import ir
 from netspec.diagnostics import Diagnostics, Span, did_you_mean
+from netspec.syntax_hints import Unclosed, habit_hint, unclosed_block
 
 _INT = re.compile(r"[+-]?\d+")
 
@@ -59,7 +60,7 @@ _TOKEN_WORDS: dict[str, str] = {
     "RSQB": "']'",
     "COMMA": "','",
     "EQUAL": "'='",
-    "$END": "the end of the file",
+    "$END": "end of file",
 }
 
 
@@ -482,7 +483,7 @@ def _syntax_error(
     if isinstance(error, UnexpectedToken):
         token = error.token
         if token.type == "$END":
-            found = "the end of the file"
+            found = "end of file"
             # Just after the last character that is not whitespace; lines count '\n' as Lark does.
             text = source.rstrip()
             line = text.count("\n") + 1
@@ -496,7 +497,7 @@ def _syntax_error(
         width = 1
         expected = set(error.allowed or ())
     elif isinstance(error, UnexpectedEOF):
-        found = "the end of the file"
+        found = "end of file"
         width = 1
         expected = set(error.expected)
     else:  # pragma: no cover - Lark raises only the three above
@@ -519,20 +520,60 @@ def _syntax_error(
             if t.name in expected and t.pattern.type == "str" and t.pattern.value.isalpha()
         ]
         suggestion = did_you_mean(str(error.token), keywords)
+    habit = None
+    if isinstance(error, UnexpectedToken) and error.token.type != "$END":
+        habit = habit_hint(source, error.token.start_pos, error.token.type, expected)
+    elif isinstance(error, UnexpectedCharacters):
+        habit = habit_hint(source, error.pos_in_stream, "CHAR", expected)
+    unclosed = unclosed_block(source, line) if "RBRACE" in expected else None
     if library and isinstance(error, UnexpectedToken) and error.token.type == "MODEL":
         hint = "a file imported with 'use' holds only 'use' lines and block definitions"
     elif suggestion:
         hint = f"did you mean '{suggestion}'?"
+    elif habit:
+        hint = habit
     elif isinstance(error, UnexpectedCharacters) and source[error.pos_in_stream] == '"':
         hint = 'a string ends with " on the same line; write \\" for a quote inside it'
-    elif "RBRACE" in expected and found == "the end of the file":
-        hint = "a block is not closed: add the missing '}'"
+    elif unclosed is not None and unclosed.ends_line:
+        _unclosed_error(unclosed, file, source, diagnostics)
+        return
+    elif "RBRACE" in expected and found == "end of file":
+        hint = "a block is not closed: add the missing '}'" + (
+            f" of '{unclosed.opener} {{' (line {unclosed.open_line})" if unclosed else ""
+        )
     elif "RBRACE" in expected:
         hint = "check that every '{' has its '}' and every layer is a name or a call"
     elif "RPAR" in expected or "COMMA" in expected:
         hint = "separate arguments with ',' and close the call with ')'"
     span = Span(file=file, line=line, column=column, end_line=line, end_column=column + width)
     diagnostics.error("E0001", message, span, hint=hint)
+
+
+def _unclosed_error(
+    unclosed: Unclosed, file: str, source: str, diagnostics: Diagnostics
+) -> None:
+    """A `{` left open, reported where its block ends by the layout, with a note on the `{`:
+    the parser itself only fails later, where the statements stop looking like layers."""
+    line_text = source.split("\n")[unclosed.ends_line - 1]
+    word = re.match(r"\S+", line_text[unclosed.ends_column - 1 :])
+    end = unclosed.ends_column + (len(word.group(0)) if word else 1)
+    span = Span(
+        file=file, line=unclosed.ends_line, column=unclosed.ends_column,
+        end_line=unclosed.ends_line, end_column=end,
+    )
+    opened = Span(
+        file=file, line=unclosed.open_line, column=unclosed.open_column,
+        end_line=unclosed.open_line, end_column=unclosed.open_column + 1,
+    )
+    block = f"'{unclosed.opener} {{'"
+    diagnostics.error(
+        "E0001",
+        f"missing '}}': the block {block} of line {unclosed.open_line} is not closed before "
+        "this line",
+        span,
+        hint=f"add '}}' after line {unclosed.last_line}, at the end of the block",
+        related=[(opened, f"the block {block} opens here")],
+    )
 
 
 def parse_value(text: str, file: str, diagnostics: Diagnostics) -> ir.Value | None:
