@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from netspec import catalogue, ir
 from netspec.catalogue.merge import MergeEntry, MergeShapeError
 from netspec.catalogue.shapes import fmt
-from netspec.diagnostics import Diagnostics, Span, did_you_mean
+from netspec.diagnostics import PYTHON_CONSTANTS, Diagnostics, Span, did_you_mean
 from netspec.parse import parse, parse_value, paused_gc
 
 _UNKNOWN_CODES = {
@@ -97,15 +97,80 @@ def _describe_value(value: Any) -> str:
     return str(value)
 
 
-def _message_for(kind: str, field: str, error: dict[str, Any]) -> str:
+def _what_a_string_is(field: str) -> str:
+    if field.endswith("activation"):
+        return "the name of an activation, such as relu"
+    if field.endswith("initializer"):
+        return "the name of an initializer, such as glorot_uniform"
+    return 'a string in double quotes, such as "data.npz"'
+
+
+# How netspec says what a value should be, by pydantic's error type: in the words of the
+# language (a whole number, true or false, a list), never pydantic's own ("a valid tuple").
+_SHOULD_BE: dict[str, str] = {
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "tuple_type": "a list, such as [3, 3]",
+    "list_type": "a list, such as [3, 3]",
+}
+
+
+def _message_for(kind: str, field: str, error: Mapping[str, Any]) -> str:
+    """A validation error in netspec's words: `Dense: units should be a whole number`."""
+    kind_of_error = str(error["type"])
+    ctx = error.get("ctx") or {}
     message = str(error["msg"])
-    if message.startswith("Input should be"):
+    if kind_of_error in _SHOULD_BE:
+        message = f"{field} should be {_SHOULD_BE[kind_of_error]}"
+    elif kind_of_error == "string_type":
+        message = f"{field} should be {_what_a_string_is(field)}"
+    elif kind_of_error == "literal_error":  # names are written bare: valid, not 'valid'
+        message = f"{field} should be " + str(ctx.get("expected", "")).replace("'", "")
+    elif kind_of_error in ("too_long", "too_short"):
+        bound = ctx.get("max_length" if kind_of_error == "too_long" else "min_length")
+        most = "at most" if kind_of_error == "too_long" else "at least"
+        actual = ctx.get("actual_length")
+        message = f"{field} takes {most} {bound} value{'' if bound == 1 else 's'}" + (
+            f", got {actual}" if actual is not None else ""
+        )
+    elif message.startswith("Input should be"):
         message = field + message[len("Input"):]
     elif message.startswith("Value error, "):
         message = f"{field}: " + message[len("Value error, "):]
     else:
         message = f"{field}: {message[0].lower()}{message[1:]}"
     return f"{kind}: {message}"
+
+
+# A data file named in quotes where a source belongs: the source that reads it.
+_SOURCE_OF_SUFFIX = {".npz": "npz", ".csv": "csv"}
+
+
+def _quoted_name_hint(family: str, value: ir.Value) -> str | None:
+    """`data = "iris"` → drop the quotes; `data = "mine.npz"` → `npz("mine.npz")`."""
+    if not (isinstance(value, ir.Literal) and isinstance(value.value, str) and value.value):
+        return None
+    text = value.value
+    suffix = Path(text).suffix.lower()
+    if family == "data" and suffix in _SOURCE_OF_SUFFIX:
+        return f'a file is read by a source: write data = {_SOURCE_OF_SUFFIX[suffix]}("{text}")'
+    name = text if catalogue.lookup(family, text) else catalogue.suggest(family, text)
+    if name:
+        setting = "data" if family == "data" else "lr_schedule"
+        return f"a name takes no quotes: write {setting} = {name}"
+    if family == "data" and not suffix:
+        return f'a folder is read by a source: write data = npy_dir("{text}") or image_folder("{text}")'
+    return None
+
+
+def _python_habit(given: Any) -> str | None:
+    """A hint for Python's spelling of a constant, which netspec writes in lower case."""
+    return PYTHON_CONSTANTS.get(given) if isinstance(given, str) else None
 
 
 @dataclass
@@ -224,9 +289,14 @@ def _validate(
         # A value already reported (a call as a value, a number that is not finite) is not
         # reported again for the placeholder that stands in for it.
         reported: set[tuple[str, Span]] = {("", d.span) for d in diagnostics}
+        # A field left out whose default comes from a given one (strides from pool_size)
+        # fails with it: one mistake, reported once, on the value written.
+        given_failed = any(e["loc"] and str(e["loc"][0]) in bound.values for e in errors.errors())
         for error in errors.errors():
             loc = error["loc"]
             field = str(loc[0]) if loc else ""
+            if given_failed and field not in bound.values and error["type"] != "missing":
+                continue
             path = field
             if isinstance(bound.values.get(field), tuple):  # point into a list the spec wrote
                 path += "".join(f"[{i}]" for i in loc[1:])
@@ -263,7 +333,8 @@ def _validate(
                 message = _message_for(what, path, error)
                 if field in bound.values:
                     message += f", got {_describe_value(given)}"
-                diagnostics.error("E0113", message, span, hint=description)
+                hint = _python_habit(given) or description
+                diagnostics.error("E0113", message, span, hint=hint)
         return None
     return params if bound.ok else None
 
@@ -1061,7 +1132,8 @@ class _Checker:
                     options = re.findall(r"'([^']*)'", str(choices))
                     suggestion = did_you_mean(values[field], options)
                     description = f"did you mean '{suggestion}'?" if suggestion else description
-                self.diagnostics.error("E0113", message, spans.get(field, span), hint=description)
+                hint = _python_habit(values.get(field)) or description
+                self.diagnostics.error("E0113", message, spans.get(field, span), hint=hint)
             return None
         return config if ok else None
 
@@ -1075,8 +1147,9 @@ class _Checker:
                 "E0113",
                 f"expected a {family} name or call here, such as {examples}",
                 value.span,
-                hint='e.g. data = digits, data = npz("file.npz", x="x", y="y")'
-                if family == "data" else "e.g. lr_schedule = step(every=10, gamma=0.5)",
+                hint=_quoted_name_hint(family, value)
+                or ('e.g. data = digits, data = npz("file.npz", x="x", y="y")'
+                    if family == "data" else "e.g. lr_schedule = step(every=10, gamma=0.5)"),
             )
             return None
         entry = _resolve(family, value, self.diagnostics)

@@ -246,6 +246,14 @@ class Diagnostics:
         return len(self._items)
 
 
+# Python's constants, which netspec spells in lower case: the hint for each.
+PYTHON_CONSTANTS: dict[str, str] = {
+    "True": "netspec writes true in lower case",
+    "False": "netspec writes false in lower case",
+    "None": "netspec writes none in lower case",
+}
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """The closest known name to a misspelt one, compared without case and underscores."""
 

@@ -364,6 +364,11 @@ class _ToSyntaxTree(Transformer):
         for item in items:
             if isinstance(item, ir.Symbol):
                 symbols.append(item)
+            elif isinstance(item, ir.Literal) and isinstance(item.value, str) and item.value:
+                self.diagnostics.error(
+                    "E0113", message, item.span,
+                    hint=f"a name takes no quotes: write {item.value}",
+                )
             else:
                 self.diagnostics.error("E0113", message, item.span, hint=hint)
         return symbols
