@@ -244,6 +244,44 @@ def test_npz_missing_or_broken_file(tmp_path: Path) -> None:
     data_error("E0402", load, f'npz("{tmp_path / "broken.npz"}")')
 
 
+# Library wording that must never reach a user: Python's errno, NumPy's pickle advice.
+_LEAKS = ("[Errno", "allow_pickle", "pickle", "could not convert", "magic string", "zip file")
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "words"),
+    [
+        ("absent.npz", None, "No such file or directory"),
+        ("folder.npz", lambda p: p.mkdir(), "is a folder"),
+        ("text.npz", lambda p: p.write_bytes(b"not an archive"), "not a NumPy .npz file"),
+        ("half.npz", "truncated", "not a NumPy .npz file"),
+        ("objects.npz", "objects", "holds Python objects"),
+    ],
+)
+def test_npz_that_cannot_be_read_says_why_in_netspec_words(
+    tmp_path: Path, name: str, make, words: str
+) -> None:
+    path = tmp_path / name
+    if make == "truncated":
+        np.savez(tmp_path / "whole.npz", x=np.zeros((10, 4)), y=np.zeros(10))
+        whole = (tmp_path / "whole.npz").read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+    elif make == "objects":
+        np.savez(path, x=np.array([{"a": 1}], dtype=object), y=np.zeros(1))
+    elif make is not None:
+        make(path)
+    error = data_error("E0402", load, f'npz("{path}")')
+    assert f"cannot read {path}" in error.message and words in error.message, error.message
+    assert not any(leak in error.message for leak in _LEAKS), error.message
+
+
+def test_csv_feature_that_is_not_a_number_names_it(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "d.csv", "a,b,t\n1,2,0\n1,x,1\n")
+    error = data_error("E0402", load, f'csv("{path}", target="t")')
+    assert error.message == f"{path}:3: column 'b' holds 'x', not a number"
+    assert not any(leak in error.message for leak in _LEAKS)
+
+
 def test_npz_malformed_arrays(tmp_path: Path) -> None:
     np.savez(tmp_path / "n.npz", x=np.ones((4, 2)), y=np.zeros(3))
     error = data_error("E0403", load, f'npz("{tmp_path / "n.npz"}")')

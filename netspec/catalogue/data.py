@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import re
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -467,14 +468,27 @@ class Npz(DataSourceEntry):
                 arrays = {name: archive[name] for name in wanted}
         except DataError:
             raise
-        except (OSError, ValueError) as error:
-            raise DataError("E0402", f"cannot read {p.path}: {error}") from error
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            from netspec.catalogue.columns import unreadable
+
+            raise DataError(
+                "E0402", f"cannot read {p.path}: {unreadable(error, '.npz')}",
+                hint='numpy.savez("file.npz", x=inputs, y=targets) writes one',
+            ) from error
         description = f"npz file {p.path}"
         if isinstance(p.x, str) and isinstance(p.y, str):
             return RawData(*_arrays(arrays[p.x], arrays[p.y]), description=description)
         xs = tuple(arrays[name] for name in _names(p.x))
         ys = tuple(arrays[name] for name in _names(p.y))
         return RawData(xs, ys, description=description)  # type: ignore[arg-type]
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _names(value: str | tuple[str, ...]) -> tuple[str, ...]:
@@ -518,7 +532,9 @@ class Csv(DataSourceEntry):
             with open(p.path, newline="", encoding="utf-8") as stream:
                 rows = list(csv.reader(stream))
         except (OSError, UnicodeDecodeError) as error:
-            raise DataError("E0402", f"cannot read {p.path}: {error}") from error
+            from netspec.catalogue.columns import unreadable
+
+            raise DataError("E0402", f"cannot read {p.path}: {unreadable(error, '.csv')}") from error
         if not rows:
             raise DataError("E0402", f"{p.path} is empty")
         header, body = rows[0], [r for r in rows[1:] if r]
@@ -537,8 +553,13 @@ class Csv(DataSourceEntry):
                 )
             try:
                 features.append([float(v) for i, v in enumerate(row) if i != column])
-            except ValueError as error:
-                raise DataError("E0402", f"{p.path}:{number}: {error}") from error
+            except ValueError:
+                name, value = next(
+                    (header[i], v) for i, v in enumerate(row) if i != column and not _number(v)
+                )
+                raise DataError(
+                    "E0402", f"{p.path}:{number}: column '{name}' holds {value!r}, not a number"
+                ) from None
             targets.append(row[column])
         try:
             values = [float(t) for t in targets]
