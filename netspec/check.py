@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from netspec import catalogue, ir
 from netspec.catalogue.merge import MergeEntry, MergeShapeError
 from netspec.catalogue.shapes import fmt
-from netspec.diagnostics import PYTHON_CONSTANTS, Diagnostics, Span, did_you_mean
+from netspec.diagnostics import PYTHON_CONSTANTS, Diagnostics, Span, closest, did_you_mean
 from netspec.parse import parse, parse_value, paused_gc
 
 _UNKNOWN_CODES = {
@@ -319,14 +319,13 @@ def _validate(
                 )
             elif error["type"] == "unknown_name":
                 ctx = error.get("ctx", {})
-                suggestion = ctx.get("suggestion")
                 family = ctx.get("family", "activation")
-                known = ", ".join(catalogue.names(family, include_aliases=False))
+                name = str(ctx.get("name"))
                 diagnostics.error(
                     _UNKNOWN_CODES[family],
-                    f"{what}: unknown {family} '{ctx.get('name')}'",
+                    f"{what}: unknown {family} '{name}'",
                     span,
-                    hint=f"did you mean '{suggestion}'?" if suggestion else f"known: {known}",
+                    hint=_python_habit(name) or unknown_hint(family, name),
                 )
             else:
                 given = bound.values.get(field)
@@ -365,17 +364,40 @@ def _trainable(call: ir.Call, diagnostics: Diagnostics) -> tuple[ir.Call, bool |
     return rest, None
 
 
+def unknown_hint(family: str, name: str) -> str:
+    """What to write instead of an unknown name: the one it is a typo of, else the few
+    closest (all of a short list); for a layer named after an activation, `Activation(…)`."""
+    suggestion = catalogue.suggest(family, name)
+    if suggestion:
+        entry = catalogue.lookup(family, suggestion)
+        return f"did you mean '{entry.kind if entry else suggestion}'?"
+    spelled = name.lower().replace("_", "")  # ReLU, LeakyReLU: PyTorch's activation modules
+    act = next(
+        (a for a in catalogue.names("activation") if a.replace("_", "") == spelled), None
+    )
+    if family == "layer" and act is not None:
+        return f"{act} is an activation: write Activation({act}), or activation={act} on a layer"
+    known = catalogue.names(family, include_aliases=False)
+    what = _FAMILY_WORDS.get(family, family)
+    if len(known) <= 8:
+        return f"known {what}s: {', '.join(known)}"
+    kinds: list[str] = []  # by the closest of each entry's names, aliases included
+    for alike in closest(name, catalogue.names(family), n=len(catalogue.names(family))):
+        entry = catalogue.lookup(family, alike)
+        if entry is not None and entry.kind not in kinds:
+            kinds.append(entry.kind)
+    return f"the closest {what}s: {', '.join(kinds[:3])}"
+
+
 def _resolve(family: str, call: ir.Call, diagnostics: Diagnostics) -> type[catalogue.Entry] | None:
     entry = catalogue.lookup(family, call.name)
     if entry is None:
-        suggestion = catalogue.suggest(family, call.name)
-        known = ", ".join(catalogue.names(family, include_aliases=False))
         what = _FAMILY_WORDS.get(family, family)
         diagnostics.error(
             _UNKNOWN_CODES[family],
             f"unknown {what} '{call.name}'",
             call.name_span,
-            hint=f"did you mean '{suggestion}'?" if suggestion else f"known {what}s: {known}",
+            hint=unknown_hint(family, call.name),
         )
     return entry
 

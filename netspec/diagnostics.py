@@ -267,6 +267,21 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     return by_norm[close[0]] if close else None
 
 
+def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The `n` choices most like `name`, most alike first, however far (for a hint that
+    names a few instead of all): compared without case and underscores, a choice that
+    contains the name (or is contained in it) before the others."""
+
+    def norm(s: str) -> str:
+        return s.lower().replace("_", "")
+
+    def likeness(choice: str) -> tuple[bool, float]:
+        a, b = norm(name), norm(choice)
+        return (a in b or b in a), difflib.SequenceMatcher(None, a, b).ratio()
+
+    return sorted(choices, key=likeness, reverse=True)[:n]
+
+
 def _excerpt(span: Span, source: str | None) -> list[str]:
     """The source line of a span and a caret under it; nothing without the source."""
     if source is None:
