@@ -9,8 +9,6 @@ a caret under the offending text, and a hint.
 from __future__ import annotations
 
 import contextlib
-import difflib
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import Enum
 
@@ -20,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 class Span(BaseModel):
     """A half-open region of a source file; lines and columns count from 1."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     file: str
     line: int
@@ -36,7 +34,7 @@ class Related(BaseModel):
     """Another place a diagnostic involves, shown as a `note:` under it: where each operand
     of a bad merge is made, the use site of the block a statement came from."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     span: Span
     message: str
@@ -135,7 +133,7 @@ CODES: dict[str, str] = {
 class Diagnostic(BaseModel):
     """One problem found in a spec, with where it is and what to do about it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     code: str
     severity: Severity
@@ -257,6 +255,8 @@ PYTHON_CONSTANTS: dict[str, str] = {
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """The closest known name to a misspelt one, compared without case and underscores."""
 
+    import difflib  # only for a mistake
+
     def norm(s: str) -> str:
         return s.lower().replace("_", "")
 
@@ -271,6 +271,8 @@ def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
     """The `n` choices most like `name`, most alike first, however far (for a hint that
     names a few instead of all): compared without case and underscores, a choice that
     contains the name (or is contained in it) before the others."""
+
+    import difflib
 
     def norm(s: str) -> str:
         return s.lower().replace("_", "")
@@ -324,4 +326,6 @@ def render_text(diagnostic: Diagnostic, source: str | Mapping[str, str] | None) 
 
 
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+    import json
+
     return json.dumps([d.to_json() for d in diagnostics], indent=2)
