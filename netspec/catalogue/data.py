@@ -8,10 +8,8 @@ from a seeded generator. Heavy imports happen inside `load` only.
 
 from __future__ import annotations
 
-import gzip
 import re
 import struct
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -300,6 +298,8 @@ class Customers(DataSourceEntry):
 
 
 def _open(path: Path):
+    import gzip
+
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
@@ -444,6 +444,8 @@ class Npz(DataSourceEntry):
     summary = "a NumPy .npz file with an inputs array and a targets array (or one per input/output)"
 
     def load(self, p: NpzParams, seed: int) -> RawData:
+        import zipfile
+
         import numpy as np
 
         wanted = [*_names(p.x), *_names(p.y)]
