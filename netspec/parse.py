@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import lark
 from lark import Lark, Token, Transformer, v_args
@@ -24,9 +24,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from netspec import ir
 from netspec.diagnostics import Diagnostics, Span, did_you_mean
-
-if TYPE_CHECKING:
-    from netspec.syntax_hints import Unclosed
+from netspec.syntax_hints import Unclosed, habit_hint, unclosed_block
 
 _INT = re.compile(r"[+-]?\d+")
 
@@ -112,13 +110,7 @@ def _expected_words(expected: set[str]) -> str:
 
 
 class _ToSyntaxTree(Transformer):
-    """Builds `ir` syntax nodes; every method receives Lark's position metadata.
-
-    Nodes are made with `model_construct`: what Lark hands over is already typed (tokens,
-    positions, nodes made here), and validating it again built a pydantic schema per kind
-    of node on every start (about a third of the first parse); tests/test_parse_nodes.py
-    checks that every node made here validates as its model.
-    """
+    """Builds `ir` syntax nodes; every method receives Lark's position metadata."""
 
     def __init__(self, file: str, diagnostics: Diagnostics) -> None:
         # No callback takes a bare token, so skip visiting tokens (each visit is a failed lookup).
@@ -128,7 +120,7 @@ class _ToSyntaxTree(Transformer):
 
     # -- spans
     def _meta_span(self, meta: Any) -> Span:
-        return Span.model_construct(
+        return Span(
             file=self.file,
             line=meta.line,
             column=meta.column,
@@ -137,7 +129,7 @@ class _ToSyntaxTree(Transformer):
         )
 
     def _token_span(self, token: Token) -> Span:
-        return Span.model_construct(
+        return Span(
             file=self.file,
             line=token.line,
             column=token.column,
@@ -164,7 +156,7 @@ class _ToSyntaxTree(Transformer):
                 hint="write a finite number, such as 1e-3 or 1000000",
             )
             value = 0
-        return ir.Literal.model_construct(value=value, span=self._meta_span(meta))
+        return ir.Literal(value=value, span=self._meta_span(meta))
 
     @v_args(meta=True)
     def string(self, meta: Any, children: list[Token]) -> ir.Literal:
@@ -179,37 +171,37 @@ class _ToSyntaxTree(Transformer):
                 hint='use \\" for a quote, \\\\ for a backslash, \\n for a newline',
             )
             value = ""
-        return ir.Literal.model_construct(value=value, span=self._meta_span(meta))
+        return ir.Literal(value=value, span=self._meta_span(meta))
 
     @v_args(meta=True)
     def true(self, meta: Any, children: list[Token]) -> ir.Literal:
-        return ir.Literal.model_construct(value=True, span=self._meta_span(meta))
+        return ir.Literal(value=True, span=self._meta_span(meta))
 
     @v_args(meta=True)
     def false(self, meta: Any, children: list[Token]) -> ir.Literal:
-        return ir.Literal.model_construct(value=False, span=self._meta_span(meta))
+        return ir.Literal(value=False, span=self._meta_span(meta))
 
     @v_args(meta=True)
     def none(self, meta: Any, children: list[Token]) -> ir.Literal:
-        return ir.Literal.model_construct(value=None, span=self._meta_span(meta))
+        return ir.Literal(value=None, span=self._meta_span(meta))
 
     @v_args(meta=True)
     def symbol(self, meta: Any, children: list[Token]) -> ir.Symbol:
-        return ir.Symbol.model_construct(name=str(children[0]), span=self._meta_span(meta))
+        return ir.Symbol(name=str(children[0]), span=self._meta_span(meta))
 
     @v_args(meta=True)
     def list(self, meta: Any, children: list[Any]) -> ir.ListValue:
         items = [c for c in children if c is not None and not isinstance(c, Token)]
-        return ir.ListValue.model_construct(items=items, span=self._meta_span(meta))
+        return ir.ListValue(items=items, span=self._meta_span(meta))
 
     @v_args(meta=True)
     def arg(self, meta: Any, children: list[Any]) -> ir.Arg:
-        return ir.Arg.model_construct(value=children[0], span=children[0].span)
+        return ir.Arg(value=children[0], span=children[0].span)
 
     @v_args(meta=True)
     def kwarg(self, meta: Any, children: list[Any]) -> ir.Arg:
         keyword, value = children
-        return ir.Arg.model_construct(
+        return ir.Arg(
             keyword=str(keyword),
             keyword_span=self._token_span(keyword),
             value=value,
@@ -219,7 +211,7 @@ class _ToSyntaxTree(Transformer):
     @v_args(meta=True)
     def call(self, meta: Any, children: list[Any]) -> ir.Call:
         name, *args = children
-        return ir.Call.model_construct(
+        return ir.Call(
             name=str(name),
             name_span=self._token_span(name),
             args=[a for a in args if a is not None],
@@ -229,17 +221,17 @@ class _ToSyntaxTree(Transformer):
     # -- statements
     @v_args(meta=True)
     def layer(self, meta: Any, children: list[Any]) -> ir.LayerStmt:
-        return ir.LayerStmt.model_construct(call=children[0], span=self._meta_span(meta))
+        return ir.LayerStmt(call=children[0], span=self._meta_span(meta))
 
     @v_args(meta=True)
     def applied_layer(self, meta: Any, children: list[Any]) -> ir.LayerStmt:
         call, inputs = children
-        return ir.LayerStmt.model_construct(call=call, inputs=inputs, span=self._meta_span(meta))
+        return ir.LayerStmt(call=call, inputs=inputs, span=self._meta_span(meta))
 
     @v_args(meta=True)
     def named_layer(self, meta: Any, children: list[Any]) -> ir.LayerStmt:
         name, call = children
-        return ir.LayerStmt.model_construct(
+        return ir.LayerStmt(
             name=str(name), name_span=self._token_span(name), call=call,
             span=self._meta_span(meta),
         )
@@ -247,7 +239,7 @@ class _ToSyntaxTree(Transformer):
     @v_args(meta=True)
     def named_applied_layer(self, meta: Any, children: list[Any]) -> ir.LayerStmt:
         name, call, inputs = children
-        return ir.LayerStmt.model_construct(
+        return ir.LayerStmt(
             name=str(name), name_span=self._token_span(name), call=call, inputs=inputs,
             span=self._meta_span(meta),
         )
@@ -258,7 +250,7 @@ class _ToSyntaxTree(Transformer):
     @v_args(meta=True)
     def setting(self, meta: Any, children: list[Any]) -> ir.Setting:
         key, value = children
-        return ir.Setting.model_construct(
+        return ir.Setting(
             key=str(key), key_span=self._token_span(key), value=value,
             span=self._meta_span(meta),
         )
@@ -267,7 +259,7 @@ class _ToSyntaxTree(Transformer):
     @v_args(meta=True)
     def input(self, meta: Any, children: list[Any]) -> tuple[str, Span, dict[str, Any]]:
         _keyword, name, shape = children
-        statement = ir.InputStmt.model_construct(
+        statement = ir.InputStmt(
             name=None if name is None else str(name),
             name_span=None if name is None else self._token_span(name),
             shape=shape,
@@ -299,7 +291,7 @@ class _ToSyntaxTree(Transformer):
         for setting in self._settings(children):
             value = setting.value
             if isinstance(value, ir.Symbol):
-                value = ir.Call.model_construct(name=value.name, name_span=value.span, span=value.span)
+                value = ir.Call(name=value.name, name_span=value.span, span=value.span)
             if not isinstance(value, ir.Call):
                 self.diagnostics.error(
                     "E0113", "a loss is a name or a call such as huber(delta=1.0)", value.span,
@@ -307,7 +299,7 @@ class _ToSyntaxTree(Transformer):
                 )
                 continue
             losses.append(
-                ir.OutputLoss.model_construct(
+                ir.OutputLoss(
                     output=setting.key, output_span=setting.key_span, call=value,
                     span=setting.span,
                 )
@@ -318,7 +310,7 @@ class _ToSyntaxTree(Transformer):
     @v_args(meta=True)
     def loss_weights(self, meta: Any, children: list[Any]) -> tuple[str, Span, dict[str, Any]]:
         weights = [
-            ir.OutputWeight.model_construct(
+            ir.OutputWeight(
                 output=s.key, output_span=s.key_span, value=s.value, span=s.span
             )
             for s in self._settings(children)
@@ -350,7 +342,7 @@ class _ToSyntaxTree(Transformer):
                 "write metrics { output_name = [accuracy] }",
             )
             per_output.append(
-                ir.OutputMetrics.model_construct(
+                ir.OutputMetrics(
                     output=setting.key, output_span=setting.key_span, metrics=symbols,
                     span=setting.span,
                 )
@@ -401,7 +393,7 @@ class _ToSyntaxTree(Transformer):
                 continue
             seen[keyword] = span
             fields.update(payload)
-        return ir.SpecFile.model_construct(
+        return ir.SpecFile(
             model_name=str(name), name_span=self._token_span(name),
             span=self._meta_span(meta), **fields,
         )
@@ -410,17 +402,17 @@ class _ToSyntaxTree(Transformer):
     @v_args(meta=True)
     def binary(self, meta: Any, children: list[Any]) -> ir.BinaryOp:
         left, op, right = children
-        return ir.BinaryOp.model_construct(op=str(op), left=left, right=right, span=self._meta_span(meta))
+        return ir.BinaryOp(op=str(op), left=left, right=right, span=self._meta_span(meta))
 
     @v_args(meta=True)
     def unary(self, meta: Any, children: list[Any]) -> ir.UnaryOp:
         op, operand = children
-        return ir.UnaryOp.model_construct(op=str(op), operand=operand, span=self._meta_span(meta))
+        return ir.UnaryOp(op=str(op), operand=operand, span=self._meta_span(meta))
 
     @v_args(meta=True)
     def repeat(self, meta: Any, children: list[Any]) -> ir.RepeatStmt:
         _keyword, count, *body = children
-        return ir.RepeatStmt.model_construct(count=count, body=body, span=self._meta_span(meta))
+        return ir.RepeatStmt(count=count, body=body, span=self._meta_span(meta))
 
     @v_args(meta=True)
     def if_statement(self, meta: Any, children: list[Any]) -> ir.IfStmt:
@@ -428,7 +420,7 @@ class _ToSyntaxTree(Transformer):
         otherwise = rest[1] if rest else []
         if isinstance(otherwise, ir.IfStmt):  # `else if …`
             otherwise = [otherwise]
-        return ir.IfStmt.model_construct(
+        return ir.IfStmt(
             condition=condition, then=then, otherwise=otherwise, span=self._meta_span(meta)
         )
 
@@ -438,12 +430,12 @@ class _ToSyntaxTree(Transformer):
     @v_args(meta=True)
     def use(self, meta: Any, children: list[Any]) -> ir.Use:
         path = self.string(meta, [children[1]])
-        return ir.Use.model_construct(path=str(path.value), span=self._token_span(children[1]))
+        return ir.Use(path=str(path.value), span=self._token_span(children[1]))
 
     @v_args(meta=True)
     def param(self, meta: Any, children: list[Any]) -> ir.Param:
         name, *default = children
-        return ir.Param.model_construct(
+        return ir.Param(
             name=str(name), default=default[0] if default else None, span=self._token_span(name)
         )
 
@@ -458,7 +450,7 @@ class _ToSyntaxTree(Transformer):
         _keyword, name, *rest = children
         parts = dict(c for c in rest if isinstance(c, tuple))
         body = [c for c in rest if isinstance(c, ir.LayerStmt | ir.RepeatStmt | ir.IfStmt)]
-        return ir.BlockDef.model_construct(
+        return ir.BlockDef(
             name=str(name), name_span=self._token_span(name), params=parts.get("params", []),
             inputs=parts.get("inputs"), body=body, span=self._meta_span(meta),
         )
@@ -477,9 +469,9 @@ class _ToSyntaxTree(Transformer):
         span = (
             self._meta_span(meta)
             if children
-            else Span.model_construct(file=self.file, line=1, column=1, end_line=1, end_column=1)
+            else Span(file=self.file, line=1, column=1, end_line=1, end_column=1)
         )
-        return ir.Library.model_construct(
+        return ir.Library(
             uses=[c for c in children if isinstance(c, ir.Use)],
             blocks=[c for c in children if isinstance(c, ir.BlockDef)],
             span=span,
@@ -533,8 +525,6 @@ def _syntax_error(
             if t.name in expected and t.pattern.type == "str" and t.pattern.value.isalpha()
         ]
         suggestion = did_you_mean(str(error.token), keywords)
-    from netspec.syntax_hints import habit_hint, unclosed_block  # only for a mistake
-
     habit = None
     if isinstance(error, UnexpectedToken) and error.token.type != "$END":
         habit = habit_hint(source, error.token.start_pos, error.token.type, expected)
