@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lark
 from lark import Lark, Token, Transformer, v_args
@@ -24,7 +24,9 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from netspec import ir
 from netspec.diagnostics import Diagnostics, Span, did_you_mean
-from netspec.syntax_hints import Unclosed, habit_hint, unclosed_block
+
+if TYPE_CHECKING:
+    from netspec.syntax_hints import Unclosed
 
 _INT = re.compile(r"[+-]?\d+")
 
@@ -525,6 +527,8 @@ def _syntax_error(
             if t.name in expected and t.pattern.type == "str" and t.pattern.value.isalpha()
         ]
         suggestion = did_you_mean(str(error.token), keywords)
+    from netspec.syntax_hints import habit_hint, unclosed_block  # only for a mistake
+
     habit = None
     if isinstance(error, UnexpectedToken) and error.token.type != "$END":
         habit = habit_hint(source, error.token.start_pos, error.token.type, expected)
