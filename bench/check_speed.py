@@ -10,10 +10,15 @@ them to a temporary folder and, best of 3 runs each, times:
              its wall time, and its CPU time (user + system), which other load hardly moves.
 
 The in-process runs come after one warm-up parse, so Lark's parser construction (a one-off
-per process) is not charged to the first size; the subprocess column includes it. It also
-times `netspec --help` and a bare interpreter start, and prints the load average.
+per process) is not charged to the first size; the subprocess column includes it.
+
+Start-up, best of --startup-repeat runs each (default 15): `netspec check` of the seed spec
+specs/mnist_cnn.net, `netspec --help` and a bare `python -c pass`, as wall and CPU seconds
+and as a ratio to `python -c pass`, the figure that survives a noisy machine; with the
+targets (check <= 0.3 s, --help <= 0.2 s). It prints the load average before and after.
 
 Run:  .venv/bin/python bench/check_speed.py [--sizes 10 100 1000 10000] [--repeat 3]
+      .venv/bin/python bench/check_speed.py --startup-only     # start-up figures alone
 """
 
 from __future__ import annotations
@@ -70,12 +75,18 @@ def _load_average() -> str:
         return "unknown"
 
 
+SEED_SPEC = Path(__file__).resolve().parent.parent / "specs" / "mnist_cnn.net"
+TARGETS = {"check": 0.3, "help": 0.2}  # seconds, wall, on the 2-core development machine
+
+
 def netspec_command() -> list[str]:
-    """The console script next to this interpreter, else `python -m netspec.cli`."""
+    """The console script next to this interpreter when it runs `netspec.entry` (the entry
+    point since the fast `check`; an install older than that runs typer for everything),
+    else `python -m netspec`, which does."""
     script = Path(sys.executable).with_name("netspec")
-    if script.exists():
+    if script.exists() and "netspec.entry" in script.read_text(errors="replace"):
         return [str(script)]
-    return [sys.executable, "-m", "netspec.cli"]
+    return [sys.executable, "-m", "netspec"]
 
 
 def time_parse_check(source: str, file: str, repeat: int) -> tuple[float, float]:
@@ -117,11 +128,44 @@ def time_command(args: list[str], repeat: int) -> tuple[float, float]:
     return best_wall, best_cpu
 
 
+def startup(command: list[str], repeat: int) -> None:
+    """Start-up figures: the seed spec's check, --help and a bare interpreter, best of
+    `repeat`, in seconds and as multiples of `python -c pass`."""
+    figures = {
+        "check": time_command([*command, "check", str(SEED_SPEC)], repeat),
+        "help": time_command([*command, "--help"], repeat),
+        "python -c pass": time_command([sys.executable, "-c", "pass"], repeat),
+    }
+    bare_wall, bare_cpu = figures["python -c pass"]
+    print(f"start-up, best of {repeat}: {' '.join(command)} check specs/mnist_cnn.net | --help")
+    print(f"{'':16} | {'wall s':>7} | {'cpu s':>7} | {'wall / pass':>11} | {'cpu / pass':>10} | target")
+    for name, (wall, cpu) in figures.items():
+        target = TARGETS.get(name)
+        verdict = (
+            f"<= {target} s: {'yes' if wall <= target else 'NO'}" if target is not None else ""
+        )
+        print(
+            f"{name:16} | {wall:>7.3f} | {cpu:>7.3f} | {wall / bare_wall:>10.1f}x | "
+            f"{cpu / bare_cpu:>9.1f}x | {verdict}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the best counts")
+    parser.add_argument(
+        "--startup-repeat", type=int, default=15, help="runs per start-up figure; the best counts"
+    )
+    parser.add_argument(
+        "--startup-only", action="store_true", help="only the start-up figures, no sizes"
+    )
     args = parser.parse_args()
+    if args.startup_only:
+        print(f"load average before: {_load_average()} (figures taken under load > ~0.3 are noisy)")
+        startup(netspec_command(), args.startup_repeat)
+        print(f"load average after: {_load_average()}")
+        return
 
     command = netspec_command()
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPU(s); best of {args.repeat}")
@@ -176,10 +220,8 @@ def main() -> None:
         verdict = "yes" if t < 1.0 else "NO"
         print(f"`netspec check` on 1,000 layers under 1 s: {verdict} ({t:.3f} s)")
 
-    help_wall, help_cpu = time_command([*command, "--help"], args.repeat)
-    print(f"`netspec --help`: {help_wall:.3f} s (cpu {help_cpu:.3f} s)")
-    python_wall, python_cpu = time_command([sys.executable, "-c", "pass"], args.repeat)
-    print(f"bare interpreter start (python -c pass): {python_wall:.3f} s (cpu {python_cpu:.3f} s)")
+    print()
+    startup(command, args.startup_repeat)
     print(f"load average after: {_load_average()}")
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from netspec import catalogue, ir
-from netspec.diagnostics import Diagnostics, Related, Span, did_you_mean
+from netspec.diagnostics import PYTHON_CONSTANTS, Diagnostics, Related, Span, did_you_mean
 from netspec.parse import parse_library
 
 # Arguments a use site may give any block, on top of its own parameters.
@@ -211,14 +211,16 @@ class Evaluator:
     def _undefined(self, symbol: ir.Symbol) -> None:
         suggestion = did_you_mean(symbol.name, self.env)
         known = ", ".join(self.env)
+        otherwise = (
+            f"did you mean '{suggestion}'?" if suggestion
+            else f"names defined here: {known}" if known
+            else "arithmetic outside a block takes numbers only"
+        )
         self.diagnostics.error(
             "E0169",
             f"'{symbol.name}' is not defined here",
             symbol.span,
-            hint=f"did you mean '{suggestion}'?"
-            if suggestion
-            else (f"names defined here: {known}" if known else "arithmetic outside a block "
-                  "takes numbers only"),
+            hint=PYTHON_CONSTANTS.get(symbol.name, otherwise),
         )
         raise _Failed(symbol.span)
 
@@ -459,7 +461,8 @@ def check_definition(block: ir.BlockDef, diagnostics: Diagnostics) -> bool:
                 "E0169",
                 f"'{symbol.name}' is not a parameter of block '{block.name}'",
                 symbol.span,
-                hint=f"did you mean '{suggestion}'?" if suggestion
+                hint=PYTHON_CONSTANTS[symbol.name] if symbol.name in PYTHON_CONSTANTS
+                else f"did you mean '{suggestion}'?" if suggestion
                 else "a condition reads the block's parameters: "
                 + (", ".join(p.name for p in block.params) or "none")
                 + '; write a string in quotes to compare with a name ("relu")',
@@ -855,6 +858,7 @@ class Expander:
         given: dict[str, ir.Value] = {}
         trainable: ir.Arg | None = None
         ok = True
+        misspelt: set[str] = set()  # parameters a misspelt keyword was taken for: not missing
         positional = 0
         for arg in call.args:
             if arg.keyword is None:
@@ -891,6 +895,7 @@ class Expander:
                         if suggestion
                         else "parameters: " + (", ".join(order) or "none"),
                     )
+                    misspelt.add(suggestion or "")
                     ok = False
                     continue
             if name in given:
@@ -920,7 +925,7 @@ class Expander:
                         )
                     except _Failed:
                         ok = False
-            else:
+            elif param.name not in misspelt:
                 missing.append(param.name)
         if missing:
             names = ", ".join(f"'{m}'" for m in missing)

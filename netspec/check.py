@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from netspec import catalogue, ir
 from netspec.catalogue.merge import MergeEntry, MergeShapeError
 from netspec.catalogue.shapes import fmt
-from netspec.diagnostics import Diagnostics, Span, did_you_mean
+from netspec.diagnostics import PYTHON_CONSTANTS, Diagnostics, Span, closest, did_you_mean
 from netspec.parse import parse, parse_value, paused_gc
 
 _UNKNOWN_CODES = {
@@ -97,9 +97,48 @@ def _describe_value(value: Any) -> str:
     return str(value)
 
 
-def _message_for(kind: str, field: str, error: dict[str, Any]) -> str:
+def _what_a_string_is(field: str) -> str:
+    if field.endswith("activation"):
+        return "the name of an activation, such as relu"
+    if field.endswith("initializer"):
+        return "the name of an initializer, such as glorot_uniform"
+    return 'a string in double quotes, such as "data.npz"'
+
+
+# How netspec says what a value should be, by pydantic's error type: in the words of the
+# language (a whole number, true or false, a list), never pydantic's own ("a valid tuple").
+_SHOULD_BE: dict[str, str] = {
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "tuple_type": "a list, such as [3, 3]",
+    "list_type": "a list, such as [3, 3]",
+}
+
+
+def _message_for(kind: str, field: str, error: Mapping[str, Any]) -> str:
+    """A validation error in netspec's words: `Dense: units should be a whole number`."""
+    kind_of_error = str(error["type"])
+    ctx = error.get("ctx") or {}
     message = str(error["msg"])
-    if message.startswith("Input should be"):
+    if kind_of_error in _SHOULD_BE:
+        message = f"{field} should be {_SHOULD_BE[kind_of_error]}"
+    elif kind_of_error == "string_type":
+        message = f"{field} should be {_what_a_string_is(field)}"
+    elif kind_of_error == "literal_error":  # names are written bare: valid, not 'valid'
+        message = f"{field} should be " + str(ctx.get("expected", "")).replace("'", "")
+    elif kind_of_error in ("too_long", "too_short"):
+        bound = ctx.get("max_length" if kind_of_error == "too_long" else "min_length")
+        most = "at most" if kind_of_error == "too_long" else "at least"
+        actual = ctx.get("actual_length")
+        message = f"{field} takes {most} {bound} value{'' if bound == 1 else 's'}" + (
+            f", got {actual}" if actual is not None else ""
+        )
+    elif message.startswith("Input should be"):
         message = field + message[len("Input"):]
     elif message.startswith("Value error, "):
         message = f"{field}: " + message[len("Value error, "):]
@@ -108,11 +147,40 @@ def _message_for(kind: str, field: str, error: dict[str, Any]) -> str:
     return f"{kind}: {message}"
 
 
+# A data file named in quotes where a source belongs: the source that reads it.
+_SOURCE_OF_SUFFIX = {".npz": "npz", ".csv": "csv"}
+
+
+def _quoted_name_hint(family: str, value: ir.Value) -> str | None:
+    """`data = "iris"` → drop the quotes; `data = "mine.npz"` → `npz("mine.npz")`."""
+    if not (isinstance(value, ir.Literal) and isinstance(value.value, str) and value.value):
+        return None
+    text = value.value
+    suffix = Path(text).suffix.lower()
+    if family == "data" and suffix in _SOURCE_OF_SUFFIX:
+        return f'a file is read by a source: write data = {_SOURCE_OF_SUFFIX[suffix]}("{text}")'
+    name = text if catalogue.lookup(family, text) else catalogue.suggest(family, text)
+    if name:
+        setting = "data" if family == "data" else "lr_schedule"
+        return f"a name takes no quotes: write {setting} = {name}"
+    if family == "data" and not suffix:
+        return f'a folder is read by a source: write data = npy_dir("{text}") or image_folder("{text}")'
+    return None
+
+
+def _python_habit(given: Any) -> str | None:
+    """A hint for Python's spelling of a constant, which netspec writes in lower case."""
+    return PYTHON_CONSTANTS.get(given) if isinstance(given, str) else None
+
+
 @dataclass
 class _Bound:
     values: dict[str, Any]
     spans: dict[str, Span]
     ok: bool
+    # Fields a misspelt keyword was taken for (`untis` → units): already reported, so not
+    # reported missing too.
+    misspelt: set[str]
 
 
 def _bind(
@@ -127,6 +195,7 @@ def _bind(
     values: dict[str, Any] = {}
     spans: dict[str, Span] = {}
     ok = True
+    misspelt: set[str] = set()
     positional_seen = 0
     for arg in call.args:
         if arg.keyword is None:
@@ -164,6 +233,8 @@ def _bind(
                     field_span,
                     hint=f"did you mean '{suggestion}'?" if suggestion else f"parameters: {known}",
                 )
+                if suggestion:
+                    misspelt.add(entry.arg_aliases.get(suggestion, suggestion))
                 ok = False
                 continue
         if field in values:
@@ -181,7 +252,7 @@ def _bind(
             ok &= plain_ok
         values[field] = value
         spans[field] = arg.span
-    return _Bound(values, spans, ok)
+    return _Bound(values, spans, ok, misspelt)
 
 
 def _layer_value(
@@ -218,9 +289,14 @@ def _validate(
         # A value already reported (a call as a value, a number that is not finite) is not
         # reported again for the placeholder that stands in for it.
         reported: set[tuple[str, Span]] = {("", d.span) for d in diagnostics}
+        # A field left out whose default comes from a given one (strides from pool_size)
+        # fails with it: one mistake, reported once, on the value written.
+        given_failed = any(e["loc"] and str(e["loc"][0]) in bound.values for e in errors.errors())
         for error in errors.errors():
             loc = error["loc"]
             field = str(loc[0]) if loc else ""
+            if given_failed and field not in bound.values and error["type"] != "missing":
+                continue
             path = field
             if isinstance(bound.values.get(field), tuple):  # point into a list the spec wrote
                 path += "".join(f"[{i}]" for i in loc[1:])
@@ -233,6 +309,8 @@ def _validate(
             reported.add((field, span))
             description = entry.Params.model_fields[field].description if field else None
             if error["type"] == "missing":
+                if field in bound.misspelt:
+                    continue  # `Dense(untis=64)`: one mistake, reported as the misspelling
                 diagnostics.error(
                     "E0110",
                     f"{what} is missing its required argument '{field}'",
@@ -241,21 +319,21 @@ def _validate(
                 )
             elif error["type"] == "unknown_name":
                 ctx = error.get("ctx", {})
-                suggestion = ctx.get("suggestion")
                 family = ctx.get("family", "activation")
-                known = ", ".join(catalogue.names(family, include_aliases=False))
+                name = str(ctx.get("name"))
                 diagnostics.error(
                     _UNKNOWN_CODES[family],
-                    f"{what}: unknown {family} '{ctx.get('name')}'",
+                    f"{what}: unknown {family} '{name}'",
                     span,
-                    hint=f"did you mean '{suggestion}'?" if suggestion else f"known: {known}",
+                    hint=_python_habit(name) or unknown_hint(family, name),
                 )
             else:
                 given = bound.values.get(field)
                 message = _message_for(what, path, error)
                 if field in bound.values:
                     message += f", got {_describe_value(given)}"
-                diagnostics.error("E0113", message, span, hint=description)
+                hint = _python_habit(given) or description
+                diagnostics.error("E0113", message, span, hint=hint)
         return None
     return params if bound.ok else None
 
@@ -286,17 +364,40 @@ def _trainable(call: ir.Call, diagnostics: Diagnostics) -> tuple[ir.Call, bool |
     return rest, None
 
 
+def unknown_hint(family: str, name: str) -> str:
+    """What to write instead of an unknown name: the one it is a typo of, else the few
+    closest (all of a short list); for a layer named after an activation, `Activation(…)`."""
+    suggestion = catalogue.suggest(family, name)
+    if suggestion:
+        entry = catalogue.lookup(family, suggestion)
+        return f"did you mean '{entry.kind if entry else suggestion}'?"
+    spelled = name.lower().replace("_", "")  # ReLU, LeakyReLU: PyTorch's activation modules
+    act = next(
+        (a for a in catalogue.names("activation") if a.replace("_", "") == spelled), None
+    )
+    if family == "layer" and act is not None:
+        return f"{act} is an activation: write Activation({act}), or activation={act} on a layer"
+    known = catalogue.names(family, include_aliases=False)
+    what = _FAMILY_WORDS.get(family, family)
+    if len(known) <= 8:
+        return f"known {what}s: {', '.join(known)}"
+    kinds: list[str] = []  # by the closest of each entry's names, aliases included
+    for alike in closest(name, catalogue.names(family), n=len(catalogue.names(family))):
+        entry = catalogue.lookup(family, alike)
+        if entry is not None and entry.kind not in kinds:
+            kinds.append(entry.kind)
+    return f"the closest {what}s: {', '.join(kinds[:3])}"
+
+
 def _resolve(family: str, call: ir.Call, diagnostics: Diagnostics) -> type[catalogue.Entry] | None:
     entry = catalogue.lookup(family, call.name)
     if entry is None:
-        suggestion = catalogue.suggest(family, call.name)
-        known = ", ".join(catalogue.names(family, include_aliases=False))
         what = _FAMILY_WORDS.get(family, family)
         diagnostics.error(
             _UNKNOWN_CODES[family],
             f"unknown {what} '{call.name}'",
             call.name_span,
-            hint=f"did you mean '{suggestion}'?" if suggestion else f"known {what}s: {known}",
+            hint=unknown_hint(family, call.name),
         )
     return entry
 
@@ -1053,7 +1154,8 @@ class _Checker:
                     options = re.findall(r"'([^']*)'", str(choices))
                     suggestion = did_you_mean(values[field], options)
                     description = f"did you mean '{suggestion}'?" if suggestion else description
-                self.diagnostics.error("E0113", message, spans.get(field, span), hint=description)
+                hint = _python_habit(values.get(field)) or description
+                self.diagnostics.error("E0113", message, spans.get(field, span), hint=hint)
             return None
         return config if ok else None
 
@@ -1067,8 +1169,9 @@ class _Checker:
                 "E0113",
                 f"expected a {family} name or call here, such as {examples}",
                 value.span,
-                hint='e.g. data = digits, data = npz("file.npz", x="x", y="y")'
-                if family == "data" else "e.g. lr_schedule = step(every=10, gamma=0.5)",
+                hint=_quoted_name_hint(family, value)
+                or ('e.g. data = digits, data = npz("file.npz", x="x", y="y")'
+                    if family == "data" else "e.g. lr_schedule = step(every=10, gamma=0.5)"),
             )
             return None
         entry = _resolve(family, value, self.diagnostics)

@@ -70,16 +70,9 @@ def main_options(
 
 def _report(diagnostics: Diagnostics, source: str | dict[str, str] | None) -> None:
     """Diagnostics to stderr; `source` is the spec's text, or texts by file name."""
-    from netspec.diagnostics import render_text
+    from netspec.check_command import report
 
-    for diagnostic in diagnostics:
-        style = "red" if diagnostic.severity.value == "error" else "yellow"
-        text_of = source.get(diagnostic.span.file) if isinstance(source, dict) else source
-        text = render_text(diagnostic, text_of)
-        head, _, rest = text.partition("\n")
-        stderr.print(head, style=f"bold {style}", markup=False)
-        if rest:
-            stderr.print(rest, markup=False)
+    report(diagnostics, source)
 
 
 def _load(
@@ -106,24 +99,9 @@ def _load(
 
 def _exit_status(diagnostics: Diagnostics) -> int:
     """2 when the spec file could not be read (a usage error), else 1."""
-    return 2 if any(d.code == "E0002" for d in diagnostics) else 1
+    from netspec.check_command import exit_status
 
-
-def _flow(model: ir.Model) -> str:
-    """A chain on one line (input → layer → …); a graph one line per layer, with its inputs."""
-    from netspec.catalogue.shapes import fmt
-
-    if model.is_chain:
-        steps = [f"{model.inputs[0].name} {fmt(model.inputs[0].shape)}"]
-        steps += [f"{layer.name} {fmt(layer.output_shape)}" for layer in model.layers]
-        return " → ".join(steps)
-    lines = ["inputs: " + ", ".join(f"{i.name} {fmt(i.shape)}" for i in model.inputs)]
-    lines += [
-        f"{layer.name} {fmt(layer.output_shape)} ← {', '.join(layer.inputs)}"
-        for layer in model.layers
-    ]
-    lines.append("outputs: " + ", ".join(f"{o} {fmt(model.shape_of(o))}" for o in model.outputs))
-    return "\n  ".join(lines)
+    return exit_status(diagnostics)
 
 
 @app.command()
@@ -137,31 +115,9 @@ def check(
     ] = False,
 ) -> None:
     """Check specs: syntax, names, arguments, shapes, and the loss against the output."""
-    from netspec.check import check_file
+    from netspec.check_command import run  # also run without typer by netspec.entry
 
-    status = 0
-    collected: list[dict[str, object]] = []
-    irs: list[dict[str, object]] = []
-    for path in files:
-        model, diagnostics, source = check_file(path)
-        if model is None:
-            status = max(status, _exit_status(diagnostics))
-        if format is DiagnosticFormat.json:
-            collected += [d.to_json() for d in diagnostics]
-        else:
-            _report(diagnostics, source)
-        if model is None:
-            continue
-        if emit_ir:
-            irs.append(model.model_dump(mode="json"))
-        elif format is DiagnosticFormat.text:
-            total = model.trainable_params + model.non_trainable_params
-            stdout.print(f"{path}: ok, model {model.name}, {total:,} parameters", markup=False)
-            stdout.print(f"  {_flow(model)}", markup=False)
-    if format is DiagnosticFormat.json and (not emit_ir or status):
-        print(json.dumps(collected, indent=2))  # with --emit-ir, only when there is no IR to show
-    elif emit_ir and irs:
-        print(json.dumps(irs[0] if len(irs) == 1 else irs, indent=2))
+    status = run(files, format.value, emit_ir)
     if status:
         raise typer.Exit(status)
 

@@ -30,7 +30,7 @@ import numpy as np
 from netspec import catalogue, ir
 from netspec.catalogue.columns import ColumnError
 from netspec.catalogue.data import DataError, RawData
-from netspec.catalogue.shapes import fmt
+from netspec.catalogue.shapes import flatten_hint, fmt
 
 __all__ = [
     "DataError",
@@ -200,6 +200,7 @@ class TargetRule:
     squeeze: bool  # (N, 1) class indices become (N,)
     expand: bool  # (N,) values for a one-unit output become (N, 1)
     output: str = ""  # the output's name, for messages of a model with several
+    hard: bool = False  # binary targets must be exactly 0 or 1 (class weights need a class)
 
     @classmethod
     def of(cls, column: Any, loss: ir.Loss, out_shape: ir.Shape, config: ir.TrainConfig) -> TargetRule:
@@ -242,13 +243,17 @@ class TargetRule:
         expand = len(shape) == 1 and out_shape == (1,)
         sample = (1,) if expand else shape[1:]
         if sample != out_shape:
+            # [28, 28] into Dense(1) outputs [28, 1]: one target per sample asks for a Flatten
+            unflattened = len(out_shape) > 1 and sample in ((), out_shape[-1:])
+            given = "one value" if sample == () else f"shape {fmt(sample)}"
             raise DataError(
                 "E0404",
-                f"the targets have shape {fmt(shape[1:])} per sample, the model outputs "
-                f"{fmt(out_shape)}",
-                hint="make the last layer's units match the targets",
+                f"the targets have {given} per sample, the model outputs {fmt(out_shape)}",
+                hint=flatten_hint(out_shape) if unflattened
+                else "make the last layer's units match the targets",
             )
-        return cls(loss.kind, target, out_shape, "values", False, expand)
+        hard = target == "binary" and config.class_weight is not None
+        return cls(loss.kind, target, out_shape, "values", False, expand, hard=hard)
 
     @property
     def sample_shape(self) -> ir.Shape:
@@ -281,19 +286,49 @@ class TargetRule:
             if low is not None and high is not None:
                 self._check_classes(low, high)
         elif self.target == "binary":
-            values: set[float] = set()
-            for chunk in _chunks(column):
-                values.update(np.unique(chunk).tolist())
-                if not values <= {0, 1}:
-                    break
-            if not values <= {0, 1}:
-                shown = ", ".join(str(v) for v in sorted(values)[:5])
-                raise DataError(
-                    "E0404",
-                    f"{self.loss} needs targets 0 or 1, but the targets include {shown}",
-                    hint="for several classes use sparse_categorical_crossentropy with one unit "
-                    "per class",
-                )
+            self._check_binary(column)
+
+    def _check_binary(self, column: Any) -> None:
+        """Targets in [0, 1]: hard labels, or soft ones (probabilities, label smoothing), as
+        Keras and PyTorch take them; exactly 0 or 1 when class weights need each class."""
+        total = outside = 0
+        wrong: set[float] = set()  # a few of the values outside [0, 1], to show
+        soft: set[float] = set()  # a few of those strictly between 0 and 1
+        for chunk in _chunks(column):
+            values = chunk.reshape(-1).astype(np.float64, copy=False)
+            inside = (values >= 0) & (values <= 1)  # false for NaN too
+            total += values.size
+            outside += int(values.size - np.count_nonzero(inside))
+            if len(wrong) < 20:
+                wrong.update(np.unique(values[~inside])[:20].tolist())
+            if self.hard and len(soft) < 20:
+                soft.update(np.unique(values[inside & (values != 0) & (values != 1)])[:20].tolist())
+        if outside:
+            shown = _few(wrong)
+            whole = all(v == int(v) and v > 1 for v in wrong if np.isfinite(v))
+            if wrong == {-1.0}:
+                hint = "the targets look like -1/1 labels: map them to 0/1, (y + 1) / 2"
+            elif whole and max(wrong) == 255:
+                hint = "the targets look like 8-bit masks (0 and 255): divide them by 255"
+            elif whole:
+                hint = ("for several classes use sparse_categorical_crossentropy with one unit "
+                        "per class; for real values a regression loss such as mean_squared_error")
+            else:
+                hint = ("clip or rescale the targets into [0, 1] (e.g. numpy.clip(y, 0, 1)); for "
+                        "real values use a regression loss such as mean_squared_error")
+            raise DataError(
+                "E0404",
+                f"{self.loss} needs targets in [0, 1], but {outside:,} of {total:,} targets are "
+                f"outside it: {shown}",
+                hint=hint,
+            )
+        if soft:
+            raise DataError(
+                "E0404",
+                f"class_weight weighs each sample by its class, 0 or 1, but the targets include "
+                f"soft values: {_few(soft)}",
+                hint="remove class_weight, or round the targets to 0 or 1",
+            )
 
     def _check_classes(self, low: int, high: int) -> None:
         classes = self.out_shape[-1]
@@ -318,6 +353,13 @@ class TargetRule:
         if self.expand:
             y = y[:, None]
         return y.astype(np.float32)
+
+
+def _few(values: set[float], limit: int = 5) -> str:
+    """Some of a set of numbers, sorted and written short: `-0.5, 1.5, 3, …`."""
+    ordered = sorted(values, key=lambda v: (np.isnan(v), v))
+    shown = ", ".join(f"{v:g}" for v in ordered[:limit])
+    return shown + (", …" if len(ordered) > limit else "")
 
 
 def _one_index_per_sample(shape: tuple[int, ...], ndim: int, kind: str) -> None:

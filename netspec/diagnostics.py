@@ -9,8 +9,6 @@ a caret under the offending text, and a hint.
 from __future__ import annotations
 
 import contextlib
-import difflib
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import Enum
 
@@ -20,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 class Span(BaseModel):
     """A half-open region of a source file; lines and columns count from 1."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     file: str
     line: int
@@ -36,7 +34,7 @@ class Related(BaseModel):
     """Another place a diagnostic involves, shown as a `note:` under it: where each operand
     of a bad merge is made, the use site of the block a statement came from."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     span: Span
     message: str
@@ -135,7 +133,7 @@ CODES: dict[str, str] = {
 class Diagnostic(BaseModel):
     """One problem found in a spec, with where it is and what to do about it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     code: str
     severity: Severity
@@ -246,8 +244,18 @@ class Diagnostics:
         return len(self._items)
 
 
+# Python's constants, which netspec spells in lower case: the hint for each.
+PYTHON_CONSTANTS: dict[str, str] = {
+    "True": "netspec writes true in lower case",
+    "False": "netspec writes false in lower case",
+    "None": "netspec writes none in lower case",
+}
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """The closest known name to a misspelt one, compared without case and underscores."""
+
+    import difflib  # only for a mistake
 
     def norm(s: str) -> str:
         return s.lower().replace("_", "")
@@ -257,6 +265,23 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
         return by_norm[norm(name)]
     close = difflib.get_close_matches(norm(name), list(by_norm), n=1, cutoff=0.6)
     return by_norm[close[0]] if close else None
+
+
+def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The `n` choices most like `name`, most alike first, however far (for a hint that
+    names a few instead of all): compared without case and underscores, a choice that
+    contains the name (or is contained in it) before the others."""
+
+    import difflib
+
+    def norm(s: str) -> str:
+        return s.lower().replace("_", "")
+
+    def likeness(choice: str) -> tuple[bool, float]:
+        a, b = norm(name), norm(choice)
+        return (a in b or b in a), difflib.SequenceMatcher(None, a, b).ratio()
+
+    return sorted(choices, key=likeness, reverse=True)[:n]
 
 
 def _excerpt(span: Span, source: str | None) -> list[str]:
@@ -301,4 +326,6 @@ def render_text(diagnostic: Diagnostic, source: str | Mapping[str, str] | None) 
 
 
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+    import json
+
     return json.dumps([d.to_json() for d in diagnostics], indent=2)

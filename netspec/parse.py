@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lark
 from lark import Lark, Token, Transformer, v_args
@@ -24,6 +24,9 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from netspec import ir
 from netspec.diagnostics import Diagnostics, Span, did_you_mean
+
+if TYPE_CHECKING:
+    from netspec.syntax_hints import Unclosed
 
 _INT = re.compile(r"[+-]?\d+")
 
@@ -59,7 +62,7 @@ _TOKEN_WORDS: dict[str, str] = {
     "RSQB": "']'",
     "COMMA": "','",
     "EQUAL": "'='",
-    "$END": "the end of the file",
+    "$END": "end of file",
 }
 
 
@@ -363,6 +366,11 @@ class _ToSyntaxTree(Transformer):
         for item in items:
             if isinstance(item, ir.Symbol):
                 symbols.append(item)
+            elif isinstance(item, ir.Literal) and isinstance(item.value, str) and item.value:
+                self.diagnostics.error(
+                    "E0113", message, item.span,
+                    hint=f"a name takes no quotes: write {item.value}",
+                )
             else:
                 self.diagnostics.error("E0113", message, item.span, hint=hint)
         return symbols
@@ -482,7 +490,7 @@ def _syntax_error(
     if isinstance(error, UnexpectedToken):
         token = error.token
         if token.type == "$END":
-            found = "the end of the file"
+            found = "end of file"
             # Just after the last character that is not whitespace; lines count '\n' as Lark does.
             text = source.rstrip()
             line = text.count("\n") + 1
@@ -496,7 +504,7 @@ def _syntax_error(
         width = 1
         expected = set(error.allowed or ())
     elif isinstance(error, UnexpectedEOF):
-        found = "the end of the file"
+        found = "end of file"
         width = 1
         expected = set(error.expected)
     else:  # pragma: no cover - Lark raises only the three above
@@ -519,20 +527,62 @@ def _syntax_error(
             if t.name in expected and t.pattern.type == "str" and t.pattern.value.isalpha()
         ]
         suggestion = did_you_mean(str(error.token), keywords)
+    from netspec.syntax_hints import habit_hint, unclosed_block  # only for a mistake
+
+    habit = None
+    if isinstance(error, UnexpectedToken) and error.token.type != "$END":
+        habit = habit_hint(source, error.token.start_pos, error.token.type, expected)
+    elif isinstance(error, UnexpectedCharacters):
+        habit = habit_hint(source, error.pos_in_stream, "CHAR", expected)
+    unclosed = unclosed_block(source, line) if "RBRACE" in expected else None
     if library and isinstance(error, UnexpectedToken) and error.token.type == "MODEL":
         hint = "a file imported with 'use' holds only 'use' lines and block definitions"
     elif suggestion:
         hint = f"did you mean '{suggestion}'?"
+    elif habit:
+        hint = habit
     elif isinstance(error, UnexpectedCharacters) and source[error.pos_in_stream] == '"':
         hint = 'a string ends with " on the same line; write \\" for a quote inside it'
-    elif "RBRACE" in expected and found == "the end of the file":
-        hint = "a block is not closed: add the missing '}'"
+    elif unclosed is not None and unclosed.ends_line:
+        _unclosed_error(unclosed, file, source, diagnostics)
+        return
+    elif "RBRACE" in expected and found == "end of file":
+        hint = "a block is not closed: add the missing '}'" + (
+            f" of '{unclosed.opener} {{' (line {unclosed.open_line})" if unclosed else ""
+        )
     elif "RBRACE" in expected:
         hint = "check that every '{' has its '}' and every layer is a name or a call"
     elif "RPAR" in expected or "COMMA" in expected:
         hint = "separate arguments with ',' and close the call with ')'"
     span = Span(file=file, line=line, column=column, end_line=line, end_column=column + width)
     diagnostics.error("E0001", message, span, hint=hint)
+
+
+def _unclosed_error(
+    unclosed: Unclosed, file: str, source: str, diagnostics: Diagnostics
+) -> None:
+    """A `{` left open, reported where its block ends by the layout, with a note on the `{`:
+    the parser itself only fails later, where the statements stop looking like layers."""
+    line_text = source.split("\n")[unclosed.ends_line - 1]
+    word = re.match(r"\S+", line_text[unclosed.ends_column - 1 :])
+    end = unclosed.ends_column + (len(word.group(0)) if word else 1)
+    span = Span(
+        file=file, line=unclosed.ends_line, column=unclosed.ends_column,
+        end_line=unclosed.ends_line, end_column=end,
+    )
+    opened = Span(
+        file=file, line=unclosed.open_line, column=unclosed.open_column,
+        end_line=unclosed.open_line, end_column=unclosed.open_column + 1,
+    )
+    block = f"'{unclosed.opener} {{'"
+    diagnostics.error(
+        "E0001",
+        f"missing '}}': the block {block} of line {unclosed.open_line} is not closed before "
+        "this line",
+        span,
+        hint=f"add '}}' after line {unclosed.last_line}, at the end of the block",
+        related=[(opened, f"the block {block} opens here")],
+    )
 
 
 def parse_value(text: str, file: str, diagnostics: Diagnostics) -> ir.Value | None:

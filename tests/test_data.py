@@ -244,6 +244,44 @@ def test_npz_missing_or_broken_file(tmp_path: Path) -> None:
     data_error("E0402", load, f'npz("{tmp_path / "broken.npz"}")')
 
 
+# Library wording that must never reach a user: Python's errno, NumPy's pickle advice.
+_LEAKS = ("[Errno", "allow_pickle", "pickle", "could not convert", "magic string", "zip file")
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "words"),
+    [
+        ("absent.npz", None, "No such file or directory"),
+        ("folder.npz", lambda p: p.mkdir(), "is a folder"),
+        ("text.npz", lambda p: p.write_bytes(b"not an archive"), "not a NumPy .npz file"),
+        ("half.npz", "truncated", "not a NumPy .npz file"),
+        ("objects.npz", "objects", "holds Python objects"),
+    ],
+)
+def test_npz_that_cannot_be_read_says_why_in_netspec_words(
+    tmp_path: Path, name: str, make, words: str
+) -> None:
+    path = tmp_path / name
+    if make == "truncated":
+        np.savez(tmp_path / "whole.npz", x=np.zeros((10, 4)), y=np.zeros(10))
+        whole = (tmp_path / "whole.npz").read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+    elif make == "objects":
+        np.savez(path, x=np.array([{"a": 1}], dtype=object), y=np.zeros(1))
+    elif make is not None:
+        make(path)
+    error = data_error("E0402", load, f'npz("{path}")')
+    assert f"cannot read {path}" in error.message and words in error.message, error.message
+    assert not any(leak in error.message for leak in _LEAKS), error.message
+
+
+def test_csv_feature_that_is_not_a_number_names_it(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "d.csv", "a,b,t\n1,2,0\n1,x,1\n")
+    error = data_error("E0402", load, f'csv("{path}", target="t")')
+    assert error.message == f"{path}:3: column 'b' holds 'x', not a number"
+    assert not any(leak in error.message for leak in _LEAKS)
+
+
 def test_npz_malformed_arrays(tmp_path: Path) -> None:
     np.savez(tmp_path / "n.npz", x=np.ones((4, 2)), y=np.zeros(3))
     error = data_error("E0403", load, f'npz("{tmp_path / "n.npz"}")')
@@ -438,10 +476,53 @@ def test_one_hot_targets_of_the_wrong_width() -> None:
 def test_non_binary_targets_for_binary_crossentropy() -> None:
     model = make_model(layers="Dense(1, activation=sigmoid)", loss="binary_crossentropy")
     error = data_error("E0404", prepare, model, np.zeros((6, 4)), np.array([0, 1, 2, 0, 1, 2]))
-    assert "binary_crossentropy needs targets 0 or 1" in error.message and "2" in error.message
+    assert "binary_crossentropy needs targets in [0, 1]" in error.message and ": 2" in error.message
     assert error.hint is not None and "sparse_categorical_crossentropy" in error.hint
     prepared = prepare(model, np.zeros((6, 4)), np.array([0, 1, 1, 0, 1, 0]))
     assert prepared.y_train.shape[1:] == (1,) and prepared.y_train.dtype == np.float32
+
+
+def test_soft_targets_in_0_1_for_binary_crossentropy() -> None:
+    """Keras and PyTorch take any target in [0, 1] (label smoothing, probabilities)."""
+    model = make_model(layers="Dense(1, activation=sigmoid)", loss="binary_crossentropy")
+    soft = np.array([0.0, 0.25, 1.0, 0.9, 0.5, 0.1], dtype=np.float32)
+    prepared = prepare(model, np.zeros((6, 4)), soft)
+    values = prepared.y_train.reshape(-1).tolist()
+    assert prepared.y_train.shape[1:] == (1,) and set(values) <= set(soft.tolist())
+    assert any(0 < v < 1 for v in values)  # the soft ones are kept as they are
+
+
+def test_binary_targets_outside_0_1_name_only_the_wrong_values() -> None:
+    model = make_model(layers="Dense(1, activation=sigmoid)", loss="binary_crossentropy")
+    y = np.array([0.2, -0.5, 1.0, 3.0, 0.0, 0.7, 3.0, 1.5])
+    error = data_error("E0404", prepare, model, np.zeros((8, 4)), y)
+    assert "binary_crossentropy needs targets in [0, 1]" in error.message
+    assert "4 of 8 targets are outside" in error.message
+    assert "-0.5, 1.5, 3" in error.message
+    assert "0.2" not in error.message and "0.7" not in error.message  # those are fine
+    assert error.hint is not None and "clip" in error.hint and "mean_squared_error" in error.hint
+
+
+def test_soft_binary_targets_with_class_weight_are_refused() -> None:
+    """A class weight needs each sample's class; a target of 0.3 has none."""
+    model = make_model(
+        layers="Dense(1, activation=sigmoid)", loss="binary_crossentropy",
+        train="class_weight = [1, 2]",
+    )
+    error = data_error("E0404", prepare, model, np.zeros((4, 4)), np.array([0.0, 0.3, 1.0, 1.0]))
+    assert "class_weight" in error.message and "0.3" in error.message
+    prepared = prepare(model, np.zeros((4, 4)), np.array([0, 1, 1, 0]))
+    assert prepared.y_train.dtype == np.float32
+
+
+def test_one_target_per_sample_for_an_output_of_rank_two_hints_at_flatten() -> None:
+    """[28, 28] into Dense(1) gives [28, 1]: the forgotten Flatten, found when the data loads."""
+    model = make_model(
+        input_shape="[28, 28]", layers="Dense(1, activation=sigmoid)", loss="binary_crossentropy"
+    )
+    error = data_error("E0404", prepare, model, np.zeros((4, 28, 28)), np.array([0, 1, 1, 0]))
+    assert "one value per sample" in error.message and "[28, 1]" in error.message
+    assert error.hint is not None and "Flatten (or GlobalAveragePooling1D)" in error.hint
 
 
 def test_regression_targets_of_the_wrong_shape() -> None:
@@ -450,7 +531,7 @@ def test_regression_targets_of_the_wrong_shape() -> None:
     assert "[3] per sample" in error.message and "[2]" in error.message
     assert error.hint is not None and "units" in error.hint
     error = data_error("E0404", prepare, model, np.zeros((6, 4)), np.zeros(6))
-    assert "the targets have shape [] per sample" in error.message
+    assert "the targets have one value per sample" in error.message
 
 
 def test_regression_vector_targets_become_columns() -> None:

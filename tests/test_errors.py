@@ -276,3 +276,12 @@ def test_cli_check_text_and_warnings_only() -> None:
     result = runner.invoke(app, ["check", str(ERRORS / "loss_softmax_from_logits.net")])
     assert result.exit_code == 0
     assert "warning[W0302]" in result.output
+
+
+def test_train_of_a_spec_that_cannot_be_read_says_why_in_words(tmp_path: Path) -> None:
+    """Python's `[Errno 2] …: 'path'` is not a message for people."""
+    path = tmp_path / "no_such_spec.net"
+    result = CliRunner().invoke(app, ["train", str(path)])
+    assert result.exit_code == 2
+    assert f"cannot read {path}: No such file or directory" in result.output
+    assert "[Errno" not in result.output

@@ -56,6 +56,17 @@ def test_a_broken_npy_file_is_named_before_training(tmp_path: Path, write, messa
         NpyRows(path)
 
 
+def test_a_file_that_is_not_npy_is_named_in_netspec_words(tmp_path: Path) -> None:
+    path = tmp_path / "x.npy"
+    path.write_bytes(b"junk")
+    with pytest.raises(ColumnError) as caught:
+        NpyRows(path)
+    assert caught.value.message == f"cannot read {path}: it is not a NumPy .npy file"
+    with pytest.raises(ColumnError, match="No such file or directory") as caught:
+        NpyRows(tmp_path / "absent.npy")
+    assert "[Errno" not in caught.value.message
+
+
 def _npy_bytes(array: np.ndarray) -> bytes:
     import io
 

@@ -290,7 +290,7 @@ def test_a_spec_without_its_data_file_says_so(
         if f'npz("{path}"' in text
     )
     assert f"{spec}:{line}:" in result.stderr
-    assert f"error[E0402]: cannot read {path}: [Errno 2] No such file or directory" in result.stderr
+    assert f"error[E0402]: cannot read {path}: No such file or directory" in result.stderr
     assert not (tmp_path / "run").exists()
 
 

@@ -27,6 +27,20 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".
 """The files `image_folder` reads as images (any case); Pillow decodes them."""
 
 
+def unreadable(error: BaseException, kind: str) -> str:
+    """Why a data file cannot be read, in netspec's words rather than a library's (no
+    `[Errno 2]`, no NumPy advice about pickles): `kind` names the format, e.g. ".npz"."""
+    if isinstance(error, IsADirectoryError):
+        return "it is a folder, not a file"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    if isinstance(error, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    if "Object arrays" in str(error):
+        return "it holds Python objects, not numbers"
+    return f"it is not a NumPy {kind} file"
+
+
 class ColumnError(Exception):
     """A column that cannot be opened or read; data.py turns it into a DataError."""
 
@@ -61,7 +75,7 @@ class NpyRows:
                 self.offset = stream.tell()
             size = path.stat().st_size
         except (OSError, ValueError) as error:
-            raise ColumnError(f"cannot read {path} as a .npy file: {error}") from error
+            raise ColumnError(f"cannot read {path}: {unreadable(error, '.npy')}") from error
         if dtype.hasobject:
             raise ColumnError(
                 f"{path} holds Python objects ({dtype}), not numbers",

@@ -8,7 +8,6 @@ from a seeded generator. Heavy imports happen inside `load` only.
 
 from __future__ import annotations
 
-import gzip
 import re
 import struct
 from dataclasses import dataclass
@@ -135,6 +134,8 @@ def read_sklearn_csv(path: Path, header: bool) -> tuple[np.ndarray, np.ndarray] 
     """(features, labels) of a scikit-learn CSV as its loaders read it: a row per sample,
     the label last; with a header `samples,features,names…`. None when the file does not
     read as that (another layout: then scikit-learn's own loader reads it)."""
+    import gzip
+
     import numpy as np
 
     try:
@@ -364,6 +365,8 @@ class Customers(DataSourceEntry):
 
 
 def _open(path: Path):
+    import gzip
+
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
@@ -511,6 +514,8 @@ class Npz(DataSourceEntry):
     summary = "a NumPy .npz file with an inputs array and a targets array (or one per input/output)"
 
     def load(self, p: NpzParams, seed: int) -> RawData:
+        import zipfile
+
         import numpy as np
 
         if p.y is None:
@@ -542,8 +547,13 @@ class Npz(DataSourceEntry):
                 arrays = {name: archive[name] for name in wanted}
         except DataError:
             raise
-        except (OSError, ValueError) as error:
-            raise DataError("E0402", f"cannot read {p.path}: {error}") from error
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            from netspec.catalogue.columns import unreadable
+
+            raise DataError(
+                "E0402", f"cannot read {p.path}: {unreadable(error, '.npz')}",
+                hint='numpy.savez("file.npz", x=inputs, y=targets) writes one',
+            ) from error
         description = f"npz file {p.path}"
         if isinstance(p.x, str) and isinstance(p.y, str):
             return RawData(*_arrays(arrays[p.x], arrays[p.y]), description=description)
@@ -556,6 +566,8 @@ class Npz(DataSourceEntry):
     ) -> RawData:
         """The inputs array (or arrays) alone; with x left out and no array named `x`, every
         array by name, for the model to take those named like its inputs."""
+        import zipfile
+
         import numpy as np
 
         description = f"npz file {p.path}"
@@ -576,9 +588,21 @@ class Npz(DataSourceEntry):
                 xs = tuple(archive[name] for name in _names(p.x))
         except DataError:
             raise
-        except (OSError, ValueError, EOFError) as error:
-            raise DataError("E0402", f"cannot read {p.path}: {error}") from error
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            from netspec.catalogue.columns import unreadable
+
+            raise DataError(
+                "E0402", f"cannot read {p.path}: {unreadable(error, '.npz')}"
+            ) from error
         return RawData(_one(xs), no_targets(), description=description)
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _names(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
@@ -634,7 +658,7 @@ class Csv(DataSourceEntry):
             )
         column = header.index(p.target)
         features = [i for i in range(len(header)) if i != column]
-        x = _csv_numbers(p.path, body, features)
+        x = _csv_numbers(p.path, header, body, features)
         targets = [row[column] for _, row in body]
         names = None
         try:
@@ -683,7 +707,7 @@ def csv_inputs(path: str, features: tuple[str, ...] | None, target: str | None) 
     else:
         columns = [i for i, name in enumerate(header) if name != target]
     return RawData(
-        _csv_numbers(path, body, columns),
+        _csv_numbers(path, header, body, columns),
         no_targets(),
         description=f"csv file {path}",
         feature_names=tuple(header[i] for i in columns),
@@ -699,7 +723,9 @@ def _read_csv(path: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
         with open(path, newline="", encoding="utf-8") as stream:
             rows = list(csv.reader(stream))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise DataError("E0402", f"cannot read {path}: {error}") from error
+        from netspec.catalogue.columns import unreadable
+
+        raise DataError("E0402", f"cannot read {path}: {unreadable(error, '.csv')}") from error
     if not rows:
         raise DataError("E0402", f"{path} is empty")
     header, body = rows[0], [(n, r) for n, r in enumerate(rows[1:], start=2) if r]
@@ -709,17 +735,22 @@ def _read_csv(path: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header, body
 
 
-def _csv_numbers(path: str, body: list[tuple[int, list[str]]], columns: list[int]) -> np.ndarray:
+def _csv_numbers(
+    path: str, header: list[str], body: list[tuple[int, list[str]]], columns: list[int]
+) -> np.ndarray:
     """The given columns of every row as float32 numbers; a field that is not one is named
-    by its line."""
+    by its line and column."""
     import numpy as np
 
     features = []
     for number, row in body:
         try:
             features.append([float(row[i]) for i in columns])
-        except ValueError as error:
-            raise DataError("E0402", f"{path}:{number}: {error}") from error
+        except ValueError:
+            name, value = next((header[i], row[i]) for i in columns if not _number(row[i]))
+            raise DataError(
+                "E0402", f"{path}:{number}: column '{name}' holds {value!r}, not a number"
+            ) from None
     return np.asarray(features, dtype=np.float32).reshape(len(body), len(columns))
 
 

@@ -69,3 +69,15 @@ def fmt(shape: tuple[int, ...]) -> str:
     '[13, 13, 32]'
     """
     return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def flatten_hint(shape: tuple[int, ...]) -> str:
+    """How a per-sample output of rank > 1 becomes one vector per sample: Flatten, or a
+    pooling that averages over the steps (a sequence) or the positions (an image).
+
+    >>> flatten_hint((28, 10))
+    'insert Flatten (or GlobalAveragePooling1D) before the last Dense, so the model outputs [10]'
+    """
+    pooling = {2: "GlobalAveragePooling1D", 3: "GlobalAveragePooling2D"}.get(len(shape))
+    where = f"Flatten (or {pooling})" if pooling else "Flatten"
+    return f"insert {where} before the last Dense, so the model outputs [{shape[-1]}]"

@@ -14,6 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from netspec import ir
 from netspec.catalogue.base import Code, Entry, PyCall
+from netspec.catalogue.shapes import flatten_hint, fmt
 
 # Probabilities are clipped to [EPSILON, 1 - EPSILON] before a logarithm (Keras' epsilon).
 EPSILON = 1e-7
@@ -191,6 +192,17 @@ class BinaryCrossentropy(LossEntry):
 
 
 def _categorical_findings(kind: str, p: LogitsParams, shape: ir.Shape, activation: str | None):
+    # A class per sample (the targets hold one index or one one-hot vector per sample): the
+    # output must be [classes]; [28, 10] is a forgotten Flatten, not per-step classes.
+    if len(shape) != 1:
+        return [
+            Finding(
+                "E0301",
+                f"{kind} needs one score per class for each sample, an output [classes], "
+                f"but the model outputs {fmt(shape)}",
+                hint=flatten_hint(shape),
+            )
+        ]
     if shape[-1] < 2:
         return [
             Finding(

@@ -137,7 +137,9 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         try:
             source = spec_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise TrainError(f"cannot read {spec_path}: {error}") from error
+            from netspec.catalogue.columns import unreadable
+
+            raise TrainError(f"cannot read {spec_path}: {unreadable(error, '.net')}") from error
         file = str(spec_path)
     model, diagnostics, sources = _check(source, file, overrides)
     if model is None:
