@@ -469,7 +469,15 @@ class _Checker:
                 result.append(ir.Input(name=name, shape=shape, span=statement.shape.span))
         return result if len(result) == len(statements) else None
 
-    def _shape(self, value: ir.ListValue) -> ir.Shape | None:
+    def _shape(self, value: ir.Value) -> ir.Shape | None:
+        if not isinstance(value, ir.ListValue):  # e.g. `input [4.95e16,e+16]` reads as an index
+            self.diagnostics.error(
+                "E0132",
+                "the input shape must be a list of positive integers",
+                value.span,
+                hint="give the shape of one sample, channels last, e.g. input [28, 28, 1]",
+            )
+            return None
         dims = [item.value if isinstance(item, ir.Literal) else None for item in value.items]
         bad = [
             item
