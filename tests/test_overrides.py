@@ -80,7 +80,7 @@ def test_a_wrong_value_is_a_diagnostic_on_the_option(runner: CliRunner) -> None:
     assert "   1 | 0" in result.stderr  # the option's text, not the spec's first line
     result = runner.invoke(app, ["train", str(DIGITS), "--set", "epochs=2.5"])
     assert result.exit_code == 1
-    assert "epochs should be a valid integer, got 2.5" in result.stderr
+    assert "epochs should be a whole number, got 2.5" in result.stderr
 
 
 @pytest.mark.parametrize(
