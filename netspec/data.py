@@ -31,6 +31,7 @@ from netspec import catalogue, ir
 from netspec.catalogue.columns import ColumnError
 from netspec.catalogue.data import DataError, RawData
 from netspec.catalogue.shapes import flatten_hint, fmt
+from netspec.catalogue.values import scan
 
 __all__ = [
     "DataError",
@@ -74,12 +75,26 @@ def _parts(a: Arrays, expected: int, what: str) -> tuple[Any, ...]:
             f"the model has {expected} {what}{'s' if expected != 1 else ''}",
             hint=f'list one array per model {what}, in order: npz("file", x=[…], y=[…])',
         )
+    for part in parts:
+        if not _shape(part):  # a 0-d array: one number, no samples to count
+            raise DataError(
+                "E0403",
+                f"the {'inputs' if what == 'input' else 'targets'} are a single number "
+                "(a 0-d array), not an array of samples",
+                hint="give one row per sample: an array of shape [samples, …]",
+            )
     lengths = {len(part) for part in parts}
     if len(lengths) > 1:
         raise DataError(
             "E0403", f"the {what} arrays differ in length: {', '.join(str(len(p)) for p in parts)}"
         )
     return tuple(parts)
+
+
+def _shape(column: Any) -> tuple[int, ...]:
+    """A column's shape, without reading it (a column that reads rows on demand has one)."""
+    shape = getattr(column, "shape", None)
+    return tuple(shape) if shape is not None else tuple(np.shape(column))
 
 
 def _chunks(column: Any) -> Iterator[np.ndarray]:
@@ -180,6 +195,15 @@ def input_rules(
             )
         )
     return tuple(rules)
+
+
+def check_values(column: Any, what: str, description: str = "") -> None:
+    """No NaN, infinity or huge number in a column (values.py says why): a DataError that
+    names the array, the count and the first one's index."""
+    found = scan(column)
+    if found is not None:
+        source = f" ({description})" if description else ""
+        raise DataError("E0405", f"{what}{source} hold {found.describe()}", hint=found.hint)
 
 
 # --------------------------------------------------------------------------- targets
@@ -593,6 +617,8 @@ def input_split(
     rules = input_rules(model, model.train, standardization)
     for rule, part in zip(rules, parts, strict=True):
         rule.check(part)
+    for rule, part in zip(rules, parts, strict=True):
+        check_values(part, f"the '{rule.name}' inputs" if len(rules) > 1 else "the inputs")
     return Split(parts, None, None, rules, (), not model.single_io)
 
 
@@ -643,35 +669,48 @@ def prepare_raw(raw: RawData, model: ir.Model, config: ir.TrainConfig) -> Prepar
     rng = np.random.default_rng(config.seed)
     tuples = not model.single_io
     raw_x, raw_y = _by_name(raw, model) if raw.named is not None else (raw.x, raw.y)
-    rules_y = target_rules(raw_y, model, config)
-    check_targets(raw_y, rules_y, model)
-    y_columns = _columns(raw_y)
-    x_columns = _parts(raw_x, len(model.inputs), "input")
     inputs = input_rules(model, config)
-    for rule, column in zip(inputs, x_columns, strict=True):
-        rule.check(column)
-    if len(x_columns[0]) != len(y_columns[0]):
-        raise DataError("E0403", f"{len(x_columns[0])} inputs but {len(y_columns[0])} targets")
-    _check_class_names(raw, rules_y)
 
-    def own(x: Arrays | None, y: Arrays | None) -> Split | None:
-        if x is None or y is None:
-            return None
-        own_rules = target_rules(y, model, config)
-        check_targets(y, own_rules, model)
+    def checked(x: Arrays, y: Arrays, split: str) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[TargetRule, ...]]:
+        """The columns of one split and their target rules, every check passed: shapes,
+        lengths, values (no NaN, infinity or huge number), targets against the loss."""
+        rules = target_rules(y, model, config)
         xs, ys = _parts(x, len(model.inputs), "input"), _columns(y)
+        for rule, column in zip(rules, ys, strict=True):
+            named = f" '{rule.output}'" if rule.output else ""
+            check_values(column, f"the{split}{named} targets", raw.description)
+        check_targets(y, rules, model)
         for rule, column in zip(inputs, xs, strict=True):
             rule.check(column)
         if len(xs[0]) != len(ys[0]):
             raise DataError("E0403", f"{len(xs[0])} inputs but {len(ys[0])} targets")
+        for rule, column in zip(inputs, xs, strict=True):
+            named = f" '{rule.name}'" if len(inputs) > 1 else ""
+            check_values(column, f"the{split}{named} inputs", raw.description)
+        return xs, ys, rules
+
+    x_columns, y_columns, rules_y = checked(raw_x, raw_y, "")
+    _check_class_names(raw, rules_y)
+
+    def own(x: Arrays | None, y: Arrays | None, split: str) -> Split | None:
+        if x is None or y is None:
+            return None
+        xs, ys, own_rules = checked(x, y, f" {split}")
         return Split(xs, ys, None, inputs, own_rules, tuples)
 
-    test = own(raw.x_test, raw.y_test)
-    validation = own(raw.x_val, raw.y_val)
+    test = own(raw.x_test, raw.y_test, "test")
+    validation = own(raw.x_val, raw.y_val, "validation")
     samples = len(x_columns[0])
+    if samples == 0:
+        raise DataError(
+            "E0403",
+            f"{raw.description or 'the data'} holds no samples",
+            hint="a CSV needs rows below its header; arrays need at least one row",
+        )
     keep = np.arange(samples)
     if test is None and config.test_split > 0:
         kept, held = _split(samples, config.test_split, rng)
+        _held_some(held, samples, config.test_split, "test_split")
         keep, test = kept, Split(x_columns, y_columns, held, inputs, rules_y, tuples)
     if config.validation_split > 0:
         if validation is not None:
@@ -682,6 +721,7 @@ def prepare_raw(raw: RawData, model: ir.Model, config: ir.TrainConfig) -> Prepar
                 hint="remove validation_split from the train block",
             )
         kept, held = _split(len(keep), config.validation_split, rng)
+        _held_some(held, len(keep), config.validation_split, "validation_split")
         validation = Split(x_columns, y_columns, keep[held], inputs, rules_y, tuples)
         keep = keep[kept]
     if len(keep) == 0:
@@ -707,6 +747,18 @@ def prepare_raw(raw: RawData, model: ir.Model, config: ir.TrainConfig) -> Prepar
         decodes=raw.decodes,
         feature_names=raw.feature_names,
     )
+
+
+def _held_some(held: np.ndarray, samples: int, fraction: float, setting: str) -> None:
+    """A split asked for holds at least one sample: an empty one would report a NaN loss."""
+    if len(held) == 0:
+        least = math.floor(0.5 / fraction) + 1  # round() of half a sample is 0
+        raise DataError(
+            "E0403",
+            f"{setting} = {fraction:g} of {samples} sample{'s' if samples != 1 else ''} "
+            "holds none",
+            hint=f"give at least {least} samples, or set {setting} = 0",
+        )
 
 
 def _check_class_names(raw: RawData, rules: tuple[TargetRule, ...]) -> None:

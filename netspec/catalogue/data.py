@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -381,17 +382,37 @@ def read_idx(path: Path) -> np.ndarray:
             if len(header) != 4 or header[0] != 0 or header[1] != 0 or header[2] not in types:
                 raise DataError("E0402", f"{path} is not an IDX file (bad magic number)")
             rank = header[3]
-            dims = struct.unpack(f">{rank}I", stream.read(4 * rank))
+            sizes = stream.read(4 * rank)
+            if len(sizes) != 4 * rank or rank == 0:
+                raise DataError(
+                    "E0402",
+                    f"{path} is truncated: its header gives {rank} dimensions but holds "
+                    f"{len(sizes) // 4} sizes" if rank else f"{path} is an IDX file of no dimensions",
+                )
+            dims = struct.unpack(f">{rank}I", sizes)
             data = stream.read()
-    except OSError as error:
-        raise DataError("E0402", f"cannot read {path}: {error.strerror or error}") from error
+    except (OSError, EOFError, zlib.error) as error:  # a broken .gz raises all three
+        why = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise DataError("E0402", f"cannot read {path}: {why}") from error
     dtype = np.dtype(types[header[2]])
     expected = int(np.prod(dims)) * dtype.itemsize
     if len(data) != expected:
         raise DataError(
             "E0402", f"{path} is truncated: {len(data)} bytes of data, expected {expected}"
         )
-    return np.frombuffer(data, dtype=dtype).reshape(dims)
+    array = np.frombuffer(data, dtype=dtype).reshape(dims)
+    check_values(array, str(path))
+    return array
+
+
+def check_values(array: np.ndarray, where: str) -> None:
+    """No NaN, infinity or huge number in an array a file holds (values.py says why): a
+    DataError naming the file (and array), the count and the first one's index."""
+    from netspec.catalogue.values import scan
+
+    found = scan(array)
+    if found is not None:
+        raise DataError("E0405", f"{where} holds {found.describe()}", hint=found.hint)
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -545,6 +566,8 @@ class Npz(DataSourceEntry):
                         'name them with npz("file", x="…", y="…")',
                     )
                 arrays = {name: archive[name] for name in wanted}
+                for name, array in arrays.items():
+                    _check_npz_array(p.path, name, array)
         except DataError:
             raise
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
@@ -586,6 +609,8 @@ class Npz(DataSourceEntry):
                         'name the inputs with npz("file", x="…")',
                     )
                 xs = tuple(archive[name] for name in _names(p.x))
+                for name, array in zip(_names(p.x), xs, strict=True):
+                    _check_npz_array(p.path, name, array)
         except DataError:
             raise
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
@@ -595,6 +620,20 @@ class Npz(DataSourceEntry):
                 "E0402", f"cannot read {p.path}: {unreadable(error, '.npz')}"
             ) from error
         return RawData(_one(xs), no_targets(), description=description)
+
+
+def _check_npz_array(path: str, name: str, array: np.ndarray) -> None:
+    """An .npz array of samples: not a lone number, no NaN, infinity or huge value."""
+    import numpy as np
+
+    if np.ndim(array) == 0:
+        raise DataError(
+            "E0403",
+            f"{path}: array {name!r} is a single number (a 0-d array), not an array of samples",
+            hint="give one row per sample: an array of shape [samples, …]",
+        )
+    if np.issubdtype(array.dtype, np.number):
+        check_values(array, f"{path}: array {name!r}")
 
 
 def _number(text: str) -> bool:
@@ -621,6 +660,13 @@ def no_targets() -> np.ndarray:
 def _arrays(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import numpy as np
 
+    for array, what in ((x, "inputs"), (y, "targets")):
+        if np.ndim(array) == 0:
+            raise DataError(
+                "E0403",
+                f"the {what} are a single number (a 0-d array), not an array of samples",
+                hint="give one row per sample: an array of shape [samples, …]",
+            )
     if len(x) != len(y):
         raise DataError("E0403", f"{len(x)} inputs but {len(y)} targets")
     if not np.issubdtype(x.dtype, np.number):
@@ -751,7 +797,34 @@ def _csv_numbers(
             raise DataError(
                 "E0402", f"{path}:{number}: column '{name}' holds {value!r}, not a number"
             ) from None
-    return np.asarray(features, dtype=np.float32).reshape(len(body), len(columns))
+    table = np.asarray(features, dtype=np.float64).reshape(len(body), len(columns))
+    _check_csv_values(path, header, body, columns, table)
+    return table.astype(np.float32)
+
+
+def _check_csv_values(
+    path: str,
+    header: list[str],
+    body: list[tuple[int, list[str]]],
+    columns: list[int],
+    table: np.ndarray,
+) -> None:
+    """No 'nan', 'inf' or huge number among a CSV's features (Python reads them as floats):
+    a DataError naming the count and the first one's line and column."""
+    from netspec.catalogue.values import scan
+
+    found = scan(table)
+    if found is None:
+        return
+    row, column = found.first
+    number, fields = body[row]
+    raise DataError(
+        "E0405",
+        f"{path}:{number}: column '{header[columns[column]]}' holds "
+        f"{fields[columns[column]].strip()!r}; the feature columns hold {found.counts()} "
+        "in all",
+        hint=found.hint,
+    )
 
 
 # --------------------------------------------------------------------------- sources that stream
