@@ -50,8 +50,8 @@ class BadValues:
 
     @property
     def hint(self) -> str:
-        fill = "drop or fill them before training (numpy: x[~np.isfinite(x)] = 0)"
-        scale = "rescale the data before training (divide it by its largest magnitude)"
+        fill = "drop or fill them first (numpy: x[~np.isfinite(x)] = 0)"
+        scale = "rescale the data first (divide it by its largest magnitude)"
         if not self.huge:
             return fill
         return scale if not (self.nan or self.infinite) else f"{fill}, and {scale}"

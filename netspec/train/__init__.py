@@ -158,6 +158,10 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     prepared = _prepare_data(model, diagnostics)  # checked before any framework is imported
     if prepared is None:
         return Outcome(1, diagnostics, sources)
+    if options.init_from is not None:  # a file that is no weights file: said before the framework
+        from netspec.train.convert import kind_of
+
+        kind_of(options.init_from)
     if world.chief and run is None:  # named now, for the plan; made once the device is known
         run_path = options.out or RunDir.fresh_path(model.name, options.backend)
         shown = str(run_path)

@@ -24,6 +24,15 @@ KINDS = ("neutral", "torch", "keras")
 def kind_of(path: Path) -> str:
     """What a weights file holds: keras, neutral or torch."""
     if path.suffix == ".keras":
+        import zipfile
+
+        if not path.is_file():
+            raise TrainError(f"cannot read {path}: no such file")
+        if not zipfile.is_zipfile(path):  # told before Keras loads, not as its BadZipFile
+            raise TrainError(
+                f"{path} is not a .keras file (a .keras file is a zip archive; this is not one)",
+                hint="pass a run's model.keras, weights.safetensors or a checkpoint",
+            )
         return "keras"
     try:
         metadata = weights.read_metadata(path)
