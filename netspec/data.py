@@ -104,7 +104,8 @@ def _chunks(column: Any) -> Iterator[np.ndarray]:
 
 
 def _numeric(dtype: np.dtype) -> bool:
-    return bool(np.issubdtype(dtype, np.number))
+    """Real numbers: complex ones would lose their imaginary part, silently."""
+    return bool(np.issubdtype(dtype, np.number) and not np.issubdtype(dtype, np.complexfloating))
 
 
 # --------------------------------------------------------------------------- inputs
@@ -127,7 +128,13 @@ class InputRule:
         dtype and shape alone, without reading it."""
         dtype = np.dtype(column.dtype)
         if not _numeric(dtype):
-            raise DataError("E0403", f"inputs must be numbers, got {dtype} for {self.what}")
+            raise DataError(
+                "E0403",
+                f"inputs must be numbers, got {dtype} for {self.what}",
+                hint="give real and imaginary parts as features of their own"
+                if np.issubdtype(dtype, np.complexfloating)
+                else None,
+            )
         sample = tuple(column.shape[1:])
         expected = self.shape
         if sample == expected or (self.reshape and math.prod(sample) == math.prod(expected)):

@@ -169,8 +169,6 @@ def _npy(path: Path, model: ir.Model) -> RawData:
 def _npz(path: Path, model: ir.Model, training: Training) -> RawData:
     """The array `x`, or those named like the model's inputs, or those the run's own npz
     source named (`npz("train.npz", x=["a", "b"])`)."""
-    import zipfile
-
     import numpy as np
 
     x: str | tuple[str, ...] = "x"
@@ -179,7 +177,7 @@ def _npz(path: Path, model: ir.Model, training: Training) -> RawData:
         try:
             with np.load(path, allow_pickle=False) as archive:
                 present = set(archive.files)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        except sources.npz_errors() as error:
             from netspec.catalogue.columns import unreadable
 
             raise DataError("E0402", f"cannot read {path}: {unreadable(error, '.npz')}") from error

@@ -535,8 +535,6 @@ class Npz(DataSourceEntry):
     summary = "a NumPy .npz file with an inputs array and a targets array (or one per input/output)"
 
     def load(self, p: NpzParams, seed: int) -> RawData:
-        import zipfile
-
         import numpy as np
 
         if p.y is None:
@@ -570,7 +568,7 @@ class Npz(DataSourceEntry):
                     _check_npz_array(p.path, name, array)
         except DataError:
             raise
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        except npz_errors() as error:
             from netspec.catalogue.columns import unreadable
 
             raise DataError(
@@ -589,8 +587,6 @@ class Npz(DataSourceEntry):
     ) -> RawData:
         """The inputs array (or arrays) alone; with x left out and no array named `x`, every
         array by name, for the model to take those named like its inputs."""
-        import zipfile
-
         import numpy as np
 
         description = f"npz file {p.path}"
@@ -613,13 +609,24 @@ class Npz(DataSourceEntry):
                     _check_npz_array(p.path, name, array)
         except DataError:
             raise
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        except npz_errors() as error:
             from netspec.catalogue.columns import unreadable
 
             raise DataError(
                 "E0402", f"cannot read {p.path}: {unreadable(error, '.npz')}"
             ) from error
         return RawData(_one(xs), no_targets(), description=description)
+
+
+def npz_errors() -> tuple[type[BaseException], ...]:
+    """What reading a broken .npz raises: zipfile and zlib on a damaged archive (a bad CRC, a
+    cut, an unknown zip version or compression method), NumPy on a damaged array header."""
+    import zipfile
+
+    return (
+        OSError, ValueError, EOFError, KeyError, NotImplementedError, struct.error, zlib.error,
+        zipfile.BadZipFile,
+    )
 
 
 def _check_npz_array(path: str, name: str, array: np.ndarray) -> None:
@@ -632,7 +639,7 @@ def _check_npz_array(path: str, name: str, array: np.ndarray) -> None:
             f"{path}: array {name!r} is a single number (a 0-d array), not an array of samples",
             hint="give one row per sample: an array of shape [samples, …]",
         )
-    if np.issubdtype(array.dtype, np.number):
+    if np.issubdtype(array.dtype, np.number) and not np.issubdtype(array.dtype, np.complexfloating):
         check_values(array, f"{path}: array {name!r}")
 
 
@@ -669,7 +676,7 @@ def _arrays(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             )
     if len(x) != len(y):
         raise DataError("E0403", f"{len(x)} inputs but {len(y)} targets")
-    if not np.issubdtype(x.dtype, np.number):
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise DataError("E0403", f"inputs must be numbers, got {x.dtype}")
     x = x.astype(np.float32)
     if np.issubdtype(y.dtype, np.integer):
@@ -710,7 +717,8 @@ class Csv(DataSourceEntry):
         try:
             values = [float(t) for t in targets]
             y = np.asarray(values)
-            y = y.astype(np.int64) if np.all(y == np.round(y)) and len(set(values)) <= 1000 else y
+            whole = np.all(np.isfinite(y)) and np.all(y == np.round(y))  # NaN stays: refused later
+            y = y.astype(np.int64) if whole and len(set(values)) <= 1000 else y
         except ValueError:  # class names: map them to indices in sorted order
             names = sorted(set(targets))
             y = np.asarray([names.index(t) for t in targets], dtype=np.int64)
