@@ -127,6 +127,7 @@ CODES: dict[str, str] = {
     "E0402": "cannot read the data",
     "E0403": "data arrays are malformed",
     "E0404": "targets do not fit the loss",
+    "E0405": "data holds NaN, infinite or huge values",
 }
 
 
