@@ -62,6 +62,8 @@ class NpyRows:
     """
 
     def __init__(self, path: Path) -> None:
+        import tokenize
+
         import numpy as np
 
         self.path = path
@@ -74,7 +76,8 @@ class NpyRows:
                     shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
                 self.offset = stream.tell()
             size = path.stat().st_size
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, EOFError, TypeError, SyntaxError, tokenize.TokenError) as error:
+            # a damaged header: NumPy parses it as a Python literal, and says so in its words
             raise ColumnError(f"cannot read {path}: {unreadable(error, '.npy')}") from error
         if dtype.hasobject:
             raise ColumnError(

@@ -717,11 +717,14 @@ class Csv(DataSourceEntry):
         try:
             values = [float(t) for t in targets]
             y = np.asarray(values)
-            whole = np.all(np.isfinite(y)) and np.all(y == np.round(y))  # NaN stays: refused later
+            # whole numbers that fit int64 become labels; NaN and the like stay, refused later
+            whole = np.all(np.abs(y) < 2**53) and np.all(y == np.round(y))
             y = y.astype(np.int64) if whole and len(set(values)) <= 1000 else y
         except ValueError:  # class names: map them to indices in sorted order
             names = sorted(set(targets))
             y = np.asarray([names.index(t) for t in targets], dtype=np.int64)
+        if names is None:  # numbers: none NaN, infinite or huge (before they become float32)
+            check_values(y, f"{p.path}: the target column '{p.target}'")
         x, y = _arrays(x, y)
         classes = int(y.max()) + 1 if y.dtype == np.int64 and len(y) else None
         return RawData(

@@ -1,4 +1,4 @@
-"""A data fuzzer: mutated `.npz`, `.csv` and IDX files through `netspec train`'s data checks
+"""A data fuzzer: mutated `.npz`, `.csv`, IDX and `.npy` files through `netspec train`'s data checks
 and `netspec predict`'s, in-process.
 
 Each case is a small valid file (or IDX folder) mutated once: at the byte level (cut short,
@@ -68,7 +68,7 @@ BAD_NUMBERS = (np.nan, np.inf, -np.inf, 1e38, -3.4e38, 3e19, 1e300)
 class Case:
     """One mutated file: its kind (npz, csv, idx), the mutation, and how to write it."""
 
-    kind: str
+    kind: str  # npz, csv, idx, npy (a folder of x.npy and y.npy)
     mutation: str
     write: Callable[[Path], Path]  # writes the case under a folder, returns the path to load
 
@@ -221,7 +221,7 @@ def cases(seed: int, count: int) -> Iterator[Case]:
     """`count` mutated files, the same for the same seed."""
     rng = np.random.default_rng(seed)
     for number in range(count):
-        kind = ("npz", "npz", "csv", "idx")[number % 4]
+        kind = ("npz", "csv", "npz", "idx", "npy")[number % 5]
         x, y = _seed_arrays(rng)
         byte_level = bool(rng.integers(2))
         if kind == "npz":
@@ -238,8 +238,35 @@ def cases(seed: int, count: int) -> Iterator[Case]:
             else:
                 mutation, raw = _mutate_csv(text, rng)
             yield Case("csv", mutation, _writer("case.csv", raw))
+        elif kind == "npy":
+            yield _npy_case(x, y, rng, byte_level)
         else:
             yield _idx_case(rng, byte_level)
+
+
+def _npy_bytes(array: Any) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _npy_case(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, byte_level: bool) -> Case:
+    """A folder of x.npy and y.npy (npy_dir for train, x.npy as a path for predict)."""
+    if byte_level:
+        mutation, content = _mutate_bytes(_npy_bytes(x), rng)
+        files = {"x.npy": content, "y.npy": _npy_bytes(y)}
+    else:
+        mutation, arrays = _mutate_arrays(x, y, rng)
+        files = {f"{name}.npy": _npy_bytes(array) for name, array in arrays.items()}
+
+    def write(folder: Path) -> Path:
+        root = folder / "npy"
+        root.mkdir()
+        for name, content in files.items():
+            (root / name).write_bytes(content)
+        return root
+
+    return Case("npy", mutation, write)
 
 
 def _writer(name: str, content: str | bytes) -> Callable[[Path], Path]:
@@ -339,9 +366,12 @@ def _source(case: Case, path: Path, span: Any) -> ir.DataSource:
         params = sources.NpzParams(path=str(path))
     elif case.kind == "csv":
         params = sources.CsvParams(path=str(path), target="label")
+    elif case.kind == "npy":
+        params = sources.NpyDirParams(path=str(path))
     else:
         params = sources.IdxParams(path=str(path))
-    return ir.DataSource(kind=case.kind, params=params, span=span)
+    kind = "npy_dir" if case.kind == "npy" else case.kind
+    return ir.DataSource(kind=kind, params=params, span=span)
 
 
 def _finite(arrays: Any) -> bool:
@@ -377,7 +407,7 @@ def run_case(case: Case, folder: Path, models: Models) -> list[Result]:
 
     def predict() -> bool:
         training = inputs.Training(model.train.data, None)
-        given = path if case.kind != "idx" else None
+        given = {"idx": None, "npy": path / "x.npy"}.get(case.kind, path)
         raw = inputs.load(model, training, source if given is None else None, given)
         split = inputs.split(raw, model, None, training)
         return len(split) > 0 and _finite(split.arrays()[0])
