@@ -19,7 +19,7 @@ HUGE = float(np.sqrt(np.finfo(np.float32).max))
 """Magnitudes from here on (about 1.8e19) overflow float32 when squared."""
 
 CHUNK = 8192
-"""Rows read at a time: bounds the memory of a large memory-mapped column's scan."""
+"""Rows read at a time from a column that reads rows on demand (larger than memory)."""
 
 
 @dataclass(frozen=True)
@@ -70,29 +70,49 @@ class BadValues:
 
 def scan(column: Any) -> BadValues | None:
     """The bad values of a column of numbers (an array or an object reading rows on
-    demand), or None when every value is finite and below HUGE. Integer columns hold none."""
-    dtype = np.dtype(column.dtype)
-    if not np.issubdtype(dtype, np.floating) and not np.issubdtype(dtype, np.complexfloating):
+    demand), or None when every value is finite and below HUGE. Columns of integers (and
+    complex numbers, refused for their type) are not read."""
+    if not np.issubdtype(np.dtype(column.dtype), np.floating):
         return None
-    nan = infinite = huge = 0
-    first: tuple[int, ...] | None = None
-    first_value = 0.0
+    if isinstance(column, np.ndarray):  # in memory: one pass of min and max, no copy
+        return None if _clean(column) else _count(column, 0)
     rows = len(column)
+    found: BadValues | None = None
     for start in range(0, rows, CHUNK):
         chunk = np.asarray(column[np.arange(start, min(start + CHUNK, rows))])
-        magnitude = np.abs(chunk)
-        bad = ~(magnitude < HUGE)  # NaN compares false: counted here too
-        if not bad.any():
-            continue
-        is_nan = np.isnan(chunk)
-        is_inf = np.isinf(chunk)
-        nan += int(np.count_nonzero(is_nan))
-        infinite += int(np.count_nonzero(is_inf))
-        huge += int(np.count_nonzero(bad & ~is_nan & ~is_inf))
-        if first is None:
-            at = np.unravel_index(int(np.argmax(bad)), chunk.shape)
-            first = (start + int(at[0]), *(int(i) for i in at[1:]))
-            first_value = float(np.real(chunk[at]))
-    if first is None:
+        if not _clean(chunk):
+            more = _count(chunk, start)
+            found = more if found is None else _merge(found, more)
+    return found
+
+
+def _clean(values: np.ndarray) -> bool:
+    """Every value finite and below HUGE: min and max say it (a NaN makes both NaN)."""
+    if values.size == 0:
+        return True
+    return bool(values.min() > -HUGE and values.max() < HUGE)  # false for NaN
+
+
+def _count(values: np.ndarray, offset: int) -> BadValues | None:
+    """The bad values of an array whose first row is the column's row `offset`."""
+    bad = ~(np.abs(values) < HUGE)  # NaN compares false: counted here too
+    if not bad.any():
         return None
-    return BadValues(nan, infinite, huge, first, first_value)
+    nan = int(np.count_nonzero(np.isnan(values)))
+    infinite = int(np.count_nonzero(np.isinf(values)))
+    at = np.unravel_index(int(np.argmax(bad)), values.shape)
+    first = (offset + int(at[0]), *(int(i) for i in at[1:]))
+    huge = int(np.count_nonzero(bad)) - nan - infinite
+    return BadValues(nan, infinite, huge, first, float(values[at]))
+
+
+def _merge(found: BadValues, more: BadValues | None) -> BadValues:
+    if more is None:
+        return found
+    return BadValues(
+        found.nan + more.nan,
+        found.infinite + more.infinite,
+        found.huge + more.huge,
+        found.first,
+        found.first_value,
+    )
