@@ -617,15 +617,20 @@ def preprocess_inputs(
 
 
 def input_split(
-    x: Arrays, model: ir.Model, standardization: dict[str, Standardization] | None = None
+    x: Arrays,
+    model: ir.Model,
+    standardization: dict[str, Standardization] | None = None,
+    description: str = "",
 ) -> Split:
-    """Inputs alone (for predict), checked, converted as in training when read."""
+    """Inputs alone (for predict), checked, converted as in training when read; messages
+    name the source by `description`."""
     parts = _parts(x, len(model.inputs), "input")
     rules = input_rules(model, model.train, standardization)
     for rule, part in zip(rules, parts, strict=True):
         rule.check(part)
     for rule, part in zip(rules, parts, strict=True):
-        check_values(part, f"the '{rule.name}' inputs" if len(rules) > 1 else "the inputs")
+        what = f"the '{rule.name}' inputs" if len(rules) > 1 else "the inputs"
+        check_values(part, what, description)
     return Split(parts, None, None, rules, (), not model.single_io)
 
 

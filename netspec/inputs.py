@@ -91,7 +91,7 @@ def split(
     """The inputs checked against the model and converted, when read, as in training."""
     x = _columns(raw, model)
     _check_shapes(x, model, training, raw)
-    inputs = data.input_split(x, model, standardization)
+    inputs = data.input_split(x, model, standardization, raw.description)
     if len(inputs) == 0:
         raise DataError(
             "E0403", f"{raw.description or 'the data'} holds no samples to predict on"

@@ -198,7 +198,10 @@ def test_predict_refuses_the_same_files(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", x)
     raw = inputs.load(model, training, path=tmp_path / "x.npy")
     error = data_error("E0405", inputs.split, raw, model, None, training)
-    assert "the inputs hold 1 NaN value, the first at sample 5" in error.message
+    assert (
+        f"the inputs (npy file {tmp_path / 'x.npy'}) hold 1 NaN value, the first at sample 5"
+        in error.message
+    )
     np.savez(tmp_path / "x.npz", x=x)
     error = data_error("E0405", inputs.load, model, training, path=tmp_path / "x.npz")
     assert "array 'x' holds 1 NaN value" in error.message
