@@ -138,6 +138,9 @@ def write(w: Writer, model: ir.Model) -> None:
         w.line()
         w.line()
         w.lines(definition("keras_distributed", name))
+    w.line()
+    w.line()
+    w.lines(definition("order", "sample_order"))
     for name in ("EpochOrder", "epoch_indices", "epoch_order", "run_indices"):
         w.line()
         w.line()

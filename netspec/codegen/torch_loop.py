@@ -159,7 +159,10 @@ def _write_distributed(w: Writer) -> None:
 
 
 def _write_data(w: Writer, shapes: _Shapes) -> None:
-    """epoch_order, the sampler and the loader, then the batches of both pipelines."""
+    """sample_order (shared with Keras), epoch_order, the sampler and the loader, then the batches of both pipelines."""
+    w.line()
+    w.line()
+    w.lines(definition("order", "sample_order"))
     for name in ("epoch_order", "EpochSampler", "make_loader"):
         w.line()
         w.line()
