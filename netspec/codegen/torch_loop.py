@@ -300,8 +300,7 @@ def _write_train_epoch(
                 w.line("on_step(step, sums)")
         w.line("samples_seen = torch.tensor(float(samples_seen), device=device)")
         w.line("means = (all_reduced(sums) / all_reduced(samples_seen)).tolist()  # one wait an epoch")
-        strict = ", strict=True" if shapes.tuples else ""
-        w.line(f"return dict(zip([\"loss\", *{shapes.figures}], means{strict}))")
+        w.line(f"return dict(zip([\"loss\", *{shapes.figures}], means, strict=True))")
 
 
 def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
@@ -351,8 +350,7 @@ def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
             w.line("sums += torch.stack(figures) * count")
             w.line("samples += count")
         w.line("means = all_reduced(sums) / all_reduced(torch.tensor(float(samples), device=device))")
-        strict = ", strict=True" if shapes.tuples else ""
-        w.line(f"return dict(zip([\"loss\", *{shapes.figures}], means.tolist(){strict}))")
+        w.line(f"return dict(zip([\"loss\", *{shapes.figures}], means.tolist(), strict=True))")
 
 
 def _write_predict(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
