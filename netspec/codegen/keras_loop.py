@@ -148,7 +148,7 @@ def write(w: Writer, model: ir.Model) -> None:
     _write_epoch_batches(w, dicts)
     _write_stream_batches(w, model, dicts)
     _write_fit(w, config, dicts, scaled)
-    _write_evaluate_predict(w, dicts)
+    _write_evaluate_predict(w, dicts, model.outputs[0] if len(model.outputs) == 1 else None)
 
 
 def _write_compile(w: Writer, config: ir.TrainConfig, dicts: bool) -> None:
@@ -459,7 +459,7 @@ def _write_evaluation_batches(w: Writer, dicts: bool) -> None:
         w.line("return stream_batches(data, batch, shuffle=False, workers=workers, strategy=strategy)")
 
 
-def _write_evaluate_predict(w: Writer, dicts: bool) -> None:
+def _write_evaluate_predict(w: Writer, dicts: bool, one_output: str | None) -> None:
     arrays = "dict[str, np.ndarray]" if dicts else "np.ndarray"
     memory = "dict" if dicts else "np.ndarray"
     _write_evaluation_batches(w, dicts)
@@ -491,16 +491,17 @@ def _write_evaluate_predict(w: Writer, dicts: bool) -> None:
         w.line("return model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)")
     w.line()
     w.line()
-    returns = "list[np.ndarray]" if dicts else "np.ndarray"
+    keyed = dicts and one_output is not None  # several inputs, one output: a dict of one
+    returns = "list[np.ndarray]" if dicts and not keyed else "np.ndarray"
     w.line("def predict(")
     with w.indent():
         w.line("model: keras.Model, x: object, batch_size: int = 1024, workers: int | None = None")
     w.line(f") -> {returns}:")
     with w.indent():
-        what = ", an array per output in order," if dicts else ""
+        what = ", an array per output in order," if dicts and not keyed else ""
         w.docstring(f"The model's outputs{what} for arrays x or a batch source x, in inference mode.")
         w.line(f"if not isinstance(x, {memory}):")
         with w.indent():
             w.line("batches = stream_batches(x, batch_size, shuffle=False, workers=workers, targets=False)")
-            w.line("return model.predict(batches, verbose=0)")
-        w.line("return model.predict(x, batch_size=batch_size, verbose=0)")
+            w.line(f"return model.predict(batches, verbose=0){f'[{literal(one_output)}]' if keyed else ''}")
+        w.line(f"return model.predict(x, batch_size=batch_size, verbose=0){f'[{literal(one_output)}]' if keyed else ''}")

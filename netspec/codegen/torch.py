@@ -331,6 +331,7 @@ def _output_metrics(w: Writer, model: ir.Model) -> None:
     """Several outputs: a metric function per (output, metric), keyed `<output>_<metric>` as
     Keras names them, each taking that output's prediction and target."""
     names: dict[str, str] = {}
+    keys: dict[str, str] = {}  # function → figure: prefixed by the output with several
     for loss in model.losses:
         loss_entry = catalogue.lookup("loss", loss.kind)
         assert loss_entry is not None
@@ -350,6 +351,7 @@ def _output_metrics(w: Writer, model: ir.Model) -> None:
                 w.docstring(f"{lowered.doc}\n\nOf output {loss.output}.")
                 w.line(f"return {lowered.expr}")
             names[function] = loss.output
+            keys[function] = function if len(model.outputs) > 1 else metric.kind
     w.line()
     w.line()
     w.line(
@@ -361,7 +363,7 @@ def _output_metrics(w: Writer, model: ir.Model) -> None:
         )
         w.value(
             "return ",
-            {f: (model.outputs.index(o), Code(f)) for f, o in names.items()},
+            {keys[f]: (model.outputs.index(o), Code(f)) for f, o in names.items()},
         )
 
 

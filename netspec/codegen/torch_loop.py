@@ -52,6 +52,7 @@ class _Shapes:
     count: str  # the number of samples of a batch
     figures: str  # the figure functions' dict, and how each is called
     loss_type: str
+    outputs: int = 1
 
     @classmethod
     def of(cls, model: ir.Model) -> _Shapes:
@@ -73,6 +74,7 @@ class _Shapes:
             "len(y_batch[0])",
             "figures_of",
             "Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor]",
+            len(model.outputs),
         )
 
 
@@ -240,8 +242,11 @@ def _write_train_epoch(
         w.docstring(doc)
         w.line("model.train()")
         if shapes.tuples:
-            w.line("losses, metrics = build_output_losses(), build_metrics()")
-            w.line("figures_of = {**losses, **metrics}  # each output's loss, then each metric")
+            if shapes.outputs == 1:
+                w.line("figures_of = build_metrics()  # one output: its loss is the loss")
+            else:
+                w.line("losses, metrics = build_output_losses(), build_metrics()")
+                w.line("figures_of = {**losses, **metrics}  # each output's loss, then each metric")
         else:
             w.line("metrics = build_metrics()")
         w.line("_, workers = world_position()")
@@ -329,7 +334,10 @@ def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
         w.line("model.eval()")
         w.line("loss_fn = loss_fn or build_loss()")
         if shapes.tuples:
-            w.line("figures_of = {**build_output_losses(), **build_metrics()}")
+            if shapes.outputs == 1:
+                w.line("figures_of = build_metrics()  # one output: its loss is the loss")
+            else:
+                w.line("figures_of = {**build_output_losses(), **build_metrics()}")
         else:
             w.line("metrics = build_metrics()")
         w.line("device = next(model.parameters()).device")

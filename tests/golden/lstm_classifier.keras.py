@@ -25,6 +25,7 @@ Contents:
     build_callbacks       The spec's learning-rate schedule and early stopping.
     build_strategy        The tf.distribute strategy of this run
     replica_shards        This input pipeline's part of each global batch of sample …
+    sample_order          The sample indices (int64) epoch `epoch` visits, in order
     EpochOrder            Tells the input pipeline which epoch begins, so its order is …
     epoch_indices         Batches of sample indices
     epoch_order           The order epoch `epoch` visits the samples in
@@ -244,6 +245,18 @@ def replica_shards(batches: tf.data.Dataset, context: tf.distribute.InputContext
     return batches.flat_map(shards)
 
 
+def sample_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
+    """The sample indices (int64) epoch `epoch` visits, in order: a permutation drawn from
+    (seed, epoch) by PCG64, or 0 … samples - 1 without `shuffle`.
+
+    A negative seed counts modulo 2**64 (NumPy's seed sequences take non-negative words)."""
+    if not shuffle:
+        return np.arange(samples, dtype=np.int64)
+    words = [int(seed) % 2**64, int(epoch) % 2**64]
+    generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(words)))
+    return generator.permutation(samples).astype(np.int64)
+
+
 class EpochOrder(keras.callbacks.Callback):
     """Tells the input pipeline which epoch begins, so its order is drawn from (seed, epoch)."""
 
@@ -273,12 +286,17 @@ def epoch_indices(
 
 
 def epoch_order(samples: int, seed: int, epoch: tf.Tensor | int, shuffle: bool = True) -> tf.Tensor:
-    """The order epoch `epoch` visits the samples in: a permutation drawn from (seed, epoch)."""
-    order = tf.range(samples, dtype=tf.int64)
+    """The order epoch `epoch` visits the samples in: `sample_order`'s permutation drawn from
+    (seed, epoch), the one the PyTorch module draws too, read when the pipeline reaches it."""
     if not shuffle:
-        return order
-    pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
-    return tf.random.experimental.stateless_shuffle(order, seed=pair)
+        return tf.range(samples, dtype=tf.int64)
+
+    def draw(epoch: np.ndarray) -> np.ndarray:
+        return sample_order(samples, seed, int(epoch), shuffle)
+
+    order = tf.numpy_function(draw, [tf.cast(epoch, tf.int64)], tf.int64, stateful=False)
+    order.set_shape((samples,))
+    return order
 
 
 def run_indices(
