@@ -21,6 +21,7 @@ from netspec.codegen.writer import Writer, literal
 HELPERS: dict[str, str] = {
     "SelfAttention": definition("keras_layers", "SelfAttention"),
     "PositionalEmbedding": definition("keras_layers", "PositionalEmbedding"),
+    "StableLayerNormalization": definition("keras_layers", "StableLayerNormalization"),
     "CenteredRandomCrop": definition("keras_augment", "CenteredRandomCrop"),
 }
 

@@ -18,6 +18,7 @@ Contents:
 
     PositionalEmbedding   Adds a learned vector per position, a Keras layer.
     SelfAttention         Keras' MultiHeadAttention as self-attention
+    StableLayerNormalization  Keras' LayerNormalization over the last axis, computed …
     build_model           The network (a keras.Model), uncompiled.
     build_loss            The spec's loss (by output name, for several outputs).
     NetspecAdam           Adam as netspec and PyTorch compute it, a Keras optimizer.
@@ -151,6 +152,41 @@ class SelfAttention(layers.MultiHeadAttention):
         return outputs
 
 
+@keras.saving.register_keras_serializable(package="netspec")
+class StableLayerNormalization(layers.LayerNormalization):
+    """Keras' LayerNormalization over the last axis, computed as PyTorch does: normalize
+    (x - mean) / sqrt(var + epsilon), then scale and shift. Keras' own x·inv + (beta -
+    mean·inv) cancels badly over a narrow axis (1-2 features, a small epsilon)."""
+
+    def call(self, inputs):
+        x = keras.ops.cast(inputs, "float32")  # statistics in float32, as Keras' own
+        centered = x - keras.ops.mean(x, axis=-1, keepdims=True)
+        variance = keras.ops.mean(keras.ops.square(centered), axis=-1, keepdims=True)
+        normalized = centered * keras.ops.rsqrt(variance + self.epsilon)
+        outputs = normalized * keras.ops.cast(self.gamma, "float32")
+        outputs = outputs + keras.ops.cast(self.beta, "float32")
+        return keras.ops.cast(outputs, self.compute_dtype)
+
+    def standard_call(self, inputs):
+        """The same in Keras' own operations and an EinsumDense of this layer's weights
+        (gamma as its kernel, beta as its bias), in a model of this layer's name."""
+        x = keras.Input(batch_shape=inputs.shape, dtype=inputs.dtype)
+        centered = keras.ops.cast(x, "float32")
+        centered = centered - keras.ops.mean(centered, axis=-1, keepdims=True)
+        variance = keras.ops.mean(keras.ops.square(centered), axis=-1, keepdims=True)
+        normalized = centered * keras.ops.rsqrt(variance + self.epsilon)
+        scale_shift = layers.EinsumDense(
+            "...c,c->...c",
+            output_shape=(inputs.shape[-1],),
+            bias_axes="c",
+            dtype=self.dtype_policy,
+            name="scale_shift",
+        )
+        block = keras.Model(x, scale_shift(normalized), name=self.name)
+        scale_shift.set_weights([self.gamma.numpy(), self.beta.numpy()])
+        return block(inputs)
+
+
 def build_model() -> keras.Model:
     """The network of the spec: 1,351,170 parameters (1,351,170 trainable)."""
     inputs = keras.Input(shape=(64,), name="input")
@@ -179,7 +215,7 @@ def build_model() -> keras.Model:
     )(positional_embedding)
     x = layers.Dropout(0.1, name="encoder_attention_out")(x)
     x = layers.Add(name="encoder_r1")([positional_embedding, x])
-    encoder_n1 = layers.LayerNormalization(
+    encoder_n1 = StableLayerNormalization(
         axis=-1,
         epsilon=1e-06,
         gamma_initializer="ones",
@@ -204,7 +240,7 @@ def build_model() -> keras.Model:
     )(x)
     x = layers.Dropout(0.1, name="encoder_ffn_out")(x)
     x = layers.Add(name="encoder_r2")([encoder_n1, x])
-    encoder_layer_normalization = layers.LayerNormalization(
+    encoder_layer_normalization = StableLayerNormalization(
         axis=-1,
         epsilon=1e-06,
         gamma_initializer="ones",
@@ -224,7 +260,7 @@ def build_model() -> keras.Model:
     )(encoder_layer_normalization)
     x = layers.Dropout(0.1, name="encoder_1_attention_out")(x)
     x = layers.Add(name="encoder_1_r1")([encoder_layer_normalization, x])
-    encoder_1_n1 = layers.LayerNormalization(
+    encoder_1_n1 = StableLayerNormalization(
         axis=-1,
         epsilon=1e-06,
         gamma_initializer="ones",
@@ -249,7 +285,7 @@ def build_model() -> keras.Model:
     )(x)
     x = layers.Dropout(0.1, name="encoder_1_ffn_out")(x)
     x = layers.Add(name="encoder_1_r2")([encoder_1_n1, x])
-    x = layers.LayerNormalization(
+    x = StableLayerNormalization(
         axis=-1,
         epsilon=1e-06,
         gamma_initializer="ones",
