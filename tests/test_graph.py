@@ -12,15 +12,13 @@ import ast
 import difflib
 import importlib.util
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, ruff_complaints
 from typer.testing import CliRunner
 
 from netspec import ir, weights
@@ -75,11 +73,8 @@ def test_generated_code_passes_ruff(tmp_path: Path) -> None:
         for target in TARGETS:
             source = generate(graph_model(stem), target)
             (tmp_path / f"{stem}_{target}.py").write_text(source, encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", str(tmp_path)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    complaints = ruff_complaints(tmp_path)  # ruff check and ruff format --check
+    assert not complaints, complaints
 
 
 def test_graph_is_ordered_topologically() -> None:

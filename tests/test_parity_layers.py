@@ -20,7 +20,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from conftest import SPEC_IDS, checked_model, generated_source, random_inputs
+from conftest import SPEC_IDS, checked_model, generated_source, random_inputs, ruff_complaints
 
 from netspec import catalogue, ir, weights
 from netspec.check import check_source
@@ -652,18 +652,11 @@ def test_batch_norm_training_update_differs_as_documented(load) -> None:
 
 
 def test_generated_modules_of_every_case_pass_ruff(tmp_path) -> None:
-    """`ruff check --isolated` on both modules of every case, as test_codegen does for specs."""
-    import subprocess
-    import sys
-
+    """`ruff check` and `ruff format --check` (the project's config) on both modules of every
+    case, as test_codegen does for specs."""
     for case in ALL_CASES:
         model = check_spec(case.spec(), f"{case.id}.net")
         for target in ("keras", "torch"):
             (tmp_path / f"{case.id}_{target}.py").write_text(generate(model, target))
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    complaints = ruff_complaints(tmp_path)
+    assert not complaints, complaints

@@ -37,7 +37,7 @@ from netspec import catalogue, ir
 from netspec.catalogue.base import Code, PyCall
 from netspec.codegen.snippets import definition
 from netspec.codegen.training import TrainingPlan, plan, write_schedule_factor
-from netspec.codegen.writer import Writer, literal
+from netspec.codegen.writer import LINE_LENGTH, Writer, literal
 
 # torch dtypes of the mixed precisions; fp32 has none (no autocast)
 AUTOCAST_DTYPES = {"bf16": "torch.bfloat16", "fp16": "torch.float16"}
@@ -76,6 +76,13 @@ class _Shapes:
             "Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor]",
             len(model.outputs),
         )
+
+
+def _optional(parameter: str) -> str:
+    """`parameter | None = None`, on two lines where ruff format breaks it (too wide)."""
+    if len(f"    {parameter} | None = None,") <= LINE_LENGTH:
+        return f"{parameter} | None = None"
+    return f"{parameter}\n| None = None"
 
 
 def uses_math(model: ir.Model) -> bool:
@@ -319,7 +326,7 @@ def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
             "x: object",
             f"y: {shapes.arrays} | None = None",
             "batch_size: int = 1024",
-            f"loss_fn: {shapes.loss_type} | None = None",
+            _optional(f"loss_fn: {shapes.loss_type}"),
             "workers: int = 0",
         ),
         "dict[str, float]",
@@ -366,8 +373,10 @@ def _write_predict(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
     w.line()
     w.line("@torch.no_grad()")
     returns = "tuple[torch.Tensor, ...]" if shapes.tuples else "torch.Tensor"
-    w.line(
-        f"def predict(model: nn.Module, x: object, batch_size: int = 1024, workers: int = 0) -> {returns}:"
+    w.function(
+        "predict",
+        ["model: nn.Module", "x: object", "batch_size: int = 1024", "workers: int = 0"],
+        returns,
     )
     with w.indent():
         what = " (a tensor per output, in order)" if shapes.tuples else ""
@@ -510,11 +519,12 @@ def _write_fit(
             w.line("else:")
             with w.indent():
                 w.line("batches = memory_batches(x, y, order, batch_size)")
-            scaler_arg = ", scaler" if fp16 else ""
+            arguments = ["trained", "optimizer", "loss_fn", "batches", "on_step"]
+            arguments += ["scaler"] if fp16 else []
             w.line("logs = train_epoch(")
-            with w.indent():
-                w.line(f"trained, optimizer, loss_fn, batches, on_step{scaler_arg},")
-                w.line("batch_size=batch_size, samples=samples,")
+            with w.indent():  # an argument a line, as ruff format writes it
+                for argument in [*arguments, "batch_size=batch_size", "samples=samples"]:
+                    w.line(f"{argument},")
             w.line(")")
             w.line("if validation_data is not None:")
             with w.indent():

@@ -60,7 +60,10 @@ OUTPUT_SHAPE = (1,)
 INPUT_DTYPE = torch.float32
 TARGET_DTYPE = torch.float32
 TRAIN = {
-    "data": {"kind": "linear", "params": {"samples": 1000, "slope": 2.0, "intercept": 0.0, "noise": 0.1}},
+    "data": {
+        "kind": "linear",
+        "params": {"samples": 1000, "slope": 2.0, "intercept": 0.0, "noise": 0.1},
+    },
     "epochs": 100,
     "batch_size": 32,
     "validation_split": 0.0,
@@ -523,8 +526,13 @@ def fit(
         else:
             batches = memory_batches(x, y, order, batch_size)
         logs = train_epoch(
-            trained, optimizer, loss_fn, batches, on_step,
-            batch_size=batch_size, samples=samples,
+            trained,
+            optimizer,
+            loss_fn,
+            batches,
+            on_step,
+            batch_size=batch_size,
+            samples=samples,
         )
         if validation_data is not None:
             if validation is not None:

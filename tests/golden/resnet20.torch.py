@@ -557,7 +557,8 @@ class Resnet20(nn.Module):
         x = self.residual_1_conv_bn_batch_normalization(x)  # (N, 16, 32, 32)
         x = torch.relu(x)  # (N, 16, 32, 32)
         x = self.residual_1_y_conv2d(x)  # (N, 16, 32, 32)
-        residual_1_y_batch_normalization = self.residual_1_y_batch_normalization(x)  # (N, 16, 32, 32)
+        # (N, 16, 32, 32)
+        residual_1_y_batch_normalization = self.residual_1_y_batch_normalization(x)
         x = residual_activation_1  # (N, 16, 32, 32)
         x = residual_1_y_batch_normalization + x  # (N, 16, 32, 32)
         residual_1_activation_1 = torch.relu(x)  # (N, 16, 32, 32)
@@ -565,7 +566,8 @@ class Resnet20(nn.Module):
         x = self.residual_2_conv_bn_batch_normalization(x)  # (N, 16, 32, 32)
         x = torch.relu(x)  # (N, 16, 32, 32)
         x = self.residual_2_y_conv2d(x)  # (N, 16, 32, 32)
-        residual_2_y_batch_normalization = self.residual_2_y_batch_normalization(x)  # (N, 16, 32, 32)
+        # (N, 16, 32, 32)
+        residual_2_y_batch_normalization = self.residual_2_y_batch_normalization(x)
         x = residual_1_activation_1  # (N, 16, 32, 32)
         x = residual_2_y_batch_normalization + x  # (N, 16, 32, 32)
         residual_2_activation_1 = torch.relu(x)  # (N, 16, 32, 32)
@@ -575,7 +577,8 @@ class Resnet20(nn.Module):
         x = self.residual_3_conv_bn_batch_normalization(x)  # (N, 32, 16, 16)
         x = torch.relu(x)  # (N, 32, 16, 16)
         x = self.residual_3_y_conv2d(x)  # (N, 32, 16, 16)
-        residual_3_y_batch_normalization = self.residual_3_y_batch_normalization(x)  # (N, 32, 16, 16)
+        # (N, 32, 16, 16)
+        residual_3_y_batch_normalization = self.residual_3_y_batch_normalization(x)
         x = self.residual_3_shortcut(residual_2_activation_1)  # (N, 32, 16, 16)
         x = residual_3_y_batch_normalization + x  # (N, 32, 16, 16)
         residual_3_activation_1 = torch.relu(x)  # (N, 32, 16, 16)
@@ -583,7 +586,8 @@ class Resnet20(nn.Module):
         x = self.residual_4_conv_bn_batch_normalization(x)  # (N, 32, 16, 16)
         x = torch.relu(x)  # (N, 32, 16, 16)
         x = self.residual_4_y_conv2d(x)  # (N, 32, 16, 16)
-        residual_4_y_batch_normalization = self.residual_4_y_batch_normalization(x)  # (N, 32, 16, 16)
+        # (N, 32, 16, 16)
+        residual_4_y_batch_normalization = self.residual_4_y_batch_normalization(x)
         x = residual_3_activation_1  # (N, 32, 16, 16)
         x = residual_4_y_batch_normalization + x  # (N, 32, 16, 16)
         residual_4_activation_1 = torch.relu(x)  # (N, 32, 16, 16)
@@ -591,7 +595,8 @@ class Resnet20(nn.Module):
         x = self.residual_5_conv_bn_batch_normalization(x)  # (N, 32, 16, 16)
         x = torch.relu(x)  # (N, 32, 16, 16)
         x = self.residual_5_y_conv2d(x)  # (N, 32, 16, 16)
-        residual_5_y_batch_normalization = self.residual_5_y_batch_normalization(x)  # (N, 32, 16, 16)
+        # (N, 32, 16, 16)
+        residual_5_y_batch_normalization = self.residual_5_y_batch_normalization(x)
         x = residual_4_activation_1  # (N, 32, 16, 16)
         x = residual_5_y_batch_normalization + x  # (N, 32, 16, 16)
         residual_5_activation_1 = torch.relu(x)  # (N, 32, 16, 16)
@@ -1071,8 +1076,13 @@ def fit(
         else:
             batches = memory_batches(x, y, order, batch_size)
         logs = train_epoch(
-            trained, optimizer, loss_fn, batches, on_step,
-            batch_size=batch_size, samples=samples,
+            trained,
+            optimizer,
+            loss_fn,
+            batches,
+            on_step,
+            batch_size=batch_size,
+            samples=samples,
         )
         if validation_data is not None:
             if validation is not None:

@@ -61,7 +61,10 @@ OUTPUT_SHAPE = (3,)
 INPUT_DTYPE = torch.float32
 TARGET_DTYPE = torch.float32
 TRAIN = {
-    "data": {"kind": "blobs", "params": {"samples": 1000, "features": 2, "classes": 3, "spread": 1.0}},
+    "data": {
+        "kind": "blobs",
+        "params": {"samples": 1000, "features": 2, "classes": 3, "spread": 1.0},
+    },
     "epochs": 100,
     "batch_size": 32,
     "validation_split": 0.0,
@@ -536,8 +539,13 @@ def fit(
         else:
             batches = memory_batches(x, y, order, batch_size)
         logs = train_epoch(
-            trained, optimizer, loss_fn, batches, on_step,
-            batch_size=batch_size, samples=samples,
+            trained,
+            optimizer,
+            loss_fn,
+            batches,
+            on_step,
+            batch_size=batch_size,
+            samples=samples,
         )
         if validation_data is not None:
             if validation is not None:

@@ -683,8 +683,13 @@ def fit(
         else:
             batches = memory_batches(x, y, order, batch_size)
         logs = train_epoch(
-            trained, optimizer, loss_fn, batches, on_step,
-            batch_size=batch_size, samples=samples,
+            trained,
+            optimizer,
+            loss_fn,
+            batches,
+            on_step,
+            batch_size=batch_size,
+            samples=samples,
         )
         if validation_data is not None:
             if validation is not None:

@@ -50,7 +50,17 @@ from keras import layers, ops
 INPUT_SHAPES = {"profile": (20,), "history": (10, 8)}
 OUTPUT_SHAPES = {"plan": (5,), "spend": (1,)}
 TRAIN = {
-    "data": {"kind": "customers", "params": {"samples": 2000, "features": 20, "steps": 10, "step_features": 8, "plans": 5, "noise": 0.1}},
+    "data": {
+        "kind": "customers",
+        "params": {
+            "samples": 2000,
+            "features": 20,
+            "steps": 10,
+            "step_features": 8,
+            "plans": 5,
+            "noise": 0.1,
+        },
+    },
     "epochs": 10,
     "batch_size": 32,
     "validation_split": 0.1,
@@ -277,7 +287,9 @@ def build_strategy(devices: int = 1) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(devices)])
 
 
-def replica_shards(batches: tf.data.Dataset, context: tf.distribute.InputContext) -> tf.data.Dataset:
+def replica_shards(
+    batches: tf.data.Dataset, context: tf.distribute.InputContext
+) -> tf.data.Dataset:
     """This input pipeline's part of each global batch of sample indices: a shard per replica
     it feeds, in the order tf.distribute hands them out; replica k of N takes every N-th
     index, from the k-th."""
@@ -420,8 +432,12 @@ def stream_batches(
         x, y = source[index]
         return (*x, *y) if targets else tuple(x)  # tuples of arrays
 
-    def read_batch(index: tf.Tensor) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]] | dict[str, tf.Tensor]:
-        dtypes = (tf.float32, tf.float32, tf.int64, tf.float32) if targets else (tf.float32, tf.float32)
+    def read_batch(
+        index: tf.Tensor,
+    ) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]] | dict[str, tf.Tensor]:
+        dtypes = (
+            (tf.float32, tf.float32, tf.int64, tf.float32) if targets else (tf.float32, tf.float32)
+        )
         arrays = tf.numpy_function(read, [index], dtypes, stateful=False)
         for array, shape in zip(arrays, ((20,), (10, 8), (), (1,)), strict=False):
             array.set_shape((None, *shape))
@@ -432,9 +448,11 @@ def stream_batches(
     if strategy is not None and strategy.num_replicas_in_sync > 1:  # a shard per replica
         indices = run_indices(samples, batch_size, seed, *span, shuffle)
         return strategy.distribute_datasets_from_function(
-            lambda context: replica_shards(indices, context)
-            .map(read_batch, num_parallel_calls=reads, deterministic=True)
-            .prefetch(tf.data.AUTOTUNE)
+            lambda context: (
+                replica_shards(indices, context)
+                .map(read_batch, num_parallel_calls=reads, deterministic=True)
+                .prefetch(tf.data.AUTOTUNE)
+            )
         )
     return (
         epoch_indices(samples, batch_size * 8, seed, epoch, shuffle)
@@ -479,7 +497,9 @@ def fit(
         batches = epoch_batches(x, y, batch_size, seed, order.epoch, shuffle, strategy, span)
     else:
         samples = len(x)
-        batches = stream_batches(x, batch_size, seed, order.epoch, shuffle, workers, strategy=strategy, span=span)
+        batches = stream_batches(
+            x, batch_size, seed, order.epoch, shuffle, workers, strategy=strategy, span=span
+        )
     in_memory = validation_data is None or isinstance(validation_data, tuple)
     if validation_data is not None and replicated:
         validation_data = evaluation_batches(validation_data, strategy, workers)

@@ -64,7 +64,17 @@ OUTPUT_SHAPES = {"plan": (5,), "spend": (1,)}
 INPUT_DTYPES = {"profile": torch.float32, "history": torch.float32}
 TARGET_DTYPES = {"plan": torch.int64, "spend": torch.float32}
 TRAIN = {
-    "data": {"kind": "customers", "params": {"samples": 2000, "features": 20, "steps": 10, "step_features": 8, "plans": 5, "noise": 0.1}},
+    "data": {
+        "kind": "customers",
+        "params": {
+            "samples": 2000,
+            "features": 20,
+            "steps": 10,
+            "step_features": 8,
+            "plans": 5,
+            "noise": 0.1,
+        },
+    },
     "epochs": 10,
     "batch_size": 32,
     "validation_split": 0.1,
@@ -126,7 +136,9 @@ class TwoTower(nn.Module):
         nn.init.xavier_uniform_(self.spend.weight)
         nn.init.zeros_(self.spend.bias)
 
-    def forward(self, profile: torch.Tensor, history: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, profile: torch.Tensor, history: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.relu(self.dense(profile))  # (N, 64)
         profile_tower = torch.relu(self.profile_tower(x))  # (N, 32)
         x = history
@@ -153,7 +165,9 @@ def sparse_categorical_crossentropy(
     return nn.functional.nll_loss(torch.log(y_pred), y_true, reduction=reduction)
 
 
-def build_output_losses() -> dict[str, tuple[int, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]]:
+def build_output_losses() -> dict[
+    str, tuple[int, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
+]:
     """The loss of each output, keyed `<output>_loss` as Keras reports it:
     (the index of the output, f(y_pred, y_true) → batch mean).
     """
@@ -167,7 +181,9 @@ def build_loss() -> Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]
     losses = [loss for _, loss in build_output_losses().values()]
     weights = (1.0, 0.2)
 
-    def total_loss(y_pred: tuple[torch.Tensor, ...], y_true: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def total_loss(
+        y_pred: tuple[torch.Tensor, ...], y_true: tuple[torch.Tensor, ...]
+    ) -> torch.Tensor:
         return sum(
             weight * loss(pred, true)
             for loss, weight, pred, true in zip(losses, weights, y_pred, y_true, strict=True)
@@ -528,7 +544,8 @@ def evaluate(
     x: object,
     y: tuple[torch.Tensor, ...] | None = None,
     batch_size: int = 1024,
-    loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor] | None = None,
+    loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor]
+    | None = None,
     workers: int = 0,
 ) -> dict[str, float]:
     """Mean loss, each output's loss and the metrics in inference mode, over arrays (x, y) or over
@@ -555,7 +572,9 @@ def evaluate(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: object, batch_size: int = 1024, workers: int = 0) -> tuple[torch.Tensor, ...]:
+def predict(
+    model: nn.Module, x: object, batch_size: int = 1024, workers: int = 0
+) -> tuple[torch.Tensor, ...]:
     """The model's outputs (a tensor per output, in order) for arrays x or a batch source x, in inference mode."""
     model.eval()
     device = next(model.parameters()).device
@@ -629,8 +648,13 @@ def fit(
         else:
             batches = memory_batches(x, y, order, batch_size)
         logs = train_epoch(
-            trained, optimizer, loss_fn, batches, on_step,
-            batch_size=batch_size, samples=samples,
+            trained,
+            optimizer,
+            loss_fn,
+            batches,
+            on_step,
+            batch_size=batch_size,
+            samples=samples,
         )
         if validation_data is not None:
             if validation is not None:

@@ -397,7 +397,9 @@ def build_strategy(devices: int = 1) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(devices)])
 
 
-def replica_shards(batches: tf.data.Dataset, context: tf.distribute.InputContext) -> tf.data.Dataset:
+def replica_shards(
+    batches: tf.data.Dataset, context: tf.distribute.InputContext
+) -> tf.data.Dataset:
     """This input pipeline's part of each global batch of sample indices: a shard per replica
     it feeds, in the order tf.distribute hands them out; replica k of N takes every N-th
     index, from the k-th."""
@@ -545,9 +547,11 @@ def stream_batches(
     if strategy is not None and strategy.num_replicas_in_sync > 1:  # a shard per replica
         indices = run_indices(samples, batch_size, seed, *span, shuffle)
         return strategy.distribute_datasets_from_function(
-            lambda context: replica_shards(indices, context)
-            .map(read_batch, num_parallel_calls=reads, deterministic=True)
-            .prefetch(tf.data.AUTOTUNE)
+            lambda context: (
+                replica_shards(indices, context)
+                .map(read_batch, num_parallel_calls=reads, deterministic=True)
+                .prefetch(tf.data.AUTOTUNE)
+            )
         )
     return (
         epoch_indices(samples, batch_size * 8, seed, epoch, shuffle)
@@ -592,7 +596,9 @@ def fit(
         batches = epoch_batches(x, y, batch_size, seed, order.epoch, shuffle, strategy, span)
     else:
         samples = len(x)
-        batches = stream_batches(x, batch_size, seed, order.epoch, shuffle, workers, strategy=strategy, span=span)
+        batches = stream_batches(
+            x, batch_size, seed, order.epoch, shuffle, workers, strategy=strategy, span=span
+        )
     in_memory = validation_data is None or isinstance(validation_data, tuple)
     if validation_data is not None and replicated:
         validation_data = evaluation_batches(validation_data, strategy, workers)
@@ -643,7 +649,9 @@ def evaluate(
     """Mean loss and metrics over arrays (x, y) or a batch source x, in inference mode."""
     strategy = model.distribute_strategy
     if strategy.num_replicas_in_sync > 1:  # a shard of each batch per replica
-        batches = evaluation_batches(x if not isinstance(x, np.ndarray) else (x, y), strategy, workers)
+        batches = evaluation_batches(
+            x if not isinstance(x, np.ndarray) else (x, y), strategy, workers
+        )
         return model.evaluate(batches, verbose=0, return_dict=True)
     if not isinstance(x, np.ndarray):
         batches = stream_batches(x, batch_size, shuffle=False, workers=workers)

@@ -139,7 +139,9 @@ class TwoTower(nn.Module):
         nn.init.xavier_uniform_(self.price.weight)
         nn.init.zeros_(self.price.bias)
 
-    def forward(self, features: torch.Tensor, history: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, features: torch.Tensor, history: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         a = torch.relu(self.a(features))  # (N, 64)
         x = history
         x, _ = self.b(x)
@@ -164,7 +166,9 @@ def sparse_categorical_crossentropy(
     return nn.functional.nll_loss(torch.log(y_pred), y_true, reduction=reduction)
 
 
-def build_output_losses() -> dict[str, tuple[int, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]]:
+def build_output_losses() -> dict[
+    str, tuple[int, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
+]:
     """The loss of each output, keyed `<output>_loss` as Keras reports it:
     (the index of the output, f(y_pred, y_true) → batch mean).
     """
@@ -178,7 +182,9 @@ def build_loss() -> Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]
     losses = [loss for _, loss in build_output_losses().values()]
     weights = (1.0, 0.5)
 
-    def total_loss(y_pred: tuple[torch.Tensor, ...], y_true: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def total_loss(
+        y_pred: tuple[torch.Tensor, ...], y_true: tuple[torch.Tensor, ...]
+    ) -> torch.Tensor:
         return sum(
             weight * loss(pred, true)
             for loss, weight, pred, true in zip(losses, weights, y_pred, y_true, strict=True)
@@ -539,7 +545,8 @@ def evaluate(
     x: object,
     y: tuple[torch.Tensor, ...] | None = None,
     batch_size: int = 1024,
-    loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor] | None = None,
+    loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor]
+    | None = None,
     workers: int = 0,
 ) -> dict[str, float]:
     """Mean loss, each output's loss and the metrics in inference mode, over arrays (x, y) or over
@@ -566,7 +573,9 @@ def evaluate(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: object, batch_size: int = 1024, workers: int = 0) -> tuple[torch.Tensor, ...]:
+def predict(
+    model: nn.Module, x: object, batch_size: int = 1024, workers: int = 0
+) -> tuple[torch.Tensor, ...]:
     """The model's outputs (a tensor per output, in order) for arrays x or a batch source x, in inference mode."""
     model.eval()
     device = next(model.parameters()).device
@@ -640,8 +649,13 @@ def fit(
         else:
             batches = memory_batches(x, y, order, batch_size)
         logs = train_epoch(
-            trained, optimizer, loss_fn, batches, on_step,
-            batch_size=batch_size, samples=samples,
+            trained,
+            optimizer,
+            loss_fn,
+            batches,
+            on_step,
+            batch_size=batch_size,
+            samples=samples,
         )
         if validation_data is not None:
             if validation is not None:
