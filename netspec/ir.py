@@ -426,8 +426,9 @@ class Model(Node):
     @property
     def figures(self) -> list[str]:
         """The figures training reports each epoch, named as both targets name them: the loss,
-        each output's loss (several outputs), each metric; validation adds each with `val_`."""
-        if self.single_io:
+        each output's loss (several outputs), each metric (prefixed by its output's name with
+        several outputs, as Keras names them); validation adds each with `val_`."""
+        if len(self.outputs) == 1:
             return ["loss", *(metric.kind for metric in self.metrics)]
         return [
             "loss",

@@ -96,3 +96,21 @@ def checked() -> Callable[[str], ir.Model]:
 @pytest.fixture(scope="session")
 def generated() -> Callable[[str, str], str]:
     return generated_source
+
+
+def ruff_complaints(folder: Path) -> str:
+    """What `ruff check` and `ruff format --check` with the project's own config
+    (pyproject.toml) say about the modules in `folder`: empty when both pass."""
+    import subprocess
+    import sys
+
+    config = ["--config", str(ROOT / "pyproject.toml"), "--no-cache"]
+    complaints = []
+    for command in (["check", *config], ["format", "--check", "--diff", *config]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, str(folder)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        if result.returncode != 0:
+            complaints.append(result.stdout + result.stderr)
+    return "\n".join(complaints)

@@ -20,7 +20,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from conftest import SPEC_IDS, checked_model, generated_source, random_inputs
+from conftest import SPEC_IDS, checked_model, generated_source, random_inputs, ruff_complaints
 
 from netspec import catalogue, ir, weights
 from netspec.check import check_source
@@ -194,6 +194,9 @@ def _cases() -> dict[str, list[Case]]:
         Case("ln_flat", (6,), ("LayerNormalization",)),
         Case("ln_steps", (4, 5), ("LayerNormalization",)),
         Case("ln_after_conv", (6, 6, 2), ("Conv2D(3, 3)", "LayerNormalization(epsilon=1e-5)")),
+        # a narrow axis and a small epsilon: Keras' own x·inv + (beta - mean·inv) cancels badly
+        Case("ln_one_feature", (3, 1), ("LayerNormalization(epsilon=1e-6)",)),
+        Case("ln_two_features", (5, 2), ("LayerNormalization(epsilon=1e-5)",)),
     ]
     c["Dropout"] = [
         Case("dropout", (6,), ("Dropout(0.5)",)),
@@ -517,6 +520,29 @@ def test_seed_spec_parity(stem: str, load) -> None:
         assert_same_function(np.asarray(e), a.numpy())
 
 
+@pytest.mark.parametrize("features,epsilon", [(1, 1e-6), (1, 1e-3), (2, 1e-5), (2, 1e-7)])
+def test_narrow_layer_norm_is_float64_exact_on_both(features: int, epsilon: float, load) -> None:
+    """LayerNormalization over 1-2 features with a small epsilon, against float64: both
+    modules within a few float32 ulps of the output's scale (Keras' own layer was off by up to
+    8.6e-5, PyTorch by 2e-7)."""
+    case = Case(f"ln_narrow_{features}", (8, features), (f"LayerNormalization(epsilon={epsilon})",))
+    model = check_spec(case.spec(), f"{case.id}.net")
+    keras_module = load(generate(model, "keras"), f"{case.id}_{epsilon}", "keras")
+    torch_module = load(generate(model, "torch"), f"{case.id}_{epsilon}", "torch")
+    rng = np.random.default_rng(features)
+    x = (rng.standard_normal((BATCH, 8, features)) * 3 + 5).astype(np.float32)
+    expected, actual = run_both(model, keras_module, torch_module, x, seed=features)
+    given = random_weights(model, features)
+    gamma, beta = (given[f"layer_normalization.{k}"].astype(np.float64) for k in ("gamma", "beta"))
+    x64 = x.astype(np.float64)
+    centered = x64 - x64.mean(-1, keepdims=True)
+    exact = centered / np.sqrt((centered**2).mean(-1, keepdims=True) + epsilon) * gamma + beta
+    scale = max(1.0, float(np.abs(exact).max()))
+    for name, out in (("keras", expected), ("torch", actual)):
+        error = float(np.abs(out - exact).max()) / scale
+        assert error < 1e-6, (name, error)
+
+
 def test_batch_norm_momentum_is_stated_both_ways() -> None:
     model = check_spec(Case("bn", (4,), ("BatchNormalization",)).spec(), "bn.net")
     assert "momentum=0.99" in generate(model, "keras")
@@ -626,18 +652,11 @@ def test_batch_norm_training_update_differs_as_documented(load) -> None:
 
 
 def test_generated_modules_of_every_case_pass_ruff(tmp_path) -> None:
-    """`ruff check --isolated` on both modules of every case, as test_codegen does for specs."""
-    import subprocess
-    import sys
-
+    """`ruff check` and `ruff format --check` (the project's config) on both modules of every
+    case, as test_codegen does for specs."""
     for case in ALL_CASES:
         model = check_spec(case.spec(), f"{case.id}.net")
         for target in ("keras", "torch"):
             (tmp_path / f"{case.id}_{target}.py").write_text(generate(model, target))
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    complaints = ruff_complaints(tmp_path)
+    assert not complaints, complaints

@@ -139,6 +139,9 @@ class LayerNormalization(LayerEntry):
 
     The same in training and inference. netspec's epsilon is Keras' 1e-3 (PyTorch's default
     is 1e-5); both modules state it. Parameters: gamma and beta, 2 · (last axis) trainable.
+    Keras gets `StableLayerNormalization` (snippets/keras_layers.py): Keras' layer with its
+    weights and config, computed as PyTorch's nn.LayerNorm is (normalize, then scale and
+    shift), since Keras' own x·inv + (beta - mean·inv) loses up to 1e-4 over 1-2 features.
     """
 
     kind = "LayerNormalization"
@@ -157,7 +160,7 @@ class LayerNormalization(LayerEntry):
 
     def keras(self, p: LayerNormalizationParams, layer: ir.Layer) -> PyCall:
         return PyCall(
-            "layers.LayerNormalization",
+            "StableLayerNormalization",
             (),
             {
                 "axis": -1,
@@ -166,6 +169,9 @@ class LayerNormalization(LayerEntry):
                 "beta_initializer": p.beta_initializer,
             },
         )
+
+    def keras_helpers(self, p: LayerNormalizationParams) -> tuple[str, ...]:
+        return ("StableLayerNormalization",)
 
     def torch(self, p: LayerNormalizationParams, layer: ir.Layer) -> TorchLowering:
         size = layer.input_shape[-1]

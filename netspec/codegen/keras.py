@@ -21,6 +21,7 @@ from netspec.codegen.writer import Writer, literal
 HELPERS: dict[str, str] = {
     "SelfAttention": definition("keras_layers", "SelfAttention"),
     "PositionalEmbedding": definition("keras_layers", "PositionalEmbedding"),
+    "StableLayerNormalization": definition("keras_layers", "StableLayerNormalization"),
     "CenteredRandomCrop": definition("keras_augment", "CenteredRandomCrop"),
 }
 
@@ -86,7 +87,7 @@ def generate(model: ir.Model) -> str:
                 (),
                 {
                     "inputs": _tensors([names[i.name] for i in model.inputs]),
-                    "outputs": _tensors([names[o] for o in model.outputs]),
+                    "outputs": _outputs(model, names),
                     "name": model.name,
                 },
             ),
@@ -178,6 +179,16 @@ def _metric_calls(model: ir.Model, loss: ir.Loss) -> list[PyCall]:
 def _tensors(names: list[str]) -> catalogue.Code:
     """One tensor as itself, several as a list."""
     return catalogue.Code(names[0] if len(names) == 1 else "[" + ", ".join(names) + "]")
+
+
+def _outputs(model: ir.Model, names: dict[str, str]) -> catalogue.Code:
+    """The model's outputs: one tensor, or a list of several; the one output of a model of
+    several inputs is a dict by its name, as its targets come to `fit` (a bare tensor there
+    made Keras read the dict's keys as targets)."""
+    if len(model.outputs) == 1 and not model.single_io:
+        output = model.outputs[0]
+        return catalogue.Code("{" + f"{literal(output)}: {names[output]}" + "}")
+    return _tensors([names[o] for o in model.outputs])
 
 
 def _helpers(model: ir.Model) -> list[str]:

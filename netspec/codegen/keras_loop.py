@@ -138,6 +138,9 @@ def write(w: Writer, model: ir.Model) -> None:
         w.line()
         w.line()
         w.lines(definition("keras_distributed", name))
+    w.line()
+    w.line()
+    w.lines(definition("order", "sample_order"))
     for name in ("EpochOrder", "epoch_indices", "epoch_order", "run_indices"):
         w.line()
         w.line()
@@ -145,7 +148,7 @@ def write(w: Writer, model: ir.Model) -> None:
     _write_epoch_batches(w, dicts)
     _write_stream_batches(w, model, dicts)
     _write_fit(w, config, dicts, scaled)
-    _write_evaluate_predict(w, dicts)
+    _write_evaluate_predict(w, dicts, model.outputs[0] if len(model.outputs) == 1 else None)
 
 
 def _write_compile(w: Writer, config: ir.TrainConfig, dicts: bool) -> None:
@@ -304,11 +307,17 @@ def _write_stream_batches(w: Writer, model: ir.Model, dicts: bool) -> None:
             if dicts
             else "tuple[tf.Tensor, tf.Tensor] | tf.Tensor"
         )
-        w.line(f"def read_batch(index: tf.Tensor) -> {returns}:")
+        w.function("read_batch", ["index: tf.Tensor"], returns)
         with w.indent():
             x_dtypes = ["tf.float32"] * len(inputs)
             y_dtypes = [dtype for _, dtype, _ in targets]
-            w.line(f"dtypes = {_tuple(x_dtypes + y_dtypes)} if targets else {_tuple(x_dtypes)}")
+            dtypes = f"{_tuple(x_dtypes + y_dtypes)} if targets else {_tuple(x_dtypes)}"
+            if w.fits(f"dtypes = {dtypes}"):
+                w.line(f"dtypes = {dtypes}")
+            else:  # as ruff format breaks it
+                w.line("dtypes = (")
+                w.line(f"    {dtypes}")
+                w.line(")")
             w.line("arrays = tf.numpy_function(read, [index], dtypes, stateful=False)")
             shapes = [shape for _, shape in inputs] + [shape for _, _, shape in targets]
             w.line(
@@ -334,9 +343,12 @@ def _write_stream_batches(w: Writer, model: ir.Model, dicts: bool) -> None:
             w.line("indices = run_indices(samples, batch_size, seed, *span, shuffle)")
             w.line("return strategy.distribute_datasets_from_function(")
             with w.indent():
-                w.line("lambda context: replica_shards(indices, context)")
-                w.line(".map(read_batch, num_parallel_calls=reads, deterministic=True)")
-                w.line(".prefetch(tf.data.AUTOTUNE)")
+                w.line("lambda context: (")
+                with w.indent():
+                    w.line("replica_shards(indices, context)")
+                    w.line(".map(read_batch, num_parallel_calls=reads, deterministic=True)")
+                    w.line(".prefetch(tf.data.AUTOTUNE)")
+                w.line(")")
             w.line(")")
         w.line("return (")
         with w.indent():
@@ -396,10 +408,10 @@ def _write_fit(w: Writer, config: ir.TrainConfig, dicts: bool, scaled: bool) -> 
         w.line("else:")
         with w.indent():
             w.line("samples = len(x)")
-            w.line(
-                "batches = stream_batches(x, batch_size, seed, order.epoch, shuffle, workers, "
-                "strategy=strategy, span=span)"
-            )
+            w.line("batches = stream_batches(")
+            with w.indent():
+                w.line("x, batch_size, seed, order.epoch, shuffle, workers, strategy=strategy, span=span")
+            w.line(")")
         w.line("in_memory = validation_data is None or isinstance(validation_data, tuple)")
         w.line("if validation_data is not None and replicated:")
         with w.indent():
@@ -456,7 +468,7 @@ def _write_evaluation_batches(w: Writer, dicts: bool) -> None:
         w.line("return stream_batches(data, batch, shuffle=False, workers=workers, strategy=strategy)")
 
 
-def _write_evaluate_predict(w: Writer, dicts: bool) -> None:
+def _write_evaluate_predict(w: Writer, dicts: bool, one_output: str | None) -> None:
     arrays = "dict[str, np.ndarray]" if dicts else "np.ndarray"
     memory = "dict" if dicts else "np.ndarray"
     _write_evaluation_batches(w, dicts)
@@ -479,7 +491,13 @@ def _write_evaluate_predict(w: Writer, dicts: bool) -> None:
         w.line("strategy = model.distribute_strategy")
         w.line("if strategy.num_replicas_in_sync > 1:  # a shard of each batch per replica")
         with w.indent():
-            w.line(f"batches = evaluation_batches(x if not isinstance(x, {memory}) else (x, y), strategy, workers)")
+            arguments = f"x if not isinstance(x, {memory}) else (x, y), strategy, workers"
+            if w.fits(f"batches = evaluation_batches({arguments})"):
+                w.line(f"batches = evaluation_batches({arguments})")
+            else:  # as ruff format breaks it
+                w.line("batches = evaluation_batches(")
+                w.line(f"    {arguments}")
+                w.line(")")
             w.line("return model.evaluate(batches, verbose=0, return_dict=True)")
         w.line(f"if not isinstance(x, {memory}):")
         with w.indent():
@@ -488,16 +506,17 @@ def _write_evaluate_predict(w: Writer, dicts: bool) -> None:
         w.line("return model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)")
     w.line()
     w.line()
-    returns = "list[np.ndarray]" if dicts else "np.ndarray"
+    keyed = dicts and one_output is not None  # several inputs, one output: a dict of one
+    returns = "list[np.ndarray]" if dicts and not keyed else "np.ndarray"
     w.line("def predict(")
     with w.indent():
         w.line("model: keras.Model, x: object, batch_size: int = 1024, workers: int | None = None")
     w.line(f") -> {returns}:")
     with w.indent():
-        what = ", an array per output in order," if dicts else ""
+        what = ", an array per output in order," if dicts and not keyed else ""
         w.docstring(f"The model's outputs{what} for arrays x or a batch source x, in inference mode.")
         w.line(f"if not isinstance(x, {memory}):")
         with w.indent():
             w.line("batches = stream_batches(x, batch_size, shuffle=False, workers=workers, targets=False)")
-            w.line("return model.predict(batches, verbose=0)")
-        w.line("return model.predict(x, batch_size=batch_size, verbose=0)")
+            w.line(f"return model.predict(batches, verbose=0){f'[{literal(one_output)}]' if keyed else ''}")
+        w.line(f"return model.predict(x, batch_size=batch_size, verbose=0){f'[{literal(one_output)}]' if keyed else ''}")

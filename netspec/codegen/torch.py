@@ -286,10 +286,9 @@ def _torch_loss(loss: ir.Loss):
 def _losses(w: Writer, model: ir.Model, torch_losses: list) -> None:
     """Several outputs: the total loss is the weighted sum of each output's loss (Keras' rule)."""
     outputs = ", ".join(model.outputs)
-    w.line(
-        "def build_output_losses() -> "
-        "dict[str, tuple[int, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]]:"
-    )
+    w.line("def build_output_losses() -> dict[")  # as ruff format breaks it
+    w.line("    str, tuple[int, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]")
+    w.line("]:")
     with w.indent():
         w.docstring(
             "The loss of each output, keyed `<output>_loss` as Keras reports it:\n"
@@ -313,9 +312,10 @@ def _losses(w: Writer, model: ir.Model, torch_losses: list) -> None:
         w.line("losses = [loss for _, loss in build_output_losses().values()]")
         w.line(f"weights = {literal(tuple(loss.weight for loss in model.losses))}")
         w.line()
-        w.line(
-            "def total_loss(y_pred: tuple[torch.Tensor, ...], y_true: tuple[torch.Tensor, ...]) "
-            "-> torch.Tensor:"
+        w.function(
+            "total_loss",
+            ["y_pred: tuple[torch.Tensor, ...]", "y_true: tuple[torch.Tensor, ...]"],
+            "torch.Tensor",
         )
         with w.indent():
             w.line("return sum(")
@@ -331,6 +331,7 @@ def _output_metrics(w: Writer, model: ir.Model) -> None:
     """Several outputs: a metric function per (output, metric), keyed `<output>_<metric>` as
     Keras names them, each taking that output's prediction and target."""
     names: dict[str, str] = {}
+    keys: dict[str, str] = {}  # function → figure: prefixed by the output with several
     for loss in model.losses:
         loss_entry = catalogue.lookup("loss", loss.kind)
         assert loss_entry is not None
@@ -350,6 +351,7 @@ def _output_metrics(w: Writer, model: ir.Model) -> None:
                 w.docstring(f"{lowered.doc}\n\nOf output {loss.output}.")
                 w.line(f"return {lowered.expr}")
             names[function] = loss.output
+            keys[function] = function if len(model.outputs) > 1 else metric.kind
     w.line()
     w.line()
     w.line(
@@ -361,7 +363,7 @@ def _output_metrics(w: Writer, model: ir.Model) -> None:
         )
         w.value(
             "return ",
-            {f: (model.outputs.index(o), Code(f)) for f, o in names.items()},
+            {keys[f]: (model.outputs.index(o), Code(f)) for f, o in names.items()},
         )
 
 
@@ -425,11 +427,11 @@ def _forward(
     are float32.
     """
     names = variables(model, "x")
-    arguments = ", ".join(f"{names[i.name]}: torch.Tensor" for i in model.inputs)
+    arguments = [f"{names[i.name]}: torch.Tensor" for i in model.inputs]
     count = len(model.outputs)
     returns = "torch.Tensor" if count == 1 else f"tuple[{', '.join(['torch.Tensor'] * count)}]"
     mixed = model.train.precision != "fp32"
-    w.line(f"def forward(self, {arguments}) -> {returns}:")
+    w.function("forward", ["self", *arguments], returns)
     layouts = {names[i.name]: Layout.SPEC for i in model.inputs}
     with w.indent():
         for layer, entry, lowering in lowered:
@@ -470,8 +472,11 @@ def _forward(
                         expression = activation_entry().torch(expression, channel_dim)  # type: ignore[attr-defined]
                 out_layout = layout if len(layer.output_shape) >= 2 else Layout.SPEC
                 comment = _shape_comment(layer.output_shape, out_layout)
-                if expression != target:
+                if expression != target and w.fits(f"{target} = {expression}  {comment}"):
                     w.line(f"{target} = {expression}  {comment}")
+                elif expression != target:  # too wide with it: the comment above
+                    w.line(comment)
+                    w.line(f"{target} = {expression}")
             layouts[target] = out_layout
         results = [names[o] for o in model.outputs]
         for name, v in zip(model.outputs, dict.fromkeys(results), strict=False):

@@ -37,7 +37,7 @@ from netspec import catalogue, ir
 from netspec.catalogue.base import Code, PyCall
 from netspec.codegen.snippets import definition
 from netspec.codegen.training import TrainingPlan, plan, write_schedule_factor
-from netspec.codegen.writer import Writer, literal
+from netspec.codegen.writer import LINE_LENGTH, Writer, literal
 
 # torch dtypes of the mixed precisions; fp32 has none (no autocast)
 AUTOCAST_DTYPES = {"bf16": "torch.bfloat16", "fp16": "torch.float16"}
@@ -52,6 +52,7 @@ class _Shapes:
     count: str  # the number of samples of a batch
     figures: str  # the figure functions' dict, and how each is called
     loss_type: str
+    outputs: int = 1
 
     @classmethod
     def of(cls, model: ir.Model) -> _Shapes:
@@ -73,7 +74,15 @@ class _Shapes:
             "len(y_batch[0])",
             "figures_of",
             "Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor]",
+            len(model.outputs),
         )
+
+
+def _optional(parameter: str) -> str:
+    """`parameter | None = None`, on two lines where ruff format breaks it (too wide)."""
+    if len(f"    {parameter} | None = None,") <= LINE_LENGTH:
+        return f"{parameter} | None = None"
+    return f"{parameter}\n| None = None"
 
 
 def uses_math(model: ir.Model) -> bool:
@@ -159,7 +168,10 @@ def _write_distributed(w: Writer) -> None:
 
 
 def _write_data(w: Writer, shapes: _Shapes) -> None:
-    """epoch_order, the sampler and the loader, then the batches of both pipelines."""
+    """sample_order (shared with Keras), epoch_order, the sampler and the loader, then the batches of both pipelines."""
+    w.line()
+    w.line()
+    w.lines(definition("order", "sample_order"))
     for name in ("epoch_order", "EpochSampler", "make_loader"):
         w.line()
         w.line()
@@ -237,8 +249,11 @@ def _write_train_epoch(
         w.docstring(doc)
         w.line("model.train()")
         if shapes.tuples:
-            w.line("losses, metrics = build_output_losses(), build_metrics()")
-            w.line("figures_of = {**losses, **metrics}  # each output's loss, then each metric")
+            if shapes.outputs == 1:
+                w.line("figures_of = build_metrics()  # one output: its loss is the loss")
+            else:
+                w.line("losses, metrics = build_output_losses(), build_metrics()")
+                w.line("figures_of = {**losses, **metrics}  # each output's loss, then each metric")
         else:
             w.line("metrics = build_metrics()")
         w.line("_, workers = world_position()")
@@ -297,8 +312,7 @@ def _write_train_epoch(
                 w.line("on_step(step, sums)")
         w.line("samples_seen = torch.tensor(float(samples_seen), device=device)")
         w.line("means = (all_reduced(sums) / all_reduced(samples_seen)).tolist()  # one wait an epoch")
-        strict = ", strict=True" if shapes.tuples else ""
-        w.line(f"return dict(zip([\"loss\", *{shapes.figures}], means{strict}))")
+        w.line(f"return dict(zip([\"loss\", *{shapes.figures}], means, strict=True))")
 
 
 def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
@@ -312,7 +326,7 @@ def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
             "x: object",
             f"y: {shapes.arrays} | None = None",
             "batch_size: int = 1024",
-            f"loss_fn: {shapes.loss_type} | None = None",
+            _optional(f"loss_fn: {shapes.loss_type}"),
             "workers: int = 0",
         ),
         "dict[str, float]",
@@ -327,7 +341,10 @@ def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
         w.line("model.eval()")
         w.line("loss_fn = loss_fn or build_loss()")
         if shapes.tuples:
-            w.line("figures_of = {**build_output_losses(), **build_metrics()}")
+            if shapes.outputs == 1:
+                w.line("figures_of = build_metrics()  # one output: its loss is the loss")
+            else:
+                w.line("figures_of = {**build_output_losses(), **build_metrics()}")
         else:
             w.line("metrics = build_metrics()")
         w.line("device = next(model.parameters()).device")
@@ -348,8 +365,7 @@ def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
             w.line("sums += torch.stack(figures) * count")
             w.line("samples += count")
         w.line("means = all_reduced(sums) / all_reduced(torch.tensor(float(samples), device=device))")
-        strict = ", strict=True" if shapes.tuples else ""
-        w.line(f"return dict(zip([\"loss\", *{shapes.figures}], means.tolist(){strict}))")
+        w.line(f"return dict(zip([\"loss\", *{shapes.figures}], means.tolist(), strict=True))")
 
 
 def _write_predict(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
@@ -357,8 +373,10 @@ def _write_predict(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
     w.line()
     w.line("@torch.no_grad()")
     returns = "tuple[torch.Tensor, ...]" if shapes.tuples else "torch.Tensor"
-    w.line(
-        f"def predict(model: nn.Module, x: object, batch_size: int = 1024, workers: int = 0) -> {returns}:"
+    w.function(
+        "predict",
+        ["model: nn.Module", "x: object", "batch_size: int = 1024", "workers: int = 0"],
+        returns,
     )
     with w.indent():
         what = " (a tensor per output, in order)" if shapes.tuples else ""
@@ -501,11 +519,12 @@ def _write_fit(
             w.line("else:")
             with w.indent():
                 w.line("batches = memory_batches(x, y, order, batch_size)")
-            scaler_arg = ", scaler" if fp16 else ""
+            arguments = ["trained", "optimizer", "loss_fn", "batches", "on_step"]
+            arguments += ["scaler"] if fp16 else []
             w.line("logs = train_epoch(")
-            with w.indent():
-                w.line(f"trained, optimizer, loss_fn, batches, on_step{scaler_arg},")
-                w.line("batch_size=batch_size, samples=samples,")
+            with w.indent():  # an argument a line, as ruff format writes it
+                for argument in [*arguments, "batch_size=batch_size", "samples=samples"]:
+                    w.line(f"{argument},")
             w.line(")")
             w.line("if validation_data is not None:")
             with w.indent():

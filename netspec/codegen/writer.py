@@ -18,6 +18,9 @@ from typing import Any
 from netspec.catalogue.base import Code, PyCall
 
 MAX_WIDTH = 99
+LINE_LENGTH = 100
+"""The width `ruff format` keeps lines to (pyproject.toml): generated modules pass
+`ruff format --check`, so the writer breaks lines where it would."""
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
@@ -82,6 +85,11 @@ def _arguments(c: PyCall) -> list[str]:
     return args
 
 
+def _argument_items(c: PyCall) -> list[tuple[str, Any]]:
+    """(`key=` or nothing, value) of each argument, as `_arguments` writes them."""
+    return [("", a) for a in c.args] + [(f"{identifier(k)}=", v) for k, v in c.kwargs.items()]
+
+
 def call(c: PyCall) -> str:
     """`func(arg, key=value)` on one line."""
     if not _DOTTED.match(c.func):
@@ -117,14 +125,23 @@ class Writer:
         if len("    " * self._depth + one_line) <= MAX_WIDTH:
             self.line(one_line)
             return
+        self._expanded_call(prefix, c, suffix)
+
+    def _expanded_call(self, prefix: str, c: PyCall, suffix: str) -> None:
+        """`prefix + func(` with an argument a line (each expanded in turn when too wide)."""
         self.line(f"{prefix}{c.func}(")
         with self.indent():
-            for argument in _arguments(c):
-                self.line(argument + ",")
+            for key, argument in _argument_items(c):
+                self._item(key, argument)
         self.line(f"){suffix}")
 
+    def fits(self, text: str) -> bool:
+        """Whether `text` at the current indentation is within ruff format's width."""
+        return len("    " * self._depth + text) <= LINE_LENGTH
+
     def value(self, prefix: str, value: list[Any] | dict[str, Any], suffix: str = "") -> None:
-        """`prefix + [items] + suffix` (or a dict), one item per line when too wide."""
+        """`prefix + [items] + suffix` (or a dict), one item per line when too wide, and so on
+        into an item that is too wide itself, as ruff format writes it."""
         one_line = f"{prefix}{literal(value)}{suffix}"
         if len("    " * self._depth + one_line) <= MAX_WIDTH:
             self.line(one_line)
@@ -132,13 +149,50 @@ class Writer:
         opening, closing = ("[", "]") if isinstance(value, list) else ("{", "}")
         self.line(prefix + opening)
         with self.indent():
-            if isinstance(value, list):
-                for item in value:
-                    self.line(literal(item) + ",")
-            else:
-                for key, item in value.items():
-                    self.line(f"{literal(key)}: {literal(item)},")
+            items = (
+                [("", item) for item in value]
+                if isinstance(value, list)
+                else [(f"{literal(key)}: ", item) for key, item in value.items()]
+            )
+            for key, item in items:
+                self._item(key, item)
         self.line(closing + suffix)
+
+    def _item(self, key: str, item: Any) -> None:
+        """One item of an expanded list or dict, expanded in turn when too wide."""
+        if self.fits(f"{key}{literal(item)},"):
+            self.line(f"{key}{literal(item)},")
+        elif isinstance(item, (list, dict)) and item:
+            self.value(key, item, ",")
+        elif isinstance(item, PyCall) and self.fits("    " + ", ".join(_arguments(item))):
+            call(item)  # validates the name
+            self.line(f"{key}{item.func}(")  # the arguments on a line of their own
+            with self.indent():
+                self.line(", ".join(_arguments(item)))
+            self.line("),")
+        elif isinstance(item, PyCall):
+            call(item)
+            self._expanded_call(key, item, ",")
+        else:
+            self.line(f"{key}{literal(item)},")
+
+    def function(self, name: str, parameters: list[str], returns: str) -> None:
+        """`def name(parameters) -> returns:` as ruff format writes it: on one line, else the
+        parameters on a line of their own (one a line, each with a comma, for a single one or
+        when they do not fit); the body follows at one more indentation."""
+        joined = ", ".join(parameters)
+        one_line = f"def {identifier(name)}({joined}) -> {returns}:"
+        if self.fits(one_line):
+            self.line(one_line)
+            return
+        self.line(f"def {name}(")
+        with self.indent():
+            if len(parameters) > 1 and self.fits(joined):
+                self.line(joined)
+            else:
+                for parameter in parameters:
+                    self.line(f"{parameter},")
+        self.line(f") -> {returns}:")
 
     def signature(self, name: str, parameters: Iterable[str], returns: str) -> None:
         """`def name(` with a parameter a line (each written by netspec: `x: int = 3`), then
@@ -146,7 +200,7 @@ class Writer:
         self.line(f"def {identifier(name)}(")
         with self.indent():
             for parameter in parameters:
-                self.line(f"{parameter},")
+                self.lines(f"{parameter},")  # one ruff format breaks is given in two lines
         self.line(f") -> {returns}:")
 
     def docstring(self, text: str) -> None:

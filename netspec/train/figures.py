@@ -19,7 +19,7 @@ from netspec.codegen.writer import identifier
 
 def figure_names(model: ir.Model) -> list[str]:
     """The names of a model's training figures, in the order a run shows them."""
-    if model.single_io:
+    if len(model.outputs) == 1:  # one output's loss is the loss (also with several inputs)
         return ["loss", *(metric.kind for metric in model.metrics)]
     names = ["loss", *(f"{identifier(loss.output)}_loss" for loss in model.losses)]
     names += [

@@ -32,6 +32,7 @@ Contents:
     shard                 This worker's part of a global batch (of samples, or of …
     loss_share            The weight of this worker's mean loss at `step`, so that …
     all_reduced           Figures summed over the workers (the sums of all the samples)
+    sample_order          The sample indices (int64) epoch `epoch` visits, in order
     epoch_order           The order epoch `epoch` visits the samples in
     EpochSampler          Batches of sample indices in `epoch_order`, this worker's …
     make_loader           A DataLoader over a batch source
@@ -255,12 +256,22 @@ def all_reduced(sums: torch.Tensor) -> torch.Tensor:
     return sums
 
 
-def epoch_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> torch.Tensor:
-    """The order epoch `epoch` visits the samples in: a permutation drawn from (seed, epoch)."""
+def sample_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
+    """The sample indices (int64) epoch `epoch` visits, in order: a permutation drawn from
+    (seed, epoch) by PCG64, or 0 … samples - 1 without `shuffle`.
+
+    A negative seed counts modulo 2**64 (NumPy's seed sequences take non-negative words)."""
     if not shuffle:
-        return torch.arange(samples)
-    generator = torch.Generator().manual_seed(seed + epoch)
-    return torch.randperm(samples, generator=generator)
+        return np.arange(samples, dtype=np.int64)
+    words = [int(seed) % 2**64, int(epoch) % 2**64]
+    generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(words)))
+    return generator.permutation(samples).astype(np.int64)
+
+
+def epoch_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> torch.Tensor:
+    """The order epoch `epoch` visits the samples in: `sample_order`'s permutation drawn from
+    (seed, epoch), the one the Keras module draws too."""
+    return torch.from_numpy(sample_order(samples, seed, epoch, shuffle))
 
 
 class EpochSampler(torch.utils.data.Sampler):
@@ -444,7 +455,7 @@ def train_epoch(
             on_step(step, sums)
     samples_seen = torch.tensor(float(samples_seen), device=device)
     means = (all_reduced(sums) / all_reduced(samples_seen)).tolist()  # one wait an epoch
-    return dict(zip(["loss", *metrics], means))
+    return dict(zip(["loss", *metrics], means, strict=True))
 
 
 @torch.no_grad()
@@ -476,7 +487,7 @@ def evaluate(
         sums += torch.stack(figures) * count
         samples += count
     means = all_reduced(sums) / all_reduced(torch.tensor(float(samples), device=device))
-    return dict(zip(["loss", *metrics], means.tolist()))
+    return dict(zip(["loss", *metrics], means.tolist(), strict=True))
 
 
 @torch.no_grad()
@@ -554,8 +565,13 @@ def fit(
         else:
             batches = memory_batches(x, y, order, batch_size)
         logs = train_epoch(
-            trained, optimizer, loss_fn, batches, on_step,
-            batch_size=batch_size, samples=samples,
+            trained,
+            optimizer,
+            loss_fn,
+            batches,
+            on_step,
+            batch_size=batch_size,
+            samples=samples,
         )
         if validation_data is not None:
             if validation is not None:

@@ -18,6 +18,7 @@ Contents:
 
     PositionalEmbedding   Adds a learned vector per position, a Keras layer.
     SelfAttention         Keras' MultiHeadAttention as self-attention
+    StableLayerNormalization  Keras' LayerNormalization over the last axis, computed …
     build_model           The network (a keras.Model), uncompiled.
     build_loss            The spec's loss (by output name, for several outputs).
     NetspecAdam           Adam as netspec and PyTorch compute it, a Keras optimizer.
@@ -27,6 +28,7 @@ Contents:
     build_callbacks       The spec's learning-rate schedule and early stopping.
     build_strategy        The tf.distribute strategy of this run
     replica_shards        This input pipeline's part of each global batch of sample …
+    sample_order          The sample indices (int64) epoch `epoch` visits, in order
     EpochOrder            Tells the input pipeline which epoch begins, so its order is …
     epoch_indices         Batches of sample indices
     epoch_order           The order epoch `epoch` visits the samples in
@@ -150,6 +152,41 @@ class SelfAttention(layers.MultiHeadAttention):
         return outputs
 
 
+@keras.saving.register_keras_serializable(package="netspec")
+class StableLayerNormalization(layers.LayerNormalization):
+    """Keras' LayerNormalization over the last axis, computed as PyTorch does: normalize
+    (x - mean) / sqrt(var + epsilon), then scale and shift. Keras' own x·inv + (beta -
+    mean·inv) cancels badly over a narrow axis (1-2 features, a small epsilon)."""
+
+    def call(self, inputs):
+        x = keras.ops.cast(inputs, "float32")  # statistics in float32, as Keras' own
+        centered = x - keras.ops.mean(x, axis=-1, keepdims=True)
+        variance = keras.ops.mean(keras.ops.square(centered), axis=-1, keepdims=True)
+        normalized = centered * keras.ops.rsqrt(variance + self.epsilon)
+        outputs = normalized * keras.ops.cast(self.gamma, "float32")
+        outputs = outputs + keras.ops.cast(self.beta, "float32")
+        return keras.ops.cast(outputs, self.compute_dtype)
+
+    def standard_call(self, inputs):
+        """The same in Keras' own operations and an EinsumDense of this layer's weights
+        (gamma as its kernel, beta as its bias), in a model of this layer's name."""
+        x = keras.Input(batch_shape=inputs.shape, dtype=inputs.dtype)
+        centered = keras.ops.cast(x, "float32")
+        centered = centered - keras.ops.mean(centered, axis=-1, keepdims=True)
+        variance = keras.ops.mean(keras.ops.square(centered), axis=-1, keepdims=True)
+        normalized = centered * keras.ops.rsqrt(variance + self.epsilon)
+        scale_shift = layers.EinsumDense(
+            "...c,c->...c",
+            output_shape=(inputs.shape[-1],),
+            bias_axes="c",
+            dtype=self.dtype_policy,
+            name="scale_shift",
+        )
+        block = keras.Model(x, scale_shift(normalized), name=self.name)
+        scale_shift.set_weights([self.gamma.numpy(), self.beta.numpy()])
+        return block(inputs)
+
+
 def build_model() -> keras.Model:
     """The network of the spec: 1,351,170 parameters (1,351,170 trainable)."""
     inputs = keras.Input(shape=(64,), name="input")
@@ -178,7 +215,7 @@ def build_model() -> keras.Model:
     )(positional_embedding)
     x = layers.Dropout(0.1, name="encoder_attention_out")(x)
     x = layers.Add(name="encoder_r1")([positional_embedding, x])
-    encoder_n1 = layers.LayerNormalization(
+    encoder_n1 = StableLayerNormalization(
         axis=-1,
         epsilon=1e-06,
         gamma_initializer="ones",
@@ -203,7 +240,7 @@ def build_model() -> keras.Model:
     )(x)
     x = layers.Dropout(0.1, name="encoder_ffn_out")(x)
     x = layers.Add(name="encoder_r2")([encoder_n1, x])
-    encoder_layer_normalization = layers.LayerNormalization(
+    encoder_layer_normalization = StableLayerNormalization(
         axis=-1,
         epsilon=1e-06,
         gamma_initializer="ones",
@@ -223,7 +260,7 @@ def build_model() -> keras.Model:
     )(encoder_layer_normalization)
     x = layers.Dropout(0.1, name="encoder_1_attention_out")(x)
     x = layers.Add(name="encoder_1_r1")([encoder_layer_normalization, x])
-    encoder_1_n1 = layers.LayerNormalization(
+    encoder_1_n1 = StableLayerNormalization(
         axis=-1,
         epsilon=1e-06,
         gamma_initializer="ones",
@@ -248,7 +285,7 @@ def build_model() -> keras.Model:
     )(x)
     x = layers.Dropout(0.1, name="encoder_1_ffn_out")(x)
     x = layers.Add(name="encoder_1_r2")([encoder_1_n1, x])
-    x = layers.LayerNormalization(
+    x = StableLayerNormalization(
         axis=-1,
         epsilon=1e-06,
         gamma_initializer="ones",
@@ -392,7 +429,9 @@ def build_strategy(devices: int = 1) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(devices)])
 
 
-def replica_shards(batches: tf.data.Dataset, context: tf.distribute.InputContext) -> tf.data.Dataset:
+def replica_shards(
+    batches: tf.data.Dataset, context: tf.distribute.InputContext
+) -> tf.data.Dataset:
     """This input pipeline's part of each global batch of sample indices: a shard per replica
     it feeds, in the order tf.distribute hands them out; replica k of N takes every N-th
     index, from the k-th."""
@@ -405,6 +444,18 @@ def replica_shards(batches: tf.data.Dataset, context: tf.distribute.InputContext
         return ranks.map(lambda k: index[k::replicas])
 
     return batches.flat_map(shards)
+
+
+def sample_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
+    """The sample indices (int64) epoch `epoch` visits, in order: a permutation drawn from
+    (seed, epoch) by PCG64, or 0 … samples - 1 without `shuffle`.
+
+    A negative seed counts modulo 2**64 (NumPy's seed sequences take non-negative words)."""
+    if not shuffle:
+        return np.arange(samples, dtype=np.int64)
+    words = [int(seed) % 2**64, int(epoch) % 2**64]
+    generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(words)))
+    return generator.permutation(samples).astype(np.int64)
 
 
 class EpochOrder(keras.callbacks.Callback):
@@ -436,12 +487,17 @@ def epoch_indices(
 
 
 def epoch_order(samples: int, seed: int, epoch: tf.Tensor | int, shuffle: bool = True) -> tf.Tensor:
-    """The order epoch `epoch` visits the samples in: a permutation drawn from (seed, epoch)."""
-    order = tf.range(samples, dtype=tf.int64)
+    """The order epoch `epoch` visits the samples in: `sample_order`'s permutation drawn from
+    (seed, epoch), the one the PyTorch module draws too, read when the pipeline reaches it."""
     if not shuffle:
-        return order
-    pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
-    return tf.random.experimental.stateless_shuffle(order, seed=pair)
+        return tf.range(samples, dtype=tf.int64)
+
+    def draw(epoch: np.ndarray) -> np.ndarray:
+        return sample_order(samples, seed, int(epoch), shuffle)
+
+    order = tf.numpy_function(draw, [tf.cast(epoch, tf.int64)], tf.int64, stateful=False)
+    order.set_shape((samples,))
+    return order
 
 
 def run_indices(
@@ -523,9 +579,11 @@ def stream_batches(
     if strategy is not None and strategy.num_replicas_in_sync > 1:  # a shard per replica
         indices = run_indices(samples, batch_size, seed, *span, shuffle)
         return strategy.distribute_datasets_from_function(
-            lambda context: replica_shards(indices, context)
-            .map(read_batch, num_parallel_calls=reads, deterministic=True)
-            .prefetch(tf.data.AUTOTUNE)
+            lambda context: (
+                replica_shards(indices, context)
+                .map(read_batch, num_parallel_calls=reads, deterministic=True)
+                .prefetch(tf.data.AUTOTUNE)
+            )
         )
     return (
         epoch_indices(samples, batch_size * 8, seed, epoch, shuffle)
@@ -570,7 +628,9 @@ def fit(
         batches = epoch_batches(x, y, batch_size, seed, order.epoch, shuffle, strategy, span)
     else:
         samples = len(x)
-        batches = stream_batches(x, batch_size, seed, order.epoch, shuffle, workers, strategy=strategy, span=span)
+        batches = stream_batches(
+            x, batch_size, seed, order.epoch, shuffle, workers, strategy=strategy, span=span
+        )
     in_memory = validation_data is None or isinstance(validation_data, tuple)
     if validation_data is not None and replicated:
         validation_data = evaluation_batches(validation_data, strategy, workers)
@@ -621,7 +681,9 @@ def evaluate(
     """Mean loss and metrics over arrays (x, y) or a batch source x, in inference mode."""
     strategy = model.distribute_strategy
     if strategy.num_replicas_in_sync > 1:  # a shard of each batch per replica
-        batches = evaluation_batches(x if not isinstance(x, np.ndarray) else (x, y), strategy, workers)
+        batches = evaluation_batches(
+            x if not isinstance(x, np.ndarray) else (x, y), strategy, workers
+        )
         return model.evaluate(batches, verbose=0, return_dict=True)
     if not isinstance(x, np.ndarray):
         batches = stream_batches(x, batch_size, shuffle=False, workers=workers)

@@ -25,6 +25,7 @@ Contents:
     build_callbacks       The spec's learning-rate schedule and early stopping.
     build_strategy        The tf.distribute strategy of this run
     replica_shards        This input pipeline's part of each global batch of sample …
+    sample_order          The sample indices (int64) epoch `epoch` visits, in order
     EpochOrder            Tells the input pipeline which epoch begins, so its order is …
     epoch_indices         Batches of sample indices
     epoch_order           The order epoch `epoch` visits the samples in
@@ -444,7 +445,9 @@ def build_strategy(devices: int = 1) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(devices)])
 
 
-def replica_shards(batches: tf.data.Dataset, context: tf.distribute.InputContext) -> tf.data.Dataset:
+def replica_shards(
+    batches: tf.data.Dataset, context: tf.distribute.InputContext
+) -> tf.data.Dataset:
     """This input pipeline's part of each global batch of sample indices: a shard per replica
     it feeds, in the order tf.distribute hands them out; replica k of N takes every N-th
     index, from the k-th."""
@@ -457,6 +460,18 @@ def replica_shards(batches: tf.data.Dataset, context: tf.distribute.InputContext
         return ranks.map(lambda k: index[k::replicas])
 
     return batches.flat_map(shards)
+
+
+def sample_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
+    """The sample indices (int64) epoch `epoch` visits, in order: a permutation drawn from
+    (seed, epoch) by PCG64, or 0 … samples - 1 without `shuffle`.
+
+    A negative seed counts modulo 2**64 (NumPy's seed sequences take non-negative words)."""
+    if not shuffle:
+        return np.arange(samples, dtype=np.int64)
+    words = [int(seed) % 2**64, int(epoch) % 2**64]
+    generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(words)))
+    return generator.permutation(samples).astype(np.int64)
 
 
 class EpochOrder(keras.callbacks.Callback):
@@ -488,12 +503,17 @@ def epoch_indices(
 
 
 def epoch_order(samples: int, seed: int, epoch: tf.Tensor | int, shuffle: bool = True) -> tf.Tensor:
-    """The order epoch `epoch` visits the samples in: a permutation drawn from (seed, epoch)."""
-    order = tf.range(samples, dtype=tf.int64)
+    """The order epoch `epoch` visits the samples in: `sample_order`'s permutation drawn from
+    (seed, epoch), the one the PyTorch module draws too, read when the pipeline reaches it."""
     if not shuffle:
-        return order
-    pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
-    return tf.random.experimental.stateless_shuffle(order, seed=pair)
+        return tf.range(samples, dtype=tf.int64)
+
+    def draw(epoch: np.ndarray) -> np.ndarray:
+        return sample_order(samples, seed, int(epoch), shuffle)
+
+    order = tf.numpy_function(draw, [tf.cast(epoch, tf.int64)], tf.int64, stateful=False)
+    order.set_shape((samples,))
+    return order
 
 
 def run_indices(
@@ -575,9 +595,11 @@ def stream_batches(
     if strategy is not None and strategy.num_replicas_in_sync > 1:  # a shard per replica
         indices = run_indices(samples, batch_size, seed, *span, shuffle)
         return strategy.distribute_datasets_from_function(
-            lambda context: replica_shards(indices, context)
-            .map(read_batch, num_parallel_calls=reads, deterministic=True)
-            .prefetch(tf.data.AUTOTUNE)
+            lambda context: (
+                replica_shards(indices, context)
+                .map(read_batch, num_parallel_calls=reads, deterministic=True)
+                .prefetch(tf.data.AUTOTUNE)
+            )
         )
     return (
         epoch_indices(samples, batch_size * 8, seed, epoch, shuffle)
@@ -622,7 +644,9 @@ def fit(
         batches = epoch_batches(x, y, batch_size, seed, order.epoch, shuffle, strategy, span)
     else:
         samples = len(x)
-        batches = stream_batches(x, batch_size, seed, order.epoch, shuffle, workers, strategy=strategy, span=span)
+        batches = stream_batches(
+            x, batch_size, seed, order.epoch, shuffle, workers, strategy=strategy, span=span
+        )
     in_memory = validation_data is None or isinstance(validation_data, tuple)
     if validation_data is not None and replicated:
         validation_data = evaluation_batches(validation_data, strategy, workers)
@@ -673,7 +697,9 @@ def evaluate(
     """Mean loss and metrics over arrays (x, y) or a batch source x, in inference mode."""
     strategy = model.distribute_strategy
     if strategy.num_replicas_in_sync > 1:  # a shard of each batch per replica
-        batches = evaluation_batches(x if not isinstance(x, np.ndarray) else (x, y), strategy, workers)
+        batches = evaluation_batches(
+            x if not isinstance(x, np.ndarray) else (x, y), strategy, workers
+        )
         return model.evaluate(batches, verbose=0, return_dict=True)
     if not isinstance(x, np.ndarray):
         batches = stream_batches(x, batch_size, shuffle=False, workers=workers)

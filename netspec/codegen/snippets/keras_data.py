@@ -1,13 +1,17 @@
 """The order of a generated Keras module's batches, shared by both pipelines: copied into it.
 
 Epoch e visits the samples in an order drawn from (seed, e) when the epoch's first batch is
-read, so `model.fit` sees one dataset for all its epochs, a run resumed at epoch e repeats
-the uninterrupted one, and the arrays in memory and a streamed batch source give the same
-batches.
+read (`sample_order`, order.py: the permutation the PyTorch module draws too), so
+`model.fit` sees one dataset for all its epochs, a run resumed at epoch e repeats the
+uninterrupted one, the arrays in memory and a streamed batch source give the same batches,
+and a PyTorch run of the same spec and seed sees them in the same order.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
+
+from netspec.codegen.snippets.order import sample_order
 
 
 class EpochOrder(keras.callbacks.Callback):
@@ -39,12 +43,17 @@ def epoch_indices(
 
 
 def epoch_order(samples: int, seed: int, epoch: tf.Tensor | int, shuffle: bool = True) -> tf.Tensor:
-    """The order epoch `epoch` visits the samples in: a permutation drawn from (seed, epoch)."""
-    order = tf.range(samples, dtype=tf.int64)
+    """The order epoch `epoch` visits the samples in: `sample_order`'s permutation drawn from
+    (seed, epoch), the one the PyTorch module draws too, read when the pipeline reaches it."""
     if not shuffle:
-        return order
-    pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
-    return tf.random.experimental.stateless_shuffle(order, seed=pair)
+        return tf.range(samples, dtype=tf.int64)
+
+    def draw(epoch: np.ndarray) -> np.ndarray:
+        return sample_order(samples, seed, int(epoch), shuffle)
+
+    order = tf.numpy_function(draw, [tf.cast(epoch, tf.int64)], tf.int64, stateful=False)
+    order.set_shape((samples,))
+    return order
 
 
 def run_indices(

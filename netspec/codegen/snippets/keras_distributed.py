@@ -31,7 +31,9 @@ def build_strategy(devices: int = 1) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(devices)])
 
 
-def replica_shards(batches: tf.data.Dataset, context: tf.distribute.InputContext) -> tf.data.Dataset:
+def replica_shards(
+    batches: tf.data.Dataset, context: tf.distribute.InputContext
+) -> tf.data.Dataset:
     """This input pipeline's part of each global batch of sample indices: a shard per replica
     it feeds, in the order tf.distribute hands them out; replica k of N takes every N-th
     index, from the k-th."""

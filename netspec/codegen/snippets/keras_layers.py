@@ -76,3 +76,38 @@ class PositionalEmbedding(layers.Layer):
         block = keras.Model(x, x + table(positions), name=self.name)
         table.set_weights(self.get_weights())
         return block(inputs)
+
+
+@keras.saving.register_keras_serializable(package="netspec")
+class StableLayerNormalization(layers.LayerNormalization):
+    """Keras' LayerNormalization over the last axis, computed as PyTorch does: normalize
+    (x - mean) / sqrt(var + epsilon), then scale and shift. Keras' own x·inv + (beta -
+    mean·inv) cancels badly over a narrow axis (1-2 features, a small epsilon)."""
+
+    def call(self, inputs):
+        x = keras.ops.cast(inputs, "float32")  # statistics in float32, as Keras' own
+        centered = x - keras.ops.mean(x, axis=-1, keepdims=True)
+        variance = keras.ops.mean(keras.ops.square(centered), axis=-1, keepdims=True)
+        normalized = centered * keras.ops.rsqrt(variance + self.epsilon)
+        outputs = normalized * keras.ops.cast(self.gamma, "float32")
+        outputs = outputs + keras.ops.cast(self.beta, "float32")
+        return keras.ops.cast(outputs, self.compute_dtype)
+
+    def standard_call(self, inputs):
+        """The same in Keras' own operations and an EinsumDense of this layer's weights
+        (gamma as its kernel, beta as its bias), in a model of this layer's name."""
+        x = keras.Input(batch_shape=inputs.shape, dtype=inputs.dtype)
+        centered = keras.ops.cast(x, "float32")
+        centered = centered - keras.ops.mean(centered, axis=-1, keepdims=True)
+        variance = keras.ops.mean(keras.ops.square(centered), axis=-1, keepdims=True)
+        normalized = centered * keras.ops.rsqrt(variance + self.epsilon)
+        scale_shift = layers.EinsumDense(
+            "...c,c->...c",
+            output_shape=(inputs.shape[-1],),
+            bias_axes="c",
+            dtype=self.dtype_policy,
+            name="scale_shift",
+        )
+        block = keras.Model(x, scale_shift(normalized), name=self.name)
+        scale_shift.set_weights([self.gamma.numpy(), self.beta.numpy()])
+        return block(inputs)

@@ -73,7 +73,9 @@ def affine_transform_images(
         inside = (row >= 0) & (row < height) & (column >= 0) & (column < width)
         index = (row.clamp(0, height - 1) * width + column.clamp(0, width - 1)).long()
         values = flat.gather(2, index.reshape(n, 1, -1).expand(n, channels, -1))
-        return torch.where(inside.unsqueeze(1), values.reshape(n, channels, height, width), fill_value)
+        return torch.where(
+            inside.unsqueeze(1), values.reshape(n, channels, height, width), fill_value
+        )
 
     if interpolation == "nearest":
         out = read(round_half_away(y), round_half_away(x))

@@ -1,8 +1,9 @@
 """How a generated PyTorch module gets its batches, in memory or streamed: copied into it.
 
 Both pipelines visit the samples of epoch e in `epoch_order(samples, seed, e)`, drawn on the
-CPU from (seed, e) alone, so a run gives the same batches whichever pipeline or device runs
-it, and a run resumed at epoch e repeats the uninterrupted one.
+CPU from (seed, e) alone by NumPy's PCG64 (order.py, shared with the Keras module), so a run
+gives the same batches whichever pipeline, device or backend runs it, and a run resumed at
+epoch e repeats the uninterrupted one.
 
 Under torchrun each worker takes its `shard` of every global batch (torch_distributed.py),
 so N workers together read exactly the batches one process would.
@@ -16,15 +17,14 @@ from collections.abc import Iterator
 
 import torch
 
+from netspec.codegen.snippets.order import sample_order
 from netspec.codegen.snippets.torch_distributed import shard
 
 
 def epoch_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> torch.Tensor:
-    """The order epoch `epoch` visits the samples in: a permutation drawn from (seed, epoch)."""
-    if not shuffle:
-        return torch.arange(samples)
-    generator = torch.Generator().manual_seed(seed + epoch)
-    return torch.randperm(samples, generator=generator)
+    """The order epoch `epoch` visits the samples in: `sample_order`'s permutation drawn from
+    (seed, epoch), the one the Keras module draws too."""
+    return torch.from_numpy(sample_order(samples, seed, epoch, shuffle))
 
 
 class EpochSampler(torch.utils.data.Sampler):

@@ -34,6 +34,7 @@ Contents:
     shard                 This worker's part of a global batch (of samples, or of …
     loss_share            The weight of this worker's mean loss at `step`, so that …
     all_reduced           Figures summed over the workers (the sums of all the samples)
+    sample_order          The sample indices (int64) epoch `epoch` visits, in order
     epoch_order           The order epoch `epoch` visits the samples in
     EpochSampler          Batches of sample indices in `epoch_order`, this worker's …
     make_loader           A DataLoader over a batch source
@@ -138,7 +139,9 @@ class TwoTower(nn.Module):
         nn.init.xavier_uniform_(self.price.weight)
         nn.init.zeros_(self.price.bias)
 
-    def forward(self, features: torch.Tensor, history: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, features: torch.Tensor, history: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         a = torch.relu(self.a(features))  # (N, 64)
         x = history
         x, _ = self.b(x)
@@ -163,7 +166,9 @@ def sparse_categorical_crossentropy(
     return nn.functional.nll_loss(torch.log(y_pred), y_true, reduction=reduction)
 
 
-def build_output_losses() -> dict[str, tuple[int, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]]:
+def build_output_losses() -> dict[
+    str, tuple[int, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
+]:
     """The loss of each output, keyed `<output>_loss` as Keras reports it:
     (the index of the output, f(y_pred, y_true) → batch mean).
     """
@@ -177,7 +182,9 @@ def build_loss() -> Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]
     losses = [loss for _, loss in build_output_losses().values()]
     weights = (1.0, 0.5)
 
-    def total_loss(y_pred: tuple[torch.Tensor, ...], y_true: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def total_loss(
+        y_pred: tuple[torch.Tensor, ...], y_true: tuple[torch.Tensor, ...]
+    ) -> torch.Tensor:
         return sum(
             weight * loss(pred, true)
             for loss, weight, pred, true in zip(losses, weights, y_pred, y_true, strict=True)
@@ -304,12 +311,22 @@ def all_reduced(sums: torch.Tensor) -> torch.Tensor:
     return sums
 
 
-def epoch_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> torch.Tensor:
-    """The order epoch `epoch` visits the samples in: a permutation drawn from (seed, epoch)."""
+def sample_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
+    """The sample indices (int64) epoch `epoch` visits, in order: a permutation drawn from
+    (seed, epoch) by PCG64, or 0 … samples - 1 without `shuffle`.
+
+    A negative seed counts modulo 2**64 (NumPy's seed sequences take non-negative words)."""
     if not shuffle:
-        return torch.arange(samples)
-    generator = torch.Generator().manual_seed(seed + epoch)
-    return torch.randperm(samples, generator=generator)
+        return np.arange(samples, dtype=np.int64)
+    words = [int(seed) % 2**64, int(epoch) % 2**64]
+    generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(words)))
+    return generator.permutation(samples).astype(np.int64)
+
+
+def epoch_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> torch.Tensor:
+    """The order epoch `epoch` visits the samples in: `sample_order`'s permutation drawn from
+    (seed, epoch), the one the Keras module draws too."""
+    return torch.from_numpy(sample_order(samples, seed, epoch, shuffle))
 
 
 class EpochSampler(torch.utils.data.Sampler):
@@ -528,7 +545,8 @@ def evaluate(
     x: object,
     y: tuple[torch.Tensor, ...] | None = None,
     batch_size: int = 1024,
-    loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor] | None = None,
+    loss_fn: Callable[[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]], torch.Tensor]
+    | None = None,
     workers: int = 0,
 ) -> dict[str, float]:
     """Mean loss, each output's loss and the metrics in inference mode, over arrays (x, y) or over
@@ -555,7 +573,9 @@ def evaluate(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: object, batch_size: int = 1024, workers: int = 0) -> tuple[torch.Tensor, ...]:
+def predict(
+    model: nn.Module, x: object, batch_size: int = 1024, workers: int = 0
+) -> tuple[torch.Tensor, ...]:
     """The model's outputs (a tensor per output, in order) for arrays x or a batch source x, in inference mode."""
     model.eval()
     device = next(model.parameters()).device
@@ -629,8 +649,13 @@ def fit(
         else:
             batches = memory_batches(x, y, order, batch_size)
         logs = train_epoch(
-            trained, optimizer, loss_fn, batches, on_step,
-            batch_size=batch_size, samples=samples,
+            trained,
+            optimizer,
+            loss_fn,
+            batches,
+            on_step,
+            batch_size=batch_size,
+            samples=samples,
         )
         if validation_data is not None:
             if validation is not None:
