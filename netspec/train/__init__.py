@@ -19,7 +19,8 @@ from netspec import __version__, ir
 from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostics, Span
-from netspec.train import announce
+from netspec.train import announce, atomic
+from netspec.train.atomic import RunFolderError
 from netspec.train.checkpoints import saved_line
 from netspec.train.context import Interrupted, RunContext, TrainError, default_threads, usable_cores
 from netspec.train.distributed import World, check_global_batch, check_keras_world, torchrun_world
@@ -147,6 +148,30 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     world = _world(options)
     if world.chief and run is None:  # once, before any worker starts or data loads
         RunDir.check_free(options.out, options.overwrite)
+    launcher = options.backend == "torch" and options.devices > 1 and not world.distributed
+    if world.chief and run is not None and not launcher:  # no other run may write there now
+        run.locked()  # (torchrun's rank 0 locks it, not its launcher)
+    try:
+        return _train_locked(
+            run, source, file, model, diagnostics, sources, world, options, overrides
+        )
+    finally:
+        if run is not None:
+            run.unlock()
+
+
+def _train_locked(
+    run: RunDir | None,
+    source: str,
+    file: str,
+    model: ir.Model,
+    diagnostics: Diagnostics,
+    sources: dict[str, str],
+    world: World,
+    options: TrainOptions,
+    overrides: dict[str, str],
+) -> Outcome:
+    """`train` once the spec is checked (and a resumed run's folder locked)."""
     replicas = world.workers * (options.devices if options.backend == "keras" else 1)
     if options.backend == "torch" and options.devices > 1 and not world.distributed:
         check_global_batch(model.train.batch_size, options.devices, f"--devices {options.devices}")
@@ -215,21 +240,23 @@ def _train_checked(
     else:
         if run is None:
             run = RunDir.create(run_path, model.name, options.backend, options.overwrite)
-        (run / "spec.net").write_text(source, encoding="utf-8")
-        run.write_json("ir.json", model.model_dump(mode="json"))
         module_path = run / "model.py"
-        if prepared.standardization is not None:
-            _save_standardization(run, model, prepared.standardization)
-        if prepared.class_names is not None:
-            run.write_json("classes.json", {"names": list(prepared.class_names)})
-    module_path.write_text(generate(model, options.backend), encoding="utf-8")
-    placement = _Placement(world, replicas, worker_device, device, threads, plan)
     try:
+        if world.chief:  # every file whole or not at all (atomic.py)
+            run.write_text("spec.net", source)
+            run.write_json("ir.json", model.model_dump(mode="json"))
+            if prepared.standardization is not None:
+                _save_standardization(run, model, prepared.standardization)
+            if prepared.class_names is not None:
+                run.write_json("classes.json", {"names": list(prepared.class_names)})
+        atomic.write_text(module_path, generate(model, options.backend))
+        placement = _Placement(world, replicas, worker_device, device, threads, plan)
         return _train_in(
             run, module_path, file, model, prepared, backend, options, overrides, diagnostics,
             sources, placement, report,
         )
     finally:
+        run.unlock()
         if world.distributed:
             backend.leave()
         if scratch is not None:
@@ -337,9 +364,7 @@ def _train_in(
     except BaseException as error:
         report.close()
         if chief:
-            record.update(status="failed", epochs_done=run.last_checkpoint())
-            run.write_json("run.json", record)
-            _finish_files(run, model)
+            _record_failure(run, record, model, error)
         lost = backend.peer_failure(error) if world.distributed else None
         if lost is not None:
             done = run.last_checkpoint()
@@ -372,6 +397,20 @@ def _train_in(
     summary = {"run_dir": str(run.path), "test": result["test"], "history": result["history"]}
     report.finish(summary)
     return Outcome(0, diagnostics, sources, run.path, summary)
+
+
+def _record_failure(
+    run: RunDir, record: dict[str, Any], model: ir.Model, error: BaseException
+) -> None:
+    """run.json says the run failed and how far it got; on a full disk this may fail too,
+    and then the first error is the one to tell (each file stays whole either way)."""
+    record.update(status="failed", epochs_done=run.last_checkpoint())
+    try:
+        run.write_json("run.json", record)
+        _finish_files(run, model)
+    except RunFolderError:
+        if not isinstance(error, RunFolderError):
+            raise
 
 
 def _stop_interrupted(
@@ -483,7 +522,7 @@ def _save_standardization(run: RunDir, model: ir.Model, stats: dict[str, Any]) -
         arrays = {"mean": stats[model.inputs[0].name].mean, "std": stats[model.inputs[0].name].std}
     else:
         arrays = {f"{name}.{key}": getattr(s, key) for name, s in stats.items() for key in ("mean", "std")}
-    np.savez(run / "standardization.npz", **arrays)
+    atomic.write_with(run / "standardization.npz", lambda tmp: np.savez(tmp, **arrays))
 
 
 def _load_standardization(run: RunDir, model: ir.Model) -> dict[str, Any] | None:
