@@ -123,8 +123,14 @@ class RunDir:
         return run
 
     def locked(self) -> RunDir:
-        """This folder, with its lock held (FolderBusy when another live run holds it)."""
+        """This folder, with its lock held (FolderBusy when another live run holds it), and
+        the temporary files of writes a killed run left unfinished gone."""
         self.lock = RunLock(self.path).acquire()
+        leftovers = [atomic.temporary(self.path / name) for name in RUN_FILES]
+        leftovers += [*self.checkpoints.glob("epoch_*.tmp.*"), self.checkpoints / "best.tmp.json"]
+        for leftover in leftovers:
+            if leftover.is_file() and not leftover.is_symlink():
+                leftover.unlink(missing_ok=True)
         return self
 
     def unlock(self) -> None:
