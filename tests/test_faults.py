@@ -8,12 +8,14 @@ in that process only, to kill it at the moment a test names, then runs the CLI.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -255,3 +257,117 @@ def test_a_killed_keras_run_with_dropout_and_batchnorm_resumes_to_the_same_run(
     assert history[0] == history[1]
     meta = json.loads((run / "checkpoints" / "epoch_0003.json").read_text(encoding="utf-8"))
     assert meta["seed_states"]  # Dropout's generator, saved
+
+
+# --------------------------------------------------------------------------- disks and locks
+
+
+def cli_train(out: Path, data: str, epochs: int = 2) -> Any:
+    from typer.testing import CliRunner
+
+    from netspec.cli import app
+
+    return CliRunner().invoke(app, train_args(out, data, "torch", epochs))
+
+
+def test_a_full_disk_names_the_file_leaves_the_last_checkpoint_whole_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills while epoch 2's checkpoint is written (its first half is on the disk):
+    the error names that file, the temporary file goes, epoch 1's checkpoint stays whole."""
+    from safetensors.torch import save_file
+
+    from netspec.train import torch_backend
+
+    def filling(tensors: dict[str, Any], path: str) -> None:
+        if "epoch_0002" not in path:
+            return save_file(tensors, path)
+        save_file(tensors, path)
+        data = Path(path).read_bytes()
+        Path(path).write_bytes(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch_backend, "save_file", filling)
+    run = tmp_path / "run"
+    result = cli_train(run, data_file(tmp_path), epochs=3)
+    assert result.exit_code == 1, result.output
+    shown = " ".join(result.stderr.split())
+    assert f"cannot write {run / 'checkpoints' / 'epoch_0002.safetensors'}: no space" in shown
+    assert "Traceback" not in result.stderr
+    assert assert_whole(run) == 1
+    assert not list((run / "checkpoints").glob("*.tmp.*"))
+    assert sorted(p.name for p in (run / "checkpoints").glob("epoch_*")) == [
+        "epoch_0001.json",
+        "epoch_0001.safetensors",
+    ]
+    record = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert record["status"] == "failed" and record["epochs_done"] == 1
+
+
+def test_a_read_only_folder_is_refused_before_the_run_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "readonly"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        (out / "probe").touch()  # root writes anyway: then the folder says it is read-only
+    except PermissionError:
+        pass
+    else:
+        (out / "probe").unlink()
+        from netspec.train import rundir
+
+        access = os.access
+        writable = lambda path, mode: access(path, mode) and not (  # noqa: E731
+            Path(path) == out and mode & os.W_OK
+        )
+        monkeypatch.setattr(rundir.os, "access", writable)
+    try:
+        result = cli_train(out, data_file(tmp_path))
+    finally:
+        out.chmod(0o755)
+    assert result.exit_code == 1, result.output
+    assert f"cannot write {out}: permission denied" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert list(out.iterdir()) == []
+
+
+def test_a_second_run_in_a_folder_being_written_is_refused(tmp_path: Path) -> None:
+    """A live run holds the folder's lock (here this process holds it): a second run there,
+    fresh or resumed, is refused before it loads anything; once the holder is gone (killed),
+    the lock does not block."""
+    from netspec.train.lock import RunLock
+
+    data = data_file(tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    lock = RunLock(run).acquire()
+    try:
+        result = cli_train(run, data)
+    finally:
+        lock.release()
+    assert result.exit_code == 1, result.output
+    shown = " ".join(result.stderr.split())
+    assert f"{run} is being written by another `netspec train` (process {os.getpid()})" in shown
+    assert not (run / "run.json").exists()
+
+    holder = subprocess.run(  # takes the lock and dies without letting go of it
+        [sys.executable, "-c", "import os, sys; from pathlib import Path; "
+         "from netspec.train.lock import RunLock; RunLock(Path(sys.argv[1])).acquire(); "
+         "os.kill(os.getpid(), 9)", str(run)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60,
+    )  # fmt: skip
+    assert holder.returncode == -9 and (run / ".netspec.lock").read_text().strip()
+    assert cli_train(run, data).exit_code == 0  # a dead run's lock blocks nothing
+
+    lock = RunLock(run).acquire()
+    try:
+        from typer.testing import CliRunner
+
+        from netspec.cli import app
+
+        resumed = CliRunner().invoke(app, [*resume_args(run), "--epochs", "3"])
+    finally:
+        lock.release()
+    assert resumed.exit_code == 1 and "is being written by another" in resumed.stderr

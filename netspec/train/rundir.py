@@ -21,9 +21,11 @@ run.json.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
+import os
 import re
 import shutil
 import time
@@ -79,6 +81,8 @@ class RunDir:
         if out.exists() and not out.is_dir():
             raise TrainError(f"--out {out} is a file, not a folder", hint="choose a folder")
         found = run_files(out)
+        if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):  # refused before any work
+            raise atomic.write_failure(out, PermissionError(errno.EACCES, "permission denied"))
         if not locked:
             check_unlocked(out)  # a live run there: "being written", not "holds a run"
         if found and not overwrite:
