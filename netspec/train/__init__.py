@@ -176,6 +176,12 @@ def _train_locked(
     if options.backend == "torch" and options.devices > 1 and not world.distributed:
         check_global_batch(model.train.batch_size, options.devices, f"--devices {options.devices}")
         return _launch_torchrun(model, options, diagnostics, sources)
+    if options.backend == "keras" and model.train.on_nan == "skip":
+        raise TrainError(
+            "on_nan = skip runs on the torch backend only: Keras' compiled step has no place "
+            "to leave one step's update out",
+            hint="use --backend torch, or on_nan = stop (the default) with Keras",
+        )
     report = reporter(options.log, world.rank)
     described = announce.model_info(model)  # the first line, before the data loads
     report.plan("model", described, announce.model_lines(described))
@@ -365,6 +371,8 @@ def _train_in(
         report.close()
         if chief:
             _record_failure(run, record, model, error)
+        if _non_finite(error):
+            raise _diverged(error, run, options.backend, resume_line) from None
         lost = backend.peer_failure(error) if world.distributed else None
         if lost is not None:
             done = run.last_checkpoint()
@@ -397,6 +405,38 @@ def _train_in(
     summary = {"run_dir": str(run.path), "test": result["test"], "history": result["history"]}
     report.finish(summary)
     return Outcome(0, diagnostics, sources, run.path, summary)
+
+
+class Diverged(TrainError):
+    """on_nan = stop ended the run at a step whose loss was NaN or infinite (exit 1)."""
+
+    exit_status = 1
+
+
+def _non_finite(error: BaseException) -> bool:
+    """The generated module's NonFiniteLoss (each module defines its own class)."""
+    return isinstance(error, FloatingPointError) and hasattr(error, "step")
+
+
+def _diverged(error: Any, run: RunDir, backend: str, resume_line: str) -> Diverged:
+    done = run.last_checkpoint()
+    where = f"epoch {error.epoch}, step {error.step}; training stopped there (on_nan = stop)"
+    if error.step and backend == "keras":  # a check per call into TensorFlow of several steps
+        where = f"epoch {error.epoch}, by step {error.step}; training stopped there (on_nan = stop)"
+    if not error.step:  # on_nan = skip skipped them all
+        where = f"every step of epoch {error.epoch} (on_nan = skip skipped them); training stopped"
+    kept = (
+        f"the last checkpoint, {run.checkpoint(done, '')}, holds {done} epoch{'s' if done != 1 else ''}"
+        if done
+        else "no epoch finished, so no checkpoint was written"
+    )
+    return Diverged(
+        f"the loss is {error.value} at {where}, and {kept}",
+        hint="lower the learning rate (--set lr=...), scale the inputs (standardize = true, "
+        "divide_by = 255), or clip the gradients (clip_norm = 1.0)"
+        + ("; on_nan = skip skips such steps instead" if error.step else "")
+        + (f"; then continue with: {resume_line}" if done else ""),
+    )
 
 
 def _record_failure(
