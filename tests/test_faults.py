@@ -371,3 +371,102 @@ def test_a_second_run_in_a_folder_being_written_is_refused(tmp_path: Path) -> No
     finally:
         lock.release()
     assert resumed.exit_code == 1 and "is being written by another" in resumed.stderr
+
+
+# --------------------------------------------------------------------------- NaN and Inf losses
+
+DIVERGING = """
+model diverging {
+  input [64]
+  layers { Dense(1) }
+  loss      mse
+  optimizer SGD(lr=3.0)
+  train { batch_size = 16, seed = 0, test_split = 0.0 }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def diverging(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A regression whose learning rate is far too high: its loss is infinite in epoch 3."""
+    folder = tmp_path_factory.mktemp("diverging")
+    spec = folder / "diverging.net"
+    spec.write_text(DIVERGING, encoding="utf-8")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 64)).astype(np.float32)
+    np.savez(folder / "d.npz", x=x, y=x.sum(axis=1, keepdims=True))
+    return spec, f'npz("{folder / "d.npz"}")'
+
+
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+def test_a_non_finite_loss_stops_the_run_at_its_step_and_keeps_the_last_checkpoint(
+    tmp_path: Path, diverging: tuple[Path, str], backend: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from netspec.cli import app
+
+    spec, data = diverging
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, train_args(run, data, backend, 6, spec))
+    assert result.exit_code == 1, result.output
+    shown = " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    step = "step" if backend == "torch" else "by step"
+    assert "the loss is inf at epoch 3, " + step in shown or "the loss is nan at epoch 3" in shown
+    assert "training stopped there (on_nan = stop)" in shown
+    assert f"the last checkpoint, {run / 'checkpoints' / 'epoch_0002'}, holds 2 epochs" in shown
+    assert "learning rate" in shown and "clip_norm" in shown and "standardize" in shown
+    assert assert_whole(run) == 2
+    assert not (run / "checkpoints" / "epoch_0003.json").exists()
+    record = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert record["status"] == "failed" and record["epochs_done"] == 2
+
+
+def test_on_nan_skip_leaves_out_the_step_and_trains_on_as_without_that_batch(
+    tmp_path: Path,
+) -> None:
+    """PyTorch's generated loop with on_nan = skip: a batch whose loss is infinite updates
+    nothing, so an epoch with it ends with the weights of an epoch without it."""
+    import torch
+
+    from netspec.check import check_source
+    from netspec.codegen import generate
+    from netspec.train.context import load_module
+
+    source = DIVERGING.replace("lr=3.0", "lr=0.01").replace("test_split", "on_nan = skip, test_split")
+    model, diagnostics = check_source(source, "diverging.net")
+    assert model is not None, [d.message for d in diagnostics]
+    (tmp_path / "model.py").write_text(generate(model, "torch"), encoding="utf-8")
+    module = load_module(tmp_path / "model.py", model.name)
+    rng = np.random.default_rng(1)
+    x = torch.from_numpy(rng.normal(size=(48, 64)).astype(np.float32))
+    y = x.sum(dim=1, keepdim=True)
+    poisoned = y.clone()
+    poisoned[40] = float("inf")  # in the last of three batches
+    skipped: list[tuple[int, int, float]] = []
+    nets = []
+    for xs, ys, hook in ((x, poisoned, skipped.append), (x[:32], y[:32], None)):
+        torch.manual_seed(0)
+        net = module.build_model()
+        on_skip = (lambda e, s, v, hook=hook: hook((e, s, v))) if hook else None
+        history = module.fit(net, xs, ys, epochs=1, shuffle=False, on_skip=on_skip)
+        nets.append((net, history))
+    assert skipped == [(1, 3, float("inf"))]
+    (skipping, history), (without, reference) = nets
+    for a, b in zip(skipping.state_dict().values(), without.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert history["loss"] == pytest.approx(reference["loss"])  # the skipped step counts in no figure
+
+
+def test_on_nan_skip_is_refused_on_keras_before_training(
+    tmp_path: Path, diverging: tuple[Path, str]
+) -> None:
+    from typer.testing import CliRunner
+
+    from netspec.cli import app
+
+    spec, data = diverging
+    args = [*train_args(tmp_path / "run", data, "keras", 1, spec), "--set", "on_nan=skip"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "on_nan = skip runs on the torch backend only" in result.stderr
