@@ -317,7 +317,10 @@ def _write_train_epoch(
 def _write_finite_check(w: Writer, config: ir.TrainConfig) -> None:
     """on_nan: one wait a step for the loss's finiteness (all workers alike), then stop
     before the update (NonFiniteLoss) or skip the step."""
-    w.line("finite = torch.isfinite(loss.detach()) if count else torch.ones((), dtype=torch.bool, device=device)")
+    w.line("finite = torch.isfinite(loss.detach())")
+    w.line("if not count:  # a worker's empty share of the last batch: its loss is no figure")
+    with w.indent():
+        w.line("finite = torch.ones((), dtype=torch.bool, device=device)")
     w.line("if workers > 1:  # every worker stops or skips alike")
     with w.indent():
         w.line("finite = all_reduced(finite.float()) == workers")

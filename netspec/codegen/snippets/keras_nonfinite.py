@@ -7,7 +7,7 @@ from netspec.codegen.snippets.nonfinite import check_finite
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """on_nan = stop: raises NonFiniteLoss once the epoch's running loss is NaN or infinite,
+    """Raises NonFiniteLoss once the epoch's running loss is NaN or infinite (on_nan = stop),
     naming the last step of that call into TensorFlow (it runs several steps); the epoch
     never ends, so it writes no checkpoint: the last one is of the last good epoch."""
 

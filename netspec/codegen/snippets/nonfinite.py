@@ -5,7 +5,7 @@ import math
 
 
 class NonFiniteLoss(FloatingPointError):
-    """on_nan = stop: the loss of a step was NaN or infinite; training stops there, before
+    """The loss of a step was NaN or infinite (on_nan = stop): training stops there, before
     that step updates the weights (PyTorch; Keras: by the end of that call into TensorFlow)."""
 
     def __init__(self, value: float, epoch: int, step: int) -> None:
