@@ -188,12 +188,7 @@ def seed_states(model: Any) -> list[list[int]]:
     the model's order of variables: Keras saves none of them in a .keras file, and a resumed
     run that started them afresh would drop other units than the uninterrupted run. (By
     order, not by path: a path's number grows with each model built in one process.)"""
-    import keras
-
-    return [
-        [int(v) for v in keras.ops.convert_to_numpy(variable).ravel()]
-        for variable in _generators(model)
-    ]
+    return [[int(v) for v in np.asarray(variable.value).ravel()] for variable in _generators(model)]
 
 
 def restore_seed_states(model: Any, states: list[list[int]]) -> None:
