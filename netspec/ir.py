@@ -364,6 +364,11 @@ class TrainConfig(Node):
         description="data-parallel runs: BatchNormalization uses the statistics of the global "
         "batch (SyncBatchNorm) instead of each worker's share",
     )
+    on_nan: typing.Literal["stop", "skip"] = Field(
+        "stop",
+        description="a step whose loss is NaN or infinite: stop the run there (its last "
+        "checkpoint kept), or skip that step's update and go on",
+    )
     lr_scaling: typing.Literal["none", "linear"] = Field(
         "none",
         description="data-parallel runs: linear multiplies the learning rate by the number of "

@@ -134,6 +134,15 @@ def write(w: Writer, model: ir.Model) -> None:
             + ("\nlr_scaling = linear: the schedule's rates times the replicas." if scaled else "")
         )
         w.value("return ", callbacks)
+    w.line()
+    w.line()
+    w.lines(definition("nonfinite", "NonFiniteLoss"))
+    w.line()
+    w.line()
+    w.lines(definition("nonfinite", "check_finite"))
+    w.line()
+    w.line()
+    w.lines(definition("keras_nonfinite", "StopOnNonFiniteLoss"))
     for name in ("build_strategy", "replica_shards"):
         w.line()
         w.line()
@@ -436,7 +445,7 @@ def _write_fit(w: Writer, config: ir.TrainConfig, dicts: bool, scaled: bool) -> 
                 spec_callbacks = (
                     "build_callbacks(strategy.num_replicas_in_sync)" if scaled else "build_callbacks()"
                 )
-                w.line(f"callbacks=[order, *{spec_callbacks}, *(callbacks or [])],")
+                w.line(f"callbacks=[order, StopOnNonFiniteLoss(), *{spec_callbacks}, *(callbacks or [])],")
                 w.line("verbose=verbose,")
             w.line(")")
         w.line("return result.history")

@@ -144,7 +144,9 @@ HELPERS: dict[str, str] = {
 
 
 # Names the module defines that a CamelCase model name could spell (camel_case drops '_').
-_MODULE_NAMES = frozenset({"Callable", "Iterable", "Iterator", "EPSILON", "TRAIN", "EpochSampler"})
+_MODULE_NAMES = frozenset(
+    {"Callable", "Iterable", "Iterator", "EPSILON", "TRAIN", "EpochSampler", "NonFiniteLoss"}
+)
 
 
 def _shape_comment(shape: ir.Shape, layout: Layout) -> str:

@@ -86,9 +86,9 @@ def _optional(parameter: str) -> str:
 
 
 def uses_math(model: ir.Model) -> bool:
-    """Whether the loop's code calls `math` (a cosine schedule does)."""
+    """Whether the loop's code calls `math` (a cosine schedule does, and on_nan = skip)."""
     factor = plan(model).schedule_factor
-    return factor is not None and "math." in factor
+    return (factor is not None and "math." in factor) or model.train.on_nan == "skip"
 
 
 def autocast_dtype(config: ir.TrainConfig) -> str | None:
@@ -110,6 +110,9 @@ def write(w: Writer, model: ir.Model) -> None:
         w.line()
         w.lines(definition("monitor", "best_epoch"))
     _write_distributed(w)
+    w.line()
+    w.line()
+    w.lines(definition("nonfinite", "NonFiniteLoss"))
     _write_data(w, shapes)
     _write_arrays(w, shapes)
     _write_train_epoch(w, training, config, shapes)
@@ -229,7 +232,9 @@ def _write_train_epoch(
     ]
     if fp16:
         parameters.append("scaler: torch.amp.GradScaler | None = None")
-    parameters += ["*", "batch_size: int = 0", "samples: int = 0"]
+    parameters += ["*", "batch_size: int = 0", "samples: int = 0", "epoch: int = 0"]
+    if config.on_nan == "skip":
+        parameters.append("on_skip: Callable[[int, int, float], None] | None = None")
     w.signature("train_epoch", parameters, "dict[str, float]")
     with w.indent():
         doc = (
@@ -241,6 +246,13 @@ def _write_train_epoch(
             doc += "\nx holds a tensor per input and y one per output, in the spec's order."
         if fp16:
             doc += "\nThe loss is scaled by `scaler` (float16 gradients would underflow)."
+        if config.on_nan == "skip":
+            doc += (
+                "\non_nan = skip: a step whose loss is NaN or infinite updates nothing and counts in\n"
+                "no figure; `on_skip(epoch, step, loss)` hears of it (counted from 1)."
+            )
+        else:
+            doc += "\non_nan = stop: a NaN or infinite loss raises NonFiniteLoss before its update."
         doc += (
             "\nUnder torchrun `model` is the DistributedDataParallel one, the batches are this\n"
             "worker's shards of global batches of `batch_size` out of `samples`, and the\n"
@@ -265,6 +277,7 @@ def _write_train_epoch(
             w.line(f"count = {shapes.count}")
             _forward(w, config, shapes)
             w.line("loss = loss_fn(y_pred, y_batch)")
+            _write_finite_check(w, config)
             w.line("step_loss = loss  # what backward() differentiates")
             w.line("if workers > 1:  # DDP averages the workers' gradients: weigh this one's share")
             with w.indent():
@@ -313,6 +326,27 @@ def _write_train_epoch(
         w.line("samples_seen = torch.tensor(float(samples_seen), device=device)")
         w.line("means = (all_reduced(sums) / all_reduced(samples_seen)).tolist()  # one wait an epoch")
         w.line(f"return dict(zip([\"loss\", *{shapes.figures}], means, strict=True))")
+
+
+def _write_finite_check(w: Writer, config: ir.TrainConfig) -> None:
+    """on_nan: one wait a step for the loss's finiteness (all workers alike), then stop
+    before the update (NonFiniteLoss) or skip the step."""
+    w.line("finite = torch.isfinite(loss.detach())")
+    w.line("if not count:  # a worker's empty share of the last batch: its loss is no figure")
+    with w.indent():
+        w.line("finite = torch.ones((), dtype=torch.bool, device=device)")
+    w.line("if workers > 1:  # every worker stops or skips alike")
+    with w.indent():
+        w.line("finite = all_reduced(finite.float()) == workers")
+    w.line(f"if not finite:  # on_nan = {config.on_nan}")
+    with w.indent():
+        if config.on_nan == "skip":
+            w.line("if on_skip is not None:")
+            with w.indent():
+                w.line("on_skip(epoch + 1, step + 1, float(loss.detach()))")
+            w.line("continue")
+        else:
+            w.line("raise NonFiniteLoss(float(loss.detach()), epoch + 1, step + 1)")
 
 
 def _write_evaluate(w: Writer, config: ir.TrainConfig, shapes: _Shapes) -> None:
@@ -446,6 +480,8 @@ def _write_fit(
         "on_step: Callable[[int, torch.Tensor], None] | None = None",
         "on_epoch_end: Callable[[int, dict[str, float]], bool | None] | None = None",
     ]
+    if config.on_nan == "skip":
+        parameters.append("on_skip: Callable[[int, int, float], None] | None = None")
     w.signature("fit", parameters, "dict[str, list[float]]")
     with w.indent():
         kind = (
@@ -521,11 +557,17 @@ def _write_fit(
                 w.line("batches = memory_batches(x, y, order, batch_size)")
             arguments = ["trained", "optimizer", "loss_fn", "batches", "on_step"]
             arguments += ["scaler"] if fp16 else []
+            keywords = ["batch_size=batch_size", "samples=samples", "epoch=epoch"]
+            keywords += ["on_skip=on_skip"] if config.on_nan == "skip" else []
             w.line("logs = train_epoch(")
             with w.indent():  # an argument a line, as ruff format writes it
-                for argument in [*arguments, "batch_size=batch_size", "samples=samples"]:
+                for argument in [*arguments, *keywords]:
                     w.line(f"{argument},")
             w.line(")")
+            if config.on_nan == "skip":
+                w.line("if not math.isfinite(logs[\"loss\"]):  # every step skipped: nothing trained")
+                with w.indent():
+                    w.line("raise NonFiniteLoss(logs[\"loss\"], epoch + 1, 0)")
             w.line("if validation_data is not None:")
             with w.indent():
                 w.line("if validation is not None:")

@@ -19,7 +19,8 @@ from netspec import __version__, ir
 from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostics, Span
-from netspec.train import announce
+from netspec.train import announce, atomic
+from netspec.train.atomic import RunFolderError
 from netspec.train.checkpoints import saved_line
 from netspec.train.context import Interrupted, RunContext, TrainError, default_threads, usable_cores
 from netspec.train.distributed import World, check_global_batch, check_keras_world, torchrun_world
@@ -147,10 +148,40 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     world = _world(options)
     if world.chief and run is None:  # once, before any worker starts or data loads
         RunDir.check_free(options.out, options.overwrite)
+    launcher = options.backend == "torch" and options.devices > 1 and not world.distributed
+    if world.chief and run is not None and not launcher:  # no other run may write there now
+        run.locked()  # (torchrun's rank 0 locks it, not its launcher)
+    try:
+        return _train_locked(
+            run, source, file, model, diagnostics, sources, world, options, overrides
+        )
+    finally:
+        if run is not None:
+            run.unlock()
+
+
+def _train_locked(
+    run: RunDir | None,
+    source: str,
+    file: str,
+    model: ir.Model,
+    diagnostics: Diagnostics,
+    sources: dict[str, str],
+    world: World,
+    options: TrainOptions,
+    overrides: dict[str, str],
+) -> Outcome:
+    """`train` once the spec is checked (and a resumed run's folder locked)."""
     replicas = world.workers * (options.devices if options.backend == "keras" else 1)
     if options.backend == "torch" and options.devices > 1 and not world.distributed:
         check_global_batch(model.train.batch_size, options.devices, f"--devices {options.devices}")
         return _launch_torchrun(model, options, diagnostics, sources)
+    if options.backend == "keras" and model.train.on_nan == "skip":
+        raise TrainError(
+            "on_nan = skip runs on the torch backend only: Keras' compiled step has no place "
+            "to leave one step's update out",
+            hint="use --backend torch, or on_nan = stop (the default) with Keras",
+        )
     report = reporter(options.log, world.rank)
     described = announce.model_info(model)  # the first line, before the data loads
     report.plan("model", described, announce.model_lines(described))
@@ -219,21 +250,23 @@ def _train_checked(
     else:
         if run is None:
             run = RunDir.create(run_path, model.name, options.backend, options.overwrite)
-        (run / "spec.net").write_text(source, encoding="utf-8")
-        run.write_json("ir.json", model.model_dump(mode="json"))
         module_path = run / "model.py"
-        if prepared.standardization is not None:
-            _save_standardization(run, model, prepared.standardization)
-        if prepared.class_names is not None:
-            run.write_json("classes.json", {"names": list(prepared.class_names)})
-    module_path.write_text(generate(model, options.backend), encoding="utf-8")
-    placement = _Placement(world, replicas, worker_device, device, threads, plan)
     try:
+        if world.chief:  # every file whole or not at all (atomic.py)
+            run.write_text("spec.net", source)
+            run.write_json("ir.json", model.model_dump(mode="json"))
+            if prepared.standardization is not None:
+                _save_standardization(run, model, prepared.standardization)
+            if prepared.class_names is not None:
+                run.write_json("classes.json", {"names": list(prepared.class_names)})
+        atomic.write_text(module_path, generate(model, options.backend))
+        placement = _Placement(world, replicas, worker_device, device, threads, plan)
         return _train_in(
             run, module_path, file, model, prepared, backend, options, overrides, diagnostics,
             sources, placement, report,
         )
     finally:
+        run.unlock()
         if world.distributed:
             backend.leave()
         if scratch is not None:
@@ -341,9 +374,9 @@ def _train_in(
     except BaseException as error:
         report.close()
         if chief:
-            record.update(status="failed", epochs_done=run.last_checkpoint())
-            run.write_json("run.json", record)
-            _finish_files(run, model)
+            _record_failure(run, record, model, error)
+        if _non_finite(error):
+            raise _diverged(error, run, options.backend, resume_line) from None
         lost = backend.peer_failure(error) if world.distributed else None
         if lost is not None:
             done = run.last_checkpoint()
@@ -376,6 +409,52 @@ def _train_in(
     summary = {"run_dir": str(run.path), "test": result["test"], "history": result["history"]}
     report.finish(summary)
     return Outcome(0, diagnostics, sources, run.path, summary)
+
+
+class Diverged(TrainError):
+    """on_nan = stop ended the run at a step whose loss was NaN or infinite (exit 1)."""
+
+    exit_status = 1
+
+
+def _non_finite(error: BaseException) -> bool:
+    """The generated module's NonFiniteLoss (each module defines its own class)."""
+    return isinstance(error, FloatingPointError) and hasattr(error, "step")
+
+
+def _diverged(error: Any, run: RunDir, backend: str, resume_line: str) -> Diverged:
+    done = run.last_checkpoint()
+    where = f"epoch {error.epoch}, step {error.step}; training stopped there (on_nan = stop)"
+    if error.step and backend == "keras":  # a check per call into TensorFlow of several steps
+        where = f"epoch {error.epoch}, by step {error.step}; training stopped there (on_nan = stop)"
+    if not error.step:  # on_nan = skip skipped them all
+        where = f"every step of epoch {error.epoch} (on_nan = skip skipped them); training stopped"
+    kept = (
+        f"the last checkpoint, {run.checkpoint(done, '')}, holds {done} epoch{'s' if done != 1 else ''}"
+        if done
+        else "no epoch finished, so no checkpoint was written"
+    )
+    return Diverged(
+        f"the loss is {error.value} at {where}, and {kept}",
+        hint="lower the learning rate (--set lr=...), scale the inputs (standardize = true, "
+        "divide_by = 255), or clip the gradients (clip_norm = 1.0)"
+        + ("; on_nan = skip skips such steps instead" if error.step else "")
+        + (f"; then continue with: {resume_line}" if done else ""),
+    )
+
+
+def _record_failure(
+    run: RunDir, record: dict[str, Any], model: ir.Model, error: BaseException
+) -> None:
+    """run.json says the run failed and how far it got; on a full disk this may fail too,
+    and then the first error is the one to tell (each file stays whole either way)."""
+    record.update(status="failed", epochs_done=run.last_checkpoint())
+    try:
+        run.write_json("run.json", record)
+        _finish_files(run, model)
+    except RunFolderError:
+        if not isinstance(error, RunFolderError):
+            raise
 
 
 def _stop_interrupted(
@@ -487,7 +566,7 @@ def _save_standardization(run: RunDir, model: ir.Model, stats: dict[str, Any]) -
         arrays = {"mean": stats[model.inputs[0].name].mean, "std": stats[model.inputs[0].name].std}
     else:
         arrays = {f"{name}.{key}": getattr(s, key) for name, s in stats.items() for key in ("mean", "std")}
-    np.savez(run / "standardization.npz", **arrays)
+    atomic.write_with(run / "standardization.npz", lambda tmp: np.savez(tmp, **arrays))
 
 
 def _load_standardization(run: RunDir, model: ir.Model) -> dict[str, Any] | None:

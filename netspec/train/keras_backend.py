@@ -16,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from netspec import ir
+from netspec.train import atomic
 from netspec.train.checkpoints import Keeping
 from netspec.train.context import RunContext, TrainError, load_module
 from netspec.train.figures import tidy
@@ -166,17 +167,41 @@ def _callbacks(ctx: RunContext, history: dict[str, list[float]], epoch_seconds: 
             epoch_seconds.append(seconds)
             for name, value in figures.items():
                 history.setdefault(name, []).append(value)
-            self.model.save(ctx.run.checkpoint(epoch + 1, ".keras"))
-            meta = {"epoch": epoch + 1, "history": history, "workers": ctx.replicas}
-            path = ctx.run.checkpoint(epoch + 1, ".json")
-            tmp = path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-            tmp.replace(path)
+            atomic.write_with(ctx.run.checkpoint(epoch + 1, ".keras"), self.model.save)
+            meta = {
+                "epoch": epoch + 1,
+                "history": history,
+                "workers": ctx.replicas,
+                "seed_states": seed_states(self.model),
+            }
+            # the JSON, written last, marks the checkpoint complete; each file is whole
+            atomic.write_text(ctx.run.checkpoint(epoch + 1, ".json"), json.dumps(meta, indent=1))
             keeping.after_epoch(ctx.run, history)
             ctx.run.write_history(history)
             reporter.end_epoch(epoch, config.epochs, figures, seconds)
 
     return [Progress()]
+
+
+def seed_states(model: Any) -> list[list[int]]:
+    """The state of each random-number generator of the model (Dropout's, noise layers'), in
+    the model's order of variables: Keras saves none of them in a .keras file, and a resumed
+    run that started them afresh would drop other units than the uninterrupted run. (By
+    order, not by path: a path's number grows with each model built in one process.)"""
+    return [[int(v) for v in np.asarray(variable.value).ravel()] for variable in _generators(model)]
+
+
+def restore_seed_states(model: Any, states: list[list[int]]) -> None:
+    """The generators' states as a checkpoint saved them (seed_states)."""
+    generators = _generators(model)
+    if len(generators) != len(states):
+        return  # a checkpoint of an older netspec: the generators start afresh
+    for variable, state in zip(generators, states, strict=True):
+        variable.assign(np.asarray(state, dtype=variable.dtype))
+
+
+def _generators(model: Any) -> list[Any]:
+    return [v for v in model.variables if v.name == "seed_generator_state"]
 
 
 def _named(model: ir.Model, x: Any, y: Any = None) -> tuple[Any, Any]:
@@ -290,6 +315,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
             load_weights(model, ctx.run.checkpoint(initial_epoch, ".keras"))
             meta = json.loads(ctx.run.checkpoint(initial_epoch, ".json").read_text("utf-8"))
             history.update(meta["history"])
+            restore_seed_states(model, meta.get("seed_states", []))
         elif ctx.init_from is not None:
             from netspec.train.convert import load_into, partial_message
 
@@ -322,7 +348,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
         saved = keeping.saved_epoch(history)
         if keeping.restore_best and initial_epoch:  # fit restores among the epochs it trained
             load_weights(model, ctx.run.checkpoint(saved, ".keras"))
-        module.inference_model(model).save(ctx.run / "model.keras")  # plain Keras loads it
+        network = module.inference_model(model)  # plain Keras loads it
+        atomic.write_with(ctx.run / "model.keras", network.save)
         test = None
         if data.test is not None:
             x_test, y_test = _split_data(ctx, data.test)

@@ -9,24 +9,32 @@ checkpoints/        the last `keep_checkpoints` epochs' checkpoints (for --resum
                     best epoch's by `monitor`, which checkpoints/best.json names
 test.json           the final test evaluation
 standardization.npz the fitted input standardization, when the spec asks for one
+.netspec.lock       held (flock, lock.py) while a run writes: a second run there refuses
 
-A folder is one run: `train -o DIR` refuses a folder that holds a run's files (continue it
-with --resume, or --overwrite deletes them first), so old checkpoints never sit beside a
-new run.json.
+Every file is written whole or not at all (atomic.py: a temporary file, fsync, rename), so
+a kill or a full disk at any moment leaves each file as it was or as it is after. A folder
+is one run: `train -o DIR` refuses a folder that holds a run's files (continue it with
+--resume, or --overwrite deletes them first), so old checkpoints never sit beside a new
+run.json.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import json
 import math
+import os
 import re
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+from netspec.train import atomic
 from netspec.train.context import TrainError
+from netspec.train.lock import RunLock, check_unlocked
 
 RUN_FILES = (
     "spec.net",
@@ -50,6 +58,7 @@ RUN_FILES = (
 class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.lock: RunLock | None = None
 
     @staticmethod
     def fresh_path(model_name: str, backend: str) -> Path:
@@ -63,14 +72,19 @@ class RunDir:
         return out
 
     @staticmethod
-    def check_free(out: Path | None, overwrite: bool = False) -> None:
-        """Refuse `--out` when it holds a run (a TrainError with the way on), unless
-        `overwrite`: then its run files go when the run starts (`create`)."""
+    def check_free(out: Path | None, overwrite: bool = False, locked: bool = False) -> None:
+        """Refuse `--out` when a live run writes it (FolderBusy), or when it holds a run (a
+        TrainError with the way on), unless `overwrite`: then its run files go when the run
+        starts (`create`). `locked`: this process holds its lock."""
         if out is None:
             return
         if out.exists() and not out.is_dir():
             raise TrainError(f"--out {out} is a file, not a folder", hint="choose a folder")
         found = run_files(out)
+        if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):  # refused before any work
+            raise atomic.write_failure(out, PermissionError(errno.EACCES, "permission denied"))
+        if not locked:
+            check_unlocked(out)  # a live run there: "being written", not "holds a run"
         if found and not overwrite:
             shown = ", ".join(f"{name}/" if (out / name).is_dir() else name for name in found[:4])
             raise TrainError(
@@ -84,20 +98,49 @@ class RunDir:
     def create(
         cls, out: Path | None, model_name: str, backend: str, overwrite: bool = False
     ) -> RunDir:
-        """A folder for a new run: a fresh runs/… one, or `out`, checked to hold no run
-        (with `overwrite`, its run files are deleted; other files stay)."""
+        """A folder for a new run, locked (lock.py): a fresh runs/… one, or `out`, checked
+        under the lock to hold no run (with `overwrite`, its run files are deleted; other
+        files stay)."""
         if out is None:
             out = cls.fresh_path(model_name, backend)
         cls.check_free(out, overwrite)
-        for name in run_files(out):
-            target = out / name
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            else:
-                target.unlink()
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "checkpoints").mkdir(exist_ok=True)
-        return cls(out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise atomic.write_failure(out, error) from error
+        run = cls(out).locked()
+        try:
+            cls.check_free(out, overwrite, locked=True)  # again, now that no other run can start here
+            for name in run_files(out):
+                target = out / name
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target)
+                else:
+                    target.unlink()
+            (out / "checkpoints").mkdir(exist_ok=True)
+        except OSError as error:
+            run.unlock()
+            raise atomic.write_failure(out, error) from error
+        except BaseException:
+            run.unlock()
+            raise
+        return run
+
+    def locked(self) -> RunDir:
+        """This folder, with its lock held (FolderBusy when another live run holds it), and
+        the temporary files of writes a killed run left unfinished gone."""
+        self.lock = RunLock(self.path).acquire()
+        leftovers = [atomic.temporary(self.path / name) for name in RUN_FILES]
+        leftovers += [*self.checkpoints.glob("epoch_*.tmp.*"), self.checkpoints / "best.tmp.json"]
+        for leftover in leftovers:
+            if leftover.is_file() and not leftover.is_symlink():
+                leftover.unlink(missing_ok=True)
+        return self
+
+    def unlock(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     # -- paths
     def __truediv__(self, name: str) -> Path:
@@ -149,10 +192,11 @@ class RunDir:
 
     # -- files
     def write_json(self, name: str, data: Any) -> None:
-        path = self.path / name
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, default=_plain) + "\n", encoding="utf-8")
-        tmp.replace(path)  # never leave a half-written file behind
+        """Whole or not at all (atomic.py), as every file of the folder."""
+        atomic.write_text(self.path / name, json.dumps(data, indent=2, default=_plain) + "\n")
+
+    def write_text(self, name: str, text: str) -> None:
+        atomic.write_text(self.path / name, text)
 
     def read_json(self, name: str) -> Any:
         return json.loads((self.path / name).read_text(encoding="utf-8"))
@@ -161,12 +205,13 @@ class RunDir:
         self.write_json("history.json", history)
         names = list(history)
         epochs = max((len(v) for v in history.values()), default=0)
-        with open(self.path / "history.csv", "w", newline="", encoding="utf-8") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(["epoch", *names])
-            for epoch in range(epochs):
-                row = [history[n][epoch] if epoch < len(history[n]) else "" for n in names]
-                writer.writerow([epoch + 1, *row])
+        table = io.StringIO(newline="")
+        writer = csv.writer(table)
+        writer.writerow(["epoch", *names])
+        for epoch in range(epochs):
+            row = [history[n][epoch] if epoch < len(history[n]) else "" for n in names]
+            writer.writerow([epoch + 1, *row])
+        atomic.write_text(self.path / "history.csv", table.getvalue())
 
     def plot_curves(
         self, history: dict[str, list[float]], title: str, test: dict[str, float] | None = None
@@ -178,8 +223,10 @@ class RunDir:
         figure = curves_figure(history, title, test)
         if figure is None:
             return
-        figure.savefig(self.path / "curves.png", dpi=100)
-        plt.close(figure)
+        try:
+            atomic.write_with(self.path / "curves.png", lambda tmp: figure.savefig(tmp, dpi=100))
+        finally:
+            plt.close(figure)
 
 
 def curves_figure(

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from netspec.train import atomic
 from netspec.train.checkpoints import Keeping
 from netspec.train.context import RunContext, TrainError, load_module
 from netspec.train.distributed import World
@@ -167,16 +168,15 @@ def save_checkpoint(
                 tensors[f"optimizer.{index}.{key}"] = value.detach().to("cpu").contiguous()
             else:
                 scalars[f"{index}.{key}"] = value
-    save_file(tensors, str(path.with_suffix(".safetensors")))
+    atomic.write_with(path.with_suffix(".safetensors"), lambda tmp: save_file(tensors, str(tmp)))
     meta = {
         **meta,
         "optimizer": {"param_groups": state["param_groups"], "scalars": scalars},
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "scaler": scaler.state_dict() if scaler is not None else None,
     }
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    tmp.replace(path.with_suffix(".json"))  # the JSON marks the checkpoint complete
+    # the JSON, written last, marks the checkpoint complete; each file is whole (atomic.py)
+    atomic.write_text(path.with_suffix(".json"), json.dumps(meta, indent=1))
 
 
 def load_weights(
@@ -336,6 +336,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
         return False
 
     kwargs: dict[str, Any] = {}
+    if config.on_nan == "skip":
+        kwargs["on_skip"] = _skip_reporter(reporter)
     if scheduler is not None:
         kwargs["scheduler"] = scheduler
     if scaler is not None:
@@ -365,10 +367,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
     if keeping.restore_best and initial_epoch:  # fit restores among the epochs it trained
         load_weights(model, ctx.run.checkpoint(saved, ".safetensors"))
     if chief:
-        save_file(
-            {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()},
-            str(ctx.run / "weights.safetensors"),
-        )
+        final = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+        atomic.write_with(ctx.run / "weights.safetensors", lambda tmp: save_file(final, str(tmp)))
     test = None
     if data.test is not None:
         x_test, y_test = _split_data(data.test, plan, device)
@@ -380,6 +380,26 @@ def run(ctx: RunContext) -> dict[str, Any]:
         "saved_epoch": saved,
         "best": keeping.best_record(history),
     }
+
+
+SKIPS_SHOWN = 5
+"""Skipped steps (on_nan = skip) a run names one by one; it counts the rest."""
+
+
+def _skip_reporter(reporter: Any) -> Any:
+    """What a run says of a step it skipped for its NaN or infinite loss."""
+    skipped = {"count": 0}
+
+    def on_skip(epoch: int, step: int, loss: float) -> None:
+        skipped["count"] += 1
+        if skipped["count"] <= SKIPS_SHOWN:
+            more = "; further ones go unsaid" if skipped["count"] == SKIPS_SHOWN else ""
+            reporter.message(
+                f"the loss is {loss} at epoch {epoch}, step {step}: skipped that step "
+                f"(on_nan = skip){more}"
+            )
+
+    return on_skip
 
 
 def _model(ctx: RunContext, weights: Path) -> tuple[Any, Any, torch.device]:

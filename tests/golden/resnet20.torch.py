@@ -33,6 +33,7 @@ Contents:
     shard                 This worker's part of a global batch (of samples, or of …
     loss_share            The weight of this worker's mean loss at `step`, so that …
     all_reduced           Figures summed over the workers (the sums of all the samples)
+    NonFiniteLoss         The loss of a step was NaN or infinite (on_nan = stop)
     sample_order          The sample indices (int64) epoch `epoch` visits, in order
     epoch_order           The order epoch `epoch` visits the samples in
     EpochSampler          Batches of sample indices in `epoch_order`, this worker's …
@@ -89,6 +90,7 @@ TRAIN = {
     "compile": False,
     "tf32": True,
     "sync_batchnorm": False,
+    "on_nan": "stop",
     "lr_scaling": "none",
 }
 EPSILON = 1e-07  # probabilities are clipped to [EPSILON, 1 - EPSILON]
@@ -765,6 +767,15 @@ def all_reduced(sums: torch.Tensor) -> torch.Tensor:
     return sums
 
 
+class NonFiniteLoss(FloatingPointError):
+    """The loss of a step was NaN or infinite (on_nan = stop): training stops there, before
+    that step updates the weights (PyTorch; Keras: by the end of that call into TensorFlow)."""
+
+    def __init__(self, value: float, epoch: int, step: int) -> None:
+        super().__init__(f"the loss is {value} at epoch {epoch}, step {step}")
+        self.value, self.epoch, self.step = value, epoch, step
+
+
 def sample_order(samples: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
     """The sample indices (int64) epoch `epoch` visits, in order: a permutation drawn from
     (seed, epoch) by PCG64, or 0 … samples - 1 without `shuffle`.
@@ -929,10 +940,12 @@ def train_epoch(
     *,
     batch_size: int = 0,
     samples: int = 0,
+    epoch: int = 0,
 ) -> dict[str, float]:
     """One pass over the batches; returns the epoch's mean loss and metrics.
 
     `on_step(step, sums)` may watch progress: `sums[0]` is the running loss sum, on the device.
+    on_nan = stop: a NaN or infinite loss raises NonFiniteLoss before its update.
     Under torchrun `model` is the DistributedDataParallel one, the batches are this
     worker's shards of global batches of `batch_size` out of `samples`, and the
     figures are summed over the workers.
@@ -947,6 +960,13 @@ def train_epoch(
         count = len(y_batch)
         y_pred = model(x_batch)
         loss = loss_fn(y_pred, y_batch)
+        finite = torch.isfinite(loss.detach())
+        if not count:  # a worker's empty share of the last batch: its loss is no figure
+            finite = torch.ones((), dtype=torch.bool, device=device)
+        if workers > 1:  # every worker stops or skips alike
+            finite = all_reduced(finite.float()) == workers
+        if not finite:  # on_nan = stop
+            raise NonFiniteLoss(float(loss.detach()), epoch + 1, step + 1)
         step_loss = loss  # what backward() differentiates
         if workers > 1:  # DDP averages the workers' gradients: weigh this one's share
             share = loss_share(step, count, batch_size, samples)
@@ -1083,6 +1103,7 @@ def fit(
             on_step,
             batch_size=batch_size,
             samples=samples,
+            epoch=epoch,
         )
         if validation_data is not None:
             if validation is not None:

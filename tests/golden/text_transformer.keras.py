@@ -26,6 +26,9 @@ Contents:
     build_metrics         The spec's metrics (by output name, for several outputs).
     compile_model         Attaches the optimizer, loss and metrics to the network.
     build_callbacks       The spec's learning-rate schedule and early stopping.
+    NonFiniteLoss         The loss of a step was NaN or infinite (on_nan = stop)
+    check_finite          Raise NonFiniteLoss for a NaN or infinite loss (epoch and …
+    StopOnNonFiniteLoss   Raises NonFiniteLoss once the epoch's running loss is NaN or …
     build_strategy        The tf.distribute strategy of this run
     replica_shards        This input pipeline's part of each global batch of sample …
     sample_order          The sample indices (int64) epoch `epoch` visits, in order
@@ -79,6 +82,7 @@ TRAIN = {
     "compile": False,
     "tf32": True,
     "sync_batchnorm": False,
+    "on_nan": "stop",
     "lr_scaling": "none",
 }
 
@@ -407,6 +411,34 @@ def build_callbacks() -> list[keras.callbacks.Callback]:
     return []
 
 
+class NonFiniteLoss(FloatingPointError):
+    """The loss of a step was NaN or infinite (on_nan = stop): training stops there, before
+    that step updates the weights (PyTorch; Keras: by the end of that call into TensorFlow)."""
+
+    def __init__(self, value: float, epoch: int, step: int) -> None:
+        super().__init__(f"the loss is {value} at epoch {epoch}, step {step}")
+        self.value, self.epoch, self.step = value, epoch, step
+
+
+def check_finite(loss: float, epoch: int, step: int) -> None:
+    """Raise NonFiniteLoss for a NaN or infinite loss (epoch and step counted from 1)."""
+    if not math.isfinite(loss):
+        raise NonFiniteLoss(loss, epoch, step)
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raises NonFiniteLoss once the epoch's running loss is NaN or infinite (on_nan = stop),
+    naming the last step of that call into TensorFlow (it runs several steps); the epoch
+    never ends, so it writes no checkpoint: the last one is of the last good epoch."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if logs and "loss" in logs:
+            check_finite(float(logs["loss"]), self.epoch + 1, batch + 1)
+
+
 def build_strategy(devices: int = 1) -> tf.distribute.Strategy:
     """The tf.distribute strategy of this run; call it before TensorFlow runs anything.
 
@@ -646,7 +678,7 @@ def fit(
             validation_data=validation_data,
             validation_batch_size=1024 if in_memory else None,
             shuffle=False,
-            callbacks=[order, *build_callbacks(), *(callbacks or [])],
+            callbacks=[order, StopOnNonFiniteLoss(), *build_callbacks(), *(callbacks or [])],
             verbose=verbose,
         )
     return result.history
