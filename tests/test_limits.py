@@ -1,0 +1,106 @@
+"""The front end's limits (netspec/limits.py): hostile files and runaway specs are refused
+with a diagnostic in bounded time. Cases that need a file written at test time (a FIFO, a
+file over the size limit, a chain of imports) are here; the rest are in tests/errors/."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from netspec.check import check_file, check_source
+from netspec.limits import MAX_EXPANSION_DEPTH, MAX_SOURCE_BYTES
+
+MODEL = "model m { input [8] layers { Dense(1) } loss mse optimizer SGD }\n"
+
+
+def codes(diagnostics) -> list[str]:
+    return [d.code for d in diagnostics]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_use_of_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "blocks.net")
+    spec = tmp_path / "spec.net"
+    spec.write_text('use "blocks.net"\n' + MODEL)
+    start = time.perf_counter()
+    model, diagnostics, _ = check_file(spec)  # before the fix: blocked forever in open()
+    assert time.perf_counter() - start < 5
+    assert model is None and codes(diagnostics) == ["E0185"]
+    assert "FIFO" in next(iter(diagnostics)).message
+
+
+def test_use_of_a_huge_file_reads_no_more_than_the_limit(tmp_path: Path) -> None:
+    (tmp_path / "blocks.net").write_bytes(b" " * (MAX_SOURCE_BYTES + 10))
+    spec = tmp_path / "spec.net"
+    spec.write_text('use "blocks.net"\n' + MODEL)
+    model, diagnostics, _ = check_file(spec)
+    assert model is None and codes(diagnostics) == ["E0186"]
+    (d,) = diagnostics
+    assert (d.span.line, d.span.column) == (1, 5) and d.hint
+
+
+def test_a_spec_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) -> None:
+    """A 10**6-element class_weight list (2 MB) took minutes to parse and check."""
+    weights = ",".join(["1"] * 1_000_000)
+    spec = tmp_path / "spec.net"
+    spec.write_text(
+        "model m { input [8] layers { Dense(3, activation=softmax) } "
+        "loss categorical_crossentropy optimizer SGD train { class_weight = ["
+        + weights + "] } }\n"
+    )
+    start = time.perf_counter()
+    model, diagnostics, _ = check_file(spec)
+    assert time.perf_counter() - start < 2
+    assert model is None and codes(diagnostics) == ["E0186"]
+    _, diagnostics = check_source(spec.read_text())  # text given directly: the same limit
+    assert codes(diagnostics) == ["E0186"]
+
+
+def test_an_import_chain_deeper_than_the_limit(tmp_path: Path) -> None:
+    depth = MAX_EXPANSION_DEPTH + 5
+    for i in range(depth):
+        (tmp_path / f"f{i}.net").write_text(f'use "f{i + 1}.net"\n')
+    (tmp_path / f"f{depth}.net").write_text("block z { Dense(1) }\n")
+    spec = tmp_path / "spec.net"
+    spec.write_text('use "f0.net"\n' + MODEL)
+    model, diagnostics, _ = check_file(spec)
+    assert model is None and "E0184" in codes(diagnostics)
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        "repeat 1000000000 { Dense(1) }",
+        "Dense(4, repeat=1000000000)",
+        "repeat 1000000000 { repeat 1000000000 { repeat 1000000000 { Dense(1) } } }",
+    ],
+)
+def test_an_explosion_is_refused_before_expanding(layers: str) -> None:
+    start = time.perf_counter()
+    model, diagnostics = check_source(
+        f"model m {{ input [8] layers {{ {layers} }} loss mse optimizer SGD }}"
+    )
+    assert time.perf_counter() - start < 1  # measured, not made: milliseconds even when loaded
+    assert model is None and codes(diagnostics) == ["E0183"]
+
+
+def test_doubling_blocks_are_measured_once_per_level() -> None:
+    blocks = "block c0 { Dense(1) } " + " ".join(
+        f"block c{i} {{ c{i - 1} c{i - 1} }}" for i in range(1, 60)
+    )
+    start = time.perf_counter()
+    _, diagnostics = check_source(blocks + " model m { input [8] layers { c59 } loss mse optimizer SGD }")
+    assert time.perf_counter() - start < 1
+    assert codes(diagnostics) == ["E0183"]
+
+
+def test_a_large_model_within_the_limits_still_checks() -> None:
+    model, diagnostics = check_source(
+        "block pair { Dense(2) Dense(2) } "
+        "model m { input [8] layers { repeat 500 { pair } } loss mse optimizer SGD }"
+    )
+    assert model is not None, [d.message for d in diagnostics]
+    assert len(model.layers) == 1000
