@@ -7,6 +7,7 @@ layer whose shape cannot be known, so one mistake does not cascade into a dozen.
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 from collections.abc import Mapping
@@ -370,6 +371,7 @@ def _trainable(call: ir.Call, diagnostics: Diagnostics) -> tuple[ir.Call, bool |
     return rest, None
 
 
+@functools.lru_cache(maxsize=1024)  # a spec may repeat one unknown name thousands of times
 def unknown_hint(family: str, name: str) -> str:
     """What to write instead of an unknown name: the one it is a typo of, else the few
     closest (all of a short list); for a layer named after an activation, `Activation(…)`."""

@@ -9,6 +9,7 @@ a caret under the offending text, and a hint.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import Enum
 
@@ -48,6 +49,10 @@ class Related(BaseModel):
             "end_column": self.span.end_column,
             "message": self.message,
         }
+
+
+MAX_MERGED_NOTES = 64
+"""Use sites named under one diagnostic found again in many block instances."""
 
 
 class Severity(str, Enum):
@@ -173,6 +178,7 @@ class Diagnostics:
         self._items: list[Diagnostic] = []
         self._context: tuple[Related, ...] = ()
         self._index: dict[tuple[str, Span, str], int] = {}
+        self._notes: dict[int, set[Related]] = {}  # the notes of each merged diagnostic
         self._suppressed: set[Span] = set()
 
     def suppress(self, span: Span) -> None:
@@ -224,10 +230,20 @@ class Diagnostics:
         # diagnostic that names every use site.
         key = (code, span, message)
         if key in self._index:
+            # A set to look notes up in: a block used 1,000 times over made this quadratic
+            # (a minute); past MAX_MERGED_NOTES more use sites tell a reader nothing new.
             i = self._index[key]
             old = self._items[i]
-            extra = tuple(r for r in new.related if r not in old.related)
-            self._items[i] = old.model_copy(update={"related": old.related + extra})
+            seen = self._notes.setdefault(i, set(old.related))
+            if len(old.related) >= MAX_MERGED_NOTES:
+                return
+            extra = []
+            for note in new.related:
+                if note not in seen:
+                    seen.add(note)
+                    extra.append(note)
+            if extra:
+                self._items[i] = old.model_copy(update={"related": old.related + tuple(extra)})
             return
         self._index[key] = len(self._items)
         self._items.append(new)
@@ -263,6 +279,12 @@ PYTHON_CONSTANTS: dict[str, str] = {
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """The closest known name to a misspelt one, compared without case and underscores."""
+    return _did_you_mean(name, tuple(choices))
+
+
+@functools.lru_cache(maxsize=1024)
+def _did_you_mean(name: str, choices: tuple[str, ...]) -> str | None:
+    # cached: a spec that repeats one unknown name 3,000 times asks 3,000 times (5 ms each)
 
     import difflib  # only for a mistake
 
@@ -277,6 +299,12 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
 
 
 def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The `n` choices most like `name` (see `_closest`)."""
+    return list(_closest(name, tuple(choices), n))
+
+
+@functools.lru_cache(maxsize=1024)
+def _closest(name: str, choices: tuple[str, ...], n: int = 3) -> tuple[str, ...]:
     """The `n` choices most like `name`, most alike first, however far (for a hint that
     names a few instead of all): compared without case and underscores, a choice that
     contains the name (or is contained in it) before the others."""
@@ -290,7 +318,7 @@ def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
         a, b = norm(name), norm(choice)
         return (a in b or b in a), difflib.SequenceMatcher(None, a, b).ratio()
 
-    return sorted(choices, key=likeness, reverse=True)[:n]
+    return tuple(sorted(choices, key=likeness, reverse=True)[:n])
 
 
 def _excerpt(span: Span, source: str | None) -> list[str]:

@@ -104,3 +104,40 @@ def test_a_large_model_within_the_limits_still_checks() -> None:
     )
     assert model is not None, [d.message for d in diagnostics]
     assert len(model.layers) == 1000
+
+
+# Within the limits, but quadratic before (found by bench/fuzz.py as inputs over 5 s; on the
+# loaded 2-core machine the first took 20 s, the second 29 s, the third 8 s before the fix).
+
+
+def test_many_uses_of_one_block_name_in_linear_time() -> None:
+    start = time.perf_counter()
+    model, _ = check_source(
+        "block pair { Dense(1) Dense(1) } "
+        "model m { input [8] layers { repeat 8000 { pair } } loss mse optimizer SGD }"
+    )
+    assert time.perf_counter() - start < 8
+    assert model is not None and len(model.layers) == 16000
+    assert model.layers[-1].name == "pair_7999_dense_1"
+
+
+def test_an_error_in_a_block_used_a_thousand_times_is_one_diagnostic() -> None:
+    from netspec.diagnostics import MAX_MERGED_NOTES
+
+    blocks = "block c0 { Dense(1) } block c1 { c0 c0x } " + " ".join(
+        f"block c{i} {{ c{i - 1} c{i - 1} }}" for i in range(2, 12)
+    )
+    start = time.perf_counter()
+    _, diagnostics = check_source(blocks + " model m { input [8] layers { c11 } loss mse optimizer SGD }")
+    assert time.perf_counter() - start < 5
+    (d,) = diagnostics
+    assert d.code == "E0101" and len(d.related) <= MAX_MERGED_NOTES + 11  # use sites, capped
+
+
+def test_one_unknown_name_thousands_of_times_is_hinted_once() -> None:
+    start = time.perf_counter()
+    _, diagnostics = check_source(
+        "model m { input [8] layers { " + "nott " * 3000 + "} loss mse optimizer SGD }"
+    )
+    assert time.perf_counter() - start < 4
+    assert len(diagnostics) == 3000 and all(d.hint for d in diagnostics)
