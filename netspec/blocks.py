@@ -838,8 +838,11 @@ class Expander:
     # -- block instances
     def instance(self, statement: ir.LayerStmt, block: ir.BlockDef, frame: _Frame) -> None:
         call = statement.call
-        if block in frame.stack:
-            chain = " → ".join(b.name for b in frame.stack[frame.stack.index(block):])
+        # By identity: `in` compares pydantic models field by field, a whole block body
+        # at each level of each instance.
+        ids = [id(b) for b in frame.stack]
+        if id(block) in ids:
+            chain = " → ".join(b.name for b in frame.stack[ids.index(id(block)):])
             self.diagnostics.error(
                 "E0164",
                 f"block '{block.name}' uses itself: {chain} → {block.name}",
@@ -1146,7 +1149,7 @@ class _Measure:
         block = scope.get(call.name)
         if block is None:
             return _Size(layers=1, steps=1)
-        if block in stack or id(block) in self.quiet.invalid:
+        if any(b is block for b in stack) or id(block) in self.quiet.invalid:
             return _Size(steps=1)
         frame = _Frame(prefix=None, env=env, scope=scope, origin=[], stack=stack)
         bound = self.quiet.bind(block, call, frame)

@@ -221,6 +221,10 @@ class Diagnostics:
             raise KeyError(f"diagnostic code {code} is not in the CODES table")
         if span in self._suppressed:
             return
+        key = (code, span, message)
+        i = self._index.get(key)
+        if i is not None and len(self._items[i].related) >= MAX_MERGED_NOTES:
+            return  # past MAX_MERGED_NOTES more use sites tell a reader nothing new
         notes = tuple(Related(span=s, message=m) for s, m in related)
         new = Diagnostic(
             code=code, severity=severity, message=message, span=span, hint=hint,
@@ -228,15 +232,12 @@ class Diagnostics:
         )
         # The same problem found again (a block's statement in a second instance) is one
         # diagnostic that names every use site.
-        key = (code, span, message)
-        if key in self._index:
-            # A set to look notes up in: a block used 1,000 times over made this quadratic
-            # (a minute); past MAX_MERGED_NOTES more use sites tell a reader nothing new.
-            i = self._index[key]
+        if i is not None:
+            # Notes looked up in a set: a block used 1,000 times over made this quadratic.
             old = self._items[i]
-            seen = self._notes.setdefault(i, set(old.related))
-            if len(old.related) >= MAX_MERGED_NOTES:
-                return
+            if i not in self._notes:
+                self._notes[i] = set(old.related)
+            seen = self._notes[i]
             extra = []
             for note in new.related:
                 if note not in seen:
