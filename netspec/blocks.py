@@ -622,6 +622,9 @@ class Expander:
         taken = _Taken(taken)
         self.taken = taken  # every final layer name so far, and the model's own names
         self._next: dict[str, int] = {}  # the next number `_unique` tries after each name
+        self.failed: set[tuple[int, object]] = set()
+        """(block, arguments) whose instance had errors: a block used 65,536 times over
+        reports them once, and is not expanded again to find them again."""
         self.out: list[ir.LayerStmt] = []
         self.top = _Namer(taken)
         self.first_input = "input"
@@ -660,7 +663,13 @@ class Expander:
             self.ok = False
             return
         for _ in range(times):
+            errors = self.diagnostics.errors_reported
             self.body(body, frame)
+            if self.diagnostics.errors_reported != errors:
+                # Each copy has the same arguments, so the same errors: report them once
+                # and stop (65,536 copies of a failing block took 20 s to report nothing new).
+                self.ok = False
+                break
 
     def if_statement(self, statement: ir.IfStmt, frame: _Frame) -> None:
         """Expand the branch the condition chooses; a tensor name only one branch defines
@@ -860,6 +869,10 @@ class Expander:
             self.ok = False
             return
         env, trainable = bound
+        failed = (id(block), tuple(sorted((n, _key(v)) for n, v in env.items())))
+        if failed in self.failed:
+            self.ok = False  # an instance with these arguments had errors: the same again
+            return
         inputs = self._instance_inputs(statement, block, frame)
         if inputs is None:
             self.ok = False
@@ -879,7 +892,10 @@ class Expander:
             tensors={s.name: t for s, t in zip(block.inputs or [], inputs, strict=False)},
             inputs=inputs,
         )
+        errors = self.diagnostics.errors_reported
         self.body(block.body, inner)
+        if self.diagnostics.errors_reported != errors:
+            self.failed.add(failed)
         if inner.last is not None:  # the last statement is the instance's output
             frame.last = inner.last
             if statement.name is not None:

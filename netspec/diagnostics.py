@@ -180,6 +180,9 @@ class Diagnostics:
         self._index: dict[tuple[str, Span, str], int] = {}
         self._notes: dict[int, set[Related]] = {}  # the notes of each merged diagnostic
         self._suppressed: set[Span] = set()
+        self.errors_reported = 0
+        """Errors reported so far, those merged into an earlier one and those suppressed
+        included: whether a stage met a new error, in O(1)."""
 
     def suppress(self, span: Span) -> None:
         """Report nothing more at this span: a value already reported stands in there as a
@@ -219,6 +222,8 @@ class Diagnostics:
     ) -> None:
         if code not in CODES:
             raise KeyError(f"diagnostic code {code} is not in the CODES table")
+        if severity is Severity.ERROR:
+            self.errors_reported += 1
         if span in self._suppressed:
             return
         key = (code, span, message)

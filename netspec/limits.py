@@ -21,7 +21,7 @@ MAX_INTEGER = 2**63 - 1
 MAX_LAYERS = 100_000
 """Blocks and repeats expand to at most this many layers (E0183), measured before expanding."""
 
-MAX_EXPANSION_STEPS = 1_000_000
+MAX_EXPANSION_STEPS = 300_000
 """Statements visited while expanding (layers, block uses, ifs, repeats) (E0183): a repeat of
 an `if` that chooses nothing makes no layer but still takes time."""
 
