@@ -152,3 +152,12 @@ def test_a_repeat_of_a_failing_block_reports_once_and_stops() -> None:
     )
     assert time.perf_counter() - start < 2
     assert codes(diagnostics) == ["E0170"]
+
+
+def test_a_data_path_with_nul_is_refused_at_check() -> None:
+    """No file name holds NUL: open() would raise ValueError when the run starts."""
+    _, diagnostics = check_source(
+        'model m { input [4] layers { Dense(1) } loss mse optimizer SGD '
+        'train { data = npz("a\\u0000.npz") } }'
+    )
+    assert codes(diagnostics) == ["E0182"]
