@@ -24,7 +24,14 @@ from pydantic import BaseModel
 
 from netspec import catalogue, ir
 from netspec.diagnostics import PYTHON_CONSTANTS, Diagnostics, Related, Span, did_you_mean
-from netspec.parse import parse_library
+from netspec.limits import (
+    MAX_EXPANSION_DEPTH,
+    MAX_EXPANSION_STEPS,
+    MAX_INTEGER,
+    MAX_LAYERS,
+    MAX_SOURCE_BYTES,
+)
+from netspec.parse import NotRegularFile, SourceTooLarge, parse_library, read_source
 
 # Arguments a use site may give any block, on top of its own parameters.
 USE_SITE_ARGS = ("repeat", "trainable")
@@ -200,6 +207,12 @@ class Evaluator:
                 result = left // right
         except OverflowError:
             result = math.inf
+        if isinstance(result, int) and abs(result) > MAX_INTEGER:
+            self.diagnostics.error(
+                "E0180", f"'{node.op}' gives an integer too large ({_digits(result)})", node.span,
+                hint=f"integers in a spec are at most {MAX_INTEGER:,} (2**63 - 1) in magnitude",
+            )
+            raise _Failed(node.span)
         if isinstance(result, float) and not math.isfinite(result):
             self.diagnostics.error(
                 "E0170", f"'{node.op}' gives a number too large to represent", node.span,
@@ -223,6 +236,11 @@ class Evaluator:
             hint=PYTHON_CONSTANTS.get(symbol.name, otherwise),
         )
         raise _Failed(symbol.span)
+
+
+def _digits(number: int) -> str:
+    """A huge integer's size in words (its digits would fill the message)."""
+    return f"{len(str(abs(number)))} digits"
 
 
 def _same(new: list, old: list) -> bool:
@@ -291,7 +309,15 @@ def fold(node: BaseModel, diagnostics: Diagnostics, env: dict[str, ir.Value] | N
 
 
 def _fold_any(item: object, diagnostics: Diagnostics, env: dict[str, ir.Value]) -> object:
-    if isinstance(item, ir.BinaryOp | ir.UnaryOp | ir.ListValue | ir.Call):
+    # A call or a list keeps its form, each argument or item folded on its own: a bad
+    # argument becomes a placeholder there, not the whole optimizer (`Adagrad((-(k)))`).
+    if isinstance(item, ir.Call):
+        args = [_with_value(a, evaluate(a.value, env, diagnostics)) for a in item.args]
+        return item if _same(args, item.args) else item.model_copy(update={"args": args})
+    if isinstance(item, ir.ListValue):
+        items = [evaluate(v, env, diagnostics) for v in item.items]
+        return item if _same(items, item.items) else item.model_copy(update={"items": items})
+    if isinstance(item, ir.BinaryOp | ir.UnaryOp):
         return evaluate(item, env, diagnostics)
     if isinstance(item, ir.Literal | ir.Symbol | Span | Related):
         return item
@@ -359,9 +385,34 @@ class Loader:
             return None
         if path in self._done:
             return self._done[path]
+        if len(self._loading) >= MAX_EXPANSION_DEPTH:
+            self.diagnostics.error(
+                "E0184",
+                f"imports chain more than {MAX_EXPANSION_DEPTH} files deep here",
+                use.span,
+                hint="import the shared blocks from fewer levels of files",
+            )
+            self.ok = False
+            return None
         self._done[path] = None
         try:
-            source = path.read_text(encoding="utf-8")
+            source = read_source(path, regular_only=True)
+        except NotRegularFile as error:
+            self.diagnostics.error(
+                "E0185", f"cannot import {display}: it is {error.kind}", use.span,
+                hint="'use' imports a regular .net file of blocks",
+            )
+            self.ok = False
+            return None
+        except SourceTooLarge as error:
+            self.diagnostics.error(
+                "E0186",
+                f"cannot import {display}: it is too large ({error.size:,} bytes or more)",
+                use.span,
+                hint=f"an imported file holds at most {MAX_SOURCE_BYTES:,} bytes",
+            )
+            self.ok = False
+            return None
         except (OSError, UnicodeDecodeError) as error:
             reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
             self.diagnostics.error(
@@ -546,11 +597,34 @@ class _Frame:
         return name if self.prefix is None else f"{self.prefix}_{name}"
 
 
+class _Taken(set):
+    """Layer names taken so far, and every `_`-separated start of one (`a`, `a_b` of
+    `a_b_c`), so whether a name starts an instance prefix is one lookup, not a scan of
+    all names (a scan per block use made a 16,000-use model take a minute)."""
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.starts: set[str] = set()
+        for name in names:
+            self.add(name)
+
+    def add(self, name: str) -> None:
+        super().add(name)
+        parts = name.split("_")
+        for i in range(1, len(parts)):
+            self.starts.add("_".join(parts[:i]))
+
+
 class Expander:
     def __init__(self, diagnostics: Diagnostics, taken: set[str]) -> None:
         self.diagnostics = diagnostics
         self.ok = True
+        taken = _Taken(taken)
         self.taken = taken  # every final layer name so far, and the model's own names
+        self._next: dict[str, int] = {}  # the next number `_unique` tries after each name
+        self.failed: set[tuple[int, object]] = set()
+        """(block, arguments) whose instance had errors: a block used 65,536 times over
+        reports them once, and is not expanded again to find them again."""
         self.out: list[ir.LayerStmt] = []
         self.top = _Namer(taken)
         self.first_input = "input"
@@ -589,7 +663,13 @@ class Expander:
             self.ok = False
             return
         for _ in range(times):
+            errors = self.diagnostics.errors_reported
             self.body(body, frame)
+            if self.diagnostics.errors_reported != errors:
+                # Each copy has the same arguments, so the same errors: report them once
+                # and stop (65,536 copies of a failing block took 20 s to report nothing new).
+                self.ok = False
+                break
 
     def if_statement(self, statement: ir.IfStmt, frame: _Frame) -> None:
         """Expand the branch the condition chooses; a tensor name only one branch defines
@@ -752,14 +832,26 @@ class Expander:
         return not copy
 
     def _unique(self, name: str, plain: bool = True) -> str:
-        namer = _Namer(self.taken, {name: 0 if plain else 1})
-        return namer.fresh(name)
+        # Names are only ever added, so a number found taken stays taken: resume there
+        # (counting from 1 at each call made a name used 10,000 times quadratic).
+        if plain and name not in self.taken:
+            self.taken.add(name)
+            return name
+        n = self._next.get(name, 1)
+        while f"{name}_{n}" in self.taken:
+            n += 1
+        self._next[name] = n + 1
+        self.taken.add(f"{name}_{n}")
+        return f"{name}_{n}"
 
     # -- block instances
     def instance(self, statement: ir.LayerStmt, block: ir.BlockDef, frame: _Frame) -> None:
         call = statement.call
-        if block in frame.stack:
-            chain = " → ".join(b.name for b in frame.stack[frame.stack.index(block):])
+        # By identity: `in` compares pydantic models field by field, a whole block body
+        # at each level of each instance.
+        ids = [id(b) for b in frame.stack]
+        if id(block) in ids:
+            chain = " → ".join(b.name for b in frame.stack[ids.index(id(block)):])
             self.diagnostics.error(
                 "E0164",
                 f"block '{block.name}' uses itself: {chain} → {block.name}",
@@ -777,6 +869,10 @@ class Expander:
             self.ok = False
             return
         env, trainable = bound
+        failed = (id(block), tuple(sorted((n, _key(v)) for n, v in env.items())))
+        if failed in self.failed:
+            self.ok = False  # an instance with these arguments had errors: the same again
+            return
         inputs = self._instance_inputs(statement, block, frame)
         if inputs is None:
             self.ok = False
@@ -796,7 +892,10 @@ class Expander:
             tensors={s.name: t for s, t in zip(block.inputs or [], inputs, strict=False)},
             inputs=inputs,
         )
+        errors = self.diagnostics.errors_reported
         self.body(block.body, inner)
+        if self.diagnostics.errors_reported != errors:
+            self.failed.add(failed)
         if inner.last is not None:  # the last statement is the instance's output
             frame.last = inner.last
             if statement.name is not None:
@@ -832,8 +931,7 @@ class Expander:
         own = statement.name if frame.prefix is None else None
 
         def free(prefix: str) -> bool:
-            start = prefix + "_"
-            if prefix in self.prefixes or any(t.startswith(start) for t in self.taken):
+            if prefix in self.prefixes or prefix in self.taken.starts:
                 return False
             return prefix not in self.taken or prefix == own
 
@@ -909,6 +1007,7 @@ class Expander:
                 given[name] = Evaluator(frame.env, self.diagnostics).value(arg.value)
             except _Failed:
                 ok = False
+                misspelt.add(name)  # given, though wrongly: not missing too
         env: dict[str, ir.Value] = {}
         missing = []
         for param in block.params:
@@ -965,6 +1064,181 @@ def _defined(statements: list[ir.Statement]) -> set[str]:
     return names
 
 
+# --------------------------------------------------------------------------- size, before expanding
+
+
+@dataclass
+class _Size:
+    """What expanding some statements makes: layers, statements visited, nesting below."""
+
+    layers: int = 0
+    steps: int = 0
+    depth: int = 0
+
+
+class _Explosion(Exception):
+    def __init__(self, span: Span, message: str, code: str = "E0183") -> None:
+        super().__init__(message)
+        self.span = span
+        self.message = message
+        self.code = code
+
+
+def _key(value: ir.Value) -> object:
+    """A bound value as something hashable, so each (block, arguments) is measured once."""
+    if isinstance(value, ir.Literal):
+        return (type(value.value).__name__, value.value)
+    if isinstance(value, ir.Symbol):
+        return ("symbol", value.name)
+    if isinstance(value, ir.ListValue):
+        return ("list", tuple(_key(v) for v in value.items))
+    if isinstance(value, ir.Call):
+        return ("call", value.name, tuple((a.keyword, _key(a.value)) for a in value.args))
+    return ("node", id(value))
+
+
+class _Measure:
+    """The size of an expansion, computed without making it: a repeat multiplies its body's
+    size, a block use is measured once per distinct arguments, and measuring stops at the
+    first limit passed. So `repeat 1000000000 { … }` or a block that doubles at each of 30
+    levels is refused in microseconds, not after it fills memory. Errors are left to the
+    expansion itself (measured quietly, an error stops the count where it stops expanding).
+    """
+
+    def __init__(self, expander: Expander) -> None:
+        self.quiet = Expander(Diagnostics(), set())
+        self.quiet.scopes = expander.scopes
+        self.quiet.invalid = expander.invalid
+        self.memo: dict[tuple[int, object], _Size] = {}
+
+    def _evaluator(self, env: dict[str, ir.Value]) -> Evaluator:
+        return Evaluator(env, self.quiet.diagnostics)
+
+    def body(
+        self, statements: list[ir.Statement], env: dict[str, ir.Value],
+        scope: dict[str, ir.BlockDef], stack: tuple[ir.BlockDef, ...], depth: int,
+    ) -> _Size:
+        if depth > MAX_EXPANSION_DEPTH:
+            span = statements[0].span if statements else Span(file="", line=1, column=1, end_line=1, end_column=1)
+            raise _Explosion(
+                span,
+                f"block uses, ifs and repeats nest more than {MAX_EXPANSION_DEPTH} levels deep",
+                "E0184",
+            )
+        total = _Size()
+        for statement in statements:
+            size = self.statement(statement, env, scope, stack, depth)
+            total.layers += size.layers
+            total.steps += size.steps
+            total.depth = max(total.depth, size.depth)
+            self._within(total, statement.span)
+        return total
+
+    @staticmethod
+    def _within(size: _Size, span: Span) -> None:
+        if size.layers > MAX_LAYERS:
+            raise _Explosion(span, f"more than {MAX_LAYERS:,} layers")
+        if size.steps > MAX_EXPANSION_STEPS:
+            raise _Explosion(span, f"more than {MAX_EXPANSION_STEPS:,} statements to expand")
+
+    def statement(
+        self, statement: ir.Statement, env: dict[str, ir.Value],
+        scope: dict[str, ir.BlockDef], stack: tuple[ir.BlockDef, ...], depth: int,
+    ) -> _Size:
+        if isinstance(statement, ir.RepeatStmt):
+            return self.repeat(statement.count, statement.body, statement.span, env, scope, stack, depth)
+        if isinstance(statement, ir.IfStmt):
+            try:
+                chosen = self._evaluator(env).boolean(statement.condition, "an if condition")
+            except _Failed:
+                return _Size(steps=1)
+            inner = self.body(
+                statement.then if chosen else statement.otherwise, env, scope, stack, depth + 1
+            )
+            return _Size(inner.layers, inner.steps + 1, inner.depth + 1)
+        call = statement.call
+        repeat = next((a for a in call.args if a.keyword == "repeat"), None)
+        if repeat is not None:
+            rest = [a for a in call.args if a is not repeat]
+            once = statement.model_copy(update={"call": call.model_copy(update={"args": rest})})
+            return self.repeat(repeat.value, [once], statement.span, env, scope, stack, depth)
+        block = scope.get(call.name)
+        if block is None:
+            return _Size(layers=1, steps=1)
+        if any(b is block for b in stack) or id(block) in self.quiet.invalid:
+            return _Size(steps=1)
+        frame = _Frame(prefix=None, env=env, scope=scope, origin=[], stack=stack)
+        bound = self.quiet.bind(block, call, frame)
+        if bound is None:
+            return _Size(steps=1)
+        inner_env = bound[0]
+        key = (id(block), tuple(sorted((n, _key(v)) for n, v in inner_env.items())))
+        if key not in self.memo:
+            inner = self.body(
+                block.body, inner_env, self.quiet.scopes[block.span.file], (*stack, block),
+                depth + 1,
+            )
+            self.memo[key] = _Size(inner.layers, inner.steps + 1, inner.depth + 1)
+        size = self.memo[key]
+        if depth + size.depth > MAX_EXPANSION_DEPTH:
+            raise _Explosion(
+                statement.span,
+                f"block uses, ifs and repeats nest more than {MAX_EXPANSION_DEPTH} levels deep",
+                "E0184",
+            )
+        return _Size(size.layers, size.steps, size.depth)
+
+    def repeat(
+        self, count: ir.Value, body: list[ir.Statement], span: Span, env: dict[str, ir.Value],
+        scope: dict[str, ir.BlockDef], stack: tuple[ir.BlockDef, ...], depth: int,
+    ) -> _Size:
+        try:
+            value = self._evaluator(env).value(count)
+        except _Failed:
+            return _Size(steps=1)
+        times = value.value if isinstance(value, ir.Literal) else None
+        if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+            return _Size(steps=1)
+        once = self.body(body, env, scope, stack, depth + 1)
+        size = _Size(once.layers * times, max(once.steps, 1) * times + 1, once.depth + 1)
+        self._within(size, span)
+        return size
+
+
+def _measured(statements: list[ir.Statement], expander: Expander, scope: dict[str, ir.BlockDef],
+              diagnostics: Diagnostics) -> bool:
+    """Whether the model's statements expand within the limits; E0183/E0184 when not, at
+    the model's statement that passes one, with a note where inside it the limit is passed."""
+    measure = _Measure(expander)
+    total = _Size()
+    for statement in statements:
+        try:
+            size = measure.statement(statement, {}, scope, (), 0)
+            total.layers += size.layers
+            total.steps += size.steps
+            _Measure._within(total, statement.span)
+        except _Explosion as explosion:
+            limit = (
+                f"at most {MAX_LAYERS:,} layers and {MAX_EXPANSION_STEPS:,} statements"
+                if explosion.code == "E0183" else f"at most {MAX_EXPANSION_DEPTH} levels of nesting"
+            )
+            related = (
+                [(explosion.span, "the limit is passed here")]
+                if explosion.span != statement.span and explosion.span.file else []
+            )
+            diagnostics.error(
+                explosion.code,
+                f"expanding this makes {explosion.message}" if explosion.code == "E0183"
+                else f"expanding this: {explosion.message}",
+                statement.span,
+                hint=f"a model expands to {limit}; check the repeat counts and the blocks "
+                "that use other blocks",
+                related=related,
+            )
+            return False
+    return True
+
+
 def expand(
     spec: ir.SpecFile, diagnostics: Diagnostics, sources: dict[str, str] | None = None
 ) -> tuple[ir.SpecFile, bool]:
@@ -992,6 +1266,8 @@ def expand(
     expander.first_input = first.name if first is not None and first.name else "input"
     expander.scopes = scopes
     expander.invalid = invalid
+    if not _measured(spec.layers, expander, main.scope, diagnostics):
+        return rest.model_copy(update={"layers": []}), False
     frame = _Frame(prefix=None, env={}, scope=main.scope, origin=[], stack=())
     expander.body(spec.layers, frame)
     layers: list[ir.Statement] = list(expander.out)

@@ -7,6 +7,7 @@ layer whose shape cannot be known, so one mistake does not cascade into a dozen.
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 from collections.abc import Mapping
@@ -21,7 +22,8 @@ from netspec import catalogue, ir
 from netspec.catalogue.merge import MergeEntry, MergeShapeError
 from netspec.catalogue.shapes import fmt
 from netspec.diagnostics import PYTHON_CONSTANTS, Diagnostics, Span, closest, did_you_mean
-from netspec.parse import parse, parse_value, paused_gc
+from netspec.limits import MAX_PARAMETERS, MAX_TENSOR_VALUES
+from netspec.parse import SourceTooLarge, parse, parse_value, paused_gc, read_source, too_large
 
 _UNKNOWN_CODES = {
     "layer": "E0101",
@@ -57,6 +59,11 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
 
 @cache
+def _count(number: int) -> str:
+    """A count for a message; a huge one by its number of digits."""
+    return f"{number:,}" if number < 10**30 else f"a {len(str(number))}-digit number of"
+
+
 def snake_case(kind: str) -> str:
     """Keras' way of naming a layer after its class (cached: a few kinds, many layers).
 
@@ -364,6 +371,7 @@ def _trainable(call: ir.Call, diagnostics: Diagnostics) -> tuple[ir.Call, bool |
     return rest, None
 
 
+@functools.lru_cache(maxsize=1024)  # a spec may repeat one unknown name thousands of times
 def unknown_hint(family: str, name: str) -> str:
     """What to write instead of an unknown name: the one it is a typo of, else the few
     closest (all of a short list); for a layer named after an activation, `Activation(…)`."""
@@ -492,7 +500,25 @@ class _Checker:
                 hint="give the shape of one sample, channels last, e.g. input [28, 28, 1]",
             )
             return None
+        if not self._fits(tuple(dims), value.span, "the input"):  # type: ignore[arg-type]
+            return None
         return tuple(dims)  # type: ignore[arg-type]
+
+    def _fits(self, shape: ir.Shape, span: Span, what: str) -> bool:
+        """E0230 for a tensor with more than `MAX_TENSOR_VALUES` values per sample."""
+        values = 1
+        for size in shape:
+            values *= size if isinstance(size, int) else 1
+        if values <= MAX_TENSOR_VALUES:
+            return True
+        self.diagnostics.error(
+            "E0230",
+            f"{what} {fmt(shape) if values < 10**40 else '(' + str(len(shape)) + ' dimensions)'} "
+            f"holds {_count(values)} values per sample, more than {MAX_TENSOR_VALUES:,}",
+            span,
+            hint="a tensor holds at most 2**31 - 1 values per sample; use smaller sizes",
+        )
+        return False
 
     def _valid_name(self, name: str, span: Span, what: str) -> bool:
         if not _NAME.match(name) or keyword.iskeyword(name) or name in RESERVED_NAMES:
@@ -718,7 +744,17 @@ class _Checker:
                     span = arg.span
             self.diagnostics.error(error.code, error.message, span, hint=error.hint)
             return None
+        if not self._fits(out_shape, statement.call.span, f"{entry.kind}'s output"):
+            return None
         counted, frozen = layer_entry.param_counts(params, known[0])
+        if counted + frozen > MAX_PARAMETERS:
+            self.diagnostics.error(
+                "E0231",
+                f"{entry.kind} has {counted + frozen:,} parameters, more than {MAX_PARAMETERS:,}",
+                statement.call.span,
+                hint="use fewer units, filters or a smaller input",
+            )
+            return None
         if not trainable:  # a frozen layer's weights are all non-trainable
             counted, frozen = 0, counted + frozen
         return ir.Layer(
@@ -1253,6 +1289,15 @@ class _Checker:
             or self.diagnostics.has_errors
         ):
             return None
+        total = sum(layer.trainable_params + layer.non_trainable_params for layer in graph.layers)
+        if total > MAX_PARAMETERS:
+            self.diagnostics.error(
+                "E0231",
+                f"the model has {total:,} parameters, more than {MAX_PARAMETERS:,}",
+                self.spec.name_span,
+                hint="use fewer or smaller layers",
+            )
+            return None
         model = ir.Model(
             name=self.spec.model_name,
             source=self.spec.span.file,
@@ -1381,7 +1426,11 @@ def check_file(
     its text, or the texts by file name when it imports others."""
     path = Path(path)
     try:
-        source = path.read_text(encoding="utf-8")
+        source = read_source(path)
+    except SourceTooLarge as error:
+        diagnostics = Diagnostics()
+        too_large(error.size, str(path), diagnostics)
+        return None, diagnostics, None
     except (OSError, UnicodeDecodeError) as error:
         diagnostics = Diagnostics()
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)

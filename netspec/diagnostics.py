@@ -9,6 +9,7 @@ a caret under the offending text, and a hint.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import Enum
 
@@ -48,6 +49,10 @@ class Related(BaseModel):
             "end_column": self.span.end_column,
             "message": self.message,
         }
+
+
+MAX_MERGED_NOTES = 64
+"""Use sites named under one diagnostic found again in many block instances."""
 
 
 class Severity(str, Enum):
@@ -103,6 +108,13 @@ CODES: dict[str, str] = {
     "E0175": "condition is not true or false",
     "E0176": "invalid comparison",
     "E0177": "tensor defined in one branch of an if",
+    "E0180": "integer too large",
+    "E0181": "nested too deeply",
+    "E0182": "NUL or lone surrogate in a string",
+    "E0183": "expansion too large",
+    "E0184": "blocks or imports nested too deeply",
+    "E0185": "import is not a regular file",
+    "E0186": "file too large",
     "E0201": "layer needs a flat input",
     "E0202": "window larger than its input",
     "E0203": "layer needs a sequence",
@@ -114,6 +126,8 @@ CODES: dict[str, str] = {
     "E0222": "Bidirectional needs a recurrent layer",
     "E0223": "positional embedding size does not fit the input",
     "E0224": "input longer than the positional embedding",
+    "E0230": "tensor too large",
+    "E0231": "too many parameters",
     "E0301": "loss does not fit the output",
     "W0302": "probabilities fed to a loss that expects logits",
     "W0303": "logits fed to a loss that expects probabilities",
@@ -165,7 +179,11 @@ class Diagnostics:
         self._items: list[Diagnostic] = []
         self._context: tuple[Related, ...] = ()
         self._index: dict[tuple[str, Span, str], int] = {}
+        self._notes: dict[int, set[Related]] = {}  # the notes of each merged diagnostic
         self._suppressed: set[Span] = set()
+        self.errors_reported = 0
+        """Errors reported so far, those merged into an earlier one and those suppressed
+        included: whether a stage met a new error, in O(1)."""
 
     def suppress(self, span: Span) -> None:
         """Report nothing more at this span: a value already reported stands in there as a
@@ -205,8 +223,14 @@ class Diagnostics:
     ) -> None:
         if code not in CODES:
             raise KeyError(f"diagnostic code {code} is not in the CODES table")
+        if severity is Severity.ERROR:
+            self.errors_reported += 1
         if span in self._suppressed:
             return
+        key = (code, span, message)
+        i = self._index.get(key)
+        if i is not None and len(self._items[i].related) >= MAX_MERGED_NOTES:
+            return  # past MAX_MERGED_NOTES more use sites tell a reader nothing new
         notes = tuple(Related(span=s, message=m) for s, m in related)
         new = Diagnostic(
             code=code, severity=severity, message=message, span=span, hint=hint,
@@ -214,12 +238,19 @@ class Diagnostics:
         )
         # The same problem found again (a block's statement in a second instance) is one
         # diagnostic that names every use site.
-        key = (code, span, message)
-        if key in self._index:
-            i = self._index[key]
+        if i is not None:
+            # Notes looked up in a set: a block used 1,000 times over made this quadratic.
             old = self._items[i]
-            extra = tuple(r for r in new.related if r not in old.related)
-            self._items[i] = old.model_copy(update={"related": old.related + extra})
+            if i not in self._notes:
+                self._notes[i] = set(old.related)
+            seen = self._notes[i]
+            extra = []
+            for note in new.related:
+                if note not in seen:
+                    seen.add(note)
+                    extra.append(note)
+            if extra:
+                self._items[i] = old.model_copy(update={"related": old.related + tuple(extra)})
             return
         self._index[key] = len(self._items)
         self._items.append(new)
@@ -255,6 +286,12 @@ PYTHON_CONSTANTS: dict[str, str] = {
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """The closest known name to a misspelt one, compared without case and underscores."""
+    return _did_you_mean(name, tuple(choices))
+
+
+@functools.lru_cache(maxsize=1024)
+def _did_you_mean(name: str, choices: tuple[str, ...]) -> str | None:
+    # cached: a spec that repeats one unknown name 3,000 times asks 3,000 times (5 ms each)
 
     import difflib  # only for a mistake
 
@@ -269,6 +306,12 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
 
 
 def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The `n` choices most like `name` (see `_closest`)."""
+    return list(_closest(name, tuple(choices), n))
+
+
+@functools.lru_cache(maxsize=1024)
+def _closest(name: str, choices: tuple[str, ...], n: int = 3) -> tuple[str, ...]:
     """The `n` choices most like `name`, most alike first, however far (for a hint that
     names a few instead of all): compared without case and underscores, a choice that
     contains the name (or is contained in it) before the others."""
@@ -282,7 +325,7 @@ def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
         a, b = norm(name), norm(choice)
         return (a in b or b in a), difflib.SequenceMatcher(None, a, b).ratio()
 
-    return sorted(choices, key=likeness, reverse=True)[:n]
+    return tuple(sorted(choices, key=likeness, reverse=True)[:n])
 
 
 def _excerpt(span: Span, source: str | None) -> list[str]:

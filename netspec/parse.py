@@ -24,11 +24,15 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from netspec import ir
 from netspec.diagnostics import Diagnostics, Span, did_you_mean
+from netspec.limits import MAX_INTEGER, MAX_NESTING, MAX_SOURCE_BYTES
 
 if TYPE_CHECKING:
     from netspec.syntax_hints import Unclosed
 
 _INT = re.compile(r"[+-]?\d+")
+# What no string may hold: NUL (no path or C string takes it) and a lone surrogate (no text
+# encoding writes it; it is half of a UTF-16 pair, not a character).
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 @contextlib.contextmanager
@@ -119,6 +123,9 @@ class _ToSyntaxTree(Transformer):
         super().__init__(visit_tokens=False)
         self.file = file
         self.diagnostics = diagnostics
+        self.unreadable = False
+        """A number or string that cannot stand for any value (E0180, E0182): like a syntax
+        error, the spec is not checked further, so no placeholder misleads a later stage."""
 
     # -- spans
     def _meta_span(self, meta: Any) -> Span:
@@ -147,10 +154,13 @@ class _ToSyntaxTree(Transformer):
         try:
             value: int | float = int(text) if _INT.fullmatch(text) else float(text)
         except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            value = MAX_INTEGER + 1
+        if isinstance(value, int) and abs(value) > MAX_INTEGER:
             self.diagnostics.error(
-                "E0113", f"number {shown} is too large", self._meta_span(meta),
-                hint="write a smaller number, or use an exponent such as 1e9",
+                "E0180", f"integer {shown} is too large", self._meta_span(meta),
+                hint=f"integers in a spec are at most {MAX_INTEGER:,} (2**63 - 1) in magnitude",
             )
+            self.unreadable = True
             value = 0
         if isinstance(value, float) and not math.isfinite(value):
             self.diagnostics.error(
@@ -172,6 +182,18 @@ class _ToSyntaxTree(Transformer):
                 self._meta_span(meta),
                 hint='use \\" for a quote, \\\\ for a backslash, \\n for a newline',
             )
+            value = ""
+        bad = _BAD_CHARACTER.search(value)
+        if bad is not None:
+            what = "a NUL character" if bad.group() == "\x00" else "a lone surrogate"
+            self.diagnostics.error(
+                "E0182",
+                f"string holds {what} (\\u{ord(bad.group()):04x}) at position {bad.start() + 1}",
+                self._meta_span(meta),
+                hint="a string holds text: remove the escape, or write a whole character "
+                "(a surrogate pair such as \\ud83d\\ude00 is one)",
+            )
+            self.unreadable = True
             value = ""
         return ir.Literal(value=value, span=self._meta_span(meta))
 
@@ -585,33 +607,122 @@ def _unclosed_error(
     )
 
 
+def _start_span(file: str) -> Span:
+    return Span(file=file, line=1, column=1, end_line=1, end_column=1)
+
+
+def too_large(size: int, file: str, diagnostics: Diagnostics, what: str = "spec") -> None:
+    """E0186: a text over `MAX_SOURCE_BYTES` is refused before it is parsed."""
+    diagnostics.error(
+        "E0186",
+        f"the {what} {file} is too large ({size:,} bytes or more)",
+        _start_span(file),
+        hint=f"a spec file holds at most {MAX_SOURCE_BYTES:,} bytes; write long stacks of "
+        "layers with repeat or blocks",
+    )
+
+
+def _too_deep(tree: lark.Tree, file: str, diagnostics: Diagnostics) -> bool:
+    """E0181 where the syntax tree first nests deeper than `MAX_NESTING` (found without
+    recursion: the transformer and the stages after it recurse once per level)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            meta = node.meta
+            line, column = (1, 1) if meta.empty else (meta.line, meta.column)
+            span = Span(file=file, line=line, column=column, end_line=line, end_column=column + 1)
+            diagnostics.error(
+                "E0181",
+                f"brackets, operators or {{ }} bodies nest more than {MAX_NESTING} levels deep here",
+                span,
+                hint="flatten the expression, or move nested statements into a block",
+            )
+            return True
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, lark.Tree))
+    return False
+
+
+def _parse(
+    text: str, start: str, file: str, diagnostics: Diagnostics, library: bool = False
+) -> Any:
+    """The syntax tree of `text` from rule `start`, transformed; None after a diagnostic."""
+    if len(text) > MAX_SOURCE_BYTES:
+        too_large(len(text), file, diagnostics, "value" if start == "value" else "spec")
+        return None
+    try:
+        tree = _parser().parse(text, start=start)
+    except UnexpectedInput as error:
+        _syntax_error(error, file, text, diagnostics, library=library)
+        return None
+    if _too_deep(tree, file, diagnostics):
+        return None
+    transformer = _ToSyntaxTree(file, diagnostics)
+    result = transformer.transform(tree)
+    return None if transformer.unreadable else result
+
+
 def parse_value(text: str, file: str, diagnostics: Diagnostics) -> ir.Value | None:
     """Parse one value in spec syntax (e.g. a `--data` option); None on a syntax error."""
-    try:
-        tree = _parser().parse(text, start="value")
-    except UnexpectedInput as error:
-        _syntax_error(error, file, text, diagnostics)
-        return None
-    return _ToSyntaxTree(file, diagnostics).transform(tree)
+    return _parse(text, "value", file, diagnostics)
 
 
 def parse(source: str, file: str, diagnostics: Diagnostics) -> ir.SpecFile | None:
     """Parse a spec; on a syntax error add a diagnostic and return None."""
     with paused_gc():
-        try:
-            tree = _parser().parse(source, start="start")
-        except UnexpectedInput as error:
-            _syntax_error(error, file, source, diagnostics)
-            return None
-        return _ToSyntaxTree(file, diagnostics).transform(tree)
+        return _parse(source, "start", file, diagnostics)
 
 
 def parse_library(source: str, file: str, diagnostics: Diagnostics) -> ir.Library | None:
     """Parse a file imported with `use` (blocks only); None on a syntax error."""
     with paused_gc():
-        try:
-            tree = _parser().parse(source, start="library")
-        except UnexpectedInput as error:
-            _syntax_error(error, file, source, diagnostics, library=True)
-            return None
-        return _ToSyntaxTree(file, diagnostics).transform(tree)
+        return _parse(source, "library", file, diagnostics, library=True)
+
+
+def read_source(path: str | os.PathLike[str], regular_only: bool = False) -> str:
+    """A spec file's text, reading at most `MAX_SOURCE_BYTES` + 1 bytes.
+
+    Raises `SourceTooLarge`, `NotRegularFile` (with `regular_only`: an import must be a
+    plain file, never a FIFO or a device that blocks or never ends), OSError or
+    UnicodeDecodeError. The file is opened without blocking, so a FIFO is refused, not
+    waited on.
+    """
+    import stat
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) if regular_only else os.O_RDONLY
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if regular_only and not stat.S_ISREG(mode):
+            raise NotRegularFile(_file_kind(mode))
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory")
+        data = handle.read(MAX_SOURCE_BYTES + 1)
+    if len(data) > MAX_SOURCE_BYTES:
+        raise SourceTooLarge(len(data))
+    return data.decode("utf-8")
+
+
+class SourceTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+class NotRegularFile(Exception):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def _file_kind(mode: int) -> str:
+    import stat
+
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
