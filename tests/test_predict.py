@@ -268,6 +268,28 @@ def test_csv_columns_of_regression_and_several_outputs() -> None:
     assert header == ["file", *(f"plan.{k}" for k in range(5)), "plan.top_class", "spend.spend"]
 
 
+def test_an_output_file_is_written_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails half-way leaves the previous predictions as they were, and no
+    partial file beside them."""
+    regression = model_of(spec_text(layers="Dense(2)", loss="mean_squared_error"))
+    source = model_of(spec_text(), data='csv("d.csv", target="price")').train.data
+    kinds = prediction.output_kinds(regression, None, inputs.Training(source))
+    output = tmp_path / "predictions.csv"
+    output.write_text("the previous predictions\n", encoding="utf-8")
+
+    def fail_half_way(path: Path, *_: object) -> None:
+        Path(path).write_text("price_0,price_1\n1.0,", encoding="utf-8")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(prediction, "_write_csv", fail_half_way)
+    with pytest.raises(training.TrainError, match=r"predictions\.csv"):
+        prediction.save(output, (np.ones((2, 2), np.float32),), kinds, None)
+    assert output.read_text(encoding="utf-8") == "the previous predictions\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["predictions.csv"]
+
+
 # --------------------------------------------------------------------------- images
 
 

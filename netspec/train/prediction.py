@@ -181,17 +181,20 @@ def save(
     names: list[str] | None,
 ) -> None:
     """Writes the outputs in the format the file's suffix says."""
+    from netspec.train.atomic import replacing
+
     suffix = output.suffix.lower()
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".npy":
-            np.save(output, arrays[0])
-        elif suffix == ".npz":
-            np.savez(output, **_npz_arrays(arrays, kinds, names))
-        else:
-            _write_csv(output, arrays, kinds, names)
     except OSError as error:
         raise TrainError(f"cannot write {output}: {error.strerror or error}") from error
+    with replacing(output) as partial:  # whole or not at all: an old file stays until then
+        if suffix == ".npy":
+            np.save(partial, arrays[0])
+        elif suffix == ".npz":
+            np.savez(partial, **_npz_arrays(arrays, kinds, names))
+        else:
+            _write_csv(partial, arrays, kinds, names)
 
 
 def _npz_arrays(
