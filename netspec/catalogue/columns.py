@@ -202,15 +202,7 @@ def scan_class_folders(root: Path, what: str) -> ClassFolders:
         files += [str(p) for p in images]
         labels += [label] * len(images)
     if strangers:
-        shown = ", ".join(strangers[:3]) + (
-            f" and {len(strangers) - 3} more" if len(strangers) > 3 else ""
-        )
-        raise ColumnError(
-            f"{what}: {len(strangers)} file{'s' if len(strangers) != 1 else ''} in {root} "
-            f"{'are' if len(strangers) != 1 else 'is'} not an image: {shown}",
-            hint="image_folder reads " + ", ".join(sorted(IMAGE_SUFFIXES)) + " files; "
-            "move the others out of the class folders",
-        )
+        raise _not_images(what, root, strangers, "image_folder", "the class folders")
     if empty:
         raise ColumnError(
             f"{what}: class folder{'s' if len(empty) != 1 else ''} "
@@ -219,6 +211,17 @@ def scan_class_folders(root: Path, what: str) -> ClassFolders:
             hint="every class needs at least one image; remove an empty folder",
         )
     return ClassFolders(root, tuple(p.name for p in classes), tuple(files), tuple(labels))
+
+
+def _not_images(what: str, root: Path, strangers: list[str], reader: str, place: str) -> ColumnError:
+    """The error for files among images that are none: the first three named."""
+    shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
+    return ColumnError(
+        f"{what}: {len(strangers)} file{'s' if len(strangers) != 1 else ''} in {root} "
+        f"{'are' if len(strangers) != 1 else 'is'} not an image: {shown}",
+        hint=f"{reader} reads " + ", ".join(sorted(IMAGE_SUFFIXES)) + " files; "
+        f"move the others out of {place}",
+    )
 
 
 def scan_images(root: Path, what: str) -> tuple[str, ...]:
@@ -234,15 +237,7 @@ def scan_images(root: Path, what: str) -> tuple[str, ...]:
         return scan_class_folders(root, what).files
     strangers = [p.name for p in loose if p.suffix.lower() not in IMAGE_SUFFIXES]
     if strangers:
-        shown = ", ".join(strangers[:3]) + (
-            f" and {len(strangers) - 3} more" if len(strangers) > 3 else ""
-        )
-        raise ColumnError(
-            f"{what}: {len(strangers)} file{'s' if len(strangers) != 1 else ''} in {root} "
-            f"{'are' if len(strangers) != 1 else 'is'} not an image: {shown}",
-            hint="netspec reads " + ", ".join(sorted(IMAGE_SUFFIXES)) + " files; "
-            "move the others out of the folder",
-        )
+        raise _not_images(what, root, strangers, "netspec", "the folder")
     return tuple(str(p) for p in loose)
 
 
