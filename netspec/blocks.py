@@ -23,7 +23,14 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from netspec import catalogue, ir
-from netspec.diagnostics import PYTHON_CONSTANTS, Diagnostics, Related, Span, did_you_mean
+from netspec.diagnostics import (
+    PYTHON_CONSTANTS,
+    Diagnostics,
+    Related,
+    Severity,
+    Span,
+    did_you_mean,
+)
 from netspec.limits import (
     MAX_EXPANSION_DEPTH,
     MAX_EXPANSION_STEPS,
@@ -31,7 +38,13 @@ from netspec.limits import (
     MAX_LAYERS,
     MAX_SOURCE_BYTES,
 )
-from netspec.parse import NotRegularFile, SourceTooLarge, parse_library, read_source
+from netspec.parse import (
+    LIBRARY_HOLDS,
+    NotRegularFile,
+    SourceTooLarge,
+    parse_library,
+    read_source,
+)
 
 # Arguments a use site may give any block, on top of its own parameters.
 USE_SITE_ARGS = ("repeat", "trainable")
@@ -414,7 +427,10 @@ class Loader:
             self.ok = False
             return None
         except (OSError, UnicodeDecodeError) as error:
-            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            reason = (  # a decoding error's own text names the byte: the file's, not the spec's
+                "it is not UTF-8 text" if isinstance(error, UnicodeDecodeError)
+                else error.strerror or str(error)
+            )
             self.diagnostics.error(
                 "E0160",
                 f"cannot import {display}: {reason}",
@@ -423,14 +439,40 @@ class Loader:
             )
             self.ok = False
             return None
-        self.sources[display] = source
-        library = parse_library(source, display, self.diagnostics)
+        library = self._parsed(display, source, use)
         if library is None:
             self.ok = False
             return None
+        self.sources[display] = source  # a netspec file now: its lines may be quoted
         loaded = self.load(display, library.uses, library.blocks)
         self._done[path] = loaded
         return loaded
+
+    def _parsed(self, display: str, source: str, use: ir.Use) -> ir.Library | None:
+        """The imported file's blocks; None after a diagnostic.
+
+        A file that does not parse may be no netspec file at all (`use "/etc/passwd"`), so
+        its syntax error is told at the `use` line, by the file's name and a position:
+        never a line of it. Problems found once it parsed quote it as they quote a spec.
+        """
+        found = Diagnostics()
+        library = parse_library(source, display, found)
+        syntax = next((d for d in found if d.code == "E0001"), None)
+        if syntax is None:
+            for d in found:
+                notes = [(note.span, note.message) for note in d.related]
+                add = self.diagnostics.error if d.severity is Severity.ERROR else self.diagnostics.warning
+                add(d.code, d.message, d.span, d.hint, notes)
+            return library
+        where = f"line {syntax.span.line}, column {syntax.span.column}"
+        self.diagnostics.error(
+            "E0160",
+            f"cannot import {display}: it does not parse as netspec (a syntax error at {where})",
+            use.span,
+            hint=LIBRARY_HOLDS if syntax.hint == LIBRARY_HOLDS
+            else f"'use' imports a file of blocks; `netspec check {display}` shows the error",
+        )
+        return None
 
     def _define(self, scope: dict[str, ir.BlockDef], block: ir.BlockDef) -> None:
         first = scope.get(block.name)

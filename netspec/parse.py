@@ -502,6 +502,10 @@ class _ToSyntaxTree(Transformer):
         )
 
 
+LIBRARY_HOLDS = "a file imported with 'use' holds only 'use' lines and block definitions"
+"""The hint of a syntax error where an imported file has a model."""
+
+
 def _syntax_error(
     error: UnexpectedInput, file: str, source: str, diagnostics: Diagnostics,
     library: bool = False,
@@ -558,7 +562,7 @@ def _syntax_error(
         habit = habit_hint(source, error.pos_in_stream, "CHAR", expected)
     unclosed = unclosed_block(source, line) if "RBRACE" in expected else None
     if library and isinstance(error, UnexpectedToken) and error.token.type == "MODEL":
-        hint = "a file imported with 'use' holds only 'use' lines and block definitions"
+        hint = LIBRARY_HOLDS
     elif suggestion:
         hint = f"did you mean '{suggestion}'?"
     elif habit:

@@ -359,7 +359,28 @@ def test_a_library_with_a_model_is_a_syntax_error(tmp_path: Path) -> None:
     main.write_text(spec("    Dense(1)", 'use "lib.net"\n'))
     _, diagnostics, _ = check_file(main)
     (d,) = list(diagnostics)
-    assert d.code == "E0001" and "only 'use' lines and block definitions" in (d.hint or "")
+    assert d.code == "E0160" and d.span.file == str(main) and d.span.line == 1
+    assert "only 'use' lines and block definitions" in (d.hint or "")
+
+
+SECRET = "SECRET-7f3a"
+
+
+@pytest.mark.parametrize(
+    "text", [f"root:x:0:0:{SECRET}:/root:/bin/bash\n", f"block b(n) {{\n  Dense(n {SECRET}=1)\n}}\n"]
+)
+def test_an_import_that_does_not_parse_is_named_not_quoted(tmp_path: Path, text: str) -> None:
+    (tmp_path / "lib.net").write_text(text)
+    main = tmp_path / "main.net"
+    main.write_text(spec("    Dense(1)", 'use "lib.net"\n'))
+    result = CliRunner().invoke(app, ["check", str(main)])
+    assert result.exit_code == 1 and SECRET not in result.stdout + result.stderr
+    assert "E0160" in result.stderr
+    (d,) = list(check_file(main)[1])
+    line = text.count("\n", 0, text.index(SECRET)) + 1
+    assert (d.code, d.span.file, d.span.line) == ("E0160", str(main), 1)
+    assert f"cannot import {tmp_path / 'lib.net'}: it does not parse" in d.message
+    assert f"line {line}," in d.message and f"netspec check {tmp_path / 'lib.net'}" in (d.hint or "")
 
 
 # --------------------------------------------------------------------------- trainable
