@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from netspec import data, ir
-from netspec.catalogue.data import RawData
+from netspec.catalogue.data import RawData, csv_inputs
 from netspec.check import check_source
 from netspec.cli import app
 
@@ -278,8 +278,42 @@ def test_npz_that_cannot_be_read_says_why_in_netspec_words(
 def test_csv_feature_that_is_not_a_number_names_it(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "d.csv", "a,b,t\n1,2,0\n1,x,1\n")
     error = data_error("E0402", load, f'csv("{path}", target="t")')
-    assert error.message == f"{path}:3: column 'b' holds 'x', not a number"
+    assert error.message == f"{path}:3: column 'b' is not a number"  # the field is not quoted
     assert not any(leak in error.message for leak in _LEAKS)
+
+
+SECRET = "SECRET-7f3a"
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        (f"root:x:0:0:{SECRET}:/root:/bin/bash\nbin:x:1:1::/bin:\n", "label"),  # /etc/passwd
+        (f"-----BEGIN {SECRET} KEY-----\nAAAA\n", "label"),
+        (f"{SECRET}\n", "label"),
+        (f"user,password\nalice,{SECRET}\n", "user"),  # a header of names, then a field
+        (f"a,b\n1,{SECRET}\n", "a"),
+    ],
+)
+def test_a_message_about_a_csv_never_quotes_its_content(
+    tmp_path: Path, text: str, target: str
+) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text(text, encoding="utf-8")
+    error = data_error("E0402", load, f'csv("{path}", target="{target}")')
+    assert SECRET not in f"{error.message} {error.hint}"
+
+
+def test_a_header_of_names_is_listed_and_a_line_of_text_goes_by_column_number(
+    tmp_path: Path,
+) -> None:
+    names = write_csv(tmp_path / "names.csv", "sepal length (cm),width,species\n1,2,x\n")
+    assert data_error("E0402", load, f'csv("{names}", target="y")').hint == (
+        "columns: sepal length (cm), width, species"
+    )
+    prose = write_csv(tmp_path / "prose.csv", "just: one line\n1\nx\n")
+    error = data_error("E0402", csv_inputs, str(prose), None, None)
+    assert error.message == f"{prose}:3: column 1 is not a number"
 
 
 def test_npz_malformed_arrays(tmp_path: Path) -> None:

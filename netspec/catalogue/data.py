@@ -707,7 +707,8 @@ class Csv(DataSourceEntry):
             raise DataError(
                 "E0402",
                 f"{p.path} has no column {p.target!r}",
-                hint="columns: " + ", ".join(header),
+                hint="columns: " + ", ".join(header) if names_shown(header)
+                else "the target names a column of the file's first line, its header",
             )
         column = header.index(p.target)
         features = [i for i in range(len(header)) if i != column]
@@ -758,7 +759,7 @@ def csv_inputs(path: str, features: tuple[str, ...] | None, target: str | None) 
                 else f"{path} lacks {len(missing)} of the columns the run was trained on: "
                 f"{shown}{', …' if len(missing) > 5 else ''}",
                 hint=f"the run's feature columns: {', '.join(features)}; the file's: "
-                f"{', '.join(header)}",
+                + (", ".join(header) if names_shown(header) else "those of its first line"),
             )
         columns = [header.index(name) for name in features]
     else:
@@ -769,6 +770,21 @@ def csv_inputs(path: str, features: tuple[str, ...] | None, target: str | None) 
         description=f"csv file {path}",
         feature_names=tuple(header[i] for i in columns),
     )
+
+
+_COLUMN_NAME = re.compile(r"[\w .()\[\]%#+\-/]{1,64}")
+
+
+def names_shown(header: list[str]) -> bool:
+    """Whether a CSV's first line reads as a header of column names, so a message may name
+    them: two or more short names. Any other first line (`/etc/passwd`'s, a key, prose) is
+    a file's content, which a message never quotes."""
+    return len(header) >= 2 and all(_COLUMN_NAME.fullmatch(name) for name in header)
+
+
+def column_name(header: list[str], index: int) -> str:
+    """A column as a message names it: 'name' from a header of names, else its number."""
+    return repr(header[index]) if names_shown(header) else f"{index + 1}"
 
 
 def _read_csv(path: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -803,10 +819,10 @@ def _csv_numbers(
     for number, row in body:
         try:
             features.append([float(row[i]) for i in columns])
-        except ValueError:
-            name, value = next((header[i], row[i]) for i in columns if not _number(row[i]))
+        except ValueError:  # the field itself is not quoted: the file may be no CSV at all
+            column = next(i for i in columns if not _number(row[i]))
             raise DataError(
-                "E0402", f"{path}:{number}: column '{name}' holds {value!r}, not a number"
+                "E0402", f"{path}:{number}: column {column_name(header, column)} is not a number"
             ) from None
     table = np.asarray(features, dtype=np.float64).reshape(len(body), len(columns))
     _check_csv_values(path, header, body, columns, table)
@@ -831,7 +847,7 @@ def _check_csv_values(
     number, fields = body[row]
     raise DataError(
         "E0405",
-        f"{path}:{number}: column '{header[columns[column]]}' holds "
+        f"{path}:{number}: column {column_name(header, columns[column])} holds "
         f"{fields[columns[column]].strip()!r}; the feature columns hold {found.counts()} "
         "in all",
         hint=found.hint,
