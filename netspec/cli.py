@@ -2,7 +2,8 @@
 
 `check`, `summary`, `compile` and `schema` never import a deep-learning framework: they run
 in milliseconds. Exit status: 0 when the spec is valid, 1 when it has errors, 2 for usage
-errors (unknown option, missing file argument).
+errors (unknown option, missing file argument), 3 for an internal error (a bug in netspec,
+netspec/internal_error.py).
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# Text from a spec or the command line (`":x:"`, `[bold]`, a path) is printed as it is: no
+# markup, no emoji codes, no highlighting; colour comes only from `style=`.
+stdout = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 SpecPath = Annotated[Path, typer.Argument(help="a .net spec file", show_default=False)]
 
@@ -63,6 +66,10 @@ def _version(value: bool) -> None:
 def main_options(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")
+    ] = False,
+    debug: Annotated[  # read by netspec.entry from the command line, before any command runs
+        bool,
+        typer.Option("--debug", help="on an internal error (exit status 3), print the traceback too"),
     ] = False,
 ) -> None:
     """Check a .net model spec and compile it to Keras or PyTorch."""

@@ -388,3 +388,38 @@ def test_the_cli_never_imports_a_framework() -> None:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["failures"] == []
     assert report["frameworks"] == []
+
+
+# --------------------------------------------------------------------------- text as written
+
+MARKUP = ":x: [bold]b[/bold] :thumbs_up:"  # rich would print ❌, a bold b and 👍
+
+
+@pytest.mark.parametrize("colour", ["0", "1"])  # plain, and through rich's console
+def test_a_diagnostic_quotes_the_spec_as_written(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, colour: str
+) -> None:
+    import re
+
+    monkeypatch.setenv("TTY_COMPATIBLE", colour)
+    path = tmp_path / "m.net"
+    path.write_text(BROKEN_SPEC.replace("activaton=relu", f'activation="{MARKUP}"'))
+    result = runner.invoke(app, ["summary", str(path)])
+    err = re.sub(r"\x1b\[[0-9;]*m", "", result.stderr)
+    assert result.exit_code == 1
+    assert f"{path}:4:26: error[E0104]: Dense: unknown activation '{MARKUP}'\n" in err
+    assert f'   4 |     Dense(10, activation="{MARKUP}")\n' in err
+    assert "     | " + " " * 25 + "^" * (len(MARKUP) + 2) + "\n" in err  # under the string
+
+
+def test_an_error_line_prints_a_path_as_written(runner: CliRunner, tmp_path: Path) -> None:
+    name = MARKUP.replace("/", "")  # a file name: [bold] with no closing tag
+    folder = tmp_path / f"run {name}"
+    folder.mkdir()
+    (folder / "spec.net").write_text("")  # a run's file: the folder holds a run
+    spec = ROOT / "specs" / "mnist_mlp.net"
+    result = runner.invoke(app, ["train", str(spec), "-o", str(folder)])
+    assert f"error: {folder} holds a run already (spec.net)" in result.stderr
+    missing = tmp_path / f"{name}.safetensors"
+    result = runner.invoke(app, ["weights", "convert", str(spec), str(missing), "-o", "x"])
+    assert result.stderr == f"error: {missing} does not exist\n"

@@ -88,6 +88,12 @@ class Pace:
         return rate, left
 
 
+def _console(stderr: bool = False) -> Console:
+    """A console that prints text as it is: a path or a name from the spec (`:x:`,
+    `[bold]`) is no markup and no emoji code."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False, emoji=False)
+
+
 class Spinner:
     """A spinner on a terminal's stderr while nothing else moves (a framework loading);
     nothing at all when stderr is not a terminal (a pipe, a file, the tests)."""
@@ -174,7 +180,7 @@ class RichReporter(Reporter):
     def __init__(
         self, console: Console | None = None, prefix: str = "", spinner: Spinner | None = None
     ) -> None:
-        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.console = console or _console()
         self.prefix = prefix  # "[rank k] " with --log all-ranks
         self.spinner = spinner or Spinner(None)
         self.progress = Progress(
@@ -279,13 +285,13 @@ def reporter(mode: str, rank: int = 0) -> Reporter:
     """The reporter of `--log mode`; in a data-parallel run only rank 0 reports, unless
     `--log all-ranks` (each rank's lines, prefixed with it, and no spinner)."""
     if mode == "all-ranks":
-        return PlainReporter(Console(highlight=False, soft_wrap=True), prefix=f"[rank {rank}] ")
+        return PlainReporter(_console(), prefix=f"[rank {rank}] ")
     if rank != 0 or mode == "quiet":
         return Reporter()
     if mode == "jsonl":
         return JsonLinesReporter()
-    console = Console(highlight=False, soft_wrap=True)
-    spinner = Spinner(Console(stderr=True, highlight=False))
+    console = _console()
+    spinner = Spinner(_console(stderr=True))
     if mode == "plain" or not console.is_terminal:
         return PlainReporter(console, spinner=spinner)
     return RichReporter(console, spinner=spinner)
