@@ -5,7 +5,8 @@ directly: typer, click and rich's help machinery would take most of its time to 
 Every other command line — another command, `--help`, an option spelt another way, a file
 name starting with `-`, a mistake — goes to the typer application in `netspec.cli`, which
 reports it as ever. The two print the same and exit with the same status: tests/test_cli.py
-runs both on the same command lines and compares.
+runs both on the same command lines and compares. An exception neither expected is an
+internal error (netspec/internal_error.py): one line, the traceback in a file, exit status 3.
 """
 
 from __future__ import annotations
@@ -108,7 +109,17 @@ def defer_unused_rich_modules() -> None:
 
 
 def main() -> None:
-    request = check_request(sys.argv[1:])
+    argv = sys.argv[1:]
+    try:
+        _main(argv)
+    except Exception as error:  # a bug in netspec, not the user's: said so, exit status 3
+        from netspec.internal_error import report
+
+        sys.exit(report(error, argv))
+
+
+def _main(argv: list[str]) -> None:
+    request = check_request(argv)
     if request is None:
         defer_unused_rich_modules()
         from netspec.cli import main as typer_main

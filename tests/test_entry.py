@@ -203,3 +203,73 @@ def test_the_stand_ins_become_the_real_rich_classes_when_used() -> None:
         """
     )
     assert result.stdout.strip() == "fine", result.stderr
+
+
+# --------------------------------------------------------------------------- internal errors
+
+
+@pytest.fixture
+def broken_check(monkeypatch, tmp_path: Path) -> Path:
+    """`check_file` raising as a bug would; tracebacks written under tmp_path."""
+    import tempfile
+
+    import netspec.check
+    from netspec import internal_error
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom :x:\nsecond line")
+
+    monkeypatch.setattr(netspec.check, "check_file", fail)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(internal_error, "_run_folder", None)
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", ["check", "summary"])  # without typer, and through it
+def test_an_internal_error_says_so_in_a_line_and_exits_3(
+    command: str, broken_check: Path, capsys, monkeypatch
+) -> None:
+    status, out, err = _fast([command, "specs/mnist_mlp.net"], capsys, monkeypatch)
+    (written,) = broken_check.glob("netspec-internal-error-*.txt")
+    assert status == 3 and out == ""
+    assert err.splitlines() == [
+        "internal error in netspec, please report: RuntimeError: boom :x:",
+        f"  the traceback is in {written} (`netspec --debug …` prints it)",
+    ]
+    text = written.read_text(encoding="utf-8")
+    assert f"command: netspec {command} specs/mnist_mlp.net" in text
+    assert "Traceback (most recent call last)" in text and "in fail" in text
+
+
+def test_debug_prints_the_traceback(broken_check: Path, capsys, monkeypatch) -> None:
+    status, _, err = _fast(["--debug", "check", "specs/mnist_mlp.net"], capsys, monkeypatch)
+    assert status == 3 and err.startswith("Traceback (most recent call last)")
+    assert "RuntimeError: boom :x:\nsecond line\n" in err
+    assert err.splitlines()[-2] == "internal error in netspec, please report: RuntimeError: boom :x:"
+
+
+def test_ctrl_c_is_no_internal_error(broken_check: Path, capsys, monkeypatch) -> None:
+    import netspec.check
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(netspec.check, "check_file", interrupted)
+    status, _, err = _fast(["check", "specs/mnist_mlp.net"], capsys, monkeypatch)
+    assert status == 130 and "internal error" not in err
+    assert not list(broken_check.glob("netspec-internal-error-*"))
+
+
+def test_a_run_folder_keeps_the_traceback_of_its_run(tmp_path: Path, capsys, monkeypatch) -> None:
+    from netspec import internal_error
+    from netspec.train.rundir import RunDir
+
+    monkeypatch.setattr(internal_error, "_run_folder", None)
+    run = RunDir(tmp_path).locked()  # as train does with its run folder
+    run.unlock()
+    try:
+        raise ValueError("inside a run")
+    except ValueError as error:
+        assert internal_error.report(error, ["train", "a.net"]) == 3
+    assert "ValueError: inside a run" in (tmp_path / "internal-error.txt").read_text()
+    assert f"the traceback is in {tmp_path / 'internal-error.txt'}" in capsys.readouterr().err

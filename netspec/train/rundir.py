@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from netspec import internal_error
 from netspec.train import atomic
 from netspec.train.context import TrainError
 from netspec.train.lock import RunLock, check_unlocked
@@ -130,6 +131,7 @@ class RunDir:
         """This folder, with its lock held (FolderBusy when another live run holds it), and
         the temporary files of writes a killed run left unfinished gone."""
         self.lock = RunLock(self.path).acquire()
+        internal_error.note_run_folder(self.path)  # a netspec bug leaves its traceback here
         leftovers = [atomic.temporary(self.path / name) for name in RUN_FILES]
         leftovers += [*self.checkpoints.glob("epoch_*.tmp.*"), self.checkpoints / "best.tmp.json"]
         for leftover in leftovers:
