@@ -582,13 +582,24 @@ def test_the_parser_loads_from_its_cache_and_parses_alike(
     loaded = fresh_parser._parser()
     for spec in sorted((ROOT / "specs").glob("*.net")):
         text = spec.read_text(encoding="utf-8")
-        assert loaded.parse(text, start="start") == built.parse(text, start="start"), spec
+        tree = loaded.parse(text, start="start")
+        assert tree == built.parse(text, start="start"), spec
+        assert _positions(tree) == _positions(built.parse(text, start="start")), spec
     for broken in ["model m { input x: [3] layers { Dense(10 } }", "model { }", "model m { ]"]:
         with pytest.raises(Exception) as from_built:
             built.parse(broken, start="start")
         with pytest.raises(Exception) as from_loaded:
             loaded.parse(broken, start="start")
         assert str(from_loaded.value) == str(from_built.value)
+
+
+def _positions(tree: Any) -> list[tuple[int, int, int, int]]:
+    """Where each node of a syntax tree starts and ends (spans in diagnostics come from them)."""
+    return [
+        (t.meta.line, t.meta.column, t.meta.end_line, t.meta.end_column)
+        for t in tree.iter_subtrees()
+        if not t.meta.empty
+    ]
 
 
 def test_a_cache_folder_others_may_write_is_not_used(fresh_parser: Any, tmp_path: Path) -> None:
@@ -600,3 +611,16 @@ def test_a_cache_folder_others_may_write_is_not_used(fresh_parser: Any, tmp_path
     assert parser_cache.cache_path() is None
     assert check_file(ROOT / "specs" / "mnist_mlp.net")[0] is not None
     assert list(folder.iterdir()) == []
+
+
+def test_a_generated_module_runs_from_its_text_not_from_the_file_or_a_pyc(tmp_path: Path) -> None:
+    """What runs is the text netspec generated, even if the file changed after it was written;
+    no bytecode cache is written beside it (nor read: a planted .pyc never runs)."""
+    from netspec.train.context import load_module
+
+    path = tmp_path / "model.py"
+    path.write_text("WHO = 'changed since'\n", encoding="utf-8")
+    module = load_module(path, "from_text", "WHO = 'netspec'\n")
+    assert module.WHO == "netspec"
+    assert module.__file__ == str(path)
+    assert not (tmp_path / "__pycache__").exists()
