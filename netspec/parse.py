@@ -22,7 +22,7 @@ import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from netspec import ir
+from netspec import ir, parser_cache
 from netspec.diagnostics import Diagnostics, Span, did_you_mean
 from netspec.limits import MAX_INTEGER, MAX_NESTING, MAX_SOURCE_BYTES
 
@@ -72,31 +72,18 @@ _TOKEN_WORDS: dict[str, str] = {
 
 @cache
 def _parser() -> Lark:
+    """The LALR parser: its tables come from a JSON cache file, never a pickle
+    (netspec/parser_cache.py)."""
     grammar = resources.files("netspec.grammars").joinpath("netspec.lark").read_text("utf-8")
-    return Lark(
+    return parser_cache.load_or_build(
         grammar,
-        parser="lalr",
-        start=["start", "library", "value"],
-        propagate_positions=True,
-        maybe_placeholders=True,
-        cache=_parser_cache(),
+        {
+            "parser": "lalr",
+            "start": ["start", "library", "value"],
+            "propagate_positions": True,
+            "maybe_placeholders": True,
+        },
     )
-
-
-def _parser_cache() -> str | bool:
-    """Where Lark keeps the built LALR tables, so later runs load them (~50 ms saved).
-
-    The file is a pickle, so it lives in the user's own cache folder, not in the shared temp
-    folder (Lark's `cache=True`). Lark stores the grammar's hash in it and rebuilds when
-    the grammar or the options change, or the file cannot be read; no folder, no cache.
-    """
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "netspec")
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-    except OSError:
-        return False
-    return os.path.join(folder, f"parser-lark-{lark.__version__}.pickle")
 
 
 def _describe(terminal: str) -> str:

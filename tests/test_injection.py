@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ROOT
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -515,3 +516,111 @@ def test_any_data_path_round_trips_through_both_generators(payload: str) -> None
     for target in TARGETS:
         train = _train_dict(ast.parse(generate(model, target)))
         assert train["data"]["params"]["path"] == payload
+
+
+# --------------------------------------------------------------------------- the parser cache
+
+
+class _Planted:
+    """Unpickling this creates `marker`: what a file planted in the cache folder could run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.fixture
+def fresh_parser(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """The parser built anew with the cache folder under `tmp_path` (and after the test with
+    the usual one)."""
+    from netspec import parse
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    parse._parser.cache_clear()
+    yield parse
+    parse._parser.cache_clear()
+
+
+def test_a_file_planted_in_the_parser_cache_runs_nothing(fresh_parser: Any, tmp_path: Path) -> None:
+    """The cache holds data that loads without running code: a pickle planted under every
+    name in the cache folder (those netspec wrote, and Lark's pickle name) is never unpickled,
+    and specs still check."""
+    import pickle
+
+    import lark
+
+    assert check_file(ROOT / "specs" / "mnist_mlp.net")[0] is not None  # writes its cache
+    folder = tmp_path / "cache" / "netspec"
+    marker = tmp_path / "marker"
+    planted = b"0" * 64 + b"\n" + pickle.dumps(_Planted(marker)) + pickle.dumps(_Planted(marker))
+    for path in [*folder.iterdir(), folder / f"parser-lark-{lark.__version__}.pickle"]:
+        path.write_bytes(planted)
+    fresh_parser._parser.cache_clear()
+    model, diagnostics, _ = check_file(ROOT / "specs" / "mnist_mlp.net")
+    assert not marker.exists()
+    assert model is not None, [d.message for d in diagnostics]
+
+
+def test_the_parser_loads_from_its_cache_and_parses_alike(
+    fresh_parser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once written, the cache file gives the parser without building it (the ~50 ms it
+    saves), and that parser reads every spec, and every syntax error, as the built one."""
+    from netspec import parser_cache
+
+    built = fresh_parser._parser()
+    assert parser_cache.cache_path() is not None
+    fresh_parser._parser.cache_clear()
+
+    class NoBuild(parser_cache.Lark):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise AssertionError("the parser was built again, not loaded from the cache")
+
+    monkeypatch.setattr(parser_cache, "Lark", NoBuild)
+    loaded = fresh_parser._parser()
+    for spec in sorted((ROOT / "specs").glob("*.net")):
+        text = spec.read_text(encoding="utf-8")
+        tree = loaded.parse(text, start="start")
+        assert tree == built.parse(text, start="start"), spec
+        assert _positions(tree) == _positions(built.parse(text, start="start")), spec
+    for broken in ["model m { input x: [3] layers { Dense(10 } }", "model { }", "model m { ]"]:
+        with pytest.raises(Exception) as from_built:
+            built.parse(broken, start="start")
+        with pytest.raises(Exception) as from_loaded:
+            loaded.parse(broken, start="start")
+        assert str(from_loaded.value) == str(from_built.value)
+
+
+def _positions(tree: Any) -> list[tuple[int, int, int, int]]:
+    """Where each node of a syntax tree starts and ends (spans in diagnostics come from them)."""
+    return [
+        (t.meta.line, t.meta.column, t.meta.end_line, t.meta.end_column)
+        for t in tree.iter_subtrees()
+        if not t.meta.empty
+    ]
+
+
+def test_a_cache_folder_others_may_write_is_not_used(fresh_parser: Any, tmp_path: Path) -> None:
+    from netspec import parser_cache
+
+    folder = tmp_path / "cache" / "netspec"
+    folder.mkdir(parents=True)
+    folder.chmod(0o777)
+    assert parser_cache.cache_path() is None
+    assert check_file(ROOT / "specs" / "mnist_mlp.net")[0] is not None
+    assert list(folder.iterdir()) == []
+
+
+def test_a_generated_module_runs_from_its_text_not_from_the_file_or_a_pyc(tmp_path: Path) -> None:
+    """What runs is the text netspec generated, even if the file changed after it was written;
+    no bytecode cache is written beside it (nor read: a planted .pyc never runs)."""
+    from netspec.train.context import load_module
+
+    path = tmp_path / "model.py"
+    path.write_text("WHO = 'changed since'\n", encoding="utf-8")
+    module = load_module(path, "from_text", "WHO = 'netspec'\n")
+    assert module.WHO == "netspec"
+    assert module.__file__ == str(path)
+    assert not (tmp_path / "__pycache__").exists()

@@ -10,6 +10,7 @@ one the test writes; the runs train one epoch on a few samples, CPU only, one th
 from __future__ import annotations
 
 import csv
+import shutil
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -380,3 +381,37 @@ def test_a_path_and_a_source_are_told_apart(tmp_path: Path, monkeypatch: pytest.
     (tmp_path / "pictures").mkdir()
     assert inputs.path_of("pictures") == Path("pictures")
     assert inputs.path_of("blobs(samples=10)") is None
+
+
+# --------------------------------------------------------------------------- the run's module
+
+
+def test_a_changed_model_py_is_refused_not_run(
+    runner: CliRunner, digits_run: tuple[str, Path], tmp_path: Path
+) -> None:
+    """evaluate and predict run only the module netspec generates from the run's spec: a
+    model.py that differs from it (edited, or planted in a downloaded run folder) is refused
+    with a message saying so, before a line of it runs. Without model.py, they run the
+    module netspec generates."""
+    backend, trained_run = digits_run
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    marker = tmp_path / "marker"
+    module = run / "model.py"
+    module.write_text(
+        module.read_text(encoding="utf-8") + f"\nopen({str(marker)!r}, 'w').close()\n",
+        encoding="utf-8",
+    )
+    np.save(tmp_path / "new.npy", new_inputs())
+    for command in (
+        ["evaluate", str(run), "--device", "cpu", "--threads", "1"],
+        ["predict", str(run), "--data", str(tmp_path / "new.npy"), "--device", "cpu"],
+    ):
+        result = invoke(runner, command, status=2)
+        assert not marker.exists(), (backend, command[0])
+        assert f"{module} is not the module netspec generates" in result.stderr
+        assert "delete" in result.stderr  # the hint: how to run the generated module
+    module.unlink()
+    predict(runner, run, "--data", str(tmp_path / "new.npy"), "-o", str(tmp_path / "p.npy"))
+    assert np.load(tmp_path / "p.npy").shape == (20, 10)
+    assert not marker.exists()

@@ -259,11 +259,12 @@ def _train_checked(
                 _save_standardization(run, model, prepared.standardization)
             if prepared.class_names is not None:
                 run.write_json("classes.json", {"names": list(prepared.class_names)})
-        atomic.write_text(module_path, generate(model, options.backend))
+        module_source = generate(model, options.backend)
+        atomic.write_text(module_path, module_source)
         placement = _Placement(world, replicas, worker_device, device, threads, plan)
         return _train_in(
-            run, module_path, file, model, prepared, backend, options, overrides, diagnostics,
-            sources, placement, report,
+            run, (module_path, module_source), file, model, prepared, backend, options,
+            overrides, diagnostics, sources, placement, report,
         )
     finally:
         run.unlock()
@@ -289,7 +290,7 @@ class _Placement:
 
 def _train_in(
     run: RunDir,
-    module_path: Path,
+    module: tuple[Path, str],  # where the generated module was written, and its text
     file: str,
     model: ir.Model,
     prepared: Any,
@@ -331,7 +332,8 @@ def _train_in(
         model=model,
         data=prepared,
         run=run,
-        module_path=module_path,
+        module_path=module[0],
+        module_source=module[1],
         device=options.device,
         threads=threads,
         reporter=report,
@@ -604,6 +606,11 @@ def _load_run(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions
     source = (run / "spec.net").read_text(encoding="utf-8")
     merged = {**record.get("overrides", {}), **overrides}
     model, diagnostics, sources = _check(source, record["spec"], merged)
+    module_source = ""
+    if model is not None:  # the module to run: netspec's own, checked against model.py
+        from netspec.train.runmodule import verified_source
+
+        module_source = verified_source(run, record, source, model, merged)
     backend_name = record["backend"]
     weights = run / ("weights.safetensors" if backend_name == "torch" else "model.keras")
     if not weights.exists():
@@ -612,12 +619,13 @@ def _load_run(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions
             raise TrainError(f"{run_dir} holds no weights yet: the run saved no checkpoint")
         suffix = ".safetensors" if backend_name == "torch" else ".keras"
         weights = run.checkpoint(last, suffix)
-    return run, record, model, diagnostics, sources, weights
+    return run, record, model, diagnostics, sources, weights, module_source
 
 
 def _context(
     run: RunDir,
     record: dict[str, Any],
+    module_source: str,
     model: ir.Model,
     options: TrainOptions,
     prepared: Any,
@@ -628,6 +636,7 @@ def _context(
         data=prepared,
         run=run,
         module_path=run / "model.py",
+        module_source=module_source,
         device=options.device,
         threads=options.threads or record.get("threads") or default_threads(),
         reporter=Reporter(),
@@ -648,7 +657,9 @@ def _inference_plan(
 
 def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions) -> Outcome:
     """The run's model on its spec's test split (or on all of `--data`'s samples)."""
-    run, record, model, diagnostics, sources, weights = _load_run(run_dir, overrides, options)
+    run, record, model, diagnostics, sources, weights, module = _load_run(
+        run_dir, overrides, options
+    )
     if model is None:
         return Outcome(1, diagnostics, sources)
     if "data" in overrides:  # another data set: evaluate on all of it
@@ -663,7 +674,7 @@ def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions)
     split = prepared.test if prepared.test is not None else prepared.train
     backend = _backend(record["backend"])
     plan = _inference_plan(model, options, prepared, backend)
-    ctx = _context(run, record, model, options, prepared, plan)
+    ctx = _context(run, record, module, model, options, prepared, plan)
     try:
         figures = tidy(backend.evaluate_run(ctx, weights, split), model)
     except Exception as error:

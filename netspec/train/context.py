@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import os
 import sys
@@ -43,7 +44,8 @@ class RunContext:
     model: ir.Model
     data: Prepared
     run: RunDir
-    module_path: Path
+    module_path: Path  # where the generated module was written (named in tracebacks)
+    module_source: str  # the generated module's text: what runs
     device: str  # as asked: auto, cpu, cuda, cuda:N, mps
     threads: int
     reporter: Reporter
@@ -84,12 +86,34 @@ def default_threads() -> int:
     return usable_cores()
 
 
-def load_module(path: Path, name: str) -> ModuleType:
-    """Import a generated module from its file, under a name of its own."""
+def load_module(path: Path, name: str, source: str | None = None) -> ModuleType:
+    """Import a generated module under a name of its own: the text `source` as written to
+    `path` (which names it in tracebacks), so what runs is the text netspec generated in this
+    process, not the file read back (which may have changed since) nor a cached .pyc.
+    Without `source`, the file's text as it is now: only for a file the caller just wrote
+    (tests, tools); netspec's commands always pass the text."""
+    if source is None:
+        source = path.read_text(encoding="utf-8")
     module_name = f"netspec_generated_{name}_{abs(hash(str(path.resolve())))}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None and spec.loader is not None
+    loader = _GeneratedSource(str(path), source)
+    spec = importlib.util.spec_from_loader(module_name, loader, origin=str(path))
+    assert spec is not None
+    spec.has_location = True  # __file__ is the written file, as for a module imported from it
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    loader.exec_module(module)
     return module
+
+
+class _GeneratedSource(importlib.abc.SourceLoader):
+    """Loads a module from text held in memory; it writes and reads no bytecode cache."""
+
+    def __init__(self, path: str, source: str) -> None:
+        self.path = path
+        self.source = source
+
+    def get_filename(self, fullname: str) -> str:
+        return self.path
+
+    def get_data(self, path: str) -> bytes:
+        return self.source.encode("utf-8")

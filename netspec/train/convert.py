@@ -46,8 +46,9 @@ def kind_of(path: Path) -> str:
 
 def _module(model: ir.Model, target: str, folder: Path) -> Any:
     path = folder / f"{model.name}_{target}.py"
-    path.write_text(generate(model, target), encoding="utf-8")
-    return load_module(path, f"{model.name}_{target}")
+    source = generate(model, target)
+    path.write_text(source, encoding="utf-8")
+    return load_module(path, f"{model.name}_{target}", source)
 
 
 def _torch_model(model: ir.Model, folder: Path) -> Any:

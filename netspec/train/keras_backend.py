@@ -302,7 +302,7 @@ def _strategy(ctx: RunContext, module: Any, tf: Any, placement: str) -> Any:
 def run(ctx: RunContext) -> dict[str, Any]:
     config = ctx.config
     tf, placement = _tensorflow(ctx.threads, ctx.device)
-    module = load_module(ctx.module_path, ctx.model.name)
+    module = load_module(ctx.module_path, ctx.model.name, ctx.module_source)
     scope = _strategy(ctx, module, tf, placement)
     history: dict[str, list[float]] = {}
     initial_epoch = 0
@@ -366,7 +366,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
 def evaluate_run(ctx: RunContext, weights: Path, split: Any) -> dict[str, float]:
     """The figures of a trained model on a split, in memory or streamed as the plan says."""
     tf, placement = _tensorflow(ctx.threads, ctx.device)
-    module = load_module(ctx.module_path, ctx.model.name)
+    module = load_module(ctx.module_path, ctx.model.name, ctx.module_source)
     with tf.device(placement):
         model = _build(ctx, module)
         load_weights(model, weights)
@@ -379,7 +379,7 @@ def predict_run(ctx: RunContext, weights: Path, inputs: Any) -> Any:
     """The outputs for a split of inputs alone: an array, or a tuple of arrays, one per output,
     for several outputs."""
     tf, placement = _tensorflow(ctx.threads, ctx.device)
-    module = load_module(ctx.module_path, ctx.model.name)
+    module = load_module(ctx.module_path, ctx.model.name, ctx.module_source)
     with tf.device(placement):
         model = _build(ctx, module)
         load_weights(model, weights)

@@ -67,7 +67,9 @@ def predict(
             f"not '{output.suffix or output.name}'",
             hint="end the file's name in .npy, .npz or .csv",
         )
-    run, record, model, diagnostics, sources, weights = _load_run(run_dir, overrides, options)
+    run, record, model, diagnostics, sources, weights, module = _load_run(
+        run_dir, overrides, options
+    )
     if model is None:
         return Outcome(1, diagnostics, sources)
     training = inputs.Training(model.train.data, _features(record))
@@ -96,7 +98,7 @@ def predict(
     backend = _backend(record["backend"])
     prepared = Prepared(split, None, None, raw.description, None, decodes=raw.decodes)
     plan = _inference_plan(model, options, prepared, backend)
-    ctx = _context(run, record, model, options, prepared, plan)
+    ctx = _context(run, record, module, model, options, prepared, plan)
     try:
         outputs = backend.predict_run(ctx, weights, split)
     except Exception as error:  # a file that breaks while decoding, here or in a worker

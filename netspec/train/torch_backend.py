@@ -266,7 +266,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     chief = ctx.world.chief
     device = torch.device(ctx.worker_device) if ctx.worker_device else select_device(ctx.device)
     torch.set_num_threads(ctx.threads)
-    module = load_module(ctx.module_path, ctx.model.name)
+    module = load_module(ctx.module_path, ctx.model.name, ctx.module_source)
     torch.manual_seed(config.seed)
     model = module.prepare(module.build_model(), device)
     optimizer = module.build_optimizer(model.parameters())
@@ -405,7 +405,7 @@ def _skip_reporter(reporter: Any) -> Any:
 def _model(ctx: RunContext, weights: Path) -> tuple[Any, Any, torch.device]:
     device = select_device(ctx.device)
     torch.set_num_threads(ctx.threads)
-    module = load_module(ctx.module_path, ctx.model.name)
+    module = load_module(ctx.module_path, ctx.model.name, ctx.module_source)
     model = module.prepare(module.build_model(), device)
     load_weights(model, weights)
     return module, model, device
