@@ -151,6 +151,24 @@ def test_run_json_records_versions_device_and_threads_and_resume_says_where(
     assert read_json(run / "run.json")["epochs_done"] == 3
 
 
+def test_resume_keeps_the_recorded_threads_unless_told_otherwise(
+    runner: CliRunner, tmp_path: Path, data: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another thread count sums in another order (results differ by ~1e-7): a resumed run
+    takes the one run.json records, not this machine's default; --threads still overrides."""
+    import netspec.train
+
+    run = tmp_path / "run"
+    invoke(runner, train_args(run, data, "--epochs", "1"))  # --threads 1
+    monkeypatch.setattr(netspec.train, "default_threads", lambda: 3)
+    resume = ["train", "--resume", str(run), "--device", "cpu", "--log", "quiet"]
+    invoke(runner, [*resume, "--epochs", "2"])
+    record = read_json(run / "run.json")
+    assert record["threads"] == 1 and record["epochs_done"] == 2
+    invoke(runner, [*resume, "--epochs", "3", "--threads", "2"])
+    assert read_json(run / "run.json")["threads"] == 2
+
+
 # --------------------------------------------------------------------------- Ctrl-C
 
 

@@ -131,6 +131,8 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         previous = run.read_json("run.json")
         source = (run / "spec.net").read_text(encoding="utf-8")
         file = previous["spec"]
+        if options.threads is None and "threads" not in overrides:  # the sums' order as before
+            options.threads = previous.get("threads")
         overrides = {**previous.get("overrides", {}), **overrides}
         options.backend = previous["backend"]
     else:
