@@ -523,6 +523,8 @@ def evaluate(
     except TrainError as error:
         _fail(error)
     _outcome(outcome)
+    if outcome.note:
+        stderr.print(f"note: {outcome.note}", markup=False)
     result = outcome.result or {}
     if format is SummaryFormat.json:
         print(json.dumps(result, indent=2))

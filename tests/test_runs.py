@@ -169,6 +169,85 @@ def test_resume_keeps_the_recorded_threads_unless_told_otherwise(
     assert read_json(run / "run.json")["threads"] == 2
 
 
+# --------------------------------------------------------------------------- killed runs
+
+
+def _ended() -> int:
+    """The id of a process that ran and ended, as a SIGKILLed run's has."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def fake_running(folder: Path, pid: int, **fields: Any) -> Path:
+    """A run folder whose run.json says "running", as a killed run leaves it."""
+    import socket
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "spec.net").write_text(DIGITS.read_text(encoding="utf-8"), encoding="utf-8")
+    record = {"spec": str(DIGITS), "backend": "torch", "status": "running", "pid": pid,
+              "host": socket.gethostname(), **fields}  # fmt: skip
+    (folder / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    return folder
+
+
+def test_a_running_run_whose_process_is_gone_is_told_as_interrupted(tmp_path: Path) -> None:
+    """The lock decides (held: live, whoever asks; free: gone); without a lock file, the
+    process id on this host."""
+    import socket
+
+    from netspec.train.lock import RunLock
+    from netspec.train.rundir import RunDir
+
+    pid, host = _ended(), socket.gethostname()
+    run = RunDir(fake_running(tmp_path / "run", pid))
+    assert run.gone() == f"process {pid} on host {host} is gone"  # no lock file: the pid
+    lock = RunLock(run.path).acquire()
+    try:
+        assert run.gone() is None  # held: it trains
+    finally:
+        lock.release()
+    assert run.gone() == f"process {pid} on host {host} is gone"  # the lock free: gone
+    (run.path / ".netspec.lock").unlink()
+    assert RunDir(fake_running(tmp_path / "live", os.getpid())).gone() is None
+    other = RunDir(fake_running(tmp_path / "other", pid, host="elsewhere"))
+    assert other.gone() is None  # another host's process cannot be asked, and no lock tells
+    for status in ("completed", "failed", "interrupted"):
+        assert RunDir(fake_running(tmp_path / status, pid, status=status)).gone() is None
+
+
+def test_evaluate_resume_and_out_see_a_killed_run_for_what_it_is(
+    runner: CliRunner, tmp_path: Path, data: str
+) -> None:
+    import socket
+
+    empty = fake_running(tmp_path / "empty", _ended())
+    result = invoke(runner, ["evaluate", str(empty), "--device", "cpu"], status=2)
+    shown = " ".join(result.stderr.split())
+    assert "was interrupted (process" in shown and "is gone) before its first checkpoint" in shown
+    assert f"--resume {empty}" in shown
+
+    run = tmp_path / "run"
+    invoke(runner, train_args(run, data, "--epochs", "1"))
+    record = read_json(run / "run.json")
+    assert record["pid"] == os.getpid() and record["host"] == socket.gethostname()
+    pid = _ended()
+    (run / "run.json").write_text(json.dumps({**record, "status": "running", "pid": pid}))
+    (run / "weights.safetensors").unlink()  # as a run killed in epoch 2 leaves its folder
+    gone = f"interrupted (process {pid} on host {socket.gethostname()} is gone)"
+    result = invoke(runner, ["evaluate", str(run), "--device", "cpu", "--threads", "1"])
+    assert f"note: the run was {gone}: evaluating its last checkpoint (1 epoch" in " ".join(
+        result.stderr.split()
+    )
+    refused = invoke(runner, train_args(run, data, "--epochs", "1"), status=2)
+    gone_words = gone.removeprefix("interrupted ")
+    assert f"holds a run already, an interrupted one {gone_words}" in " ".join(refused.stderr.split())
+    resume = ["train", "--resume", str(run), "--device", "cpu", "--log", "plain", "--epochs", "2"]
+    resumed = invoke(runner, resume)
+    assert f"the run was {gone}; resuming at epoch 2 of 2" in resumed.stdout
+    assert read_json(run / "run.json")["status"] == "completed"
+
+
 # --------------------------------------------------------------------------- Ctrl-C
 
 

@@ -7,6 +7,8 @@ train the model. A framework is imported only here, and only the one the backend
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 import time
 import types
@@ -61,6 +63,7 @@ class Outcome:
     run_dir: Path | None = None
     result: dict[str, Any] | None = None
     error: TrainError | None = None
+    note: str | None = None  # said on stderr before the result (evaluate: which weights)
 
 
 def _backend(name: str) -> Any:
@@ -152,6 +155,7 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         RunDir.check_free(options.out, options.overwrite)
     launcher = options.backend == "torch" and options.devices > 1 and not world.distributed
     if world.chief and run is not None and not launcher:  # no other run may write there now
+        run.interrupted = run.gone()  # asked before this process holds the lock
         run.locked()  # (torchrun's rank 0 locks it, not its launcher)
     try:
         return _train_locked(
@@ -326,6 +330,8 @@ def _train_in(
         "data": prepared.summary(),
         "status": "running",
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "pid": os.getpid(),  # while "running": gone, the run was killed (RunDir.gone)
+        "host": socket.gethostname(),
     }
     if chief:
         run.write_json("run.json", record)
@@ -608,13 +614,48 @@ def _load_run(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions
     model, diagnostics, sources = _check(source, record["spec"], merged)
     backend_name = record["backend"]
     weights = run / ("weights.safetensors" if backend_name == "torch" else "model.keras")
+    run.interrupted = run.gone(record)
     if not weights.exists():
         last = run.last_checkpoint()
         if not last:
-            raise TrainError(f"{run_dir} holds no weights yet: the run saved no checkpoint")
+            raise _no_weights(run, record)
         suffix = ".safetensors" if backend_name == "torch" else ".keras"
         weights = run.checkpoint(last, suffix)
     return run, record, model, diagnostics, sources, weights
+
+
+def _no_weights(run: RunDir, record: dict[str, Any]) -> TrainError:
+    """A run without a checkpoint: killed before its first one, still at it, or failed."""
+    resume = f"netspec train --resume {run.path}"
+    if run.interrupted:
+        return TrainError(
+            f"{run.path} holds no weights: the run was interrupted ({run.interrupted}) "
+            "before its first checkpoint",
+            hint=f"train it with `{resume}`",
+        )
+    if record.get("status") == "running":
+        return TrainError(
+            f"{run.path} holds no weights yet: the run is still training "
+            f"(process {record.get('pid', '?')}) and has finished no epoch",
+            hint="wait for its first epoch's checkpoint",
+        )
+    return TrainError(f"{run.path} holds no weights yet: the run saved no checkpoint")
+
+
+def _checkpoint_note(run: RunDir, record: dict[str, Any], weights: Path) -> str | None:
+    """What `evaluate` says when it takes a checkpoint, the run having saved no final weights."""
+    if weights.parent != run.checkpoints:
+        return None
+    done = run.last_checkpoint()
+    took = f"evaluating its last checkpoint ({done} epoch{'s' if done != 1 else ''}, {weights})"
+    if run.interrupted:
+        return (
+            f"the run was interrupted ({run.interrupted}): {took}; "
+            f"`netspec train --resume {run.path}` continues it"
+        )
+    if record.get("status") == "running":
+        return f"the run is still training (process {record.get('pid', '?')}): {took}"
+    return f"the run saved no final weights: {took}"
 
 
 def _context(
@@ -673,7 +714,8 @@ def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions)
     result = {"samples": len(split), **figures}
     if "data" not in overrides:
         run.write_json("test.json", figures)
-    return Outcome(0, diagnostics, sources, run.path, result)
+    note = _checkpoint_note(run, record, weights)
+    return Outcome(0, diagnostics, sources, run.path, result, note=note)
 
 
 def predict(

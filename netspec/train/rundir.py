@@ -2,7 +2,9 @@
 
 spec.net            the spec as trained         ir.json        the checked IR
 model.py            the generated module that ran
-run.json            backend, device, seed, options, status, timings, data summary
+run.json            backend, device, seed, options, status, timings, data summary, and
+                    the process id and host that trained it: a "running" run whose process
+                    is gone (SIGKILL, a crash, a power cut) is told as interrupted (`gone`)
 history.csv/.json   every epoch's figures       curves.png     loss and metric curves
 weights.safetensors (PyTorch) or model.keras (Keras): the final weights
 checkpoints/        the last `keep_checkpoints` epochs' checkpoints (for --resume) and the
@@ -28,13 +30,14 @@ import math
 import os
 import re
 import shutil
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
 from netspec.train import atomic
 from netspec.train.context import TrainError
-from netspec.train.lock import RunLock, check_unlocked
+from netspec.train.lock import RunLock, check_unlocked, held
 
 RUN_FILES = (
     "spec.net",
@@ -59,6 +62,7 @@ class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock: RunLock | None = None
+        self.interrupted: str | None = None  # a resumed run's `gone`, for its first line
 
     @staticmethod
     def fresh_path(model_name: str, backend: str) -> Path:
@@ -87,8 +91,10 @@ class RunDir:
             check_unlocked(out)  # a live run there: "being written", not "holds a run"
         if found and not overwrite:
             shown = ", ".join(f"{name}/" if (out / name).is_dir() else name for name in found[:4])
+            reason = RunDir(out).gone()
+            was = f", an interrupted one ({reason})" if reason else ""
             raise TrainError(
-                f"{out} holds a run already ({shown}{', …' if len(found) > 4 else ''}); "
+                f"{out} holds a run already{was} ({shown}{', …' if len(found) > 4 else ''}); "
                 "a new run there would mix its files with the old one's",
                 hint=f"continue it with `netspec train --resume {out}`, start afresh there "
                 "with --overwrite (deletes that run's files), or choose another --out",
@@ -164,12 +170,39 @@ class RunDir:
         return max(epochs, default=0)
 
     def resume_line(self, done: int, epochs: int) -> str:
-        """What a resumed run says before its first step: where it takes up."""
+        """What a resumed run says before its first step: where it takes up (and, for a run
+        whose run.json still said "running", that it was interrupted)."""
+        was = f"the run was interrupted ({self.interrupted}); " if self.interrupted else ""
         if done == 0:
-            return f"resuming at epoch 1 of {epochs}: {self.path} holds no checkpoint yet"
+            return f"{was}resuming at epoch 1 of {epochs}: {self.path} holds no checkpoint yet"
         if done >= epochs:
-            return f"{self.path} holds {done} epochs, --epochs is {epochs}: nothing left to train"
-        return f"resuming at epoch {done + 1} of {epochs} from {self.checkpoint(done, '')}"
+            return (
+                f"{was}{self.path} holds {done} epochs, --epochs is {epochs}: nothing left to train"
+            )
+        return f"{was}resuming at epoch {done + 1} of {epochs} from {self.checkpoint(done, '')}"
+
+    def gone(self, record: dict[str, Any] | None = None) -> str | None:
+        """For a run.json that says "running" while no process trains the run (it was killed
+        and could not say so), why we know, in words ("process 123 on host h is gone"); None
+        for a live run, a run that ended, or when nothing can tell. The folder's lock is the
+        witness (lock.py: the system lets go of it when its process dies, whatever the host);
+        without one, the process id, on its own host only (ids are reused: second best)."""
+        if record is None:
+            try:
+                record = self.read_json("run.json")
+            except (OSError, ValueError):
+                return None
+        if not isinstance(record, dict) or record.get("status") != "running":
+            return None
+        pid, host = record.get("pid"), record.get("host")
+        who = f"process {pid} on host {host}" if pid and host else "its process"
+        holding = held(self.path)
+        if holding is None:
+            if not isinstance(pid, int) or pid <= 0 or host != socket.gethostname() or process_alive(pid):
+                return None
+        elif holding:
+            return None
+        return f"{who} is gone"
 
     def checkpoint_epochs(self) -> list[int]:
         """The epochs that have checkpoint files, complete or not, in order."""
@@ -278,6 +311,17 @@ def run_files(folder: Path) -> list[str]:
         elif path.exists() or path.is_symlink():
             found.append(name)
     return found
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of that id runs on this host (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
 
 
 def _plain(value: Any) -> Any:
