@@ -85,6 +85,10 @@ def _load(
     from netspec.diagnostics import render_json
 
     model, diagnostics, source = check_file(path, overrides)
+    if model is not None:
+        from netspec import memory
+
+        memory.warn(model, diagnostics)  # W0232: larger than this machine's memory
     if overrides and source is not None:  # an override's diagnostics quote the option's text
         texts = source if isinstance(source, dict) else {str(path): source}
         source = {**texts, **{f"--{k.replace('_', '-')}": v for k, v in overrides.items()}}

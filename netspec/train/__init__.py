@@ -150,6 +150,7 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     model, diagnostics, sources = _check(source, file, overrides)
     if model is None:
         return Outcome(1, diagnostics, sources)
+    _check_fits(model)
     world = _world(options)
     if world.chief and run is None:  # once, before any worker starts or data loads
         RunDir.check_free(options.out, options.overwrite)
@@ -244,6 +245,8 @@ def _train_checked(
     threads = options.threads or model.train.threads or _default_threads(world)
     gpu = device["device"].startswith("cuda")
     free = backend.device_free_bytes(worker_device or options.device)
+    if gpu and free is not None:  # the GPU's free memory, known now: before the model is built
+        _check_fits(model, free, device["device"])
     plan = choose(model.train, prepared, free, usable_cores(), gpu)
 
     scratch = None
@@ -417,6 +420,23 @@ def _train_in(
     summary = {"run_dir": str(run.path), "test": result["test"], "history": result["history"]}
     report.finish(summary)
     return Outcome(0, diagnostics, sources, run.path, summary)
+
+
+class TooLarge(TrainError):
+    """The model's training state or one batch's activation exceeds this machine's memory:
+    refused before a framework is imported, not an allocator's traceback later (exit 1)."""
+
+    exit_status = 1
+
+
+def _check_fits(model: ir.Model, free: int | None = None, device: str = "") -> None:
+    """Refuse a model over the host's memory (before any framework), or over the `free`
+    bytes of a GPU (once its framework tells)."""
+    from netspec import memory
+
+    refused = memory.refusal(model, free, device)
+    if refused is not None:
+        raise TooLarge(refused[0], hint=refused[1])
 
 
 class Diverged(TrainError):
