@@ -248,6 +248,62 @@ def test_evaluate_resume_and_out_see_a_killed_run_for_what_it_is(
     assert read_json(run / "run.json")["status"] == "completed"
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_folder_that_turns_read_only_mid_run_names_the_file_and_the_stale_run_json(
+    runner: CliRunner, tmp_path: Path, data: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From epoch 2's checkpoint on no write succeeds (a remount read-only, a full disk):
+    the error names that file and says run.json still says "running"; later commands see
+    the run ended."""
+    import errno
+    import socket
+
+    from netspec.train import atomic
+    from netspec.train.rundir import RunDir
+
+    flush, broken = atomic._flush, []
+
+    def failing(path: Path) -> None:
+        if "epoch_0002" in path.name or broken:
+            broken.append(path)
+            raise PermissionError(errno.EACCES, "Permission denied")
+        flush(path)
+
+    monkeypatch.setattr(atomic, "_flush", failing)
+    run = tmp_path / "run"
+    result = invoke(runner, train_args(run, data, "--epochs", "3", backend=backend), status=1)
+    suffix = ".safetensors" if backend == "torch" else ".keras"
+    shown = " ".join(result.stderr.split())
+    assert f"cannot write {run / 'checkpoints' / ('epoch_0002' + suffix)}: permission denied" in shown
+    assert 'run.json could not be updated either and still says "running"' in shown
+    assert read_json(run / "run.json")["status"] == "running"
+    assert not list(run.glob("*.tmp*")) and not list((run / "checkpoints").glob("*.tmp*"))
+    gone = f"process {os.getpid()} on host {socket.gethostname()} no longer trains it"
+    assert RunDir(run).gone() == gone
+
+
+def test_an_out_folder_on_a_read_only_file_system_says_so(
+    runner: CliRunner, tmp_path: Path, data: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not "permission denied", which would send the user to chmod (mounted read-only, as a
+    test cannot be: the folder's file system says it is)."""
+    from types import SimpleNamespace
+
+    from netspec.train import rundir
+
+    out = tmp_path / "mounted"
+    out.mkdir()
+    access = os.access
+    writable = lambda path, mode: access(path, mode) and not (  # noqa: E731
+        Path(path) == out and mode & os.W_OK
+    )
+    monkeypatch.setattr(rundir.os, "access", writable)
+    monkeypatch.setattr(rundir.os, "statvfs", lambda path: SimpleNamespace(f_flag=os.ST_RDONLY))
+    result = invoke(runner, train_args(out, data, "--epochs", "1"), status=1)
+    assert f"cannot write {out}: the file system is read-only" in " ".join(result.stderr.split())
+    assert list(out.iterdir()) == []
+
+
 # --------------------------------------------------------------------------- Ctrl-C
 
 

@@ -479,6 +479,15 @@ def _record_failure(
     record.update(status="failed", epochs_done=run.last_checkpoint())
     try:
         run.write_json("run.json", record)
+    except RunFolderError:
+        if not isinstance(error, RunFolderError):
+            raise
+        error.message += (  # a folder gone read-only: later commands tell (RunDir.gone)
+            '; run.json could not be updated either and still says "running" (`--resume` '
+            "and `evaluate` see that the run ended)"
+        )
+        return
+    try:
         _finish_files(run, model)
     except RunFolderError:
         if not isinstance(error, RunFolderError):

@@ -86,7 +86,7 @@ class RunDir:
             raise TrainError(f"--out {out} is a file, not a folder", hint="choose a folder")
         found = run_files(out)
         if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):  # refused before any work
-            raise atomic.write_failure(out, PermissionError(errno.EACCES, "permission denied"))
+            raise atomic.write_failure(out, _unwritable(out))
         if not locked:
             check_unlocked(out)  # a live run there: "being written", not "holds a run"
         if found and not overwrite:
@@ -195,14 +195,15 @@ class RunDir:
         if not isinstance(record, dict) or record.get("status") != "running":
             return None
         pid, host = record.get("pid"), record.get("host")
-        who = f"process {pid} on host {host}" if pid and host else "its process"
+        known = isinstance(pid, int) and pid > 0 and host == socket.gethostname()
+        alive = known and process_alive(pid)
         holding = held(self.path)
-        if holding is None:
-            if not isinstance(pid, int) or pid <= 0 or host != socket.gethostname() or process_alive(pid):
-                return None
-        elif holding:
+        if holding or (holding is None and (not known or alive)):
             return None
-        return f"{who} is gone"
+        if not (pid and host):
+            return "its process is gone"
+        # a live process without the lock stopped training (netspec.train() from Python)
+        return f"process {pid} on host {host} " + ("no longer trains it" if alive else "is gone")
 
     def checkpoint_epochs(self) -> list[int]:
         """The epochs that have checkpoint files, complete or not, in order."""
@@ -311,6 +312,17 @@ def run_files(folder: Path) -> list[str]:
         elif path.exists() or path.is_symlink():
             found.append(name)
     return found
+
+
+def _unwritable(folder: Path) -> OSError:
+    """Why `folder` cannot be written: its file system is mounted read-only, or its mode."""
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        read_only = False
+    if read_only:
+        return OSError(errno.EROFS, "read-only file system")
+    return PermissionError(errno.EACCES, "permission denied")
 
 
 def process_alive(pid: int) -> bool:
