@@ -239,6 +239,22 @@ def test_evaluate_resume_and_out_see_a_killed_run_for_what_it_is(
     assert f"note: the run was {gone}: evaluating its last checkpoint (1 epoch" in " ".join(
         result.stderr.split()
     )
+    from netspec.train import torch_backend
+
+    evaluate_run, checkpoint = torch_backend.evaluate_run, run / "checkpoints" / "epoch_0001"
+    saved = (checkpoint.with_suffix(".safetensors")).read_bytes()
+
+    def removed_meanwhile(ctx: Any, weights: Path, split: Any) -> Any:
+        weights.unlink()  # as a live run's keep_checkpoints does while evaluate reads it
+        return evaluate_run(ctx, weights, split)
+
+    torch_backend.evaluate_run = removed_meanwhile
+    try:
+        result = invoke(runner, ["evaluate", str(run), "--device", "cpu"], status=2)
+    finally:
+        torch_backend.evaluate_run = evaluate_run
+        checkpoint.with_suffix(".safetensors").write_bytes(saved)
+    assert "epoch_0001.safetensors was removed while evaluate read it" in result.stderr
     refused = invoke(runner, train_args(run, data, "--epochs", "1"), status=2)
     gone_words = gone.removeprefix("interrupted ")
     assert f"holds a run already, an interrupted one {gone_words}" in " ".join(refused.stderr.split())

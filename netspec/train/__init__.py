@@ -739,6 +739,12 @@ def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions)
     try:
         figures = tidy(backend.evaluate_run(ctx, weights, split), model)
     except Exception as error:
+        if not weights.exists():  # a live run's keep_checkpoints removed it meanwhile
+            raise TrainError(
+                f"{weights} was removed while evaluate read it (a run still training keeps "
+                "only its last checkpoints)",
+                hint="evaluate again (its newest checkpoint then), or once the run has ended",
+            ) from None
         return _failed_reading(error, model, diagnostics, sources)
     result = {"samples": len(split), **figures}
     if "data" not in overrides:
