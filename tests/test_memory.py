@@ -69,6 +69,10 @@ def test_one_batch_of_activations_over_the_memory_is_named_by_its_layer(
     assert "batch_size" in (warning.hint or "")
     bigger = memory.Memory(total=3 * 10**9, available=None, source="a test")
     assert memory.needs(model, bigger.total) == []
+    message, hint = memory.refusal(model, gpu_free=10**9, gpu="cuda:0") or ("", "")
+    assert message.endswith("for a batch of 32, more than the 1.0 GB free on cuda:0")
+    assert "--device cpu" in hint
+    assert memory.refusal(model, gpu_free=3 * 10**9, gpu="cuda:0") is None
 
 
 def test_train_refuses_it_before_any_framework_or_data(
