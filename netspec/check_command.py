@@ -121,6 +121,10 @@ def _run(files: Sequence[Path], format: str, emit_ir: bool) -> int:
         model, diagnostics, source = check_file(path)
         if model is None:
             status = max(status, exit_status(diagnostics))
+        else:
+            from netspec import memory
+
+            memory.warn(model, diagnostics)  # W0232: larger than this machine's memory
         if format == "json":
             collected += [d.to_json() for d in diagnostics]
         else:

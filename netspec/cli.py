@@ -92,6 +92,10 @@ def _load(
     from netspec.diagnostics import render_json
 
     model, diagnostics, source = check_file(path, overrides)
+    if model is not None:
+        from netspec import memory
+
+        memory.warn(model, diagnostics)  # W0232: larger than this machine's memory
     if overrides and source is not None:  # an override's diagnostics quote the option's text
         texts = source if isinstance(source, dict) else {str(path): source}
         source = {**texts, **{f"--{k.replace('_', '-')}": v for k, v in overrides.items()}}
@@ -530,6 +534,8 @@ def evaluate(
     except TrainError as error:
         _fail(error)
     _outcome(outcome)
+    if outcome.note:
+        stderr.print(f"note: {outcome.note}", markup=False)
     result = outcome.result or {}
     if format is SummaryFormat.json:
         print(json.dumps(result, indent=2))

@@ -128,6 +128,7 @@ CODES: dict[str, str] = {
     "E0224": "input longer than the positional embedding",
     "E0230": "tensor too large",
     "E0231": "too many parameters",
+    "W0232": "model larger than this machine's memory",
     "E0301": "loss does not fit the output",
     "W0302": "probabilities fed to a loss that expects logits",
     "W0303": "logits fed to a loss that expects probabilities",

@@ -366,6 +366,21 @@ def test_csv_missing_target_column(tmp_path: Path) -> None:
     assert error.hint == "columns: a, b"
 
 
+def test_csv_whose_header_starts_with_a_byte_order_mark_reads_its_first_column(
+    tmp_path: Path,
+) -> None:
+    """Excel and Notepad save UTF-8 CSVs with a BOM: the first column is 'label', not
+    '\\ufefflabel', for training and for `netspec predict`'s inputs alike."""
+    from netspec.catalogue.data import csv_inputs
+
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbflabel,a,b\n0,1,2\n1,3,4\n")
+    raw = load(f'csv("{path}", target="label")')
+    np.testing.assert_array_equal(raw.y, [0, 1])
+    np.testing.assert_array_equal(raw.x, [[1, 2], [3, 4]])
+    assert csv_inputs(str(path), ("label", "a"), None).feature_names == ("label", "a")
+
+
 def test_csv_ragged_row(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "d.csv", "a,b,t\n1,2,0\n3,4\n")
     error = data_error("E0402", load, f'csv("{path}", target="t")')

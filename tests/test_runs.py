@@ -151,6 +151,175 @@ def test_run_json_records_versions_device_and_threads_and_resume_says_where(
     assert read_json(run / "run.json")["epochs_done"] == 3
 
 
+def test_resume_keeps_the_recorded_threads_unless_told_otherwise(
+    runner: CliRunner, tmp_path: Path, data: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another thread count sums in another order (results differ by ~1e-7): a resumed run
+    takes the one run.json records, not this machine's default; --threads still overrides."""
+    import netspec.train
+
+    run = tmp_path / "run"
+    invoke(runner, train_args(run, data, "--epochs", "1"))  # --threads 1
+    monkeypatch.setattr(netspec.train, "default_threads", lambda: 3)
+    resume = ["train", "--resume", str(run), "--device", "cpu", "--log", "quiet"]
+    invoke(runner, [*resume, "--epochs", "2"])
+    record = read_json(run / "run.json")
+    assert record["threads"] == 1 and record["epochs_done"] == 2
+    invoke(runner, [*resume, "--epochs", "3", "--threads", "2"])
+    assert read_json(run / "run.json")["threads"] == 2
+
+
+# --------------------------------------------------------------------------- killed runs
+
+
+def _ended() -> int:
+    """The id of a process that ran and ended, as a SIGKILLed run's has."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def fake_running(folder: Path, pid: int, **fields: Any) -> Path:
+    """A run folder whose run.json says "running", as a killed run leaves it."""
+    import socket
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "spec.net").write_text(DIGITS.read_text(encoding="utf-8"), encoding="utf-8")
+    record = {"spec": str(DIGITS), "backend": "torch", "status": "running", "pid": pid,
+              "host": socket.gethostname(), **fields}  # fmt: skip
+    (folder / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    return folder
+
+
+def test_a_running_run_whose_process_is_gone_is_told_as_interrupted(tmp_path: Path) -> None:
+    """The lock decides (held: live, whoever asks; free: gone); without a lock file, the
+    process id on this host."""
+    import socket
+
+    from netspec.train.lock import RunLock
+    from netspec.train.rundir import RunDir
+
+    pid, host = _ended(), socket.gethostname()
+    run = RunDir(fake_running(tmp_path / "run", pid))
+    assert run.gone() == f"process {pid} on host {host} is gone"  # no lock file: the pid
+    lock = RunLock(run.path).acquire()
+    try:
+        assert run.gone() is None  # held: it trains
+    finally:
+        lock.release()
+    assert run.gone() == f"process {pid} on host {host} is gone"  # the lock free: gone
+    (run.path / ".netspec.lock").unlink()
+    assert RunDir(fake_running(tmp_path / "live", os.getpid())).gone() is None
+    other = RunDir(fake_running(tmp_path / "other", pid, host="elsewhere"))
+    assert other.gone() is None  # another host's process cannot be asked, and no lock tells
+    for status in ("completed", "failed", "interrupted"):
+        assert RunDir(fake_running(tmp_path / status, pid, status=status)).gone() is None
+
+
+def test_evaluate_resume_and_out_see_a_killed_run_for_what_it_is(
+    runner: CliRunner, tmp_path: Path, data: str
+) -> None:
+    import socket
+
+    empty = fake_running(tmp_path / "empty", _ended())
+    result = invoke(runner, ["evaluate", str(empty), "--device", "cpu"], status=2)
+    shown = " ".join(result.stderr.split())
+    assert "was interrupted (process" in shown and "is gone) before its first checkpoint" in shown
+    assert f"--resume {empty}" in shown
+
+    run = tmp_path / "run"
+    invoke(runner, train_args(run, data, "--epochs", "1"))
+    record = read_json(run / "run.json")
+    assert record["pid"] == os.getpid() and record["host"] == socket.gethostname()
+    pid = _ended()
+    (run / "run.json").write_text(json.dumps({**record, "status": "running", "pid": pid}))
+    (run / "weights.safetensors").unlink()  # as a run killed in epoch 2 leaves its folder
+    gone = f"interrupted (process {pid} on host {socket.gethostname()} is gone)"
+    result = invoke(runner, ["evaluate", str(run), "--device", "cpu", "--threads", "1"])
+    assert f"note: the run was {gone}: evaluating its last checkpoint (1 epoch" in " ".join(
+        result.stderr.split()
+    )
+    from netspec.train import torch_backend
+
+    evaluate_run, checkpoint = torch_backend.evaluate_run, run / "checkpoints" / "epoch_0001"
+    saved = (checkpoint.with_suffix(".safetensors")).read_bytes()
+
+    def removed_meanwhile(ctx: Any, weights: Path, split: Any) -> Any:
+        weights.unlink()  # as a live run's keep_checkpoints does while evaluate reads it
+        return evaluate_run(ctx, weights, split)
+
+    torch_backend.evaluate_run = removed_meanwhile
+    try:
+        result = invoke(runner, ["evaluate", str(run), "--device", "cpu"], status=2)
+    finally:
+        torch_backend.evaluate_run = evaluate_run
+        checkpoint.with_suffix(".safetensors").write_bytes(saved)
+    assert "epoch_0001.safetensors was removed while evaluate read it" in result.stderr
+    refused = invoke(runner, train_args(run, data, "--epochs", "1"), status=2)
+    gone_words = gone.removeprefix("interrupted ")
+    assert f"holds a run already, an interrupted one {gone_words}" in " ".join(refused.stderr.split())
+    resume = ["train", "--resume", str(run), "--device", "cpu", "--log", "plain", "--epochs", "2"]
+    resumed = invoke(runner, resume)
+    assert f"the run was {gone}; resuming at epoch 2 of 2" in resumed.stdout
+    assert read_json(run / "run.json")["status"] == "completed"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_folder_that_turns_read_only_mid_run_names_the_file_and_the_stale_run_json(
+    runner: CliRunner, tmp_path: Path, data: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From epoch 2's checkpoint on no write succeeds (a remount read-only, a full disk):
+    the error names that file and says run.json still says "running"; later commands see
+    the run ended."""
+    import errno
+    import socket
+
+    from netspec.train import atomic
+    from netspec.train.rundir import RunDir
+
+    flush, broken = atomic._flush, []
+
+    def failing(path: Path) -> None:
+        if "epoch_0002" in path.name or broken:
+            broken.append(path)
+            raise PermissionError(errno.EACCES, "Permission denied")
+        flush(path)
+
+    monkeypatch.setattr(atomic, "_flush", failing)
+    run = tmp_path / "run"
+    result = invoke(runner, train_args(run, data, "--epochs", "3", backend=backend), status=1)
+    suffix = ".safetensors" if backend == "torch" else ".keras"
+    shown = " ".join(result.stderr.split())
+    assert f"cannot write {run / 'checkpoints' / ('epoch_0002' + suffix)}: permission denied" in shown
+    assert 'run.json could not be updated either and still says "running"' in shown
+    assert read_json(run / "run.json")["status"] == "running"
+    assert not list(run.glob("*.tmp*")) and not list((run / "checkpoints").glob("*.tmp*"))
+    gone = f"process {os.getpid()} on host {socket.gethostname()} no longer trains it"
+    assert RunDir(run).gone() == gone
+
+
+def test_an_out_folder_on_a_read_only_file_system_says_so(
+    runner: CliRunner, tmp_path: Path, data: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not "permission denied", which would send the user to chmod (mounted read-only, as a
+    test cannot be: the folder's file system says it is)."""
+    from types import SimpleNamespace
+
+    from netspec.train import rundir
+
+    out = tmp_path / "mounted"
+    out.mkdir()
+    access = os.access
+    writable = lambda path, mode: access(path, mode) and not (  # noqa: E731
+        Path(path) == out and mode & os.W_OK
+    )
+    monkeypatch.setattr(rundir.os, "access", writable)
+    monkeypatch.setattr(rundir.os, "statvfs", lambda path: SimpleNamespace(f_flag=os.ST_RDONLY))
+    result = invoke(runner, train_args(out, data, "--epochs", "1"), status=1)
+    assert f"cannot write {out}: the file system is read-only" in " ".join(result.stderr.split())
+    assert list(out.iterdir()) == []
+
+
 # --------------------------------------------------------------------------- Ctrl-C
 
 

@@ -141,7 +141,7 @@ def read_sklearn_csv(path: Path, header: bool) -> tuple[np.ndarray, np.ndarray] 
 
     try:
         content = path.read_bytes()
-        lines = (gzip.decompress(content) if path.suffix == ".gz" else content).decode().splitlines()
+        lines = (gzip.decompress(content) if path.suffix == ".gz" else content).decode("utf-8-sig").splitlines()
         first = lines[0].split(",") if header else None
         table = np.loadtxt(lines[1:] if header else lines, delimiter=",", dtype=np.float64, ndmin=2)
         if first is not None and table.shape != (int(first[0]), int(first[1]) + 1):
@@ -789,11 +789,12 @@ def column_name(header: list[str], index: int) -> str:
 
 def _read_csv(path: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the rows of a CSV file, each with its line number (blank lines left
-    out), every row as long as the header."""
+    out), every row as long as the header. utf-8-sig: a byte-order mark (Excel's, Notepad's)
+    is no part of the first column's name."""
     import csv
 
     try:
-        with open(path, newline="", encoding="utf-8") as stream:
+        with open(path, newline="", encoding="utf-8-sig") as stream:
             rows = list(csv.reader(stream))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         from netspec.catalogue.columns import unreadable

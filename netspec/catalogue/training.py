@@ -529,6 +529,11 @@ class OptimizerEntry(Entry):
     def torch_args(self, p: Any) -> dict[str, Any]:
         raise NotImplementedError
 
+    def state_slots(self, p: Any) -> int:
+        """Values the rule keeps per weight (momentum buffers, moment averages): what the
+        memory estimate (netspec/memory.py) counts beside the weights and their gradients."""
+        raise NotImplementedError
+
     def keras_own_matches(self, p: Any, clip_norm: float | None) -> bool:
         """Whether Keras' own class computes netspec's rule for these values."""
         return False
@@ -605,6 +610,9 @@ class SGD(OptimizerEntry):
     def torch_args(self, p: SGDParams) -> dict[str, Any]:
         return {"momentum": p.momentum, "nesterov": p.nesterov}
 
+    def state_slots(self, p: SGDParams) -> int:
+        return 1 if p.momentum > 0 else 0
+
 
 class AdamParams(ir.Params):
     lr: float = Field(0.001, gt=0, description="learning rate, a positive number")
@@ -643,6 +651,9 @@ class Adam(OptimizerEntry):
         if p.weight_decay > 0:
             args.update(weight_decay=p.weight_decay, decoupled_weight_decay=True)
         return args
+
+    def state_slots(self, p: AdamParams) -> int:
+        return 3 if p.amsgrad else 2
 
 
 class AdamWParams(AdamParams):
@@ -695,6 +706,9 @@ class RMSprop(OptimizerEntry):
     def torch_args(self, p: RMSpropParams) -> dict[str, Any]:
         return {"alpha": p.rho, "momentum": p.momentum, "eps": p.epsilon, "centered": p.centered}
 
+    def state_slots(self, p: RMSpropParams) -> int:
+        return 1 + (p.momentum > 0) + p.centered
+
 
 class AdagradParams(ir.Params):
     lr: float = Field(0.001, gt=0, description="learning rate, a positive number")
@@ -721,6 +735,9 @@ class Adagrad(OptimizerEntry):
 
     def torch_args(self, p: AdagradParams) -> dict[str, Any]:
         return {"initial_accumulator_value": p.initial_accumulator_value, "eps": p.epsilon}
+
+    def state_slots(self, p: AdagradParams) -> int:
+        return 1
 
 
 # --------------------------------------------------------------------------- metrics

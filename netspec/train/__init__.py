@@ -7,6 +7,8 @@ train the model. A framework is imported only here, and only the one the backend
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 import time
 import types
@@ -61,6 +63,7 @@ class Outcome:
     run_dir: Path | None = None
     result: dict[str, Any] | None = None
     error: TrainError | None = None
+    note: str | None = None  # said on stderr before the result (evaluate: which weights)
 
 
 def _backend(name: str) -> Any:
@@ -131,6 +134,8 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         previous = run.read_json("run.json")
         source = (run / "spec.net").read_text(encoding="utf-8")
         file = previous["spec"]
+        if options.threads is None and "threads" not in overrides:  # the sums' order as before
+            options.threads = previous.get("threads")
         overrides = {**previous.get("overrides", {}), **overrides}
         options.backend = previous["backend"]
     else:
@@ -145,11 +150,13 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     model, diagnostics, sources = _check(source, file, overrides)
     if model is None:
         return Outcome(1, diagnostics, sources)
+    _check_fits(model)
     world = _world(options)
     if world.chief and run is None:  # once, before any worker starts or data loads
         RunDir.check_free(options.out, options.overwrite)
     launcher = options.backend == "torch" and options.devices > 1 and not world.distributed
     if world.chief and run is not None and not launcher:  # no other run may write there now
+        run.interrupted = run.gone()  # asked before this process holds the lock
         run.locked()  # (torchrun's rank 0 locks it, not its launcher)
     try:
         return _train_locked(
@@ -238,6 +245,8 @@ def _train_checked(
     threads = options.threads or model.train.threads or _default_threads(world)
     gpu = device["device"].startswith("cuda")
     free = backend.device_free_bytes(worker_device or options.device)
+    if gpu and free is not None:  # the GPU's free memory, known now: before the model is built
+        _check_fits(model, free, device["device"])
     plan = choose(model.train, prepared, free, usable_cores(), gpu)
 
     scratch = None
@@ -325,6 +334,8 @@ def _train_in(
         "data": prepared.summary(),
         "status": "running",
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "pid": os.getpid(),  # while "running": gone, the run was killed (RunDir.gone)
+        "host": socket.gethostname(),
     }
     if chief:
         run.write_json("run.json", record)
@@ -413,6 +424,23 @@ def _train_in(
     return Outcome(0, diagnostics, sources, run.path, summary)
 
 
+class TooLarge(TrainError):
+    """The model's training state or one batch's activation exceeds this machine's memory:
+    refused before a framework is imported, not an allocator's traceback later (exit 1)."""
+
+    exit_status = 1
+
+
+def _check_fits(model: ir.Model, free: int | None = None, device: str = "") -> None:
+    """Refuse a model over the host's memory (before any framework), or over the `free`
+    bytes of a GPU (once its framework tells)."""
+    from netspec import memory
+
+    refused = memory.refusal(model, free, device)
+    if refused is not None:
+        raise TooLarge(refused[0], hint=refused[1])
+
+
 class Diverged(TrainError):
     """on_nan = stop ended the run at a step whose loss was NaN or infinite (exit 1)."""
 
@@ -453,6 +481,15 @@ def _record_failure(
     record.update(status="failed", epochs_done=run.last_checkpoint())
     try:
         run.write_json("run.json", record)
+    except RunFolderError:
+        if not isinstance(error, RunFolderError):
+            raise
+        error.message += (  # a folder gone read-only: later commands tell (RunDir.gone)
+            '; run.json could not be updated either and still says "running" (`--resume` '
+            "and `evaluate` see that the run ended)"
+        )
+        return
+    try:
         _finish_files(run, model)
     except RunFolderError:
         if not isinstance(error, RunFolderError):
@@ -613,13 +650,48 @@ def _load_run(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions
         module_source = verified_source(run, record, source, model, merged)
     backend_name = record["backend"]
     weights = run / ("weights.safetensors" if backend_name == "torch" else "model.keras")
+    run.interrupted = run.gone(record)
     if not weights.exists():
         last = run.last_checkpoint()
         if not last:
-            raise TrainError(f"{run_dir} holds no weights yet: the run saved no checkpoint")
+            raise _no_weights(run, record)
         suffix = ".safetensors" if backend_name == "torch" else ".keras"
         weights = run.checkpoint(last, suffix)
     return run, record, model, diagnostics, sources, weights, module_source
+
+
+def _no_weights(run: RunDir, record: dict[str, Any]) -> TrainError:
+    """A run without a checkpoint: killed before its first one, still at it, or failed."""
+    resume = f"netspec train --resume {run.path}"
+    if run.interrupted:
+        return TrainError(
+            f"{run.path} holds no weights: the run was interrupted ({run.interrupted}) "
+            "before its first checkpoint",
+            hint=f"train it with `{resume}`",
+        )
+    if record.get("status") == "running":
+        return TrainError(
+            f"{run.path} holds no weights yet: the run is still training "
+            f"(process {record.get('pid', '?')}) and has finished no epoch",
+            hint="wait for its first epoch's checkpoint",
+        )
+    return TrainError(f"{run.path} holds no weights yet: the run saved no checkpoint")
+
+
+def _checkpoint_note(run: RunDir, record: dict[str, Any], weights: Path) -> str | None:
+    """What `evaluate` says when it takes a checkpoint, the run having saved no final weights."""
+    if weights.parent != run.checkpoints:
+        return None
+    done = run.last_checkpoint()
+    took = f"evaluating its last checkpoint ({done} epoch{'s' if done != 1 else ''}, {weights})"
+    if run.interrupted:
+        return (
+            f"the run was interrupted ({run.interrupted}): {took}; "
+            f"`netspec train --resume {run.path}` continues it"
+        )
+    if record.get("status") == "running":
+        return f"the run is still training (process {record.get('pid', '?')}): {took}"
+    return f"the run saved no final weights: {took}"
 
 
 def _context(
@@ -678,11 +750,18 @@ def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions)
     try:
         figures = tidy(backend.evaluate_run(ctx, weights, split), model)
     except Exception as error:
+        if not weights.exists():  # a live run's keep_checkpoints removed it meanwhile
+            raise TrainError(
+                f"{weights} was removed while evaluate read it (a run still training keeps "
+                "only its last checkpoints)",
+                hint="evaluate again (its newest checkpoint then), or once the run has ended",
+            ) from None
         return _failed_reading(error, model, diagnostics, sources)
     result = {"samples": len(split), **figures}
     if "data" not in overrides:
         run.write_json("test.json", figures)
-    return Outcome(0, diagnostics, sources, run.path, result)
+    note = _checkpoint_note(run, record, weights)
+    return Outcome(0, diagnostics, sources, run.path, result, note=note)
 
 
 def predict(

@@ -73,6 +73,25 @@ def check_unlocked(folder: Path) -> None:
         RunLock(folder).acquire().release()
 
 
+def held(folder: Path) -> bool | None:
+    """Whether a live process holds `folder`'s lock (this one included), without taking it or
+    writing anything (a read-only folder can be asked); None when no lock file or no flock
+    can tell."""
+    import fcntl
+
+    try:
+        descriptor = os.open(folder / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)  # let go of when closed
+    except OSError as error:
+        return True if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES) else None
+    finally:
+        os.close(descriptor)
+    return False
+
+
 def _read_holder(descriptor: int) -> str:
     try:
         return os.pread(descriptor, 32, 0).decode("ascii", "replace").strip()

@@ -2,7 +2,9 @@
 
 spec.net            the spec as trained         ir.json        the checked IR
 model.py            the generated module that ran
-run.json            backend, device, seed, options, status, timings, data summary
+run.json            backend, device, seed, options, status, timings, data summary, and
+                    the process id and host that trained it: a "running" run whose process
+                    is gone (SIGKILL, a crash, a power cut) is told as interrupted (`gone`)
 history.csv/.json   every epoch's figures       curves.png     loss and metric curves
 weights.safetensors (PyTorch) or model.keras (Keras): the final weights
 checkpoints/        the last `keep_checkpoints` epochs' checkpoints (for --resume) and the
@@ -28,6 +30,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,7 @@ from typing import Any
 from netspec import internal_error
 from netspec.train import atomic
 from netspec.train.context import TrainError
-from netspec.train.lock import RunLock, check_unlocked
+from netspec.train.lock import RunLock, check_unlocked, held
 
 RUN_FILES = (
     "spec.net",
@@ -60,6 +63,7 @@ class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock: RunLock | None = None
+        self.interrupted: str | None = None  # a resumed run's `gone`, for its first line
 
     @staticmethod
     def fresh_path(model_name: str, backend: str) -> Path:
@@ -83,13 +87,15 @@ class RunDir:
             raise TrainError(f"--out {out} is a file, not a folder", hint="choose a folder")
         found = run_files(out)
         if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):  # refused before any work
-            raise atomic.write_failure(out, PermissionError(errno.EACCES, "permission denied"))
+            raise atomic.write_failure(out, _unwritable(out))
         if not locked:
             check_unlocked(out)  # a live run there: "being written", not "holds a run"
         if found and not overwrite:
             shown = ", ".join(f"{name}/" if (out / name).is_dir() else name for name in found[:4])
+            reason = RunDir(out).gone()
+            was = f", an interrupted one ({reason})" if reason else ""
             raise TrainError(
-                f"{out} holds a run already ({shown}{', …' if len(found) > 4 else ''}); "
+                f"{out} holds a run already{was} ({shown}{', …' if len(found) > 4 else ''}); "
                 "a new run there would mix its files with the old one's",
                 hint=f"continue it with `netspec train --resume {out}`, start afresh there "
                 "with --overwrite (deletes that run's files), or choose another --out",
@@ -166,12 +172,40 @@ class RunDir:
         return max(epochs, default=0)
 
     def resume_line(self, done: int, epochs: int) -> str:
-        """What a resumed run says before its first step: where it takes up."""
+        """What a resumed run says before its first step: where it takes up (and, for a run
+        whose run.json still said "running", that it was interrupted)."""
+        was = f"the run was interrupted ({self.interrupted}); " if self.interrupted else ""
         if done == 0:
-            return f"resuming at epoch 1 of {epochs}: {self.path} holds no checkpoint yet"
+            return f"{was}resuming at epoch 1 of {epochs}: {self.path} holds no checkpoint yet"
         if done >= epochs:
-            return f"{self.path} holds {done} epochs, --epochs is {epochs}: nothing left to train"
-        return f"resuming at epoch {done + 1} of {epochs} from {self.checkpoint(done, '')}"
+            return (
+                f"{was}{self.path} holds {done} epochs, --epochs is {epochs}: nothing left to train"
+            )
+        return f"{was}resuming at epoch {done + 1} of {epochs} from {self.checkpoint(done, '')}"
+
+    def gone(self, record: dict[str, Any] | None = None) -> str | None:
+        """For a run.json that says "running" while no process trains the run (it was killed
+        and could not say so), why we know, in words ("process 123 on host h is gone"); None
+        for a live run, a run that ended, or when nothing can tell. The folder's lock is the
+        witness (lock.py: the system lets go of it when its process dies, whatever the host);
+        without one, the process id, on its own host only (ids are reused: second best)."""
+        if record is None:
+            try:
+                record = self.read_json("run.json")
+            except (OSError, ValueError):
+                return None
+        if not isinstance(record, dict) or record.get("status") != "running":
+            return None
+        pid, host = record.get("pid"), record.get("host")
+        known = isinstance(pid, int) and pid > 0 and host == socket.gethostname()
+        alive = known and process_alive(pid)
+        holding = held(self.path)
+        if holding or (holding is None and (not known or alive)):
+            return None
+        if not (pid and host):
+            return "its process is gone"
+        # a live process without the lock stopped training (netspec.train() from Python)
+        return f"process {pid} on host {host} " + ("no longer trains it" if alive else "is gone")
 
     def checkpoint_epochs(self) -> list[int]:
         """The epochs that have checkpoint files, complete or not, in order."""
@@ -280,6 +314,28 @@ def run_files(folder: Path) -> list[str]:
         elif path.exists() or path.is_symlink():
             found.append(name)
     return found
+
+
+def _unwritable(folder: Path) -> OSError:
+    """Why `folder` cannot be written: its file system is mounted read-only, or its mode."""
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        read_only = False
+    if read_only:
+        return OSError(errno.EROFS, "read-only file system")
+    return PermissionError(errno.EACCES, "permission denied")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of that id runs on this host (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
 
 
 def _plain(value: Any) -> Any:
