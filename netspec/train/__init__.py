@@ -176,11 +176,11 @@ def _train_locked(
     if options.backend == "torch" and options.devices > 1 and not world.distributed:
         check_global_batch(model.train.batch_size, options.devices, f"--devices {options.devices}")
         return _launch_torchrun(model, options, diagnostics, sources)
-    if options.backend == "keras" and model.train.on_nan == "skip":
+    if options.backend == "keras" and model.train.on_nan == "skip" and replicas > 1:
         raise TrainError(
-            "on_nan = skip runs on the torch backend only: Keras' compiled step has no place "
-            "to leave one step's update out",
-            hint="use --backend torch, or on_nan = stop (the default) with Keras",
+            "on_nan = skip trains on one device with Keras: its step that leaves a step out "
+            "runs on one replica",
+            hint="use --backend torch (torchrun), or on_nan = stop (the default) with Keras",
         )
     report = reporter(options.log, world.rank)
     described = announce.model_info(model)  # the first line, before the data loads

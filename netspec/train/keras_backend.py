@@ -20,6 +20,7 @@ from netspec.train import atomic
 from netspec.train.checkpoints import Keeping
 from netspec.train.context import RunContext, TrainError, load_module
 from netspec.train.figures import tidy
+from netspec.train.skipped import skip_reporter
 
 MOST_STEPS_PER_EXECUTION = 32
 """Steps per call into TensorFlow at most (the generated compile_model's default)."""
@@ -343,6 +344,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
                 workers=workers,
                 initial_epoch=initial_epoch,
                 callbacks=_callbacks(ctx, history, epoch_seconds),
+                **({"on_skip": skip_reporter(ctx.reporter)} if config.on_nan == "skip" else {}),
             )
         keeping = Keeping.of(ctx.model)
         saved = keeping.saved_epoch(history)
