@@ -423,6 +423,34 @@ def test_a_non_finite_loss_stops_the_run_at_its_step_and_keeps_the_last_checkpoi
     assert record["status"] == "failed" and record["epochs_done"] == 2
 
 
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+def test_an_epoch_that_ends_on_non_finite_weights_stops_before_its_checkpoint(
+    tmp_path: Path, diverging: tuple[Path, str], backend: str
+) -> None:
+    """At lr = 4 every step of epoch 3 has a finite loss, but its last update leaves the
+    weights so large that val_loss is infinite: the run, asked for 3 epochs, stops (exit 1)
+    instead of ending there with garbage, and the last checkpoint is epoch 2's."""
+    from typer.testing import CliRunner
+
+    from netspec.cli import app
+
+    spec, data = diverging
+    source = DIVERGING.replace("lr=3.0", "lr=4.0").replace(
+        "test_split = 0.0", "test_split = 0.0, validation_split = 0.2, shuffle = false"
+    )
+    spec = tmp_path / "diverging.net"
+    spec.write_text(source, encoding="utf-8")
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, train_args(run, data, backend, 3, spec))
+    assert result.exit_code == 1, result.output
+    shown = " ".join(result.stderr.split())
+    assert "val_loss is inf at the end of epoch 3, whose steps all had a finite loss" in shown
+    assert f"the last checkpoint, {run / 'checkpoints' / 'epoch_0002'}, holds 2 epochs" in shown
+    assert assert_whole(run) == 2
+    record = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert record["status"] == "failed" and record["epochs_done"] == 2
+
+
 def test_on_nan_skip_leaves_out_the_step_and_trains_on_as_without_that_batch(
     tmp_path: Path,
 ) -> None:

@@ -16,7 +16,7 @@ from netspec.train.checkpoints import Keeping
 from netspec.train.context import RunContext, TrainError, load_module
 from netspec.train.distributed import World
 from netspec.train.figures import tidy
-from netspec.train.skipped import skip_reporter
+from netspec.train.nonfinite import check_epoch, skip_reporter
 
 
 def available_devices() -> list[str]:
@@ -316,6 +316,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     def on_epoch_end(epoch: int, logs: dict[str, float]) -> bool:
         seconds = time.perf_counter() - timer["start"]
         logs = tidy(logs, ctx.model, lr_float32=False)
+        check_epoch(logs, epoch + 1)  # weights gone non-finite at the last step: no checkpoint
         epoch_seconds.append(seconds)
         history_now = {k: [*history.get(k, []), v] for k, v in logs.items()}
         history.update(history_now)
