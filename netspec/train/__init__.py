@@ -418,7 +418,8 @@ class Diverged(TrainError):
 
 
 def _non_finite(error: BaseException) -> bool:
-    """The generated module's NonFiniteLoss (each module defines its own class)."""
+    """The generated module's NonFiniteLoss (each module defines its own class), or the
+    backends' NonFiniteEpoch (netspec.train.nonfinite)."""
     return isinstance(error, FloatingPointError) and hasattr(error, "step")
 
 
