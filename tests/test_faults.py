@@ -569,7 +569,7 @@ def test_a_skipped_step_leaves_batchnorm_statistics_as_they_were(tmp_path: Path,
         x, y = torch.from_numpy(x), torch.from_numpy(y)
     else:
         net = module.compile_model(module.build_model())
-        state = lambda: [np.array(v) for v in net.non_trainable_variables]  # noqa: E731
+        state = lambda: [v.numpy() for v in net.non_trainable_variables]  # noqa: E731
     before = state()
     with pytest.raises(FloatingPointError):
         module.fit(net, x, y, epochs=1)
