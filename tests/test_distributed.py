@@ -243,6 +243,37 @@ Root Cause (first observed failure):
     assert failure_of("nothing to see") is None
 
 
+
+def test_torchrun_log_is_written_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torchrun's failure report goes to torchrun.log as every run file does: a disk that
+    fills while writing the next one leaves the previous log whole and names the path."""
+    import errno
+
+    from netspec.train import distributed
+    from netspec.train.atomic import RunFolderError
+
+    def failing(text: str) -> list[str]:
+        return [sys.executable, "-c", f"import sys; sys.stderr.write({text!r}); sys.exit(1)"]
+
+    log = tmp_path / "run" / "torchrun.log"
+    status, _ = distributed.launch(failing("Traceback (first)\nboom\n"), log)
+    assert status == 1 and log.read_text(encoding="utf-8") == "Traceback (first)\nboom\n"
+
+    def full_disk(path: Path, data: bytes | str, *args: object, **kwargs: object) -> None:
+        with open(path, "wb") as handle:  # as far as it got
+            handle.write((data if isinstance(data, bytes) else data.encode())[:5])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(RunFolderError, match=r"torchrun\.log: no space left"):
+        distributed.launch(failing("Traceback (second)\n"), log)
+    monkeypatch.undo()
+    assert log.read_text(encoding="utf-8") == "Traceback (first)\nboom\n"
+    assert sorted(p.name for p in log.parent.iterdir()) == ["torchrun.log"]
+
 BATCHNORM_SPEC = """
 model bn_mlp {
   input [64]

@@ -93,6 +93,38 @@ def test_weights_of_another_spec_are_refused(torch_run, tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("to", ["neutral", "torch"])
+def test_a_failed_convert_write_leaves_the_previous_file(
+    torch_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, to: str
+) -> None:
+    """The disk fills half way through writing the output: the file converted before stays
+    whole, no temporary file is left, and the error names the path (exit 1, no traceback)."""
+    import errno
+
+    import safetensors.numpy
+    import safetensors.torch
+
+    spec, out = torch_run
+    target = tmp_path / "n.safetensors"
+    args = ("weights", "convert", spec, out / "weights.safetensors", "-o", target, "--to", to)
+    assert run(*args).exit_code == 0
+    before = target.read_bytes()
+    module = safetensors.numpy if to == "neutral" else safetensors.torch
+    original = module.save_file
+
+    def full_disk(tensors: dict, filename: str, **kwargs: object) -> None:
+        original(tensors, filename, **kwargs)
+        Path(filename).write_bytes(Path(filename).read_bytes()[:100])  # as far as it got
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(module, "save_file", full_disk)
+    result = run(*args)
+    assert result.exit_code == 1, result.output
+    assert f"cannot write {target}: no space left on the device" in " ".join(result.output.split())
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.safetensors"]
+
+
 @pytest.mark.parametrize("backend", ["torch", "keras"])
 def test_train_init_from_neutral_weights(torch_run, tmp_path: Path, backend: str) -> None:
     spec, out = torch_run

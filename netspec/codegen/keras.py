@@ -35,6 +35,8 @@ def generate(model: ir.Model) -> str:
     )
     w = Writer()  # the module after its docstring, which lists what this defines
     w.line("import math")  # the training loop uses math, numpy and tensorflow
+    if model.train.on_nan == "skip":
+        w.line("from collections.abc import Callable")  # fit's on_skip
     w.line()
     w.line("import keras")
     w.line("import numpy as np")
@@ -83,7 +85,8 @@ def generate(model: ir.Model) -> str:
         w.call(
             "return ",
             PyCall(
-                "keras.Model",
+                # on_nan = skip: Keras' model with a training step that can leave a step out
+                "SkipNonFiniteSteps" if model.train.on_nan == "skip" else "keras.Model",
                 (),
                 {
                     "inputs": _tensors([names[i.name] for i in model.inputs]),

@@ -140,9 +140,11 @@ def write(w: Writer, model: ir.Model) -> None:
     w.line()
     w.line()
     w.lines(definition("nonfinite", "check_finite"))
-    w.line()
-    w.line()
-    w.lines(definition("keras_nonfinite", "StopOnNonFiniteLoss"))
+    names = ("SkippedSteps", "SkipNonFiniteSteps", "ReportSkippedSteps")
+    for name in names if config.on_nan == "skip" else ("StopOnNonFiniteLoss",):
+        w.line()
+        w.line()
+        w.lines(definition("keras_nonfinite", name))
     for name in ("build_strategy", "replica_shards"):
         w.line()
         w.line()
@@ -391,6 +393,11 @@ def _write_fit(w: Writer, config: ir.TrainConfig, dicts: bool, scaled: bool) -> 
             "initial_epoch: int = 0",
             "callbacks: list[keras.callbacks.Callback] | None = None",
             "verbose: int = 0",
+            *(
+                ["on_skip: Callable[[int, int, float], None] | None = None"]
+                if config.on_nan == "skip"
+                else []
+            ),
         ),
         "dict[str, list[float]]",
     )
@@ -404,6 +411,12 @@ def _write_fit(w: Writer, config: ir.TrainConfig, dicts: bool, scaled: bool) -> 
             "alone either way, so a run resumed at epoch e (from a checkpoint with its optimizer\n"
             "state) repeats the uninterrupted one. A model built and compiled in a\n"
             "strategy's scope (build_strategy) trains data-parallel."
+            + (
+                "\n\non_nan = skip: a step whose loss is NaN or infinite updates nothing and counts in\n"
+                "no figure; `on_skip(epoch, step, loss)` hears of it (counted from 1). One replica only."
+                if config.on_nan == "skip"
+                else "\n\non_nan = stop: a NaN or infinite loss raises NonFiniteLoss."
+            )
         )
         length = "len(next(iter(x.values())))" if dicts else "len(x)"
         w.line("order = EpochOrder()")
@@ -421,6 +434,16 @@ def _write_fit(w: Writer, config: ir.TrainConfig, dicts: bool, scaled: bool) -> 
             with w.indent():
                 w.line("x, batch_size, seed, order.epoch, shuffle, workers, strategy=strategy, span=span")
             w.line(")")
+        if config.on_nan == "skip":
+            w.line("if replicated:")
+            with w.indent():
+                w.line('raise ValueError("on_nan = skip trains on one replica (one device)")')
+            w.line("if model.skipped is None:  # where its training step writes the skipped steps")
+            with w.indent():
+                w.line("model.skipped = SkippedSteps(model.steps_per_execution)  # one, as the step is traced once")
+            w.line("nonfinite = ReportSkippedSteps(model.skipped, on_skip)")
+        else:
+            w.line("nonfinite = StopOnNonFiniteLoss()")
         w.line("in_memory = validation_data is None or isinstance(validation_data, tuple)")
         w.line("if validation_data is not None and replicated:")
         with w.indent():
@@ -445,7 +468,7 @@ def _write_fit(w: Writer, config: ir.TrainConfig, dicts: bool, scaled: bool) -> 
                 spec_callbacks = (
                     "build_callbacks(strategy.num_replicas_in_sync)" if scaled else "build_callbacks()"
                 )
-                w.line(f"callbacks=[order, StopOnNonFiniteLoss(), *{spec_callbacks}, *(callbacks or [])],")
+                w.line(f"callbacks=[order, nonfinite, *{spec_callbacks}, *(callbacks or [])],")
                 w.line("verbose=verbose,")
             w.line(")")
         w.line("return result.history")

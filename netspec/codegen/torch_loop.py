@@ -248,8 +248,8 @@ def _write_train_epoch(
             doc += "\nThe loss is scaled by `scaler` (float16 gradients would underflow)."
         if config.on_nan == "skip":
             doc += (
-                "\non_nan = skip: a step whose loss is NaN or infinite updates nothing and counts in\n"
-                "no figure; `on_skip(epoch, step, loss)` hears of it (counted from 1)."
+                "\non_nan = skip: a step whose loss is NaN or infinite updates nothing (nor the moving\n"
+                "statistics) and counts in no figure; `on_skip(epoch, step, loss)` hears of it."
             )
         else:
             doc += "\non_nan = stop: a NaN or infinite loss raises NonFiniteLoss before its update."
@@ -275,6 +275,8 @@ def _write_train_epoch(
         w.line("for step, (x_batch, y_batch) in enumerate(batches):")
         with w.indent():
             w.line(f"count = {shapes.count}")
+            if config.on_nan == "skip":
+                w.line("kept = [b.detach().clone() for b in model.buffers()]  # BatchNormalization's statistics")
             _forward(w, config, shapes)
             w.line("loss = loss_fn(y_pred, y_batch)")
             _write_finite_check(w, config)
@@ -341,6 +343,11 @@ def _write_finite_check(w: Writer, config: ir.TrainConfig) -> None:
     w.line(f"if not finite:  # on_nan = {config.on_nan}")
     with w.indent():
         if config.on_nan == "skip":
+            w.line("with torch.no_grad():  # as before this step's forward pass")
+            with w.indent():
+                w.line("for buffer, value in zip(model.buffers(), kept, strict=True):")
+                with w.indent():
+                    w.line("buffer.copy_(value)")
             w.line("if on_skip is not None:")
             with w.indent():
                 w.line("on_skip(epoch + 1, step + 1, float(loss.detach()))")

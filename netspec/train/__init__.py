@@ -183,11 +183,11 @@ def _train_locked(
     if options.backend == "torch" and options.devices > 1 and not world.distributed:
         check_global_batch(model.train.batch_size, options.devices, f"--devices {options.devices}")
         return _launch_torchrun(model, options, diagnostics, sources)
-    if options.backend == "keras" and model.train.on_nan == "skip":
+    if options.backend == "keras" and model.train.on_nan == "skip" and replicas > 1:
         raise TrainError(
-            "on_nan = skip runs on the torch backend only: Keras' compiled step has no place "
-            "to leave one step's update out",
-            hint="use --backend torch, or on_nan = stop (the default) with Keras",
+            "on_nan = skip trains on one device with Keras: its step that leaves a step out "
+            "runs on one replica",
+            hint="use --backend torch (torchrun), or on_nan = stop (the default) with Keras",
         )
     report = reporter(options.log, world.rank)
     described = announce.model_info(model)  # the first line, before the data loads
@@ -448,7 +448,8 @@ class Diverged(TrainError):
 
 
 def _non_finite(error: BaseException) -> bool:
-    """The generated module's NonFiniteLoss (each module defines its own class)."""
+    """The generated module's NonFiniteLoss (each module defines its own class), or the
+    backends' NonFiniteEpoch (netspec.train.nonfinite)."""
     return isinstance(error, FloatingPointError) and hasattr(error, "step")
 
 
@@ -457,15 +458,21 @@ def _diverged(error: Any, run: RunDir, backend: str, resume_line: str) -> Diverg
     where = f"epoch {error.epoch}, step {error.step}; training stopped there (on_nan = stop)"
     if error.step and backend == "keras":  # a check per call into TensorFlow of several steps
         where = f"epoch {error.epoch}, by step {error.step}; training stopped there (on_nan = stop)"
-    if not error.step:  # on_nan = skip skipped them all
+    if error.step is None:  # every step finite, the epoch's figures not (NonFiniteEpoch)
+        where = (
+            f"the end of epoch {error.epoch}, whose steps all had a finite loss (its last update "
+            "made the weights so); training stopped before that epoch's checkpoint"
+        )
+    elif not error.step:  # on_nan = skip skipped them all
         where = f"every step of epoch {error.epoch} (on_nan = skip skipped them); training stopped"
     kept = (
         f"the last checkpoint, {run.checkpoint(done, '')}, holds {done} epoch{'s' if done != 1 else ''}"
         if done
         else "no epoch finished, so no checkpoint was written"
     )
+    what = "the loss" if error.step is not None else error.figure
     return Diverged(
-        f"the loss is {error.value} at {where}, and {kept}",
+        f"{what} is {error.value} at {where}, and {kept}",
         hint="lower the learning rate (--set lr=...), scale the inputs (standardize = true, "
         "divide_by = 255), or clip the gradients (clip_norm = 1.0)"
         + ("; on_nan = skip skips such steps instead" if error.step else "")

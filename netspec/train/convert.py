@@ -16,6 +16,7 @@ import numpy as np
 
 from netspec import ir, weights
 from netspec.codegen import generate
+from netspec.train import atomic
 from netspec.train.context import TrainError, load_module
 
 KINDS = ("neutral", "torch", "keras")
@@ -131,21 +132,22 @@ def convert(model: ir.Model, source: Path, output: Path, to: str) -> dict[str, A
         folder = Path(tmp)
         neutral = read_neutral(model, source, folder)
         output.parent.mkdir(parents=True, exist_ok=True)
+        # each written whole or not at all (tmp + fsync + rename): a failed write leaves `output` as it was
         if to == "neutral":
-            weights.save_weights(output, neutral, model)
+            atomic.write_with(output, lambda tmp: weights.save_weights(tmp, neutral, model))
         elif to == "torch":
             from safetensors.torch import save_file
 
             built = _torch_model(model, folder)
             weights.import_weights(model, built, neutral)
             state = {k: v.detach().contiguous() for k, v in built.state_dict().items()}
-            save_file(state, str(output))
+            atomic.write_with(output, lambda tmp: save_file(state, str(tmp)))
         else:
             if output.suffix != ".keras":
                 raise TrainError(f"a Keras model file must end in .keras, not '{output.name}'")
             module, built = _keras_model(model, folder)
             weights.import_weights(model, built, neutral)
-            module.inference_model(built).save(output)  # plain Keras loads it
+            atomic.write_with(output, module.inference_model(built).save)  # plain Keras loads it
     return {
         "from": kind_of(source),
         "to": to,

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from netspec.train import atomic
 from netspec.train.context import TrainError
 
 
@@ -169,7 +170,7 @@ def launch(command: Sequence[str], log: Path) -> tuple[int, str | None]:
         status = process.wait()
         if report and status:
             log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_text("".join(report), encoding="utf-8")
+            atomic.write_text(log, "".join(report))  # whole or not at all, as every run file
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)
         try:

@@ -20,6 +20,7 @@ from netspec.train import atomic
 from netspec.train.checkpoints import Keeping
 from netspec.train.context import RunContext, TrainError, load_module
 from netspec.train.figures import tidy
+from netspec.train.nonfinite import check_epoch, skip_reporter
 
 MOST_STEPS_PER_EXECUTION = 32
 """Steps per call into TensorFlow at most (the generated compile_model's default)."""
@@ -163,6 +164,7 @@ def _callbacks(ctx: RunContext, history: dict[str, list[float]], epoch_seconds: 
             logs.pop("learning_rate", None)
             logs["lr"] = float(np.asarray(self.model.optimizer.learning_rate))
             figures = tidy(logs, ctx.model)  # PyTorch's order; float32 without false digits
+            check_epoch(figures, epoch + 1)  # weights gone non-finite at the last step: no checkpoint
             seconds = time.perf_counter() - self.started
             epoch_seconds.append(seconds)
             for name, value in figures.items():
@@ -343,6 +345,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
                 workers=workers,
                 initial_epoch=initial_epoch,
                 callbacks=_callbacks(ctx, history, epoch_seconds),
+                **({"on_skip": skip_reporter(ctx.reporter)} if config.on_nan == "skip" else {}),
             )
         keeping = Keeping.of(ctx.model)
         saved = keeping.saved_epoch(history)

@@ -26,7 +26,6 @@ import csv
 import errno
 import io
 import json
-import math
 import os
 import re
 import shutil
@@ -348,7 +347,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
-def finite(logs: dict[str, float]) -> bool:
-    return all(math.isfinite(v) for v in logs.values())

@@ -16,6 +16,7 @@ from netspec.train.checkpoints import Keeping
 from netspec.train.context import RunContext, TrainError, load_module
 from netspec.train.distributed import World
 from netspec.train.figures import tidy
+from netspec.train.nonfinite import check_epoch, skip_reporter
 
 
 def available_devices() -> list[str]:
@@ -315,6 +316,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     def on_epoch_end(epoch: int, logs: dict[str, float]) -> bool:
         seconds = time.perf_counter() - timer["start"]
         logs = tidy(logs, ctx.model, lr_float32=False)
+        check_epoch(logs, epoch + 1)  # weights gone non-finite at the last step: no checkpoint
         epoch_seconds.append(seconds)
         history_now = {k: [*history.get(k, []), v] for k, v in logs.items()}
         history.update(history_now)
@@ -337,7 +339,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
 
     kwargs: dict[str, Any] = {}
     if config.on_nan == "skip":
-        kwargs["on_skip"] = _skip_reporter(reporter)
+        kwargs["on_skip"] = skip_reporter(reporter)
     if scheduler is not None:
         kwargs["scheduler"] = scheduler
     if scaler is not None:
@@ -380,26 +382,6 @@ def run(ctx: RunContext) -> dict[str, Any]:
         "saved_epoch": saved,
         "best": keeping.best_record(history),
     }
-
-
-SKIPS_SHOWN = 5
-"""Skipped steps (on_nan = skip) a run names one by one; it counts the rest."""
-
-
-def _skip_reporter(reporter: Any) -> Any:
-    """What a run says of a step it skipped for its NaN or infinite loss."""
-    skipped = {"count": 0}
-
-    def on_skip(epoch: int, step: int, loss: float) -> None:
-        skipped["count"] += 1
-        if skipped["count"] <= SKIPS_SHOWN:
-            more = "; further ones go unsaid" if skipped["count"] == SKIPS_SHOWN else ""
-            reporter.message(
-                f"the loss is {loss} at epoch {epoch}, step {step}: skipped that step "
-                f"(on_nan = skip){more}"
-            )
-
-    return on_skip
 
 
 def _model(ctx: RunContext, weights: Path) -> tuple[Any, Any, torch.device]:

@@ -496,6 +496,8 @@ def fit(
     alone either way, so a run resumed at epoch e (from a checkpoint with its optimizer
     state) repeats the uninterrupted one. A model built and compiled in a
     strategy's scope (build_strategy) trains data-parallel.
+
+    on_nan = stop: a NaN or infinite loss raises NonFiniteLoss.
     """
     order = EpochOrder()
     strategy = model.distribute_strategy  # the one it was built in: build_strategy()
@@ -509,6 +511,7 @@ def fit(
         batches = stream_batches(
             x, batch_size, seed, order.epoch, shuffle, workers, strategy=strategy, span=span
         )
+    nonfinite = StopOnNonFiniteLoss()
     in_memory = validation_data is None or isinstance(validation_data, tuple)
     if validation_data is not None and replicated:
         validation_data = evaluation_batches(validation_data, strategy, workers)
@@ -524,7 +527,7 @@ def fit(
             validation_data=validation_data,
             validation_batch_size=1024 if in_memory else None,
             shuffle=False,
-            callbacks=[order, StopOnNonFiniteLoss(), *build_callbacks(), *(callbacks or [])],
+            callbacks=[order, nonfinite, *build_callbacks(), *(callbacks or [])],
             verbose=verbose,
         )
     return result.history
