@@ -910,3 +910,11 @@ def test_customers_fit_the_two_tower_spec() -> None:
     assert plan.dtype == np.int64 and set(np.unique(plan)) <= set(range(5))
     assert spend.shape[1:] == (1,)
     assert prepared.samples + prepared.summary()["validation"] + prepared.summary()["test"] == 2000
+
+
+def test_a_csv_the_csv_module_refuses_says_so_in_netspec_words(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "d.csv", "a,t\n" + "1" * 200_000 + ",0\n")  # over csv's field limit
+    error = data_error("E0402", load, f'csv("{path}", target="t")')
+    assert error.message == (
+        f"cannot read {path}: it is not a CSV file netspec can read (a field too large, or a broken quote)"
+    )

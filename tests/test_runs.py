@@ -86,7 +86,9 @@ def test_a_folder_that_holds_a_run_is_refused(runner: CliRunner, tmp_path: Path,
     assert (run / "run.json").read_text(encoding="utf-8") == before  # left as it was
 
     (run / "notes.txt").write_text("mine", encoding="utf-8")
+    (run / "internal-error.txt").write_text("Traceback of the old run", encoding="utf-8")
     invoke(runner, train_args(run, data, "--epochs", "1", "--overwrite"))
+    assert not (run / "internal-error.txt").exists()  # the old run's, gone with it
     record = read_json(run / "run.json")
     assert record["epochs_done"] == 1
     assert sorted(p.name for p in (run / "checkpoints").glob("epoch_*.json")) == ["epoch_0001.json"]

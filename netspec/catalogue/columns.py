@@ -38,6 +38,8 @@ def unreadable(error: BaseException, kind: str) -> str:
         return "it is not UTF-8 text"
     if "Object arrays" in str(error):
         return "it holds Python objects, not numbers"
+    if kind == ".csv":
+        return "it is not a CSV file netspec can read (a field too large, or a broken quote)"
     return f"it is not a NumPy {kind} file"
 
 

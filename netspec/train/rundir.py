@@ -54,6 +54,7 @@ RUN_FILES = (
     "standardization.npz",
     "classes.json",
     "torchrun.log",
+    "internal-error.txt",
 )
 """What `netspec train` writes into a run folder: a folder holding any of them holds a run."""
 

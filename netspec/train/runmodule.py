@@ -81,5 +81,5 @@ def _origin(record: dict[str, Any]) -> str:
 
     version = record.get("netspec")
     if version is None or version == __version__:
-        return "it was edited, or written by another program"
+        return "it was edited, written by another program, or a file the spec uses changed"
     return f"it trained with netspec {version}, this is netspec {__version__}"
