@@ -64,6 +64,7 @@ def _count(number: int) -> str:
     return f"{number:,}" if number < 10**30 else f"a {len(str(number))}-digit number of"
 
 
+@functools.cache
 def snake_case(kind: str) -> str:
     """Keras' way of naming a layer after its class (cached: a few kinds, many layers).
 
@@ -190,6 +191,12 @@ class _Bound:
     misspelt: set[str]
 
 
+@functools.cache
+def _fields(params: type[ir.Params]) -> dict[str, Any]:
+    """A parameter model's fields, looked up once (`model_fields` is a slow class property)."""
+    return params.model_fields
+
+
 def _bind(
     entry: type[catalogue.Entry], call: ir.Call, diagnostics: Diagnostics, what: str
 ) -> _Bound:
@@ -198,7 +205,7 @@ def _bind(
     Arguments that cannot be bound are reported and left out, so the others are still
     validated and their errors reported too.
     """
-    fields = entry.Params.model_fields
+    fields = _fields(entry.Params)
     values: dict[str, Any] = {}
     spans: dict[str, Span] = {}
     ok = True
@@ -283,6 +290,37 @@ def _layer_value(
     return catalogue.LayerValue(kind=entry.kind, params=params)
 
 
+_VALIDATED: dict[object, ir.Params] = {}
+"""Parameter values → their validated (frozen) parameters: a model of 100,000 `Dense(8)`
+validates one."""
+
+
+def _typed(value: Any) -> object:
+    """A bound value as a key that tells 1, 1.0 and true apart (they are equal in Python, and
+    strict validation accepts one of them where it refuses the others)."""
+    if isinstance(value, tuple):
+        return (tuple, tuple(_typed(v) for v in value))
+    if isinstance(value, float):
+        return (float, repr(value))  # -0.0 == 0.0, but each is kept as written
+    return (type(value), value)
+
+
+def _validated(params: type[ir.Params], values: dict[str, Any]) -> ir.Params:
+    """`params.model_validate(values)`, looked up when the same values were valid before."""
+    try:
+        key = (params, frozenset((name, _typed(v)) for name, v in values.items()))
+        hash(key)
+    except TypeError:
+        return params.model_validate(values)
+    found = _VALIDATED.get(key)
+    if found is None:
+        found = params.model_validate(values)
+        if len(_VALIDATED) >= 4096:
+            _VALIDATED.clear()
+        _VALIDATED[key] = found
+    return found
+
+
 def _validate(
     entry: type[catalogue.Entry],
     call: ir.Call,
@@ -291,7 +329,7 @@ def _validate(
     what = call.name
     bound = _bind(entry, call, diagnostics, what)
     try:
-        params = entry.Params.model_validate(bound.values)
+        params = _validated(entry.Params, bound.values)
     except ValidationError as errors:
         # A value already reported (a call as a value, a number that is not finite) is not
         # reported again for the placeholder that stands in for it.
