@@ -54,6 +54,17 @@ def _copy(node: _Node, update: dict[str, object]) -> _Node:
     return copied
 
 
+def _note(span: Span, message: str) -> Related:
+    """`Related(span=span, message=message)`, both already of their fields' types: one per
+    block instance, and a 65,536-layer nest of blocks makes 131,071 instances."""
+    note = Related.__new__(Related)
+    object.__setattr__(note, "__dict__", {"span": span, "message": message})
+    object.__setattr__(note, "__pydantic_extra__", None)
+    object.__setattr__(note, "__pydantic_fields_set__", {"span", "message"})
+    object.__setattr__(note, "__pydantic_private__", None)
+    return note
+
+
 # Arguments a use site may give any block, on top of its own parameters.
 USE_SITE_ARGS = ("repeat", "trainable")
 
@@ -914,10 +925,7 @@ class Expander:
             self.ok = False
             return
         prefix = self._prefix(statement, block, frame)
-        note = Related(
-            span=call.span,
-            message=f"in block '{block.name}' used here (as '{prefix}')",
-        )
+        note = _note(call.span, f"in block '{block.name}' used here (as '{prefix}')")
         inner = _Frame(
             prefix=prefix,
             env=env,
@@ -966,18 +974,14 @@ class Expander:
         """The instance's name: the use site's or the block's, numbered until no layer name
         so far is it or starts with it (the model's own names count as taken)."""
         own = statement.name if frame.prefix is None else None
-
-        def free(prefix: str) -> bool:
-            if prefix in self.prefixes or prefix in self.taken.starts:
-                return False
-            return prefix not in self.taken or prefix == own
-
+        prefixes, taken = self.prefixes, self.taken
         base = statement.name or block.name
         n = 0 if statement.name else frame.local.counters.get(block.name, 0)
         while True:
             candidate = frame.full(base if n == 0 else f"{base}_{n}")
             n += 1
-            if free(candidate):
+            free = candidate not in prefixes and candidate not in taken.starts
+            if free and (candidate not in taken or candidate == own):
                 break
         if not statement.name:
             frame.local.counters[block.name] = n
