@@ -448,6 +448,43 @@ def _resolve(family: str, call: ir.Call, diagnostics: Diagnostics) -> type[catal
     return entry
 
 
+_LAYER_FIELDS = tuple(ir.Layer.model_fields)
+
+
+def _is_shape(value: object) -> bool:
+    return type(value) is tuple and all(type(size) is int for size in value)
+
+
+def _layer_node(**fields: Any) -> ir.Layer:
+    """`ir.Layer(**fields)`, not validated again when every value already has its field's
+    exact type (validating them was half the time a 100,000-layer model took to check);
+    anything else goes through pydantic, as before."""
+    exact = (
+        type(fields["name"]) is str
+        and type(fields["kind"]) is str
+        and isinstance(fields["params"], ir.Params)
+        and type(fields["inputs"]) is list
+        and all(type(name) is str for name in fields["inputs"])
+        and _is_shape(fields["input_shape"])
+        and type(fields["input_shapes"]) is list
+        and all(_is_shape(shape) for shape in fields["input_shapes"])
+        and _is_shape(fields["output_shape"])
+        and type(fields["trainable"]) is bool
+        and type(fields["trainable_params"]) is int
+        and type(fields["non_trainable_params"]) is int
+        and type(fields["span"]) is Span
+    )
+    if not exact:
+        return ir.Layer(**fields)
+    layer = ir.Layer.__new__(ir.Layer)
+    values = {name: fields[name] for name in _LAYER_FIELDS}  # in field order
+    object.__setattr__(layer, "__dict__", values)
+    object.__setattr__(layer, "__pydantic_extra__", None)
+    object.__setattr__(layer, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(layer, "__pydantic_private__", None)
+    return layer
+
+
 def _reaching(layers: list[ir.Layer], outputs: list[str]) -> list[ir.Layer]:
     """The layers an output depends on, in their order: Keras' functional model holds only
     these, so both targets, the summary and the weights leave the others out alike."""
@@ -607,6 +644,7 @@ class _Checker:
         shapes: dict[str, ir.Shape | None] = {
             i.name: i.shape if self.expanded else None for i in inputs or []
         }
+        self._checked: dict[tuple[int, tuple], tuple] = {}  # see `_layer`
         by_index: dict[int, ir.Layer] = {}
         for i in order:
             with self.diagnostics.related(statements[i].origin):
@@ -752,6 +790,28 @@ class _Checker:
         refs: list[tuple[str, Span]] | None,
         shapes: dict[str, ir.Shape | None],
     ) -> ir.Layer | None:
+        key = None
+        if name is not None and refs is not None:
+            # What follows depends only on the call and the shapes it reads; the copies of a
+            # repeat (or of a block's statement) share their call, so it runs once for them.
+            key = (id(statement.call), tuple(shapes.get(ref) for ref, _ in refs))
+            found = self._checked.get(key)
+            if found is not None:
+                kind, params, out_shape, trainable, counted, frozen = found
+                return _layer_node(
+                    name=name,
+                    kind=kind,
+                    params=params,
+                    inputs=[ref for ref, _ in refs],
+                    input_shape=key[1][0],
+                    input_shapes=list(key[1]),
+                    output_shape=out_shape,
+                    trainable=trainable,
+                    trainable_params=counted,
+                    non_trainable_params=frozen,
+                    span=statement.span,
+                )
+        errors = self.diagnostics.errors_reported
         call, trainable = _trainable(statement.call, self.diagnostics)
         entry = _resolve("layer", call, self.diagnostics)
         params = _validate(entry, call, self.diagnostics) if entry else None
@@ -795,7 +855,9 @@ class _Checker:
             return None
         if not trainable:  # a frozen layer's weights are all non-trainable
             counted, frozen = 0, counted + frozen
-        return ir.Layer(
+        if key is not None and self.diagnostics.errors_reported == errors:  # (it warns never)
+            self._checked[key] = (entry.kind, params, out_shape, trainable, counted, frozen)
+        return _layer_node(
             name=name,
             kind=entry.kind,
             params=params,
