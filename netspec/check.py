@@ -64,6 +64,7 @@ def _count(number: int) -> str:
     return f"{number:,}" if number < 10**30 else f"a {len(str(number))}-digit number of"
 
 
+@functools.cache
 def snake_case(kind: str) -> str:
     """Keras' way of naming a layer after its class (cached: a few kinds, many layers).
 
@@ -190,6 +191,12 @@ class _Bound:
     misspelt: set[str]
 
 
+@functools.cache
+def _fields(params: type[ir.Params]) -> dict[str, Any]:
+    """A parameter model's fields, looked up once (`model_fields` is a slow class property)."""
+    return params.model_fields
+
+
 def _bind(
     entry: type[catalogue.Entry], call: ir.Call, diagnostics: Diagnostics, what: str
 ) -> _Bound:
@@ -198,7 +205,7 @@ def _bind(
     Arguments that cannot be bound are reported and left out, so the others are still
     validated and their errors reported too.
     """
-    fields = entry.Params.model_fields
+    fields = _fields(entry.Params)
     values: dict[str, Any] = {}
     spans: dict[str, Span] = {}
     ok = True
@@ -283,6 +290,37 @@ def _layer_value(
     return catalogue.LayerValue(kind=entry.kind, params=params)
 
 
+_VALIDATED: dict[object, ir.Params] = {}
+"""Parameter values → their validated (frozen) parameters: a model of 100,000 `Dense(8)`
+validates one."""
+
+
+def _typed(value: Any) -> object:
+    """A bound value as a key that tells 1, 1.0 and true apart (they are equal in Python, and
+    strict validation accepts one of them where it refuses the others)."""
+    if isinstance(value, tuple):
+        return (tuple, tuple(_typed(v) for v in value))
+    if isinstance(value, float):
+        return (float, repr(value))  # -0.0 == 0.0, but each is kept as written
+    return (type(value), value)
+
+
+def _validated(params: type[ir.Params], values: dict[str, Any]) -> ir.Params:
+    """`params.model_validate(values)`, looked up when the same values were valid before."""
+    try:
+        key = (params, frozenset((name, _typed(v)) for name, v in values.items()))
+        hash(key)
+    except TypeError:
+        return params.model_validate(values)
+    found = _VALIDATED.get(key)
+    if found is None:
+        found = params.model_validate(values)
+        if len(_VALIDATED) >= 4096:
+            _VALIDATED.clear()
+        _VALIDATED[key] = found
+    return found
+
+
 def _validate(
     entry: type[catalogue.Entry],
     call: ir.Call,
@@ -291,7 +329,7 @@ def _validate(
     what = call.name
     bound = _bind(entry, call, diagnostics, what)
     try:
-        params = entry.Params.model_validate(bound.values)
+        params = _validated(entry.Params, bound.values)
     except ValidationError as errors:
         # A value already reported (a call as a value, a number that is not finite) is not
         # reported again for the placeholder that stands in for it.
@@ -408,6 +446,43 @@ def _resolve(family: str, call: ir.Call, diagnostics: Diagnostics) -> type[catal
             hint=unknown_hint(family, call.name),
         )
     return entry
+
+
+_LAYER_FIELDS = tuple(ir.Layer.model_fields)
+
+
+def _is_shape(value: object) -> bool:
+    return type(value) is tuple and all(type(size) is int for size in value)
+
+
+def _layer_node(**fields: Any) -> ir.Layer:
+    """`ir.Layer(**fields)`, not validated again when every value already has its field's
+    exact type (validating them was half the time a 100,000-layer model took to check);
+    anything else goes through pydantic, as before."""
+    exact = (
+        type(fields["name"]) is str
+        and type(fields["kind"]) is str
+        and isinstance(fields["params"], ir.Params)
+        and type(fields["inputs"]) is list
+        and all(type(name) is str for name in fields["inputs"])
+        and _is_shape(fields["input_shape"])
+        and type(fields["input_shapes"]) is list
+        and all(_is_shape(shape) for shape in fields["input_shapes"])
+        and _is_shape(fields["output_shape"])
+        and type(fields["trainable"]) is bool
+        and type(fields["trainable_params"]) is int
+        and type(fields["non_trainable_params"]) is int
+        and type(fields["span"]) is Span
+    )
+    if not exact:
+        return ir.Layer(**fields)
+    layer = ir.Layer.__new__(ir.Layer)
+    values = {name: fields[name] for name in _LAYER_FIELDS}  # in field order
+    object.__setattr__(layer, "__dict__", values)
+    object.__setattr__(layer, "__pydantic_extra__", None)
+    object.__setattr__(layer, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(layer, "__pydantic_private__", None)
+    return layer
 
 
 def _reaching(layers: list[ir.Layer], outputs: list[str]) -> list[ir.Layer]:
@@ -569,6 +644,7 @@ class _Checker:
         shapes: dict[str, ir.Shape | None] = {
             i.name: i.shape if self.expanded else None for i in inputs or []
         }
+        self._checked: dict[tuple[int, tuple], tuple] = {}  # see `_layer`
         by_index: dict[int, ir.Layer] = {}
         for i in order:
             with self.diagnostics.related(statements[i].origin):
@@ -714,6 +790,28 @@ class _Checker:
         refs: list[tuple[str, Span]] | None,
         shapes: dict[str, ir.Shape | None],
     ) -> ir.Layer | None:
+        key = None
+        if name is not None and refs is not None:
+            # What follows depends only on the call and the shapes it reads; the copies of a
+            # repeat (or of a block's statement) share their call, so it runs once for them.
+            key = (id(statement.call), tuple(shapes.get(ref) for ref, _ in refs))
+            found = self._checked.get(key)
+            if found is not None:
+                kind, params, out_shape, trainable, counted, frozen = found
+                return _layer_node(
+                    name=name,
+                    kind=kind,
+                    params=params,
+                    inputs=[ref for ref, _ in refs],
+                    input_shape=key[1][0],
+                    input_shapes=list(key[1]),
+                    output_shape=out_shape,
+                    trainable=trainable,
+                    trainable_params=counted,
+                    non_trainable_params=frozen,
+                    span=statement.span,
+                )
+        errors = self.diagnostics.errors_reported
         call, trainable = _trainable(statement.call, self.diagnostics)
         entry = _resolve("layer", call, self.diagnostics)
         params = _validate(entry, call, self.diagnostics) if entry else None
@@ -757,7 +855,9 @@ class _Checker:
             return None
         if not trainable:  # a frozen layer's weights are all non-trainable
             counted, frozen = 0, counted + frozen
-        return ir.Layer(
+        if key is not None and self.diagnostics.errors_reported == errors:  # (it warns never)
+            self._checked[key] = (entry.kind, params, out_shape, trainable, counted, frozen)
+        return _layer_node(
             name=name,
             kind=entry.kind,
             params=params,

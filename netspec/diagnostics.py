@@ -8,7 +8,6 @@ a caret under the offending text, and a hint.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import Enum
@@ -173,6 +172,25 @@ class Diagnostic(BaseModel):
         }
 
 
+class _Notes:
+    """`Diagnostics.related`'s context: a plain class, not a generator, since it is entered
+    once per layer statement (three times per layer of a 100,000-layer model)."""
+
+    __slots__ = ("diagnostics", "notes", "saved")
+
+    def __init__(self, diagnostics: Diagnostics, notes: tuple[Related, ...]) -> None:
+        self.diagnostics = diagnostics
+        self.notes = notes
+        self.saved: tuple[Related, ...] = ()
+
+    def __enter__(self) -> None:
+        self.saved = self.diagnostics._context
+        self.diagnostics._context = self.notes
+
+    def __exit__(self, *exc: object) -> None:
+        self.diagnostics._context = self.saved
+
+
 class Diagnostics:
     """Collects diagnostics in the order found; stages add to it and carry on."""
 
@@ -191,20 +209,14 @@ class Diagnostics:
         placeholder (an expression that could not be evaluated)."""
         self._suppressed.add(span)
 
-    @contextlib.contextmanager
-    def related(self, notes: Sequence[Related]) -> Iterator[None]:
+    def related(self, notes: Sequence[Related]) -> _Notes:
         """Attach these notes (in place of any outer ones) to every diagnostic added inside
         the `with` block.
 
         A statement instantiated from a block is checked inside one, so an error in the
         block's text also names the use site that made it.
         """
-        saved = self._context
-        self._context = tuple(notes)
-        try:
-            yield
-        finally:
-            self._context = saved
+        return _Notes(self, tuple(notes))
 
     def error(
         self, code: str, message: str, span: Span, hint: str | None = None,

@@ -203,15 +203,32 @@ def test_every_spec_trains_an_epoch(
 
 TWO_TOWER = ROOT / "specs" / "two_tower.net"
 CUSTOMERS = "customers(samples=160)"
+TWO_TOWER_DATA = ("--data", CUSTOMERS, "--seed", "2")
+
+
+@pytest.fixture(scope="module")
+def two_tower_run(runner: CliRunner, tmp_path_factory: pytest.TempPathFactory):
+    """The uninterrupted 3-epoch two_tower run of each backend, trained once for the tests
+    that read one (a Keras run of it takes seconds): they only add evaluate's and predict's
+    files to it, never its weights or history."""
+    runs: dict[str, Path] = {}
+
+    def run_of(backend: str) -> Path:
+        if backend not in runs:
+            run = tmp_path_factory.mktemp(f"two_tower_{backend}") / "run"
+            invoke(runner, train_args(TWO_TOWER, backend, run, "--epochs", "3", *TWO_TOWER_DATA))
+            runs[backend] = run
+        return runs[backend]
+
+    return run_of
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_two_tower_trains_on_its_bundled_data(
-    runner: CliRunner, tmp_path: Path, backend: str
+    runner: CliRunner, two_tower_run, backend: str
 ) -> None:
     """Several inputs and outputs: figures per output, named as Keras names them."""
-    run = tmp_path / "run"
-    invoke(runner, train_args(TWO_TOWER, backend, run, "--epochs", "1", "--data", CUSTOMERS))
+    run = two_tower_run(backend)
     history = read_json(run / "history.json")
     for name in ("loss", "plan_loss", "spend_loss", "plan_accuracy", "spend_mean_absolute_error"):
         assert math.isfinite(history[name][0]) and math.isfinite(history[f"val_{name}"][0])
@@ -234,11 +251,10 @@ def test_two_tower_trains_on_its_bundled_data(
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_two_tower_resume_repeats_the_uninterrupted_run(
-    runner: CliRunner, tmp_path: Path, backend: str
+    runner: CliRunner, tmp_path: Path, two_tower_run, backend: str
 ) -> None:
-    straight, resumed, again = tmp_path / "straight", tmp_path / "resumed", tmp_path / "again"
-    data = ("--data", CUSTOMERS, "--seed", "2")
-    invoke(runner, train_args(TWO_TOWER, backend, straight, "--epochs", "3", *data))
+    straight, resumed, again = two_tower_run(backend), tmp_path / "resumed", tmp_path / "again"
+    data = TWO_TOWER_DATA
     invoke(runner, train_args(TWO_TOWER, backend, again, "--epochs", "3", *data))
     invoke(runner, train_args(TWO_TOWER, backend, resumed, "--epochs", "2", *data))
     invoke(
@@ -259,9 +275,10 @@ def test_two_tower_resume_repeats_the_uninterrupted_run(
         np.testing.assert_allclose(a[key], b[key], rtol=1e-5, err_msg=key)
 
 
-def test_two_tower_init_from_a_run_of_the_other_backend(runner: CliRunner, tmp_path: Path) -> None:
-    first = tmp_path / "torch"
-    invoke(runner, train_args(TWO_TOWER, "torch", first, "--epochs", "1", "--data", CUSTOMERS))
+def test_two_tower_init_from_a_run_of_the_other_backend(
+    runner: CliRunner, tmp_path: Path, two_tower_run
+) -> None:
+    first = two_tower_run("torch")
     second = tmp_path / "keras"
     invoke(
         runner,
