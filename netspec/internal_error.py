@@ -42,6 +42,16 @@ def debug_requested(argv: Sequence[str]) -> bool:
     return False
 
 
+_WHERE = "_netspec_where"
+
+
+def add_where(error: BaseException, line: str) -> None:
+    """A line saying where in the user's files the error arose (the spec line whose generated
+    code raised it): told under the report's first line, and noted in the traceback."""
+    error.add_note(line)
+    setattr(error, _WHERE, [*getattr(error, _WHERE, []), line])
+
+
 def summary(error: BaseException) -> str:
     """`ExceptionType: message`, the message's first line only, cut short when long."""
     lines = str(error).strip().splitlines()
@@ -57,6 +67,7 @@ def report(error: BaseException, argv: Sequence[str]) -> int:
     text = "".join(traceback.format_exception(error))
     written, why_not = _write(text, argv)
     lines = [f"internal error in netspec, please report: {summary(error)}"]
+    lines += [f"  {where}" for where in getattr(error, _WHERE, [])]
     if written is not None:
         shown = "" if debug else " (`netspec --debug …` prints it)"
         lines.append(f"  the traceback is in {written}{shown}")

@@ -8,6 +8,7 @@ average pooling a helper that leaves padded cells out of each window's mean, as 
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -24,8 +25,22 @@ from netspec.catalogue.base import (
     TorchLowering,
 )
 from netspec.catalogue.core import init_call, keras_activation
-from netspec.catalogue.layer import HWIO_TO_OIHW, LayerEntry, WeightMap, attr, permute
-from netspec.catalogue.shapes import fmt, same_padding, window_output_length
+from netspec.catalogue.layer import (
+    HWIO_TO_OIHW,
+    LayerEntry,
+    Transform,
+    WeightMap,
+    attr,
+    permute,
+)
+from netspec.catalogue.shapes import (
+    effective_window,
+    fmt,
+    same_padding,
+    transposed_output_length,
+    transposed_overlap,
+    window_output_length,
+)
 
 
 def _pair(value: Any) -> Any:
@@ -71,7 +86,7 @@ def _windowed(
     height, width, _ = _image(kind, shape)
     out = []
     for axis, (length, w, s, d) in enumerate(zip((height, width), window, strides, dilation, strict=True)):
-        effective = (w - 1) * d + 1
+        effective = effective_window(w, d)
         if padding == "valid" and effective > length:
             which = "height" if axis == 0 else "width"
             raise ShapeError(
@@ -110,6 +125,100 @@ def _torch_padding(
     return left, right, top, bottom
 
 
+def _axes(value: int | tuple[int, ...]) -> tuple[int, ...]:
+    """A window's sizes, strides or dilations, one per axis: Conv1D holds an integer."""
+    return value if isinstance(value, tuple) else (value,)
+
+
+class _Convolution(LayerEntry):
+    """What Conv1D and Conv2D share: the same parameters, one or two spatial axes.
+
+    The parameter count, the Keras layer, the PyTorch module (with TensorFlow's `same`
+    padding, explicit where it is asymmetric) and the weight map are written once here, axis
+    by axis; a subclass states its rank's input check and shape rule, the PyTorch names and
+    the kernel's transform.
+    """
+
+    torch_module: ClassVar[str]  # nn.Conv1d, nn.Conv2d
+    kernel_to_torch: ClassVar[Transform]  # Keras' (k…, in, filters) → PyTorch's (filters, in, k…)
+
+    def param_counts(self, p: Any, shape: ir.Shape) -> tuple[int, int]:
+        kernel = math.prod(_axes(p.kernel_size))
+        return (kernel * shape[-1] * p.filters + (p.filters if p.use_bias else 0), 0)
+
+    def keras(self, p: Any, layer: ir.Layer) -> PyCall:
+        return PyCall(
+            f"layers.{self.kind}",
+            (p.filters,),
+            {
+                "kernel_size": p.kernel_size,
+                "strides": p.strides,
+                "padding": p.padding,
+                "dilation_rate": p.dilation_rate,
+                "activation": keras_activation(p.activation),
+                "use_bias": p.use_bias,
+                "kernel_initializer": p.kernel_initializer,
+                "bias_initializer": p.bias_initializer,
+            },
+        )
+
+    def _pad(self, pads: list[tuple[int, int]]) -> PyCall:
+        """The module that pads (before, after) along each spatial axis."""
+        raise NotImplementedError
+
+    def torch(self, p: Any, layer: ir.Layer) -> TorchLowering:
+        in_channels = layer.input_shape[-1]
+        receptive = math.prod(_axes(p.kernel_size))
+        fan_in, fan_out = in_channels * receptive, p.filters * receptive
+        modules: list[tuple[str, PyCall]] = []
+        forward: list[str] = []
+        padding: Any = 0
+        if p.padding == "same":
+            axes = zip(
+                layer.input_shape[:-1],
+                _axes(p.kernel_size),
+                _axes(p.strides),
+                _axes(p.dilation_rate),
+                strict=True,
+            )
+            pads = [same_padding(*axis) for axis in axes]
+            if all(before == after for before, after in pads):
+                before = tuple(b for b, _ in pads)
+                padding = before[0] if len(before) == 1 else before
+            else:  # TensorFlow puts the odd cell after; PyTorch's own padding is symmetric
+                # `_pad_<name>`: no layer name starts with '_', so no layer can take it
+                modules.append((f"_pad_{layer.name}", self._pad(pads)))
+                forward.append(f"{{x}} = self._pad_{layer.name}({{x}})")
+        conv = PyCall(
+            self.torch_module,
+            (in_channels, p.filters),
+            {
+                "kernel_size": p.kernel_size,
+                "stride": p.strides,
+                "padding": padding,
+                "dilation": p.dilation_rate,
+                "bias": p.use_bias,
+            },
+        )
+        modules.append((layer.name, conv))
+        init = [init_call(p.kernel_initializer, attr(layer, "weight"), fan_in, fan_out)]
+        if p.use_bias:
+            init.append(init_call(p.bias_initializer, attr(layer, "bias"), fan_in, fan_out))
+        return TorchLowering(
+            modules=tuple(modules),
+            init=tuple(init),
+            forward=tuple(forward),
+            layout=Layout.CHANNELS_FIRST,
+        )
+
+    def weights(self, p: Any, layer: ir.Layer) -> list[WeightMap]:
+        kernel = (*_axes(p.kernel_size), layer.input_shape[-1], p.filters)
+        maps = [WeightMap("kernel", kernel, "kernel", ("weight",), self.kernel_to_torch)]
+        if p.use_bias:
+            maps.append(WeightMap("bias", (p.filters,), "bias", ("bias",)))
+        return maps
+
+
 class Conv2DParams(ir.Params):
     filters: int = Field(gt=0, description="number of output channels, a positive integer")
     kernel_size: Pair = Field(description="window size, an integer or [height, width], each > 0")
@@ -124,11 +233,13 @@ class Conv2DParams(ir.Params):
     bias_initializer: InitializerName = Field("zeros", description="initializer of the bias")
 
 
-class Conv2D(LayerEntry):
+class Conv2D(_Convolution):
     """2-D convolution (cross-correlation) over [height, width, channels] samples."""
 
     kind = "Conv2D"
     channels_last_memory = True
+    torch_module = "nn.Conv2d"
+    kernel_to_torch = HWIO_TO_OIHW
     aliases = ("Conv2d",)
     Params = Conv2DParams
     positional = ("filters", "kernel_size")
@@ -144,77 +255,9 @@ class Conv2D(LayerEntry):
         )
         return (h, w, p.filters)
 
-    def param_counts(self, p: Conv2DParams, shape: ir.Shape) -> tuple[int, int]:
-        kh, kw = p.kernel_size
-        return (kh * kw * shape[2] * p.filters + (p.filters if p.use_bias else 0), 0)
-
-    def keras(self, p: Conv2DParams, layer: ir.Layer) -> PyCall:
-        return PyCall(
-            "layers.Conv2D",
-            (p.filters,),
-            {
-                "kernel_size": p.kernel_size,
-                "strides": p.strides,
-                "padding": p.padding,
-                "dilation_rate": p.dilation_rate,
-                "activation": keras_activation(p.activation),
-                "use_bias": p.use_bias,
-                "kernel_initializer": p.kernel_initializer,
-                "bias_initializer": p.bias_initializer,
-            },
-        )
-
-    def torch(self, p: Conv2DParams, layer: ir.Layer) -> TorchLowering:
-        in_channels = layer.input_shape[2]
-        receptive = p.kernel_size[0] * p.kernel_size[1]
-        fan_in, fan_out = in_channels * receptive, p.filters * receptive
-        modules: list[tuple[str, PyCall]] = []
-        forward: list[str] = []
-        padding: Any = 0
-        if p.padding == "same":
-            left, right, top, bottom = _torch_padding(
-                layer.input_shape, p.kernel_size, p.strides, p.dilation_rate
-            )
-            if left == right and top == bottom:
-                padding = (top, left)
-            else:  # TensorFlow puts the odd cell after; PyTorch's own padding is symmetric
-                # `_pad_<name>`: no layer name starts with '_', so no layer can take it
-                pad = PyCall("nn.ZeroPad2d", ((left, right, top, bottom),))
-                modules.append((f"_pad_{layer.name}", pad))
-                forward.append(f"{{x}} = self._pad_{layer.name}({{x}})")
-        modules.append(
-            (
-                layer.name,
-                PyCall(
-                    "nn.Conv2d",
-                    (in_channels, p.filters),
-                    {
-                        "kernel_size": p.kernel_size,
-                        "stride": p.strides,
-                        "padding": padding,
-                        "dilation": p.dilation_rate,
-                        "bias": p.use_bias,
-                    },
-                ),
-            )
-        )
-        init = [init_call(p.kernel_initializer, attr(layer, "weight"), fan_in, fan_out)]
-        if p.use_bias:
-            init.append(init_call(p.bias_initializer, attr(layer, "bias"), fan_in, fan_out))
-        return TorchLowering(
-            modules=tuple(modules),
-            init=tuple(init),
-            forward=tuple(forward),
-            layout=Layout.CHANNELS_FIRST,
-        )
-
-    def weights(self, p: Conv2DParams, layer: ir.Layer) -> list[WeightMap]:
-        kh, kw = p.kernel_size
-        kernel = (kh, kw, layer.input_shape[2], p.filters)
-        maps = [WeightMap("kernel", kernel, "kernel", ("weight",), HWIO_TO_OIHW)]
-        if p.use_bias:
-            maps.append(WeightMap("bias", (p.filters,), "bias", ("bias",)))
-        return maps
+    def _pad(self, pads: list[tuple[int, int]]) -> PyCall:
+        (top, bottom), (left, right) = pads
+        return PyCall("nn.ZeroPad2d", ((left, right, top, bottom),))
 
 
 def _one(value: Any) -> Any:
@@ -257,11 +300,13 @@ class Conv1DParams(ir.Params):
     bias_initializer: InitializerName = Field("zeros", description="initializer of the bias")
 
 
-class Conv1D(LayerEntry):
+class Conv1D(_Convolution):
     """1-D convolution (cross-correlation) along the steps of [steps, channels] samples."""
 
     kind = "Conv1D"
     aliases = ("Conv1d",)
+    torch_module = "nn.Conv1d"
+    kernel_to_torch = permute((2, 1, 0))
     Params = Conv1DParams
     positional = ("filters", "kernel_size")
     summary = "1-D convolution"
@@ -272,7 +317,7 @@ class Conv1D(LayerEntry):
     def output_shape(self, p: Conv1DParams, shape: ir.Shape) -> ir.Shape:
         steps, _ = _steps("Conv1D", shape)
         _no_strided_dilation("Conv1D", (p.strides,), (p.dilation_rate,))
-        effective = (p.kernel_size - 1) * p.dilation_rate + 1
+        effective = effective_window(p.kernel_size, p.dilation_rate)
         if p.padding == "valid" and effective > steps:
             raise ShapeError(
                 "E0202",
@@ -284,69 +329,8 @@ class Conv1D(LayerEntry):
         out = window_output_length(steps, p.kernel_size, p.strides, p.padding, p.dilation_rate)
         return (out, p.filters)
 
-    def param_counts(self, p: Conv1DParams, shape: ir.Shape) -> tuple[int, int]:
-        return (p.kernel_size * shape[1] * p.filters + (p.filters if p.use_bias else 0), 0)
-
-    def keras(self, p: Conv1DParams, layer: ir.Layer) -> PyCall:
-        return PyCall(
-            "layers.Conv1D",
-            (p.filters,),
-            {
-                "kernel_size": p.kernel_size,
-                "strides": p.strides,
-                "padding": p.padding,
-                "dilation_rate": p.dilation_rate,
-                "activation": keras_activation(p.activation),
-                "use_bias": p.use_bias,
-                "kernel_initializer": p.kernel_initializer,
-                "bias_initializer": p.bias_initializer,
-            },
-        )
-
-    def torch(self, p: Conv1DParams, layer: ir.Layer) -> TorchLowering:
-        in_channels = layer.input_shape[1]
-        fan_in, fan_out = in_channels * p.kernel_size, p.filters * p.kernel_size
-        modules: list[tuple[str, PyCall]] = []
-        forward: list[str] = []
-        padding = 0
-        if p.padding == "same":
-            before, after = same_padding(
-                layer.input_shape[0], p.kernel_size, p.strides, p.dilation_rate
-            )
-            if before == after:
-                padding = before
-            else:  # TensorFlow puts the odd cell after; PyTorch's own padding is symmetric
-                pad = PyCall("nn.ConstantPad1d", ((before, after), 0.0))
-                modules.append((f"_pad_{layer.name}", pad))  # no layer name starts with '_'
-                forward.append(f"{{x}} = self._pad_{layer.name}({{x}})")
-        conv = PyCall(
-            "nn.Conv1d",
-            (in_channels, p.filters),
-            {
-                "kernel_size": p.kernel_size,
-                "stride": p.strides,
-                "padding": padding,
-                "dilation": p.dilation_rate,
-                "bias": p.use_bias,
-            },
-        )
-        modules.append((layer.name, conv))
-        init = [init_call(p.kernel_initializer, attr(layer, "weight"), fan_in, fan_out)]
-        if p.use_bias:
-            init.append(init_call(p.bias_initializer, attr(layer, "bias"), fan_in, fan_out))
-        return TorchLowering(
-            modules=tuple(modules),
-            init=tuple(init),
-            forward=tuple(forward),
-            layout=Layout.CHANNELS_FIRST,
-        )
-
-    def weights(self, p: Conv1DParams, layer: ir.Layer) -> list[WeightMap]:
-        kernel = (p.kernel_size, layer.input_shape[1], p.filters)
-        maps = [WeightMap("kernel", kernel, "kernel", ("weight",), permute((2, 1, 0)))]
-        if p.use_bias:
-            maps.append(WeightMap("bias", (p.filters,), "bias", ("bias",)))
-        return maps
+    def _pad(self, pads: list[tuple[int, int]]) -> PyCall:
+        return PyCall("nn.ConstantPad1d", (pads[0], 0.0))
 
 
 class Conv2DTransposeParams(ir.Params):
@@ -358,19 +342,6 @@ class Conv2DTransposeParams(ir.Params):
     use_bias: bool = Field(True, description="add a bias per filter")
     kernel_initializer: InitializerName = Field("glorot_uniform", description="initializer of the kernel")
     bias_initializer: InitializerName = Field("zeros", description="initializer of the bias")
-
-
-def _transposed_length(length: int, window: int, stride: int, padding: str) -> int:
-    """Keras' output length of a transposed convolution (no output_padding).
-
-    >>> _transposed_length(4, 3, 2, "valid"), _transposed_length(4, 3, 2, "same")
-    (9, 8)
-    >>> _transposed_length(4, 2, 3, "valid")
-    12
-    """
-    if padding == "same":
-        return length * stride
-    return length * stride + max(window - stride, 0)
 
 
 class Conv2DTranspose(LayerEntry):
@@ -397,8 +368,8 @@ class Conv2DTranspose(LayerEntry):
     def output_shape(self, p: Conv2DTransposeParams, shape: ir.Shape) -> ir.Shape:
         height, width, _ = _image("Conv2DTranspose", shape)
         return (
-            _transposed_length(height, p.kernel_size[0], p.strides[0], p.padding),
-            _transposed_length(width, p.kernel_size[1], p.strides[1], p.padding),
+            transposed_output_length(height, p.kernel_size[0], p.strides[0], p.padding),
+            transposed_output_length(width, p.kernel_size[1], p.strides[1], p.padding),
             p.filters,
         )
 
@@ -426,7 +397,8 @@ class Conv2DTranspose(LayerEntry):
         receptive = p.kernel_size[0] * p.kernel_size[1]
         # Keras' fans for a (kh, kw, filters, in) kernel, which PyTorch computes alike
         fan_in, fan_out = p.filters * receptive, in_channels * receptive
-        extra = tuple(max(s - k, 0) for k, s in zip(p.kernel_size, p.strides, strict=True))
+        overlaps = [transposed_overlap(k, s) for k, s in zip(p.kernel_size, p.strides, strict=True)]
+        extra = tuple(missing for missing, _ in overlaps)
         module = PyCall(
             "nn.ConvTranspose2d",
             (in_channels, p.filters),
@@ -438,7 +410,7 @@ class Conv2DTranspose(LayerEntry):
             },
         )
         expr = "{m}({x})"
-        overlap = [max(k - s, 0) for k, s in zip(p.kernel_size, p.strides, strict=True)]
+        overlap = [beyond for _, beyond in overlaps]
         if p.padding == "same" and any(overlap):
             # TensorFlow's `same` padding cropped off the full output, the smaller half before
             top, left = overlap[0] // 2, overlap[1] // 2
@@ -568,47 +540,42 @@ class AveragePooling2D(Pooling2D):
 
 
 class _GlobalPooling(LayerEntry):
-    """A reduction over height and width: [h, w, c] → [c]."""
+    """A reduction over the spatial axes, by rank: [steps, c] or [h, w, c] → [c]."""
 
-    shape_rule = "`[h, w, c]` → `[c]`"
-    notes = "Rank ≠ 3 is E0205."
-
+    rank: ClassVar[int]  # spatial axes: 1 (steps) or 2 (height, width)
     reduction: ClassVar[str]
 
     def output_shape(self, p: ir.Params, shape: ir.Shape) -> ir.Shape:
-        _image(self.kind, shape)
-        return (shape[2],)
+        (_steps if self.rank == 1 else _image)(self.kind, shape)
+        return (shape[-1],)
 
     def keras(self, p: ir.Params, layer: ir.Layer) -> PyCall:
         return PyCall(f"layers.{self.kind}")
 
     def torch(self, p: ir.Params, layer: ir.Layer) -> TorchLowering:
-        # channels-first, as the convolutions before it leave the tensor: no permute needed
+        # channels-first, as the convolutions before it leave the tensor: no permute needed;
+        # the spatial axes follow batch and channels
+        dims = tuple(range(2, 2 + self.rank))
+        dim = repr(dims[0] if self.rank == 1 else dims)
         return TorchLowering(
-            modules=(), expr="{x}." + self.reduction + "(dim=(2, 3))", layout=Layout.CHANNELS_FIRST
+            modules=(), expr="{x}." + self.reduction + f"(dim={dim})", layout=Layout.CHANNELS_FIRST
         )
 
 
-class _GlobalPooling1D(LayerEntry):
+class _GlobalPooling1D(_GlobalPooling):
     """A reduction over the steps: [steps, c] → [c]."""
 
     shape_rule = "`[steps, c]` → `[c]`"
     notes = "Rank ≠ 2 is E0205."
+    rank = 1
 
-    reduction: ClassVar[str]
 
-    def output_shape(self, p: ir.Params, shape: ir.Shape) -> ir.Shape:
-        _steps(self.kind, shape)
-        return (shape[1],)
+class _GlobalPooling2D(_GlobalPooling):
+    """A reduction over height and width: [h, w, c] → [c]."""
 
-    def keras(self, p: ir.Params, layer: ir.Layer) -> PyCall:
-        return PyCall(f"layers.{self.kind}")
-
-    def torch(self, p: ir.Params, layer: ir.Layer) -> TorchLowering:
-        # channels-first, as a Conv1D before it leaves the tensor: steps are axis 2
-        return TorchLowering(
-            modules=(), expr="{x}." + self.reduction + "(dim=2)", layout=Layout.CHANNELS_FIRST
-        )
+    shape_rule = "`[h, w, c]` → `[c]`"
+    notes = "Rank ≠ 3 is E0205."
+    rank = 2
 
 
 class GlobalAveragePooling1D(_GlobalPooling1D):
@@ -629,7 +596,7 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
     reduction = "amax"
 
 
-class GlobalAveragePooling2D(_GlobalPooling):
+class GlobalAveragePooling2D(_GlobalPooling2D):
     """The mean of each channel over the whole image."""
 
     kind = "GlobalAveragePooling2D"
@@ -638,7 +605,7 @@ class GlobalAveragePooling2D(_GlobalPooling):
     reduction = "mean"
 
 
-class GlobalMaxPooling2D(_GlobalPooling):
+class GlobalMaxPooling2D(_GlobalPooling2D):
     """The maximum of each channel over the whole image."""
 
     kind = "GlobalMaxPooling2D"

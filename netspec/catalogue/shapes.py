@@ -10,6 +10,15 @@ from __future__ import annotations
 import math
 
 
+def effective_window(window: int, dilation: int = 1) -> int:
+    """Cells a window spans along one axis once dilated: `k' = (k − 1) · dilation + 1`.
+
+    >>> effective_window(3), effective_window(3, dilation=2)
+    (3, 5)
+    """
+    return (window - 1) * dilation + 1
+
+
 def window_output_length(length: int, window: int, stride: int, padding: str, dilation: int = 1) -> int:
     """Positions a window visits along one axis.
 
@@ -22,10 +31,9 @@ def window_output_length(length: int, window: int, stride: int, padding: str, di
     >>> window_output_length(5, 3, 1, "valid", dilation=2)
     1
     """
-    effective = (window - 1) * dilation + 1
     if padding == "same":
         return math.ceil(length / stride)
-    return (length - effective) // stride + 1
+    return (length - effective_window(window, dilation)) // stride + 1
 
 
 def same_padding(length: int, window: int, stride: int, dilation: int = 1) -> tuple[int, int]:
@@ -38,10 +46,34 @@ def same_padding(length: int, window: int, stride: int, dilation: int = 1) -> tu
     >>> same_padding(7, 4, 1)
     (1, 2)
     """
-    effective = (window - 1) * dilation + 1
     out = math.ceil(length / stride)
-    total = max((out - 1) * stride + effective - length, 0)
+    total = max((out - 1) * stride + effective_window(window, dilation) - length, 0)
     return total // 2, total - total // 2
+
+
+def transposed_output_length(length: int, window: int, stride: int, padding: str) -> int:
+    """Keras' output length of a transposed convolution along one axis (no output_padding):
+    `valid` `n · s + max(k − s, 0)`, `same` `n · s`.
+
+    >>> transposed_output_length(4, 3, 2, "valid"), transposed_output_length(4, 3, 2, "same")
+    (9, 8)
+    >>> transposed_output_length(4, 2, 3, "valid")
+    12
+    """
+    if padding == "same":
+        return length * stride
+    return length * stride + max(window - stride, 0)
+
+
+def transposed_overlap(window: int, stride: int) -> tuple[int, int]:
+    """(cells a full transposed output lacks, cells it has beyond Keras' `same` length) along
+    one axis: PyTorch's `output_padding` adds the first (a window smaller than its stride),
+    and `same` crops the second, the smaller half before.
+
+    >>> transposed_overlap(3, 2), transposed_overlap(2, 3)
+    ((0, 1), (1, 0))
+    """
+    return max(stride - window, 0), max(window - stride, 0)
 
 
 def channels_first_permutation(rank: int) -> tuple[int, ...]:

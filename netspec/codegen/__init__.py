@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from netspec import ir
+
+if TYPE_CHECKING:
+    from netspec.codegen.writer import GeneratedModule
 
 TARGETS = ("keras", "torch")
 
 
-def generate(model: ir.Model, target: str) -> str:
-    """Python source of a standalone module for `target` ("keras" or "torch")."""
+def generate(model: ir.Model, target: str) -> GeneratedModule:
+    """Python source of a standalone module for `target` ("keras" or "torch"); the text also
+    says which spec line each of its lines comes from (`GeneratedModule.origin`)."""
     if target == "keras":
         from netspec.codegen import keras
 

@@ -14,7 +14,7 @@ from netspec.codegen.common import (
     with_docstring,
 )
 from netspec.codegen.snippets import definition
-from netspec.codegen.writer import Writer, literal
+from netspec.codegen.writer import GeneratedModule, Writer, literal
 
 # Module-level layer classes a lowering can ask for, by name: what Keras has no layer for
 # (each with a `standard_call` for inference_model; real Python in snippets/).
@@ -26,7 +26,7 @@ HELPERS: dict[str, str] = {
 }
 
 
-def generate(model: ir.Model) -> str:
+def generate(model: ir.Model) -> GeneratedModule:
     optimizer_entry = catalogue.lookup("optimizer", model.optimizer.kind)
     assert optimizer_entry is not None
     # The class of netspec's update rule, where Keras' own optimizer computes another.
@@ -67,6 +67,7 @@ def generate(model: ir.Model) -> str:
                 PyCall("keras.Input", (), {"shape": source.shape, "name": source.name}),
             )
         for layer in model.layers:
+            w.origin(layer.span, f"layer {layer.name}")
             entry = catalogue.lookup("layer", layer.kind)
             assert entry is not None
             lowering = entry().keras(layer.params, layer)  # type: ignore[attr-defined]
@@ -82,6 +83,7 @@ def generate(model: ir.Model) -> str:
             operands = [names[t] for t in layer.inputs]
             argument = f"([{', '.join(operands)}])" if len(operands) > 1 else f"({operands[0]})"
             w.call(f"{names[layer.name]} = ", named, argument)
+        w.origin(None)
         w.call(
             "return ",
             PyCall(
@@ -144,7 +146,7 @@ def generate(model: ir.Model) -> str:
         f"Inputs are channels-last, {input_words(model)}. netspec runs it on "
         "the TensorFlow backend (KERAS_BACKEND=tensorflow, Keras' default)."
     )
-    return with_docstring(model, "Keras", intro, w.source(), "keras")
+    return w.module(with_docstring(model, "Keras", intro, w.source(), "keras"))
 
 
 def _losses(w: Writer, model: ir.Model) -> None:

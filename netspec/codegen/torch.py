@@ -27,7 +27,7 @@ from netspec.codegen.common import (
     with_docstring,
 )
 from netspec.codegen.snippets import definition
-from netspec.codegen.writer import Writer, camel_case, identifier, literal
+from netspec.codegen.writer import GeneratedModule, Writer, camel_case, identifier, literal
 
 # Module-level helpers a lowering can ask for, by name.
 HELPERS: dict[str, str] = {
@@ -164,7 +164,7 @@ def _lower(layer: ir.Layer) -> tuple[catalogue.LayerEntry, TorchLowering]:
     return entry, entry.torch(layer.params, layer)
 
 
-def generate(model: ir.Model) -> str:
+def generate(model: ir.Model) -> GeneratedModule:
     class_name = camel_case(model.name)
     lowered = [(layer, *_lower(layer)) for layer in model.layers]
     helpers = sorted({h for _, _, lowering in lowered for h in lowering.helpers})
@@ -208,9 +208,11 @@ def generate(model: ir.Model) -> str:
         w.line("def __init__(self) -> None:")
         with w.indent():
             w.line("super().__init__()")
-            for _, _, lowering in lowered:
+            for layer, _, lowering in lowered:
+                w.origin(layer.span, f"layer {layer.name}")
                 for attribute, constructor in lowering.modules:
                     w.call(f"self.{attribute} = ", constructor)
+            w.origin(None)
             w.line("self.reset_parameters()")
             for layer, _, lowering in lowered:  # trainable=false: weights get no gradient
                 if not layer.trainable:
@@ -221,9 +223,11 @@ def generate(model: ir.Model) -> str:
         w.line("def reset_parameters(self) -> None:")
         with w.indent():
             w.docstring("Initialise every weight as the spec states (netspec's defaults included).")
-            inits = [call for _, _, lowering in lowered for call in lowering.init]
-            for call in inits:  # none: the docstring is the body (ruff PIE790 flags a `pass`)
-                w.call("", call)
+            for layer, _, lowering in lowered:  # none: the docstring is the body (no `pass`)
+                w.origin(layer.span, f"layer {layer.name}")
+                for call in lowering.init:
+                    w.call("", call)
+            w.origin(None)
         w.line()
         _forward(w, model, lowered)
 
@@ -276,7 +280,7 @@ def generate(model: ir.Model) -> str:
         f"Inputs are channels-last, {input_words(model)}, as the spec states "
         "them; the network runs convolutions channels-first inside."
     )
-    return with_docstring(model, "PyTorch", intro, w.source(), "torch")
+    return w.module(with_docstring(model, "PyTorch", intro, w.source(), "torch"))
 
 
 def _torch_loss(loss: ir.Loss):
@@ -437,6 +441,7 @@ def _forward(
     layouts = {names[i.name]: Layout.SPEC for i in model.inputs}
     with w.indent():
         for layer, entry, lowering in lowered:
+            w.origin(layer.span, f"layer {layer.name}")
             operands = [names[t] for t in layer.inputs]
             target = names[layer.name]
             rank = len(layer.input_shape)
@@ -480,6 +485,7 @@ def _forward(
                     w.line(comment)
                     w.line(f"{target} = {expression}")
             layouts[target] = out_layout
+        w.origin(None)
         results = [names[o] for o in model.outputs]
         for name, v in zip(model.outputs, dict.fromkeys(results), strict=False):
             _to_layout(w, v, len(model.shape_of(name)), Layout.SPEC, layouts)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from netspec.catalogue.base import Code, PyCall
+from netspec.diagnostics import Span
 
 MAX_WIDTH = 99
 LINE_LENGTH = 100
@@ -97,15 +98,48 @@ def call(c: PyCall) -> str:
     return f"{c.func}({', '.join(_arguments(c))})"
 
 
+Origin = tuple[Span, str]
+"""Where a generated line comes from: the spec's span and what it states there (`layer conv1`)."""
+
+
+class GeneratedModule(str):
+    """A generated module's text that also knows which spec line produced each of its lines
+    (Jinja's line mapping). It is the text itself, so every caller that writes, compares or
+    runs the module is unchanged; the mapping never enters the text, so goldens stay as they are.
+    """
+
+    origins: tuple[Origin | None, ...]
+
+    def __new__(cls, text: str, origins: Iterable[Origin | None] = ()) -> GeneratedModule:
+        module = super().__new__(cls, text)
+        module.origins = tuple(origins)
+        return module
+
+    def origin(self, line: int) -> Origin | None:
+        """The spec's span (and what) that produced line `line` (counted from 1), if any."""
+        if 1 <= line <= len(self.origins):
+            return self.origins[line - 1]
+        return None
+
+
 class Writer:
-    """Accumulates lines of source at the current indentation."""
+    """Accumulates lines of source at the current indentation, each with its origin: the
+    spec node whose code it is (set with `origin`), or None for netspec's own lines."""
 
     def __init__(self) -> None:
         self._lines: list[str] = []
+        self._origins: list[Origin | None] = []
+        self._origin: Origin | None = None
         self._depth = 0
+
+    def origin(self, span: Span | None, what: str = "") -> None:
+        """The lines written from now on are the code of `span` (None: of no spec node), as
+        Jinja's `newline(node)` marks the template line a generated line comes from."""
+        self._origin = None if span is None else (span, what)
 
     def line(self, text: str = "") -> None:
         self._lines.append(("    " * self._depth + text) if text else "")
+        self._origins.extend([self._origin] * (text.count("\n") + 1))
 
     def lines(self, text: str) -> None:
         for line in text.splitlines():
@@ -210,6 +244,16 @@ class Writer:
 
     def source(self) -> str:
         return "\n".join(self._lines).rstrip() + "\n"
+
+    def module(self, text: str | None = None) -> GeneratedModule:
+        """`source()` with the origin of each line; `text` is the module that ends with this
+        writer's source (after a docstring written elsewhere), whose lines are shifted so."""
+        body = self.source()
+        full = body if text is None else text
+        if not full.endswith(body):  # not this writer's module: no line is known
+            return GeneratedModule(full)
+        before = full.count("\n") - body.count("\n")
+        return GeneratedModule(full, [None] * before + self._origins[: body.count("\n")])
 
 
 def camel_case(name: str) -> str:

@@ -21,7 +21,7 @@ from netspec import __version__, ir
 from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostics, Span
-from netspec.train import announce, atomic
+from netspec.train import announce, atomic, origins
 from netspec.train.atomic import RunFolderError
 from netspec.train.checkpoints import saved_line
 from netspec.train.context import Interrupted, RunContext, TrainError, default_threads, usable_cores
@@ -398,6 +398,7 @@ def _train_in(
                 f"checkpoint holds {done} epoch{'s' if done != 1 else ''}",
                 hint=f"continue with: {resume_line}",
             ) from None
+        origins.name_spec_line(error, *module)
         return _failed_reading(error, model, diagnostics, sources, run.path)
     if interrupted:
         _stop_interrupted(run, record, chief, report, resume_line)
@@ -763,6 +764,7 @@ def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions)
                 "only its last checkpoints)",
                 hint="evaluate again (its newest checkpoint then), or once the run has ended",
             ) from None
+        origins.name_spec_line(error, ctx.module_path, ctx.module_source)
         return _failed_reading(error, model, diagnostics, sources)
     result = {"samples": len(split), **figures}
     if "data" not in overrides:

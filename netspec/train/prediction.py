@@ -36,6 +36,7 @@ from netspec.train import (
     _inference_plan,
     _load_run,
     _load_standardization,
+    origins,
 )
 from netspec.train.context import TrainError
 
@@ -104,6 +105,7 @@ def predict(
     except Exception as error:  # a file that breaks while decoding, here or in a worker
         failure = error if isinstance(error, DataError) else DataError.from_worker(str(error))
         if failure is None:
+            origins.name_spec_line(error, ctx.module_path, ctx.module_source)
             raise
         diagnostics.error(failure.code, failure.message, span, failure.hint)
         return Outcome(1, diagnostics, sources)
