@@ -177,8 +177,7 @@ def scaled_inputs(model: ir.Model) -> list[str]:
 
 
 def _reads_token_ids(layer: ir.Layer) -> bool:
-    entry = catalogue.lookup("layer", layer.kind)
-    return bool(getattr(entry, "reads_token_ids", False))
+    return catalogue.layer(layer.kind).reads_token_ids
 
 
 def input_rules(
@@ -236,9 +235,7 @@ class TargetRule:
     @classmethod
     def of(cls, column: Any, loss: ir.Loss, out_shape: ir.Shape, config: ir.TrainConfig) -> TargetRule:
         """The rule for a column of targets: a DataError when their shape cannot fit."""
-        entry = catalogue.lookup("loss", loss.kind)
-        assert entry is not None
-        target = entry.target  # type: ignore[attr-defined]
+        target = catalogue.loss(loss.kind).target
         shape = tuple(column.shape)
         if not _numeric(np.dtype(column.dtype)):
             raise DataError("E0403", f"targets must be numbers, got {column.dtype}")
@@ -591,13 +588,12 @@ class Prepared:
 
 
 def load(source: ir.DataSource, seed: int, input_shape: ir.Shape | None = None) -> RawData:
-    entry = catalogue.lookup("data", source.kind)
-    assert entry is not None, source.kind  # validated by check
-    if entry.needs_input_shape:  # type: ignore[attr-defined]
+    entry = catalogue.data_source(source.kind)  # validated by check
+    if entry.needs_input_shape:
         if input_shape is None:
             raise DataError("E0402", f"data source '{source.kind}' needs the model's input shape")
-        return entry().load_shaped(source.params, seed, input_shape)  # type: ignore[attr-defined]
-    return entry().load(source.params, seed)  # type: ignore[attr-defined]
+        return entry.load_shaped(source.params, seed, input_shape)
+    return entry.load(source.params, seed)
 
 
 def load_for(model: ir.Model, source: ir.DataSource) -> RawData:

@@ -75,9 +75,7 @@ def load(
             hint="pass the inputs with --data: a file (new.npz, new.npy, new.csv, an image or "
             "a folder of images) or a data source such as npz(\"new.npz\")",
         )
-    entry = catalogue.lookup("data", source.kind)
-    assert entry is not None, source.kind  # validated by check
-    return entry().load_inputs(  # type: ignore[attr-defined]
+    return catalogue.data_source(source.kind).load_inputs(  # validated by check
         source.params, model.train.seed, model.inputs[0].shape, training.features
     )
 

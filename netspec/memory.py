@@ -78,9 +78,7 @@ def state_bytes(model: ir.Model) -> tuple[int, int]:
     """Bytes of the training state, and the optimizer's values per weight."""
     from netspec import catalogue
 
-    entry = catalogue.lookup("optimizer", model.optimizer.kind)
-    assert entry is not None  # a checked model's optimizer is in the catalogue
-    slots = entry().state_slots(model.optimizer.params)
+    slots = catalogue.optimizer(model.optimizer.kind).state_slots(model.optimizer.params)
     weights = model.trainable_params + model.non_trainable_params
     return (weights + model.trainable_params * (1 + slots)) * WEIGHT_BYTES, slots
 

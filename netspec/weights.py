@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from netspec import __version__, catalogue, ir
-from netspec.catalogue.layer import LayerEntry, WeightMap
+from netspec.catalogue.layer import WeightMap
 
 FORMAT = "netspec-weights"
 FORMAT_VERSION = "1"
@@ -52,11 +52,7 @@ def weight_maps(model: ir.Model) -> dict[str, tuple[ir.Layer, WeightMap]]:
     """Every weight tensor of a checked model, by its neutral name `<layer>.<name>`, in order."""
     result: dict[str, tuple[ir.Layer, WeightMap]] = {}
     for layer in model.layers:
-        entry_cls = catalogue.lookup("layer", layer.kind)
-        assert entry_cls is not None, layer.kind
-        entry = entry_cls()
-        assert isinstance(entry, LayerEntry)
-        for weight in entry.weights(layer.params, layer):
+        for weight in catalogue.layer(layer.kind).weights(layer.params, layer):
             result[f"{layer.name}.{weight.name}"] = (layer, weight)
     return result
 

@@ -6,7 +6,7 @@ field has an explicit default or is required), the order of its positional argum
 shape rule and parameter count (layers), and its lowering to Keras and to PyTorch.
 
 Entries register themselves when their class is defined; `lookup` finds them by name and
-suggests the closest name on a typo.
+`suggest` the closest name on a typo; `get` returns the entry of a name known to exist.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
@@ -59,6 +59,25 @@ class Entry:
 
 def lookup(family: str, name: str) -> type[Entry] | None:
     return _REGISTRY[family].get(name)
+
+
+EntryT = TypeVar("EntryT", bound="Entry")
+
+
+def get(family: str, name: str, expected: type[EntryT]) -> EntryT:
+    """The entry `name` of `family` as an `expected`, for a name a checked model holds.
+
+    Checked IR names only catalogue entries, so a miss here is netspec's own bug: it raises
+    LookupError rather than returning None for every caller to assert away. The typed
+    getters of the package (`catalogue.layer(kind)`, `catalogue.loss(kind)`, …) call this.
+    """
+    cls = _REGISTRY[family].get(name)
+    if cls is None:
+        raise LookupError(f"the catalogue has no {family} '{name}'")
+    entry = cls()
+    if not isinstance(entry, expected):
+        raise TypeError(f"{family} '{name}' is a {cls.__name__}, not a {expected.__name__}")
+    return entry
 
 
 def names(family: str, *, include_aliases: bool = True) -> list[str]:

@@ -97,6 +97,10 @@ class DataSourceEntry(Entry):
     def load(self, p: Any, seed: int) -> RawData:
         raise NotImplementedError
 
+    def load_shaped(self, p: Any, seed: int, input_shape: ir.Shape) -> RawData:
+        """`load` of a source that `needs_input_shape`."""
+        raise NotImplementedError
+
     def load_inputs(
         self, p: Any, seed: int, input_shape: ir.Shape, features: tuple[str, ...] | None = None
     ) -> RawData:
@@ -104,7 +108,7 @@ class DataSourceEntry(Entry):
         them gives them, and they go unread). `features` are the columns the run was trained
         on, for a source that reads columns by name (CSV)."""
         if self.needs_input_shape:
-            return self.load_shaped(p, seed, input_shape)  # type: ignore[attr-defined]
+            return self.load_shaped(p, seed, input_shape)
         return self.load(p, seed)
 
 

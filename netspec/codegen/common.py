@@ -95,9 +95,8 @@ def target_dtypes(model: ir.Model) -> dict[str, str]:
     a sparse loss, float32 for any other."""
     result = {}
     for loss in model.losses:
-        entry = catalogue.lookup("loss", loss.kind)
-        assert entry is not None
-        result[loss.output] = "int64" if entry.target == "sparse" else "float32"  # type: ignore[attr-defined]
+        sparse = catalogue.loss(loss.kind).target == "sparse"
+        result[loss.output] = "int64" if sparse else "float32"
     return result
 
 

@@ -27,12 +27,8 @@ HELPERS: dict[str, str] = {
 
 
 def generate(model: ir.Model) -> GeneratedModule:
-    optimizer_entry = catalogue.lookup("optimizer", model.optimizer.kind)
-    assert optimizer_entry is not None
     # The class of netspec's update rule, where Keras' own optimizer computes another.
-    optimizer_helper = optimizer_entry().keras_helper(  # type: ignore[attr-defined]
-        model.optimizer.params, model.train.clip_norm
-    )
+    optimizer_helper = _optimizer_class(model)
     w = Writer()  # the module after its docstring, which lists what this defines
     w.line("import math")  # the training loop uses math, numpy and tensorflow
     if model.train.on_nan == "skip":
@@ -68,9 +64,7 @@ def generate(model: ir.Model) -> GeneratedModule:
             )
         for layer in model.layers:
             w.origin(layer.span, f"layer {layer.name}")
-            entry = catalogue.lookup("layer", layer.kind)
-            assert entry is not None
-            lowering = entry().keras(layer.params, layer)  # type: ignore[attr-defined]
+            lowering = catalogue.layer(layer.kind).keras(layer.params, layer)
             frozen = {} if layer.trainable else {"trainable": False}
             dtype = {}
             if policy is not None:  # the layers that make the outputs compute in float32
@@ -100,11 +94,9 @@ def generate(model: ir.Model) -> GeneratedModule:
     w.line()
     w.line()
     if model.single_io:
-        loss_entry = catalogue.lookup("loss", model.loss.kind)
-        assert loss_entry is not None
         w.line("def build_loss() -> keras.losses.Loss:")
         with w.indent():
-            w.call("return ", loss_entry().keras(model.loss.params))  # type: ignore[attr-defined]
+            w.call("return ", catalogue.loss(model.loss.kind).keras(model.loss.params))
     else:
         _losses(w, model)
     w.line()
@@ -115,7 +107,8 @@ def generate(model: ir.Model) -> GeneratedModule:
         w.line()
     w.line("def build_optimizer() -> keras.optimizers.Optimizer:")
     with w.indent():
-        optimizer = optimizer_entry().keras(model.optimizer.params, model.train.clip_norm)  # type: ignore[attr-defined]
+        optimizer_entry = catalogue.optimizer(model.optimizer.kind)
+        optimizer = optimizer_entry.keras(model.optimizer.params, model.train.clip_norm)
         if model.train.lr_scaling == "linear":
             w.docstring("lr_scaling = linear: the learning rate times the replicas of the strategy.")
             w.call("optimizer = ", optimizer)
@@ -156,9 +149,7 @@ def _losses(w: Writer, model: ir.Model) -> None:
         w.docstring("The loss of each output, by output name; the total is their weighted sum.")
         calls = {}
         for loss in model.losses:
-            entry = catalogue.lookup("loss", loss.kind)
-            assert entry is not None
-            calls[loss.output] = entry().keras(loss.params)  # type: ignore[attr-defined]
+            calls[loss.output] = catalogue.loss(loss.kind).keras(loss.params)
         w.value("return ", calls)
     w.line()
     w.line()
@@ -167,17 +158,13 @@ def _losses(w: Writer, model: ir.Model) -> None:
 
 def _metric_calls(model: ir.Model, loss: ir.Loss) -> list[PyCall]:
     """The Keras metrics of one output, for the targets its loss takes."""
-    loss_entry = catalogue.lookup("loss", loss.kind)
-    assert loss_entry is not None
-    target = loss_entry.target  # type: ignore[attr-defined]
+    target = catalogue.loss(loss.kind).target
     from_logits = bool(getattr(loss.params, "from_logits", False))
     calls = []
     for metric in model.metrics:
         if metric.output != loss.output:
             continue
-        metric_entry = catalogue.lookup("metric", metric.kind)
-        assert metric_entry is not None
-        calls.append(metric_entry().keras(target, from_logits))  # type: ignore[attr-defined]
+        calls.append(catalogue.metric(metric.kind).keras(target, from_logits))
     return calls
 
 
@@ -200,7 +187,18 @@ def _helpers(model: ir.Model) -> list[str]:
     """The helper classes the model's layers use, each once, in name order."""
     names: set[str] = set()
     for layer in model.layers:
-        entry = catalogue.lookup("layer", layer.kind)
-        assert entry is not None
-        names.update(entry().keras_helpers(layer.params))  # type: ignore[attr-defined]
+        names.update(catalogue.layer(layer.kind).keras_helpers(layer.params))
     return sorted(names)
+
+
+def _optimizer_class(model: ir.Model) -> str | None:
+    """The source of the optimizer class the module defines (snippets/keras_optimizers.py),
+    with PyTorch's gradient clipping when clip_norm is set; None for Keras' own optimizer."""
+    clip_norm = model.train.clip_norm
+    name = catalogue.optimizer(model.optimizer.kind).keras_defines(model.optimizer.params, clip_norm)
+    if name is None:
+        return None
+    source = definition("keras_optimizers", name)
+    if clip_norm is not None:
+        source += "\n\n" + definition("keras_optimizers", "TorchClipping._clip_gradients")
+    return source

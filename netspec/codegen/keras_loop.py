@@ -50,9 +50,7 @@ def _targets(model: ir.Model) -> list[tuple[str, str, ir.Shape]]:
     """(output, tf dtype, per-sample shape) of each output's targets, as its loss takes them."""
     found = []
     for loss in model.losses:
-        entry = catalogue.lookup("loss", loss.kind)
-        assert entry is not None
-        sparse = entry.target == "sparse"  # type: ignore[attr-defined]
+        sparse = catalogue.loss(loss.kind).target == "sparse"
         found.append(
             (loss.output, "tf.int64" if sparse else "tf.float32", () if sparse else model.shape_of(loss.output))
         )
@@ -86,10 +84,9 @@ def write(w: Writer, model: ir.Model) -> None:
                 )
             )
         else:
-            entry = catalogue.lookup("schedule", training.schedule.kind)
-            assert entry is not None
+            entry = catalogue.schedule(training.schedule.kind)
             params = training.schedule.params
-            callbacks.append(entry().keras(params, training.monitor, training.mode))  # type: ignore[attr-defined]
+            callbacks.append(entry.keras(params, training.monitor, training.mode))
     if training.early_stopping is not None:
         callbacks.append(
             PyCall(

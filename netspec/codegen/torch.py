@@ -13,9 +13,9 @@ from contextlib import ExitStack, contextmanager
 
 from netspec import __version__, catalogue, ir
 from netspec.catalogue.base import Code, Layout, TorchLowering
+from netspec.catalogue.losses import CLASS_INDEX, EPSILON, LossEntry, TorchLoss
 from netspec.catalogue.merge import MergeEntry
 from netspec.catalogue.shapes import channels_first_permutation, channels_last_permutation
-from netspec.catalogue.training import EPSILON
 from netspec.codegen import torch_loop
 from netspec.codegen.common import (
     dtype_constants,
@@ -157,10 +157,7 @@ def _shape_comment(shape: ir.Shape, layout: Layout) -> str:
 
 
 def _lower(layer: ir.Layer) -> tuple[catalogue.LayerEntry, TorchLowering]:
-    entry_cls = catalogue.lookup("layer", layer.kind)
-    assert entry_cls is not None
-    entry = entry_cls()
-    assert isinstance(entry, catalogue.LayerEntry)
+    entry = catalogue.layer(layer.kind)
     return entry, entry.torch(layer.params, layer)
 
 
@@ -171,9 +168,8 @@ def generate(model: ir.Model) -> GeneratedModule:
     if class_name in HELPERS or class_name in _MODULE_NAMES:
         class_name += "Model"
 
-    loss_entry = catalogue.lookup("loss", model.loss.kind)
-    assert loss_entry is not None
-    torch_loss = loss_entry().torch(model.loss.params)  # type: ignore[attr-defined]
+    loss_entry = catalogue.loss(model.loss.kind)
+    torch_loss = loss_entry.torch(model.loss.params)
     torch_losses = [_torch_loss(loss) for loss in model.losses]
 
     w = Writer()  # the module after its docstring, which lists what this defines
@@ -239,7 +235,7 @@ def generate(model: ir.Model) -> GeneratedModule:
     w.line()
     w.line()
     for helper in dict.fromkeys(t.helper for t in torch_losses if t.helper):
-        w.lines(helper)
+        w.lines(definition("torch_losses", helper))
         w.line()
         w.line()
     if model.single_io:
@@ -254,11 +250,10 @@ def generate(model: ir.Model) -> GeneratedModule:
         _losses(w, model, torch_losses)
     w.line()
     w.line()
-    optimizer_entry = catalogue.lookup("optimizer", model.optimizer.kind)
-    assert optimizer_entry is not None
+    optimizer_entry = catalogue.optimizer(model.optimizer.kind)
     w.line("def build_optimizer(parameters: Iterable[nn.Parameter]) -> torch.optim.Optimizer:")
     with w.indent():
-        build = optimizer_entry().torch(model.optimizer.params)  # type: ignore[attr-defined]
+        build = optimizer_entry.torch(model.optimizer.params)
         if model.train.lr_scaling == "linear":
             w.docstring("lr_scaling = linear: the learning rate times the workers (under torchrun).")
             w.call("optimizer = ", build)
@@ -283,10 +278,8 @@ def generate(model: ir.Model) -> GeneratedModule:
     return w.module(with_docstring(model, "PyTorch", intro, w.source(), "torch"))
 
 
-def _torch_loss(loss: ir.Loss):
-    entry = catalogue.lookup("loss", loss.kind)
-    assert entry is not None
-    return entry().torch(loss.params)  # type: ignore[attr-defined]
+def _torch_loss(loss: ir.Loss) -> TorchLoss:
+    return catalogue.loss(loss.kind).torch(loss.params)
 
 
 def _losses(w: Writer, model: ir.Model, torch_losses: list) -> None:
@@ -339,16 +332,12 @@ def _output_metrics(w: Writer, model: ir.Model) -> None:
     names: dict[str, str] = {}
     keys: dict[str, str] = {}  # function → figure: prefixed by the output with several
     for loss in model.losses:
-        loss_entry = catalogue.lookup("loss", loss.kind)
-        assert loss_entry is not None
-        target = loss_entry.target  # type: ignore[attr-defined]
+        target = catalogue.loss(loss.kind).target
         from_logits = bool(getattr(loss.params, "from_logits", False))
         for metric in model.metrics:
             if metric.output != loss.output:
                 continue
-            entry = catalogue.lookup("metric", metric.kind)
-            assert entry is not None
-            lowered = entry().torch(target, from_logits)  # type: ignore[attr-defined]
+            lowered = catalogue.metric(metric.kind).torch(target, from_logits)
             function = f"{identifier(loss.output)}_{metric.kind}"
             w.line()
             w.line()
@@ -373,10 +362,10 @@ def _output_metrics(w: Writer, model: ir.Model) -> None:
         )
 
 
-def _weighted_loss(w: Writer, model: ir.Model, torch_loss, loss_entry) -> None:
+def _weighted_loss(
+    w: Writer, model: ir.Model, torch_loss: TorchLoss, loss_entry: LossEntry
+) -> None:
     """The loss with Keras' class_weight rule: scale each sample's loss, then average."""
-    from netspec.catalogue.training import CLASS_INDEX
-
     w.docstring(
         f"{model.loss.kind} with class weights, called as loss(y_pred, y_true).\n\n"
         "Each sample's loss is scaled by the weight of its class, then the batch is averaged."
@@ -473,10 +462,9 @@ def _forward(
                     expression = lowering.expr.format(x=source, m=module)
                     activation = entry.activation(layer.params)
                     if activation and activation != "linear":
-                        activation_entry = catalogue.lookup("activation", activation)
-                        assert activation_entry is not None
+                        activation_entry = catalogue.activation(activation)
                         channel_dim = 1 if layout is Layout.CHANNELS_FIRST and rank >= 2 else -1
-                        expression = activation_entry().torch(expression, channel_dim)  # type: ignore[attr-defined]
+                        expression = activation_entry.torch(expression, channel_dim)
                 out_layout = layout if len(layer.output_shape) >= 2 else Layout.SPEC
                 comment = _shape_comment(layer.output_shape, out_layout)
                 if expression != target and w.fits(f"{target} = {expression}  {comment}"):
@@ -518,14 +506,12 @@ def _to_layout(w: Writer, variable: str, rank: int, wanted: Layout, layouts: dic
     layouts[variable] = wanted
 
 
-def _metrics(w: Writer, model: ir.Model, loss_entry: type[catalogue.Entry]) -> None:
-    target = loss_entry.target  # type: ignore[attr-defined]
+def _metrics(w: Writer, model: ir.Model, loss_entry: LossEntry) -> None:
+    target = loss_entry.target
     from_logits = bool(getattr(model.loss.params, "from_logits", False))
     names = []
     for metric in model.metrics:
-        entry = catalogue.lookup("metric", metric.kind)
-        assert entry is not None
-        lowered = entry().torch(target, from_logits)  # type: ignore[attr-defined]
+        lowered = catalogue.metric(metric.kind).torch(target, from_logits)
         w.line()
         w.line()
         w.line(f"def {metric.kind}(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:")

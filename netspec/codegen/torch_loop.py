@@ -445,9 +445,8 @@ def _write_scheduler(w: Writer, training: TrainingPlan) -> None:
         )
         returns = "torch.optim.lr_scheduler.LambdaLR"
     else:
-        entry = catalogue.lookup("schedule", training.schedule.kind)
-        assert entry is not None
-        build = entry().torch(training.schedule.params, training.mode)  # type: ignore[attr-defined]
+        entry = catalogue.schedule(training.schedule.kind)
+        build = entry.torch(training.schedule.params, training.mode)
         returns = "torch.optim.lr_scheduler.ReduceLROnPlateau"
     w.line()
     w.line()

@@ -35,15 +35,11 @@ class TrainingPlan:
 
 def plan(model: ir.Model) -> TrainingPlan:
     config = model.train
-    optimizer_entry = catalogue.lookup("optimizer", model.optimizer.kind)
-    assert optimizer_entry is not None
-    optimizer = optimizer_entry()
+    optimizer = catalogue.optimizer(model.optimizer.kind)
     schedule = config.lr_schedule
     factor = None
     if schedule is not None:
-        entry = catalogue.lookup("schedule", schedule.kind)
-        assert entry is not None
-        factor = entry().factor(schedule.params, config.epochs)  # type: ignore[attr-defined]
+        factor = catalogue.schedule(schedule.kind).factor(schedule.params, config.epochs)
     monitor = config.monitor or ("val_loss" if config.has_validation else "loss")
     return TrainingPlan(
         monitor=monitor,
@@ -66,24 +62,21 @@ def higher_is_better(model: ir.Model, figure: str) -> bool:
     name = figure.removeprefix("val_")
     for metric in model.metrics:
         if name in (metric.kind, f"{metric.output}_{metric.kind}"):
-            entry = catalogue.lookup("metric", metric.kind)
-            return bool(getattr(entry, "higher_is_better", False))
+            return catalogue.metric(metric.kind).higher_is_better
     return False
 
 
 def _channels_last(layer: ir.Layer) -> bool:
-    entry = catalogue.lookup("layer", layer.kind)
-    return bool(getattr(entry, "channels_last_memory", False))
+    return catalogue.layer(layer.kind).channels_last_memory
 
 
 def write_schedule_factor(w: Writer, training: TrainingPlan) -> None:
     """`learning_rate_factor(epoch)`, the same function in both targets."""
     assert training.schedule is not None and training.schedule_factor is not None
-    entry = catalogue.lookup("schedule", training.schedule.kind)
-    assert entry is not None
+    entry = catalogue.schedule(training.schedule.kind)
     w.line()
     w.line()
     w.line("def learning_rate_factor(epoch: int) -> float:")
     with w.indent():
-        w.docstring(f"The {training.schedule.kind} schedule: lr(epoch) = {entry.formula}.")  # type: ignore[attr-defined]
+        w.docstring(f"The {training.schedule.kind} schedule: lr(epoch) = {entry.formula}.")
         w.line(f"return {training.schedule_factor}")

@@ -129,12 +129,10 @@ def output_kinds(
         target = getattr(training.source.params, "target", None)
     kinds = []
     for loss in model.losses:
-        entry = catalogue.lookup("loss", loss.kind)
-        assert entry is not None, loss.kind
         shape = model.shape_of(loss.output)
         logits = bool(getattr(loss.params, "from_logits", False))
         units = shape[-1] if len(shape) == 1 else 0
-        target_kind = entry.target  # type: ignore[attr-defined]
+        target_kind = catalogue.loss(loss.kind).target
         if target_kind in ("sparse", "one_hot") and units > 1:
             form = "classes"
         elif target_kind == "binary" and units == 1:

@@ -20,16 +20,25 @@ def _definitions(file: str) -> dict[str, str]:
     path = _HERE / f"{file}.py"
     text = path.read_text(encoding="utf-8")
     found: dict[str, str] = {}
+    lines = text.splitlines()
+
+    def source(node: ast.FunctionDef | ast.ClassDef) -> str:
+        start = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+        return "\n".join(lines[start - 1 : node.end_lineno])
+
     for node in ast.parse(text).body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            start = node.decorator_list[0].lineno if node.decorator_list else node.lineno
-            lines = text.splitlines()[start - 1 : node.end_lineno]
-            found[node.name] = "\n".join(lines)
+            found[node.name] = source(node)
+        if isinstance(node, ast.ClassDef):  # a method as "Class.method", indented as it stands
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    found[f"{node.name}.{item.name}"] = source(item)
     return found
 
 
 def definition(file: str, name: str) -> str:
-    """The source of the top-level function or class `name` in snippets/<file>.py."""
+    """The source of the top-level function or class `name` in snippets/<file>.py, or of the
+    method `Class.method` (indented as in its class)."""
     definitions = _definitions(file)
     if name not in definitions:
         raise KeyError(f"snippets/{file}.py defines no {name!r}")
