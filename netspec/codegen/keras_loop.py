@@ -153,7 +153,9 @@ def write(w: Writer, model: ir.Model) -> None:
         w.line()
         w.line()
         w.lines(definition("keras_data", name))
-    _write_epoch_batches(w, dicts)
+    w.line()
+    w.line()  # the batches in memory: real Python in snippets/keras_data*.py
+    w.lines(definition("keras_data_dicts" if dicts else "keras_data", "epoch_batches"))
     _write_stream_batches(w, model, dicts)
     _write_fit(w, config, dicts, scaled)
     _write_evaluate_predict(w, dicts, model.outputs[0] if len(model.outputs) == 1 else None)
@@ -205,69 +207,6 @@ def _write_compile(w: Writer, config: ir.TrainConfig, dicts: bool) -> None:
             w.line(f"jit_compile={literal(config.compile)},")
         w.line(")")
         w.line("return model")
-
-
-def _write_epoch_batches(w: Writer, dicts: bool) -> None:
-    arrays = "dict[str, np.ndarray]" if dicts else "np.ndarray"
-    w.line()
-    w.line()
-    w.signature(
-        "epoch_batches",
-        (
-            f"x: {arrays}",
-            f"y: {arrays}",
-            "batch_size: int",
-            "seed: int",
-            "epoch: tf.Variable",
-            "shuffle: bool = True",
-            "strategy: tf.distribute.Strategy | None = None",
-            "span: tuple[int, int] = (0, 1)",
-        ),
-        "tf.data.Dataset | tf.distribute.DistributedDataset",
-    )
-    with w.indent():
-        if dicts:
-            w.docstring(
-                "One epoch of (x, y) batches of arrays in memory, in the order epoch_indices draws;\n"
-                "x and y are dicts of arrays by input and output name."
-            )
-            w.line("x = {name: tf.constant(a) for name, a in x.items()}")
-            w.line("y = {name: tf.constant(a) for name, a in y.items()}")
-            w.line("samples = len(next(iter(x.values())))")
-            w.line()
-            w.line("def gather(index: tf.Tensor) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]:")
-            with w.indent():
-                w.line("return (")
-                with w.indent():
-                    w.line("{name: tf.gather(t, index) for name, t in x.items()},")
-                    w.line("{name: tf.gather(t, index) for name, t in y.items()},")
-                w.line(")")
-            w.line()
-            gather = "gather"
-        else:
-            w.docstring("One epoch of (x, y) batches of arrays in memory, in the order epoch_indices draws.")
-            w.line("x, y = tf.constant(x), tf.constant(y)")
-            w.line("samples = len(x)")
-            w.line()
-            w.line("def gather(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:")
-            with w.indent():
-                w.line("return tf.gather(x, index), tf.gather(y, index)")
-            w.line()
-            gather = "gather"
-        w.line("if strategy is not None and strategy.num_replicas_in_sync > 1:  # a shard per replica")
-        with w.indent():
-            w.line("indices = run_indices(samples, batch_size, seed, *span, shuffle)")
-            w.line("return strategy.distribute_datasets_from_function(")
-            with w.indent():
-                w.line(f"lambda context: replica_shards(indices, context).map({gather}).prefetch(tf.data.AUTOTUNE)")
-            w.line(")")
-        w.line("return (")
-        with w.indent():
-            w.line("epoch_indices(samples, batch_size, seed, epoch, shuffle)")
-            w.line(f".map({gather})")
-            w.line(".apply(tf.data.experimental.assert_cardinality(math.ceil(samples / batch_size)))")
-            w.line(".prefetch(tf.data.AUTOTUNE)")
-        w.line(")")
 
 
 def _write_stream_batches(w: Writer, model: ir.Model, dicts: bool) -> None:

@@ -5,12 +5,17 @@ read (`sample_order`, order.py: the permutation the PyTorch module draws too), s
 `model.fit` sees one dataset for all its epochs, a run resumed at epoch e repeats the
 uninterrupted one, the arrays in memory and a streamed batch source give the same batches,
 and a PyTorch run of the same spec and seed sees them in the same order.
+`epoch_batches` gathers the arrays in memory in that order (keras_data_dicts.py: the dicts
+of a model with several inputs or outputs).
 """
+
+import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from netspec.codegen.snippets.keras_distributed import replica_shards
 from netspec.codegen.snippets.order import sample_order
 
 
@@ -68,3 +73,33 @@ def run_indices(
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
     return tf.data.Dataset.range(first, epochs).flat_map(indices)
+
+
+def epoch_batches(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    seed: int,
+    epoch: tf.Variable,
+    shuffle: bool = True,
+    strategy: tf.distribute.Strategy | None = None,
+    span: tuple[int, int] = (0, 1),
+) -> tf.data.Dataset | tf.distribute.DistributedDataset:
+    """One epoch of (x, y) batches of arrays in memory, in the order epoch_indices draws."""
+    x, y = tf.constant(x), tf.constant(y)
+    samples = len(x)
+
+    def gather(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return tf.gather(x, index), tf.gather(y, index)
+
+    if strategy is not None and strategy.num_replicas_in_sync > 1:  # a shard per replica
+        indices = run_indices(samples, batch_size, seed, *span, shuffle)
+        return strategy.distribute_datasets_from_function(
+            lambda context: replica_shards(indices, context).map(gather).prefetch(tf.data.AUTOTUNE)
+        )
+    return (
+        epoch_indices(samples, batch_size, seed, epoch, shuffle)
+        .map(gather)
+        .apply(tf.data.experimental.assert_cardinality(math.ceil(samples / batch_size)))
+        .prefetch(tf.data.AUTOTUNE)
+    )
