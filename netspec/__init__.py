@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 # name → the module that defines it; `train` is the netspec.train package itself, callable.
 _LAZY = {
-    "check_file": "netspec.check",
+    "check_file": "netspec.frontend",
     "compile": "netspec.api",
     "SpecError": "netspec.api",
     "SettingError": "netspec.api",

@@ -88,8 +88,8 @@ def compile(spec: str | os.PathLike[str] | ir.Model, target: str = "torch", **se
     string with a newline). Keyword settings override the train block, as `--set` does.
     """
     from netspec import ir
-    from netspec.check import check_file, check_source
     from netspec.codegen import generate
+    from netspec.frontend import check_file, check_source
 
     if target not in ("torch", "keras"):
         raise ValueError(f"unknown target '{target}': choose torch or keras")

@@ -88,8 +88,8 @@ def _load(
     overrides: dict[str, str] | None = None,
 ) -> ir.Model:
     """A checked model (train settings overridden by `--set`), or exit 1 after reporting."""
-    from netspec.check import check_file
     from netspec.diagnostics import render_json
+    from netspec.frontend import check_file
 
     model, diagnostics, source = check_file(path, overrides)
     if model is not None:

@@ -2,7 +2,7 @@
 
 Only the keys are checked here (a misspelt key is a usage error with a suggestion, before
 anything is read); each value stays text in spec syntax and is parsed and validated with the
-spec itself (`check.override_train`), so `--set epochs=2.5` is the diagnostic `epochs = 2.5`
+spec itself (`frontend.override_train`), so `--set epochs=2.5` is the diagnostic `epochs = 2.5`
 in a train block would be. Nothing is evaluated.
 """
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from netspec import __version__, ir
-from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostics, Span
+from netspec.frontend import check_source
 from netspec.train import announce, atomic
 from netspec.train.atomic import RunFolderError
 from netspec.train.checkpoints import saved_line
@@ -66,7 +66,7 @@ class Outcome:
     note: str | None = None  # said on stderr before the result (evaluate: which weights)
 
 
-def _backend(name: str) -> Any:
+def _backend(name: str) -> Any:  # a Backend (netspec/train/backend.py)
     if name not in BACKENDS:
         raise TrainError(f"unknown backend '{name}'", hint="choose torch or keras")
     try:
@@ -379,9 +379,11 @@ def _train_in(
     resume_line = f"netspec train --resume {run.path}" + (
         f" --devices {options.devices}" if options.devices > 1 else ""
     )
+    from netspec.train.convert import initialise  # --init-from: any format, via convert
+
     interrupted = False
     try:
-        result = backend.run(ctx)
+        result = backend.run(ctx, initialise)
     except KeyboardInterrupt:  # Ctrl-C: stopped below, once the run's frames are let go
         interrupted = True  # (its DataLoader then shuts its workers down)
     except BaseException as error:
