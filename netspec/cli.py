@@ -573,7 +573,7 @@ def predict(
     """Run a trained model on new inputs (preprocessed as in training: the run's
     standardization, reshape, divide_by) and save its outputs."""
     from netspec.train import TrainError, TrainOptions
-    from netspec.train import predict as run_predict
+    from netspec.train.prediction import predict as run_predict
 
     overrides = {"data": data} if data is not None else {}
     options = TrainOptions(device=device, threads=threads, workers=workers)

@@ -228,3 +228,36 @@ def test_the_graph_sees_function_level_and_package_imports() -> None:
     assert "netspec.train" in GRAPH["netspec.cli"]  # cli imports netspec.train.convert
     assert "netspec.train" not in GRAPH["netspec.train.atomic"]
     assert "netspec.catalogue" in GRAPH["netspec.codegen.common"]
+
+
+def _top_level(module: str) -> dict[str, ast.AST]:
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    found: dict[str, ast.AST] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            found[node.name] = node
+        elif isinstance(node, ast.Assign):
+            found.update({t.id: node for t in node.targets if isinstance(t, ast.Name)})
+    return found
+
+
+def test_the_naming_rule_is_stated_once() -> None:
+    """Blocks expansion and the checker name layers by netspec/naming.py, not by copies."""
+    for module in MODULES:
+        if module != "netspec.naming":
+            defined = _top_level(module).keys() & {"RESERVED_NAMES", "snake_case", "Namer"}
+            assert not defined, f"{module} defines {defined}: import them from netspec.naming"
+
+
+@pytest.mark.parametrize("backend", ["netspec.train.torch_backend", "netspec.train.keras_backend"])
+def test_each_backend_defines_the_backend_protocol(backend: str) -> None:
+    protocol = _top_level("netspec.train.backend")["Backend"]
+    assert isinstance(protocol, ast.ClassDef)
+    functions = _top_level(backend)
+    for method in protocol.body:
+        if not isinstance(method, ast.FunctionDef):
+            continue
+        function = functions.get(method.name)
+        assert isinstance(function, ast.FunctionDef), f"{backend} lacks {method.name}()"
+        wanted = len(method.args.args) - 1  # without self
+        assert len(function.args.args) == wanted, f"{backend}.{method.name} takes {wanted}"
