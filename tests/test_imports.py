@@ -261,3 +261,10 @@ def test_each_backend_defines_the_backend_protocol(backend: str) -> None:
         assert isinstance(function, ast.FunctionDef), f"{backend} lacks {method.name}()"
         wanted = len(method.args.args) - 1  # without self
         assert len(function.args.args) == wanted, f"{backend}.{method.name} takes {wanted}"
+
+
+def test_the_writer_needs_nothing_of_the_catalogue() -> None:
+    """The catalogue states code as netspec.pycode values; the writer writes them, so it sits
+    below every generator without reading the catalogue (which once held Code and PyCall)."""
+    catalogue = {m for m in GRAPH["netspec.codegen.writer"] if m.startswith("netspec.catalogue")}
+    assert not catalogue, f"codegen/writer.py imports {sorted(catalogue)}"
