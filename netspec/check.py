@@ -1,4 +1,5 @@
-"""Syntax tree → checked IR: resolve names, validate arguments, infer shapes, count parameters.
+"""The check pass, expanded syntax tree → checked IR: resolve names, validate arguments, infer
+shapes, count parameters (`netspec.frontend` runs parse → expand → check).
 
 Every problem becomes a diagnostic on the span that caused it, and checking carries on, so a
 file with several independent errors reports all of them. Shape inference stops at the first
