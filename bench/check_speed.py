@@ -5,7 +5,7 @@ Dense(64, activation=relu) / Dropout(0.1), ending in Dense(10, activation=softma
 them to a temporary folder and, best of 3 runs each, times:
 
 * parse    - `netspec.parse.parse` (text to syntax tree), in this process;
-* check    - `netspec.check.check` (syntax tree to checked IR), in this process;
+* check    - `netspec.frontend.check_spec` (syntax tree to checked IR: expand, then check), in this process;
 * command  - the full `netspec check FILE` in a fresh subprocess, interpreter start included:
              its wall time, and its CPU time (user + system), which other load hardly moves.
 
@@ -32,8 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from netspec.check import check
 from netspec.diagnostics import Diagnostics
+from netspec.frontend import check_spec
 from netspec.parse import parse
 
 DEFAULT_SIZES = (10, 100, 1_000, 10_000)
@@ -101,7 +101,7 @@ def time_parse_check(source: str, file: str, repeat: int) -> tuple[float, float]
 
     def do_check():
         diagnostics = Diagnostics()
-        model = check(spec, diagnostics)
+        model = check_spec(spec, diagnostics)
         assert model is not None, [str(d.message) for d in diagnostics]
 
     check_time = best_of(repeat, do_check)

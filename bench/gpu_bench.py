@@ -90,8 +90,8 @@ def run_handwritten(job: dict[str, Any]) -> dict[str, Any]:
 
     import torch
 
-    from netspec.check import check_file
     from netspec.codegen import generate
+    from netspec.frontend import check_file
 
     model_ir, diagnostics, _ = check_file(Path(job["spec"]))
     assert model_ir is not None, list(diagnostics)
@@ -213,7 +213,7 @@ def main() -> None:
         print("RESULT " + json.dumps(worker(json.loads(args.worker))))
         return
 
-    from netspec.check import check_file
+    from netspec.frontend import check_file
 
     started = time.monotonic()
     print(f"gpu_bench: device {args.device}, {args.epochs} epochs per run, steps {args.steps or 'all'}")

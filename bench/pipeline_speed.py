@@ -138,8 +138,8 @@ def run_loader(job: dict[str, Any]) -> dict[str, Any]:
         import importlib.util
 
         from netspec import data
-        from netspec.check import check_file
         from netspec.codegen import generate
+        from netspec.frontend import check_file
 
         spec = Path(job["spec"])
         model, diagnostics, _ = check_file(spec)

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from netspec import weights
-from netspec.check import check_file, check_source
 from netspec.codegen import generate
+from netspec.frontend import check_file, check_source
 from netspec.train.context import load_module
 
 SMALL_CNN = """

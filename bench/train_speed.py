@@ -197,8 +197,8 @@ def overhead(backend: str, tmp: Path) -> dict[str, Any]:
         import tensorflow  # noqa: F401
 
     started = time.perf_counter()
-    from netspec.check import check_file
     from netspec.codegen import generate
+    from netspec.frontend import check_file
 
     result: dict[str, Any] = {"import_netspec": time.perf_counter() - started, "models": {}}
     for name, spec in SPECS.items():

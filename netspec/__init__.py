@@ -1,7 +1,8 @@
 """netspec: a declarative model-spec language compiled to Keras and PyTorch.
 
-The stages, each a module: `parse` (text → syntax tree), `check` (→ checked `ir.Model`),
-`codegen.keras` and `codegen.torch` (→ Python source). Nothing here imports a framework.
+The stages, each a module: `parse` (text → syntax tree), `blocks` (→ expanded), `check`
+(→ checked `ir.Model`), run one after another by `frontend`; `codegen.keras` and
+`codegen.torch` (→ Python source). Nothing here imports a framework.
 
 From Python (netspec/api.py): `netspec.check_file(path)`, `netspec.compile(spec, target=…)`
 and `netspec.train(path, **settings)`, each imported when first used, so `import netspec`
@@ -17,7 +18,7 @@ __version__ = "0.1.0"
 
 # name → the module that defines it; `train` is the netspec.train package itself, callable.
 _LAZY = {
-    "check_file": "netspec.check",
+    "check_file": "netspec.frontend",
     "compile": "netspec.api",
     "SpecError": "netspec.api",
     "SettingError": "netspec.api",

@@ -17,63 +17,34 @@ raises `SpecError`, whose text is the diagnostics as `netspec check` prints them
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from netspec.diagnostics import SpecError
 from netspec.overrides import SettingError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from netspec import ir
-    from netspec.diagnostics import Diagnostics
+    from netspec.frontend import check_file, check_source
+    from netspec.train import TrainResult
 
-__all__ = ["SettingError", "SpecError", "TrainResult", "compile", "train"]
-
-_TRAIN_OPTIONS = (
-    "backend", "device", "out", "threads", "log", "init_from", "init_partial", "resume", "devices"
-)
-
-
-class SpecError(Exception):
-    """The spec, an override or the data has errors; `diagnostics` holds them all."""
-
-    def __init__(self, diagnostics: Diagnostics, sources: Mapping[str, str] | str | None):
-        from netspec.diagnostics import render_text
-
-        def text_of(file: str) -> str | None:
-            return sources.get(file) if isinstance(sources, Mapping) else sources
-
-        errors = [d for d in diagnostics if d.severity.value == "error"] or list(diagnostics)
-        super().__init__("\n".join(render_text(d, text_of(d.span.file)) for d in errors))
-        self.diagnostics = diagnostics
+__all__ = [
+    "SettingError", "SpecError", "TrainResult", "check_file", "check_source", "compile", "train"
+]
 
 
-@dataclass(frozen=True)
-class TrainResult:
-    """What a run leaves: its folder, the figures of every epoch, the test figures."""
+def __getattr__(name: str) -> Any:
+    """The pipeline's entry points and the train stage's result, imported when first used."""
+    if name in ("check_file", "check_source"):  # parse → expand → check: netspec/frontend.py
+        from netspec import frontend
 
-    run_dir: Path
-    history: dict[str, list[float]]  # loss, metrics, val_…, lr: one value per epoch
-    test: dict[str, float] | None  # the test split's figures; None without a test split
-    warnings: list[str] = field(default_factory=list)  # the spec's warnings, rendered
+        return getattr(frontend, name)
+    if name == "TrainResult":
+        from netspec.train import TrainResult
 
-
-def _spec_text(value: Any) -> str:
-    """A Python value as spec syntax; a string is taken as spec syntax already."""
-    from netspec.reference import literal
-
-    if isinstance(value, str):
-        return value
-    if isinstance(value, os.PathLike):
-        return literal(os.fspath(value))
-    return literal(value)
-
-
-def _overrides(settings: Mapping[str, Any]) -> dict[str, str]:
-    from netspec.overrides import parse_assignments
-
-    return parse_assignments(f"{key}={_spec_text(value)}" for key, value in settings.items())
+        return TrainResult
+    raise AttributeError(f"module 'netspec.api' has no attribute '{name}'")
 
 
 def _sources(source: str | dict[str, str] | None, path: str, overrides: Mapping[str, str]):
@@ -88,8 +59,9 @@ def compile(spec: str | os.PathLike[str] | ir.Model, target: str = "torch", **se
     string with a newline). Keyword settings override the train block, as `--set` does.
     """
     from netspec import ir
-    from netspec.check import check_file, check_source
     from netspec.codegen import generate
+    from netspec.frontend import check_file, check_source
+    from netspec.overrides import from_python
 
     if target not in ("torch", "keras"):
         raise ValueError(f"unknown target '{target}': choose torch or keras")
@@ -97,7 +69,7 @@ def compile(spec: str | os.PathLike[str] | ir.Model, target: str = "torch", **se
         if settings:
             raise ValueError("settings apply to a spec file or text, not to a checked model")
         return generate(spec, target)
-    overrides = _overrides(settings)
+    overrides = from_python(settings)
     if isinstance(spec, str) and "\n" in spec:
         model, diagnostics = check_source(spec, "<spec>", overrides)
         source: str | dict[str, str] | None = spec
@@ -118,26 +90,6 @@ def train(spec: str | os.PathLike[str] | None = None, **options: Any) -> TrainRe
     `init_partial`, `resume` (a run folder; `spec` is then left out), `devices`. Every other
     keyword is a train setting or `lr`: `netspec.train(path, epochs=3, lr=3e-4, reshape=True)`.
     """
-    from netspec.train import TrainOptions
-    from netspec.train import train as run_training
+    from netspec.train import from_python
 
-    chosen = {k: options.pop(k) for k in _TRAIN_OPTIONS if k in options}
-    overrides = _overrides(options)
-    if spec is None and chosen.get("resume") is None:
-        raise ValueError("give a spec file, or resume=RUN_DIR")
-    for key in ("out", "init_from", "resume"):
-        if chosen.get(key) is not None:
-            chosen[key] = Path(chosen[key])
-    outcome = run_training(Path(spec) if spec is not None else None, overrides, TrainOptions(**chosen))
-    if outcome.status:
-        raise SpecError(outcome.diagnostics, outcome.sources)
-    from netspec.diagnostics import render_text
-
-    warnings = [render_text(d, outcome.sources.get(d.span.file)) for d in outcome.diagnostics]
-    result = outcome.result or {}
-    return TrainResult(
-        run_dir=Path(result.get("run_dir", outcome.run_dir or "")),
-        history={k: list(v) for k, v in (result.get("history") or {}).items()},
-        test=result.get("test"),
-        warnings=warnings,
-    )
+    return from_python(spec, **options)

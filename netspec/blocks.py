@@ -39,6 +39,7 @@ from netspec.limits import (
     MAX_LAYERS,
     MAX_SOURCE_BYTES,
 )
+from netspec.naming import RESERVED_NAMES, Namer, snake_case
 from netspec.parse import (
     LIBRARY_HOLDS,
     NotRegularFile,
@@ -631,22 +632,11 @@ def _expression_names(value: ir.Value) -> Iterator[ir.Symbol]:
 
 
 @dataclass
-class _Namer:
+class _Namer(Namer):
     """Unique layer names within one instance (or the model), numbered like Keras'."""
 
-    taken: set[str]
-    counters: dict[str, int] = field(default_factory=dict)
     explicit: dict[str, Span] = field(default_factory=dict)
     copies: set[tuple[str, Span]] = field(default_factory=set)
-
-    def fresh(self, base: str, first_plain: bool = True) -> str:
-        while True:
-            n = self.counters.get(base, 0)
-            self.counters[base] = n + 1
-            candidate = base if n == 0 and first_plain else f"{base}_{n}"
-            if candidate not in self.taken:
-                self.taken.add(candidate)
-                return candidate
 
 
 @dataclass
@@ -886,15 +876,10 @@ class Expander:
                 return statement.name, statement.name_span  # the checker validates it
             name = self._unique(frame.full(statement.name), plain=first)
             return name, statement.name_span
-        from netspec.check import RESERVED_NAMES, snake_case  # the checker's naming rule
-
         entry = catalogue.lookup("layer", statement.call.name)
         base = snake_case(entry.kind if entry else statement.call.name)
         if frame.prefix is None:  # Keras' numbering over the model: dense, dense_1, …
-            while True:
-                name = self.top.fresh(base)
-                if name not in RESERVED_NAMES:
-                    return name, statement.call.name_span
+            return self.top.fresh(base, reserved=RESERVED_NAMES), statement.call.name_span
         local = frame.local.fresh(base)
         return self._unique(frame.full(local)), statement.call.name_span
 

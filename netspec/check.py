@@ -1,4 +1,5 @@
-"""Syntax tree → checked IR: resolve names, validate arguments, infer shapes, count parameters.
+"""The check pass, expanded syntax tree → checked IR: resolve names, validate arguments, infer
+shapes, count parameters (`netspec.frontend` runs parse → expand → check).
 
 Every problem becomes a diagnostic on the span that caused it, and checking carries on, so a
 file with several independent errors reports all of them. Shape inference stops at the first
@@ -8,7 +9,6 @@ layer whose shape cannot be known, so one mistake does not cascade into a dozen.
 from __future__ import annotations
 
 import functools
-import keyword
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +23,8 @@ from netspec.catalogue.merge import MergeEntry, MergeShapeError
 from netspec.catalogue.shapes import fmt
 from netspec.diagnostics import PYTHON_CONSTANTS, Diagnostics, Span, closest, did_you_mean
 from netspec.limits import MAX_PARAMETERS, MAX_TENSOR_VALUES
-from netspec.parse import SourceTooLarge, parse, parse_value, paused_gc, read_source, too_large
+from netspec.naming import NAME, RESERVED_NAMES, Namer, snake_case, usable_name
+from netspec.parse import paused_gc
 
 _UNKNOWN_CODES = {
     "layer": "E0101",
@@ -44,35 +45,12 @@ _CALLED_SETTINGS: dict[str, tuple[str, type[ir.Node]]] = {
     "lr_schedule": ("schedule", ir.Schedule),
 }
 
-# Names a layer may not take: they would shadow what generated code needs.
-RESERVED_NAMES = frozenset(
-    {
-        "self", "x", "input", "inputs", "outputs", "model", "torch", "nn", "keras", "layers", "np",
-        "forward", "training", "parameters", "buffers", "children", "modules", "state_dict",
-        "load_state_dict", "to", "cuda", "cpu", "train", "eval", "apply", "type", "float",
-        "double", "half", "zero_grad", "reset_parameters", "register_buffer", "add_module",
-        "named_parameters", "named_buffers", "named_children", "named_modules", "extra_repr",
-        "requires_grad_", "share_memory", "dump_patches", "call_super_init", "get_submodule",
-    }
-)
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
 
 @cache
 def _count(number: int) -> str:
     """A count for a message; a huge one by its number of digits."""
     return f"{number:,}" if number < 10**30 else f"a {len(str(number))}-digit number of"
-
-
-@functools.cache
-def snake_case(kind: str) -> str:
-    """Keras' way of naming a layer after its class (cached: a few kinds, many layers).
-
-    >>> snake_case("MaxPooling2D"), snake_case("Conv2D"), snake_case("LSTM")
-    ('max_pooling2d', 'conv2d', 'lstm')
-    """
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", kind)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _plain(value: ir.Value, diagnostics: Diagnostics, what: str) -> tuple[bool, Any]:
@@ -596,13 +574,13 @@ class _Checker:
         return False
 
     def _valid_name(self, name: str, span: Span, what: str) -> bool:
-        if not _NAME.match(name) or keyword.iskeyword(name) or name in RESERVED_NAMES:
+        if not usable_name(name):
             self.diagnostics.error(
                 "E0121",
                 f"'{name}' cannot name {what}: "
                 + (
                     "it is reserved in generated code"
-                    if _NAME.match(name)
+                    if NAME.match(name)
                     else f"{'an input' if what == 'an input' else 'a layer'} name starts with a letter"
                 ),
                 span,
@@ -1019,21 +997,14 @@ class _Checker:
             else:
                 explicit[name] = span
         taken = set(explicit) | set(inputs)
-        counters: dict[str, int] = {}
+        namer = Namer(taken)
         for statement in statements:
             if statement.name is not None:
                 names.append(statement.name if statement.name in explicit else None)
                 continue
             entry = catalogue.lookup("layer", statement.call.name)
             base = snake_case(entry.kind if entry else statement.call.name)
-            while True:
-                n = counters.get(base, 0)
-                counters[base] = n + 1
-                candidate = base if n == 0 else f"{base}_{n}"
-                if candidate not in taken and candidate not in RESERVED_NAMES:
-                    break
-            taken.add(candidate)
-            names.append(candidate)
+            names.append(namer.fresh(base, reserved=RESERVED_NAMES))
         # A duplicate keeps its first use; later uses are reported and get no layer.
         seen: set[str] = set()
         for i, statement in enumerate(statements):
@@ -1451,98 +1422,12 @@ class _Checker:
         return False
 
 
-def check(
-    spec: ir.SpecFile, diagnostics: Diagnostics, sources: dict[str, str] | None = None
-) -> ir.Model | None:
-    """Check a parsed spec; returns the checked model, or None when there are errors.
+def check(spec: ir.SpecFile, diagnostics: Diagnostics, expanded: bool = True) -> ir.Model | None:
+    """The check pass: an expanded spec → the checked model, or None when there are errors.
 
-    Blocks, imports, `repeat` and arithmetic are expanded first (`netspec.blocks`); the
-    texts of imported files are added to `sources` for rendering their diagnostics.
+    `expanded` is False when expansion reported errors (`netspec.blocks.expand`): what it
+    could not expand is then left unreported here. The whole pipeline, text → checked model,
+    is `netspec.frontend`.
     """
-    from netspec.blocks import expand
-
     with paused_gc():  # the checked IR holds no cycles either; see `paused_gc`
-        expanded, ok = expand(spec, diagnostics, sources)
-        return _Checker(expanded, diagnostics, expanded=ok).run()
-
-
-def override_train(
-    spec: ir.SpecFile, overrides: Mapping[str, str], diagnostics: Diagnostics
-) -> ir.SpecFile | None:
-    """The spec with train settings replaced by values written in spec syntax (`--data …`).
-
-    A value's diagnostics name the option as their file (`--data:1:5`), so they render like
-    any other: the option's text, a caret and a hint.
-    """
-    settings = {s.key: s for s in spec.train or []}
-    optimizer = spec.optimizer
-    ok = True
-    for key, text in overrides.items():
-        value = parse_value(text, f"--{key.replace('_', '-')}", diagnostics)
-        if value is None:
-            ok = False
-            continue
-        if key == "lr":  # `--set lr=…`: the optimizer's learning rate, checked as its argument
-            optimizer = _with_lr(optimizer, value)
-            continue
-        settings[key] = ir.Setting(key=key, key_span=value.span, value=value, span=value.span)
-    if not ok:
-        return None
-    return spec.model_copy(update={"train": list(settings.values()), "optimizer": optimizer})
-
-
-def _with_lr(optimizer: ir.Call | None, value: ir.Value) -> ir.Call | None:
-    """The optimizer call with `lr` (or its spelling `learning_rate`) replaced by `value`."""
-    if optimizer is None:
-        return None  # the missing optimizer section is reported as it is without overrides
-    args = [a for a in optimizer.args if a.keyword not in ("lr", "learning_rate")]
-    args.append(ir.Arg(keyword="lr", keyword_span=value.span, value=value, span=value.span))
-    return optimizer.model_copy(update={"args": args})
-
-
-def check_source(
-    source: str,
-    file: str = "<spec>",
-    overrides: Mapping[str, str] | None = None,
-    sources: dict[str, str] | None = None,
-) -> tuple[ir.Model | None, Diagnostics]:
-    """Parse and check spec text in one go, with train settings overridden if given.
-
-    Files the spec imports are read relative to `file`; their texts go into `sources`.
-    """
-    diagnostics = Diagnostics()
-    spec = parse(source, file, diagnostics)
-    if spec is not None and overrides:
-        spec = override_train(spec, overrides, diagnostics)
-    if spec is None:
-        return None, diagnostics
-    return check(spec, diagnostics, sources), diagnostics
-
-
-def check_file(
-    path: str | Path, overrides: Mapping[str, str] | None = None
-) -> tuple[ir.Model | None, Diagnostics, str | dict[str, str] | None]:
-    """Read, parse and check a spec file; the source comes back for rendering diagnostics:
-    its text, or the texts by file name when it imports others."""
-    path = Path(path)
-    try:
-        source = read_source(path)
-    except SourceTooLarge as error:
-        diagnostics = Diagnostics()
-        too_large(error.size, str(path), diagnostics)
-        return None, diagnostics, None
-    except (OSError, UnicodeDecodeError) as error:
-        diagnostics = Diagnostics()
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        diagnostics.error(
-            "E0002",
-            f"cannot read {path}: {reason}",
-            Span(file=str(path), line=1, column=1, end_line=1, end_column=1),
-            hint="check the path; spec files are UTF-8 text",
-        )
-        return None, diagnostics, None
-    sources: dict[str, str] = {}
-    model, diagnostics = check_source(source, str(path), overrides, sources)
-    if sources:
-        return model, diagnostics, {str(path): source, **sources}
-    return model, diagnostics, source
+        return _Checker(spec, diagnostics, expanded=expanded).run()

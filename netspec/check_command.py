@@ -112,7 +112,7 @@ def run(files: Sequence[Path], format: str = "text", emit_ir: bool = False) -> i
 def _run(files: Sequence[Path], format: str, emit_ir: bool) -> int:
     import json
 
-    from netspec.check import check_file
+    from netspec.frontend import check_file
 
     status = 0
     collected: list[dict[str, object]] = []

@@ -88,8 +88,8 @@ def _load(
     overrides: dict[str, str] | None = None,
 ) -> ir.Model:
     """A checked model (train settings overridden by `--set`), or exit 1 after reporting."""
-    from netspec.check import check_file
     from netspec.diagnostics import render_json
+    from netspec.frontend import check_file
 
     model, diagnostics, source = check_file(path, overrides)
     if model is not None:
@@ -573,7 +573,7 @@ def predict(
     """Run a trained model on new inputs (preprocessed as in training: the run's
     standardization, reshape, divide_by) and save its outputs."""
     from netspec.train import TrainError, TrainOptions
-    from netspec.train import predict as run_predict
+    from netspec.train.prediction import predict as run_predict
 
     overrides = {"data": data} if data is not None else {}
     options = TrainOptions(device=device, threads=threads, workers=workers)

@@ -386,3 +386,19 @@ def render_json(diagnostics: Iterable[Diagnostic]) -> str:
     import json
 
     return json.dumps([d.to_json() for d in diagnostics], indent=2)
+
+
+class SpecError(Exception):
+    """The spec, an override or the data has errors; `diagnostics` holds them all.
+
+    Raised by the Python API (`netspec.compile`, `netspec.train`); its text is the errors
+    as `netspec check` prints them (every diagnostic when none is an error).
+    """
+
+    def __init__(self, diagnostics: Diagnostics, sources: Mapping[str, str] | str | None):
+        def text_of(file: str) -> str | None:
+            return sources.get(file) if isinstance(sources, Mapping) else sources
+
+        errors = [d for d in diagnostics if d.severity.value == "error"] or list(diagnostics)
+        super().__init__("\n".join(render_text(d, text_of(d.span.file)) for d in errors))
+        self.diagnostics = diagnostics

@@ -2,13 +2,15 @@
 
 Only the keys are checked here (a misspelt key is a usage error with a suggestion, before
 anything is read); each value stays text in spec syntax and is parsed and validated with the
-spec itself (`check.override_train`), so `--set epochs=2.5` is the diagnostic `epochs = 2.5`
+spec itself (`frontend.override_train`), so `--set epochs=2.5` is the diagnostic `epochs = 2.5`
 in a train block would be. Nothing is evaluated.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 # Keys that set an argument of the optimizer rather than a train setting.
 OPTIMIZER_KEYS = {"lr": "lr", "learning_rate": "lr"}
@@ -69,3 +71,20 @@ def merge(options: Mapping[str, str], assignments: Mapping[str, str]) -> dict[st
             hint="keep one of them",
         )
     return {**options, **assignments}
+
+
+def from_python(settings: Mapping[str, Any]) -> dict[str, str]:
+    """Keyword settings given in Python (`epochs=3`, `lr=3e-4`, `data='npz("mine.npz")'`) as
+    `--set` items, checked as `--set` is; a string value is spec syntax already."""
+    return parse_assignments(f"{key}={_spec_text(value)}" for key, value in settings.items())
+
+
+def _spec_text(value: Any) -> str:
+    """A Python value as spec syntax; a string is taken as spec syntax already."""
+    from netspec.reference import literal
+
+    if isinstance(value, str):
+        return value
+    if isinstance(value, os.PathLike):
+        return literal(os.fspath(value))
+    return literal(value)

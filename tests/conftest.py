@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from netspec import ir
-from netspec.check import check_source
 from netspec.codegen import generate
+from netspec.frontend import check_source
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.net"))

@@ -28,8 +28,8 @@ from conftest import ROOT
 
 from netspec import ir
 from netspec.catalogue.preprocessing import contrast_range, signed_range
-from netspec.check import check_source
 from netspec.codegen import generate
+from netspec.frontend import check_source
 
 torch = pytest.importorskip("torch")
 keras = pytest.importorskip("keras")

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from netspec import ir
-from netspec.check import check_file, check_source
 from netspec.cli import app
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostics, render_text
+from netspec.frontend import check_file, check_source
 from netspec.parse import parse
 
 HERE = Path(__file__).resolve().parent

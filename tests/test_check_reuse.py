@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from netspec.check import check_source
+from netspec.frontend import check_source
 
 SPEC = """
 model reuse {{

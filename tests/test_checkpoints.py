@@ -248,7 +248,7 @@ def test_a_resumed_run_restores_a_best_epoch_from_before_the_resume(
 
 def checked(monitor: str, validation_split: str = "0.3") -> tuple[Any, list[Any]]:
     """The spec checked with another monitor and validation split: (model, errors)."""
-    from netspec.check import check_source
+    from netspec.frontend import check_source
 
     source = (
         SPEC.replace('data = npz("DATA")', "data = digits")
@@ -276,8 +276,8 @@ def test_a_monitor_that_is_no_figure_is_refused_where_it_stands() -> None:
 
 @pytest.mark.parametrize(("monitor", "mode"), [("val_accuracy", "max"), ("val_loss", "min")])
 def test_the_monitor_direction_reaches_both_targets(monitor: str, mode: str) -> None:
-    from netspec.check import check_source
     from netspec.codegen import generate
+    from netspec.frontend import check_source
 
     source = (
         SPEC.replace('data = npz("DATA")', "data = digits")

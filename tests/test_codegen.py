@@ -27,8 +27,8 @@ from conftest import (
 )
 
 from netspec import ir
-from netspec.check import check_source
 from netspec.codegen import generate
+from netspec.frontend import check_source
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -116,7 +116,7 @@ def test_generation_is_deterministic_across_processes() -> None:
     """Another interpreter, with another hash seed, writes the very same modules."""
     script = (
         "import json, sys\n"
-        "from netspec.check import check_source\n"
+        "from netspec.frontend import check_source\n"
         "from netspec.codegen import generate\n"
         "out = {}\n"
         "for stem in sys.argv[1:]:\n"

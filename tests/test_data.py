@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from netspec import data, ir
 from netspec.catalogue.data import RawData, csv_inputs
-from netspec.check import check_source
 from netspec.cli import app
+from netspec.frontend import check_source
 
 # --------------------------------------------------------------------------- helpers
 

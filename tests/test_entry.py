@@ -213,13 +213,13 @@ def broken_check(monkeypatch, tmp_path: Path) -> Path:
     """`check_file` raising as a bug would; tracebacks written under tmp_path."""
     import tempfile
 
-    import netspec.check
+    import netspec.frontend
     from netspec import internal_error
 
     def fail(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom :x:\nsecond line")
 
-    monkeypatch.setattr(netspec.check, "check_file", fail)
+    monkeypatch.setattr(netspec.frontend, "check_file", fail)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr(internal_error, "_run_folder", None)
     return tmp_path
@@ -249,12 +249,12 @@ def test_debug_prints_the_traceback(broken_check: Path, capsys, monkeypatch) -> 
 
 
 def test_ctrl_c_is_no_internal_error(broken_check: Path, capsys, monkeypatch) -> None:
-    import netspec.check
+    import netspec.frontend
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(netspec.check, "check_file", interrupted)
+    monkeypatch.setattr(netspec.frontend, "check_file", interrupted)
     status, _, err = _fast(["check", "specs/mnist_mlp.net"], capsys, monkeypatch)
     assert status == 130 and "internal error" not in err
     assert not list(broken_check.glob("netspec-internal-error-*"))

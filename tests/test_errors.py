@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from netspec.check import check_file, check_source
 from netspec.cli import app
 from netspec.diagnostics import CODES, Diagnostic, Severity, render_text
+from netspec.frontend import check_file, check_source
 
 ERRORS = Path(__file__).resolve().parent / "errors"
 CORPUS = sorted(ERRORS.glob("*.net"))

@@ -458,8 +458,8 @@ def test_on_nan_skip_leaves_out_the_step_and_trains_on_as_without_that_batch(
     nothing, so an epoch with it ends with the weights of an epoch without it."""
     import torch
 
-    from netspec.check import check_source
     from netspec.codegen import generate
+    from netspec.frontend import check_source
     from netspec.train.context import load_module
 
     source = DIVERGING.replace("lr=3.0", "lr=0.01").replace("test_split", "on_nan = skip, test_split")
@@ -494,8 +494,8 @@ def test_on_nan_skip_skips_the_same_steps_on_both_backends_to_equal_weights(tmp_
     raises NonFiniteLoss (step 0) on both."""
     import torch
 
-    from netspec.check import check_source
     from netspec.codegen import generate
+    from netspec.frontend import check_source
     from netspec.train.context import load_module
 
     source = DIVERGING.replace("lr=3.0", "lr=0.01").replace("test_split", "on_nan = skip, test_split")
@@ -551,8 +551,8 @@ model normed {
 def test_a_skipped_step_leaves_batchnorm_statistics_as_they_were(tmp_path: Path, target: str) -> None:
     """on_nan = skip: the forward pass of a skipped step moved BatchNormalization's moving
     statistics; the step puts them back, so only good batches count in them."""
-    from netspec.check import check_source
     from netspec.codegen import generate
+    from netspec.frontend import check_source
     from netspec.train.context import load_module
 
     model, diagnostics = check_source(BATCHNORM_SKIP, "normed.net")

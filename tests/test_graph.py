@@ -22,9 +22,9 @@ from conftest import ROOT, ruff_complaints
 from typer.testing import CliRunner
 
 from netspec import ir, weights
-from netspec.check import check_source
 from netspec.cli import app
 from netspec.codegen import generate
+from netspec.frontend import check_source
 
 # Keras' TensorFlow backend converts tensors with np.array(x), which NumPy 2 warns about.
 pytestmark = pytest.mark.filterwarnings(

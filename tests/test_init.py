@@ -9,8 +9,8 @@ from conftest import ROOT
 from typer.testing import CliRunner
 
 from netspec import catalogue, templates
-from netspec.check import check_file
 from netspec.cli import app
+from netspec.frontend import check_file
 
 TEMPLATE_DIR = ROOT / "netspec" / "templates"
 

@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 
 from netspec import ir
 from netspec.catalogue.base import PyCall
-from netspec.check import check_file, check_source
 from netspec.codegen import TARGETS, generate
 from netspec.codegen.writer import (
     UnsafeValue,
@@ -35,6 +34,7 @@ from netspec.codegen.writer import (
     string,
 )
 from netspec.diagnostics import Severity
+from netspec.frontend import check_file, check_source
 
 HOSTILE = [
     'a"); import os; os.system("x") #.npz',

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from netspec.check import check_file, check_source
+from netspec.frontend import check_file, check_source
 from netspec.limits import MAX_EXPANSION_DEPTH, MAX_SOURCE_BYTES
 
 MODEL = "model m { input [8] layers { Dense(1) } loss mse optimizer SGD }\n"

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from netspec import memory
-from netspec.check import check_source
 from netspec.cli import app
+from netspec.frontend import check_source
 
 HUGE = """
 model huge {

@@ -11,8 +11,8 @@ import pytest
 from conftest import TARGETS, checked_model
 
 from netspec import entry
-from netspec.check import check_source
 from netspec.codegen import generate
+from netspec.frontend import check_source
 
 SPEC = """\
 model tiny {

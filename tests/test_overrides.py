@@ -10,8 +10,8 @@ import pytest
 from conftest import ROOT
 from typer.testing import CliRunner
 
-from netspec.check import check_source
 from netspec.cli import app
+from netspec.frontend import check_source
 from netspec.overrides import SettingError, merge, parse_assignments
 
 DIGITS = ROOT / "specs" / "digits_mlp.net"

@@ -23,8 +23,8 @@ import pytest
 from conftest import SPEC_IDS, checked_model, generated_source, random_inputs, ruff_complaints
 
 from netspec import catalogue, ir, weights
-from netspec.check import check_source
 from netspec.codegen import generate
+from netspec.frontend import check_source
 
 torch = pytest.importorskip("torch")
 keras = pytest.importorskip("keras")

@@ -33,8 +33,8 @@ import numpy as np
 import pytest
 
 from netspec import catalogue, ir, weights
-from netspec.check import check_source
 from netspec.codegen import generate
+from netspec.frontend import check_source
 
 torch = pytest.importorskip("torch")
 keras = pytest.importorskip("keras")

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from netspec import weights
-from netspec.check import check_file
 from netspec.codegen import generate
+from netspec.frontend import check_file
 from netspec.train.context import load_module
 
 torch = pytest.importorskip("torch")
@@ -94,7 +94,7 @@ def test_shuffled_runs_agree(tmp_path: Path, spec: str) -> None:
     (bench/seed_parity.py measures 20 epochs on all the digits)."""
     from sklearn.datasets import load_digits
 
-    from netspec.check import check_source
+    from netspec.frontend import check_source
 
     if spec == "digits_mlp":
         model, diagnostics, _ = check_file("specs/digits_mlp.net", {"seed": "3"})

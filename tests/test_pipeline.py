@@ -117,8 +117,8 @@ def test_keras_streams_the_batches_of_dicts_it_holds_in_memory(tmp_path: Path) -
     import importlib.util
 
     from netspec import data
-    from netspec.check import check_source
     from netspec.codegen import generate
+    from netspec.frontend import check_source
     from netspec.train.keras_backend import _named
 
     model, _ = check_source(TWO_TOWER.read_text(encoding="utf-8"), "two_tower.net",

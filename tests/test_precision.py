@@ -21,8 +21,8 @@ from test_train import final_weights, max_difference, options, read_json
 
 import netspec.train as training
 from netspec import ir, weights
-from netspec.check import check_source
 from netspec.codegen import generate
+from netspec.frontend import check_source
 
 torch = pytest.importorskip("torch")
 keras = pytest.importorskip("keras")

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from netspec import ir
-from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostic, Diagnostics, Severity, render_text
+from netspec.frontend import check_source
 from netspec.parse import parse
 
 ROOT = Path(__file__).resolve().parent.parent

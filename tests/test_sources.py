@@ -144,7 +144,7 @@ def image_spec(folder: Path, path: Path, channels: int = 3, source: str = "") ->
 
 
 def prepared_images(folder: Path, tmp_path: Path, channels: int = 3, source: str = ""):
-    from netspec.check import check_file
+    from netspec.frontend import check_file
 
     model, diagnostics, _ = check_file(image_spec(folder, tmp_path / "p.net", channels, source))
     assert model is not None, [d.message for d in diagnostics]

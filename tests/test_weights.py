@@ -16,8 +16,8 @@ import pytest
 from conftest import checked_model, generated_source
 
 from netspec import __version__, ir, weights
-from netspec.check import check_source
 from netspec.codegen import generate
+from netspec.frontend import check_source
 
 torch = pytest.importorskip("torch")
 keras = pytest.importorskip("keras")

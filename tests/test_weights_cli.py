@@ -159,7 +159,7 @@ def test_train_init_from_neutral_weights(torch_run, tmp_path: Path, backend: str
 def _first_layer_only(spec: Path, out: Path, tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
     """A neutral file with the trained first layer only: a 'pretrained base' without a head."""
     from netspec import weights
-    from netspec.check import check_file
+    from netspec.frontend import check_file
 
     neutral = tmp_path / "all.safetensors"
     assert run("weights", "convert", spec, out / "weights.safetensors", "-o", neutral).exit_code == 0
@@ -188,8 +188,8 @@ def test_init_partial_loads_the_base_and_keeps_the_head(
 ) -> None:
     """The tensors in the file are loaded exactly; the others keep their initial values."""
     from netspec import weights
-    from netspec.check import check_file
     from netspec.codegen import generate
+    from netspec.frontend import check_file
     from netspec.train.context import load_module
     from netspec.train.convert import load_into, partial_message
 

@@ -12,7 +12,7 @@ Entries register themselves when their class is defined; `lookup` finds them by 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any, ClassVar, TypeVar
 
@@ -21,6 +21,8 @@ from pydantic_core import PydanticCustomError
 
 from netspec import ir
 from netspec.diagnostics import did_you_mean
+from netspec.pycode import Code as Code  # the catalogue states code as these
+from netspec.pycode import PyCall as PyCall
 
 FAMILIES = (
     "layer", "loss", "optimizer", "activation", "initializer", "metric", "schedule", "data"
@@ -123,22 +125,6 @@ InitializerName = Annotated[str, AfterValidator(_known("initializer"))]
 
 
 # --------------------------------------------------------------------------- lowerings
-
-
-@dataclass(frozen=True)
-class Code:
-    """A fragment of Python written by netspec itself (never spec text), e.g. `self.fc.weight`."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class PyCall:
-    """A call to emit: `func(*args, **kwargs)`, values written as literals by the writer."""
-
-    func: str
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 class Layout(str, Enum):

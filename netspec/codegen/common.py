@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from netspec import __version__, catalogue, ir
-from netspec.catalogue.base import Code
 from netspec.codegen.moduledoc import module_docstring
 from netspec.codegen.writer import Writer, identifier, literal
+from netspec.pycode import Code
 
 
 def header_comment(w: Writer, model: ir.Model, framework: str) -> None:

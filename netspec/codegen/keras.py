@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from netspec import __version__, catalogue, ir
-from netspec.catalogue.base import Code, PyCall
 from netspec.codegen import keras_loop
 from netspec.codegen.common import (
     input_words,
@@ -15,6 +14,7 @@ from netspec.codegen.common import (
 )
 from netspec.codegen.snippets import definition
 from netspec.codegen.writer import GeneratedModule, Writer, literal
+from netspec.pycode import Code, PyCall
 
 # Module-level layer classes a lowering can ask for, by name: what Keras has no layer for
 # (each with a `standard_call` for inference_model; real Python in snippets/).

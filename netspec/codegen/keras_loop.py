@@ -27,10 +27,10 @@ from __future__ import annotations
 import textwrap
 
 from netspec import catalogue, ir
-from netspec.catalogue.base import Code, PyCall
 from netspec.codegen.snippets import definition
 from netspec.codegen.training import plan, write_schedule_factor
 from netspec.codegen.writer import Writer, literal
+from netspec.pycode import Code, PyCall
 
 STEPS_PER_EXECUTION = 32
 

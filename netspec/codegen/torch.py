@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from netspec import __version__, catalogue, ir
-from netspec.catalogue.base import Code, Layout, TorchLowering
+from netspec.catalogue.base import Layout, TorchLowering
 from netspec.catalogue.losses import CLASS_INDEX, EPSILON, LossEntry, TorchLoss
 from netspec.catalogue.merge import MergeEntry
 from netspec.catalogue.shapes import channels_first_permutation, channels_last_permutation
@@ -28,6 +28,7 @@ from netspec.codegen.common import (
 )
 from netspec.codegen.snippets import definition
 from netspec.codegen.writer import GeneratedModule, Writer, camel_case, identifier, literal
+from netspec.pycode import Code
 
 # Module-level helpers a lowering can ask for, by name.
 HELPERS: dict[str, str] = {

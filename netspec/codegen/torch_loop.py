@@ -34,10 +34,10 @@ import textwrap
 from dataclasses import dataclass
 
 from netspec import catalogue, ir
-from netspec.catalogue.base import Code, PyCall
 from netspec.codegen.snippets import definition
 from netspec.codegen.training import TrainingPlan, plan, write_schedule_factor
 from netspec.codegen.writer import LINE_LENGTH, Writer, literal
+from netspec.pycode import Code, PyCall
 
 # torch dtypes of the mixed precisions; fp32 has none (no autocast)
 AUTOCAST_DTYPES = {"bf16": "torch.bfloat16", "fp16": "torch.float16"}

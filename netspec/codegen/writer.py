@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from netspec.catalogue.base import Code, PyCall
 from netspec.diagnostics import Span
+from netspec.pycode import Code, PyCall
 
 MAX_WIDTH = 99
 LINE_LENGTH = 100

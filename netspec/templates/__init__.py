@@ -55,8 +55,8 @@ def starter(template: str, model: str) -> str:
 
 def write(name: str, template: str) -> tuple[Path, str]:
     """Write the starter spec; refuses an existing file and a spec that would not check."""
-    from netspec.check import check_source
     from netspec.diagnostics import render_text
+    from netspec.frontend import check_source
 
     path, model = destination(name)
     if path.exists():

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from netspec import __version__, ir
-from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostics, Span
+from netspec.frontend import check_source
 from netspec.train import announce, atomic, origins
 from netspec.train.atomic import RunFolderError
 from netspec.train.checkpoints import saved_line
@@ -34,7 +34,7 @@ from netspec.train.rundir import RunDir
 
 BACKENDS = ("torch", "keras")
 
-__all__ = ["BACKENDS", "Outcome", "TrainError", "TrainOptions", "evaluate", "predict", "train"]
+__all__ = ["BACKENDS", "Outcome", "TrainError", "TrainOptions", "TrainResult", "evaluate", "train"]
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Outcome:
     note: str | None = None  # said on stderr before the result (evaluate: which weights)
 
 
-def _backend(name: str) -> Any:
+def _backend(name: str) -> Any:  # a Backend (netspec/train/backend.py)
     if name not in BACKENDS:
         raise TrainError(f"unknown backend '{name}'", hint="choose torch or keras")
     try:
@@ -379,9 +379,11 @@ def _train_in(
     resume_line = f"netspec train --resume {run.path}" + (
         f" --devices {options.devices}" if options.devices > 1 else ""
     )
+    from netspec.train.convert import initialise  # --init-from: any format, via convert
+
     interrupted = False
     try:
-        result = backend.run(ctx)
+        result = backend.run(ctx, initialise)
     except KeyboardInterrupt:  # Ctrl-C: stopped below, once the run's frames are let go
         interrupted = True  # (its DataLoader then shuts its workers down)
     except BaseException as error:
@@ -773,16 +775,6 @@ def evaluate(run_dir: Path, overrides: Mapping[str, str], options: TrainOptions)
     return Outcome(0, diagnostics, sources, run.path, result, note=note)
 
 
-def predict(
-    run_dir: Path, overrides: Mapping[str, str], options: TrainOptions, output: Path | None
-) -> Outcome:
-    """Outputs of the run's model for every sample of `--data`, preprocessed as in training
-    (netspec/train/prediction.py)."""
-    from netspec.train import prediction
-
-    return prediction.predict(run_dir, overrides, options, output)
-
-
 def _class_names(run: RunDir) -> list[str] | None:
     """The class names a run recorded (classes.json, from an image folder), if any."""
     if not (run / "classes.json").is_file():
@@ -791,14 +783,55 @@ def _class_names(run: RunDir) -> list[str] | None:
     return [str(n) for n in names] if isinstance(names, list) else None
 
 
+# The Python API's train (`netspec.train(path, epochs=3)`, `netspec.api.train`): here, in the
+# train stage, as this package is callable and netspec.api is above it.
+
+_TRAIN_OPTIONS = (
+    "backend", "device", "out", "threads", "log", "init_from", "init_partial", "resume", "devices"
+)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run leaves: its folder, the figures of every epoch, the test figures."""
+
+    run_dir: Path
+    history: dict[str, list[float]]  # loss, metrics, val_…, lr: one value per epoch
+    test: dict[str, float] | None  # the test split's figures; None without a test split
+    warnings: list[str] = field(default_factory=list)  # the spec's warnings, rendered
+
+
+def from_python(spec: str | os.PathLike[str] | None = None, **options: Any) -> TrainResult:
+    """`netspec.api.train`: train as `netspec train` does; the history and the run folder."""
+    from netspec.diagnostics import SpecError, render_text
+    from netspec.overrides import from_python as settings_from_python
+
+    chosen = {k: options.pop(k) for k in _TRAIN_OPTIONS if k in options}
+    overrides = settings_from_python(options)
+    if spec is None and chosen.get("resume") is None:
+        raise ValueError("give a spec file, or resume=RUN_DIR")
+    for key in ("out", "init_from", "resume"):
+        if chosen.get(key) is not None:
+            chosen[key] = Path(chosen[key])
+    outcome = train(Path(spec) if spec is not None else None, overrides, TrainOptions(**chosen))
+    if outcome.status:
+        raise SpecError(outcome.diagnostics, outcome.sources)
+    warnings = [render_text(d, outcome.sources.get(d.span.file)) for d in outcome.diagnostics]
+    result = outcome.result or {}
+    return TrainResult(
+        run_dir=Path(result.get("run_dir", outcome.run_dir or "")),
+        history={k: list(v) for k, v in (result.get("history") or {}).items()},
+        test=result.get("test"),
+        warnings=warnings,
+    )
+
+
 class _CallableModule(types.ModuleType):
-    """Makes `netspec.train(path, **settings)` the Python API (netspec/api.py) while
+    """Makes `netspec.train(path, **settings)` the Python API (`from_python`) while
     `netspec.train` stays this package: importing a submodule binds the package here."""
 
     def __call__(self, spec: Any = None, **options: Any) -> Any:
-        from netspec.api import train as train_api
-
-        return train_api(spec, **options)
+        return from_python(spec, **options)
 
 
 sys.modules[__name__].__class__ = _CallableModule

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from netspec.train.context import TrainError
+from netspec.train.errors import TrainError
 
 WHY = {
     errno.ENOSPC: "no space left on the device",

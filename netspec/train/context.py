@@ -12,31 +12,16 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from netspec import ir
+from netspec.train.errors import Interrupted as Interrupted  # raised and caught by that name
+from netspec.train.errors import TrainError as TrainError
 from netspec.train.plan import DataPlan
 from netspec.train.progress import Reporter
 
-if TYPE_CHECKING:  # rundir raises this module's TrainError
+if TYPE_CHECKING:
     from netspec.train.rundir import RunDir
 
 if TYPE_CHECKING:  # numpy and the data stage load with the data, after the first line
     from netspec.data import Prepared
-
-
-class TrainError(Exception):
-    """A problem with how training was asked for (a device that is absent, a bad run folder)."""
-
-    exit_status = 2  # netspec's status for a usage error
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
-class Interrupted(TrainError):
-    """Ctrl-C stopped the run: the shell's status for SIGINT (128 + 2), not a usage error's."""
-
-    exit_status = 130
 
 
 @dataclass

@@ -17,7 +17,7 @@ import numpy as np
 from netspec import ir, weights
 from netspec.codegen import generate
 from netspec.train import atomic
-from netspec.train.context import TrainError, load_module
+from netspec.train.context import RunContext, TrainError, load_module
 
 KINDS = ("neutral", "torch", "keras")
 
@@ -115,6 +115,15 @@ def load_into(model: ir.Model, built: Any, path: Path, partial: bool = False) ->
             str(error), hint="weights load only into the spec they came from"
         ) from error
     return kept
+
+
+def initialise(ctx: RunContext, built: Any) -> None:
+    """`--init-from`: the file's weights into the run's built model (a backend calls this, as
+    its `init`); with `--init-partial` it says which layers kept their initial values."""
+    assert ctx.init_from is not None
+    kept = load_into(ctx.model, built, ctx.init_from, ctx.init_partial)
+    if ctx.init_partial:
+        ctx.reporter.message(partial_message(ctx.model, kept))
 
 
 def partial_message(model: ir.Model, kept: list[str]) -> str:

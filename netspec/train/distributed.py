@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netspec.train import atomic
-from netspec.train.context import TrainError
+from netspec.train.errors import TrainError
 
 
 @dataclass(frozen=True)

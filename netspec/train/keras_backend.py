@@ -17,6 +17,7 @@ import numpy as np
 
 from netspec import ir
 from netspec.train import atomic
+from netspec.train.backend import Init
 from netspec.train.checkpoints import Keeping
 from netspec.train.context import RunContext, TrainError, load_module
 from netspec.train.figures import tidy
@@ -301,7 +302,7 @@ def _strategy(ctx: RunContext, module: Any, tf: Any, placement: str) -> Any:
     return strategy.scope()
 
 
-def run(ctx: RunContext) -> dict[str, Any]:
+def run(ctx: RunContext, init: Init) -> dict[str, Any]:
     config = ctx.config
     tf, placement = _tensorflow(ctx.threads, ctx.device)
     module = load_module(ctx.module_path, ctx.model.name, ctx.module_source)
@@ -319,11 +320,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
             history.update(meta["history"])
             restore_seed_states(model, meta.get("seed_states", []))
         elif ctx.init_from is not None:
-            from netspec.train.convert import load_into, partial_message
-
-            kept = load_into(ctx.model, model, ctx.init_from, ctx.init_partial)
-            if ctx.init_partial:
-                ctx.reporter.message(partial_message(ctx.model, kept))
+            init(ctx, model)
         ctx.reporter.start(ctx.info)
         if ctx.resume:
             ctx.reporter.message(ctx.run.resume_line(initial_epoch, config.epochs))

@@ -36,7 +36,7 @@ from typing import Any
 
 from netspec import internal_error
 from netspec.train import atomic
-from netspec.train.context import TrainError
+from netspec.train.errors import TrainError
 from netspec.train.lock import RunLock, check_unlocked, held
 
 RUN_FILES = (

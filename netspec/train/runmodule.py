@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from netspec import ir
-from netspec.check import check_source
 from netspec.codegen import generate
+from netspec.frontend import check_source
 from netspec.train.context import TrainError
 from netspec.train.rundir import RunDir
 

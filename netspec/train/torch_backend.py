@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from netspec.train import atomic
+from netspec.train.backend import Init
 from netspec.train.checkpoints import Keeping
 from netspec.train.context import RunContext, TrainError, load_module
 from netspec.train.distributed import World
@@ -262,7 +263,7 @@ def _split_data(split: Any, plan: Any, device: torch.device) -> tuple[Any, Any]:
     return _tensor(x, device), _tensor(y, device)
 
 
-def run(ctx: RunContext) -> dict[str, Any]:
+def run(ctx: RunContext, init: Init) -> dict[str, Any]:
     config = ctx.config
     chief = ctx.world.chief
     device = torch.device(ctx.worker_device) if ctx.worker_device else select_device(ctx.device)
@@ -283,11 +284,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
             )
             history = meta["history"]
     elif ctx.init_from is not None:
-        from netspec.train.convert import load_into, partial_message
-
-        kept = load_into(ctx.model, model, ctx.init_from, ctx.init_partial)
-        if ctx.init_partial:
-            ctx.reporter.message(partial_message(ctx.model, kept))
+        init(ctx, model)
 
     data, plan = ctx.data, ctx.plan
     x, y = _split_data(data.train, plan, device)

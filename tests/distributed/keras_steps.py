@@ -17,9 +17,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.data import prepare
+from netspec.frontend import check_source
 from netspec.train.context import load_module
 
 

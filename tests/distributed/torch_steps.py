@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from netspec.check import check_source
 from netspec.codegen import generate
 from netspec.data import prepare
+from netspec.frontend import check_source
 from netspec.train.context import load_module
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from netspec import data, inputs, ir
 from netspec.catalogue import data as sources
-from netspec.check import check_source
+from netspec.frontend import check_source
 
 FEATURES_SPEC = """\
 model m {

@@ -224,8 +224,8 @@ class _Timeout(BaseException):
 
 
 def _one(source: str, file: str) -> dict[str, object]:
-    from netspec.check import check_source
     from netspec.diagnostics import CODES, render_json, render_text
+    from netspec.frontend import check_source
 
     sources: dict[str, str] = {}
     model, diagnostics = check_source(source, file, sources=sources)
