@@ -1,7 +1,8 @@
 """The catalogue: every layer, loss, optimizer, activation, initializer and metric netspec knows.
 
 Importing this package registers every entry. To add a layer, add a class to the module of its
-family (or a new module imported here) and a row to the per-layer tests; nothing else changes.
+family (or a new module imported here), with its parity `examples`, and its section in
+docs/semantics.md; nothing else changes.
 
 The typed getters below (`layer(kind)`, `loss(kind)`, …) return the entry of a name that
 checked IR holds, typed as its family's class; `lookup` answers None for a name that may be

@@ -13,7 +13,15 @@ from pydantic import Field
 from netspec import ir
 from netspec.catalogue.base import InitializerName, PyCall, ShapeError, TorchLowering
 from netspec.catalogue.core import init_call
-from netspec.catalogue.layer import LayerEntry, WeightMap, attr, flat, flat_kernel
+from netspec.catalogue.layer import (
+    TOKEN_VOCABULARY,
+    Example,
+    LayerEntry,
+    WeightMap,
+    attr,
+    flat,
+    flat_kernel,
+)
 from netspec.catalogue.shapes import fmt
 
 
@@ -65,6 +73,30 @@ class MultiHeadAttention(LayerEntry):
     shape_rule = "`[steps, f]` → `[steps, output_shape]` (`output_shape` none: `f`)"
     weights_rule = "`2 · (f + 1) · heads · key_dim + (f + 1) · heads · value_dim + heads · value_dim · out + out` (the `+ 1` and `+ out` terms only with `use_bias`)"
     notes = "Any other rank is E0203."
+
+    examples = (
+        Example("mha", (5, 6), ("MultiHeadAttention(2, 3)",)),
+        Example(
+            "mha_value_output",
+            (4, 6),
+            ("MultiHeadAttention(3, 2, value_dim=4, output_shape=5)",),
+        ),
+        Example("mha_one_head_no_bias", (5, 4), ("MultiHeadAttention(1, 4, use_bias=false)",)),
+        Example("mha_dropout_inference", (5, 4), ("MultiHeadAttention(2, 2, dropout=0.3)",)),
+        Example(
+            "mha_transformer_block",
+            (6,),
+            (
+                f"Embedding({TOKEN_VOCABULARY}, 8)",
+                "PositionalEmbedding(10, 8)",
+                "MultiHeadAttention(2, 4)",
+                "LayerNormalization",
+                "GlobalAveragePooling1D",
+                "Dense(3)",
+            ),
+            tokens=True,
+        ),
+    )
 
     @staticmethod
     def dims(p: MultiHeadAttentionParams, shape: ir.Shape) -> tuple[int, int, int]:
@@ -189,6 +221,17 @@ class PositionalEmbedding(LayerEntry):
     shape_rule = "unchanged, `[steps, output_dim]`"
     weights_rule = "`sequence_length · output_dim`"
     notes = "`output_dim` must equal the input's features (E0223), and the steps must not exceed `sequence_length` (E0224). After `Embedding(vocab, 64)`, write `PositionalEmbedding(steps, 64)`."
+
+    examples = (
+        Example("posemb", (5, 4), ("PositionalEmbedding(5, 4)",)),
+        Example("posemb_shorter_input", (3, 4), ("PositionalEmbedding(8, 4)",)),
+        Example(
+            "posemb_tokens",
+            (6,),
+            (f"Embedding({TOKEN_VOCABULARY}, 4)", "PositionalEmbedding(6, 4)"),
+            tokens=True,
+        ),
+    )
 
     def output_shape(self, p: PositionalEmbeddingParams, shape: ir.Shape) -> ir.Shape:
         steps, features = _sequence("PositionalEmbedding", shape)

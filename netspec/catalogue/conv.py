@@ -27,6 +27,8 @@ from netspec.catalogue.base import (
 from netspec.catalogue.core import init_call, keras_activation
 from netspec.catalogue.layer import (
     HWIO_TO_OIHW,
+    TOKEN_VOCABULARY,
+    Example,
     LayerEntry,
     Transform,
     WeightMap,
@@ -248,6 +250,23 @@ class Conv2D(_Convolution):
     weights_rule = "`kh · kw · c · filters + filters`"
     notes = "`valid` needs `k' ≤ n` (E0202); `same` pads as TensorFlow does (the odd cell after). An input that is not rank 3 is an error (E0205); `strides` and `dilation_rate` both above 1 is E0220 (Keras refuses the pair)."
 
+    examples = (
+        Example("conv_valid", (6, 6, 2), ("Conv2D(3, 3)",)),
+        Example("conv_same_s1", (6, 5, 2), ("Conv2D(3, 3, padding=same)",)),
+        Example("conv_same_s2_odd", (7, 7, 2), ("Conv2D(3, 3, strides=2, padding=same)",)),
+        Example("conv_same_s2_even", (8, 8, 2), ("Conv2D(3, 3, strides=2, padding=same)",)),
+        Example("conv_same_s2_mixed", (8, 7, 2), ("Conv2D(3, 2, strides=2, padding=same)",)),
+        Example("conv_same_k4_asymmetric", (6, 6, 1), ("Conv2D(2, 4, padding=same)",)),
+        Example("conv_same_dilated", (7, 6, 2), ("Conv2D(2, 3, dilation_rate=2, padding=same)",)),
+        Example(
+            "conv_rect_strides",
+            (7, 8, 2),
+            ("Conv2D(3, [3, 2], strides=[2, 1], activation=tanh)",),
+        ),
+        Example("conv_softmax", (5, 5, 2), ("Conv2D(4, 3, activation=softmax)",)),
+        Example("conv_no_bias", (5, 5, 2), ("Conv2D(2, 2, use_bias=false, activation=relu)",)),
+    )
+
     def output_shape(self, p: Conv2DParams, shape: ir.Shape) -> ir.Shape:
         _no_strided_dilation("Conv2D", p.strides, p.dilation_rate)
         h, w = _windowed(
@@ -314,6 +333,26 @@ class Conv1D(_Convolution):
     weights_rule = "`k · c · filters + filters`"
     notes = "Rank ≠ 2 is E0205, a window longer than the input with `valid` is E0202, `strides` and `dilation_rate` both above 1 is E0220."
 
+    examples = (
+        Example("conv1d_valid", (7, 3), ("Conv1D(4, 3)",)),
+        Example("conv1d_same_s1", (6, 2), ("Conv1D(3, 3, padding=same)",)),
+        Example("conv1d_same_k4_asymmetric", (6, 2), ("Conv1D(2, 4, padding=same)",)),
+        Example("conv1d_same_s2_odd", (7, 2), ("Conv1D(3, 3, strides=2, padding=same)",)),
+        Example("conv1d_same_s2_even", (8, 2), ("Conv1D(3, 3, strides=2, padding=same)",)),
+        Example("conv1d_same_s3_k2", (8, 2), ("Conv1D(2, 2, strides=3, padding=same)",)),
+        Example("conv1d_valid_s2", (9, 2), ("Conv1D(3, 3, strides=2, activation=tanh)",)),
+        Example("conv1d_dilated_same", (9, 2), ("Conv1D(2, 3, dilation_rate=2, padding=same)",)),
+        Example("conv1d_softmax", (6, 2), ("Conv1D(4, 2, activation=softmax)",)),
+        Example("conv1d_no_bias_flatten", (6, 2), ("Conv1D(3, 2, use_bias=false)", "Flatten")),
+        Example(
+            "conv1d_after_embedding",
+            (6,),
+            (f"Embedding({TOKEN_VOCABULARY}, 3)", "Conv1D(2, 3)"),
+            tokens=True,
+        ),
+        Example("conv1d_then_lstm", (6, 2), ("Conv1D(3, 2, padding=same)", "LSTM(2)")),
+    )
+
     def output_shape(self, p: Conv1DParams, shape: ir.Shape) -> ir.Shape:
         steps, _ = _steps("Conv1D", shape)
         _no_strided_dilation("Conv1D", (p.strides,), (p.dilation_rate,))
@@ -364,6 +403,28 @@ class Conv2DTranspose(LayerEntry):
     shape_rule = "`[h, w, c]` → `[h', w', filters]`; per axis `valid`: `n · s + max(k − s, 0)`, `same`: `n · s` (Keras' rule)"
     weights_rule = "`kh · kw · c · filters + filters`"
     notes = "Rank ≠ 3 is E0205."
+
+    examples = (
+        Example("convt_valid", (3, 4, 2), ("Conv2DTranspose(3, 3)",)),
+        Example("convt_valid_s2", (3, 4, 2), ("Conv2DTranspose(3, 3, strides=2)",)),
+        Example("convt_valid_k2_s3", (3, 3, 2), ("Conv2DTranspose(2, 2, strides=3)",)),
+        Example("convt_same_s1", (4, 3, 2), ("Conv2DTranspose(3, 3, padding=same)",)),
+        Example("convt_same_s1_k4", (4, 3, 2), ("Conv2DTranspose(2, 4, padding=same)",)),
+        Example("convt_same_s2_k3", (3, 4, 2), ("Conv2DTranspose(3, 3, strides=2, padding=same)",)),
+        Example("convt_same_s2_k2", (3, 4, 2), ("Conv2DTranspose(3, 2, strides=2, padding=same)",)),
+        Example("convt_same_s2_k4", (3, 3, 1), ("Conv2DTranspose(2, 4, strides=2, padding=same)",)),
+        Example("convt_same_s3_k2", (3, 3, 2), ("Conv2DTranspose(2, 2, strides=3, padding=same)",)),
+        Example(
+            "convt_same_rect",
+            (3, 4, 2),
+            ("Conv2DTranspose(2, [5, 2], strides=[2, 3], padding=same, activation=relu)",),
+        ),
+        Example(
+            "convt_no_bias_after_conv",
+            (6, 6, 1),
+            ("Conv2D(2, 3)", "Conv2DTranspose(1, 3, use_bias=false)"),
+        ),
+    )
 
     def output_shape(self, p: Conv2DTransposeParams, shape: ir.Shape) -> ir.Shape:
         height, width, _ = _image("Conv2DTranspose", shape)
@@ -482,6 +543,24 @@ class MaxPooling2D(Pooling2D):
     aliases = ("MaxPool2D", "MaxPool2d")
     summary = "2-D max pooling"
 
+    examples = (
+        Example("maxpool_valid", (6, 6, 2), ("MaxPooling2D(2)",)),
+        Example("maxpool_valid_s2_k3", (7, 7, 2), ("MaxPooling2D(3, strides=2)",)),
+        Example("maxpool_same_odd", (7, 7, 2), ("MaxPooling2D(2, padding=same)",)),
+        Example(
+            "maxpool_same_even_k3_s2",
+            (8, 8, 2),
+            ("MaxPooling2D(3, strides=2, padding=same)",),
+        ),
+        Example("maxpool_same_s1", (5, 6, 2), ("MaxPooling2D(3, strides=1, padding=same)",)),
+        # a window of negative values beside padding: padded cells must never win
+        Example(
+            "maxpool_same_after_conv",
+            (7, 6, 2),
+            ("Conv2D(2, 2)", "MaxPooling2D(2, padding=same)"),
+        ),
+    )
+
     def torch(self, p: PoolParams, layer: ir.Layer) -> TorchLowering:
         modules: list[tuple[str, PyCall]] = []
         forward: list[str] = []
@@ -512,6 +591,29 @@ class AveragePooling2D(Pooling2D):
     kind = "AveragePooling2D"
     aliases = ("AvgPool2D", "AvgPool2d")
     summary = "2-D average pooling"
+
+    examples = (
+        Example("avgpool_valid", (6, 6, 2), ("AveragePooling2D(2)",)),
+        Example("avgpool_same_odd", (7, 7, 2), ("AveragePooling2D(2, padding=same)",)),
+        Example("avgpool_same_even", (6, 6, 2), ("AveragePooling2D(2, padding=same)",)),
+        Example("avgpool_same_k3_s1", (5, 6, 2), ("AveragePooling2D(3, strides=1, padding=same)",)),
+        Example(
+            "avgpool_same_k3_s2_odd",
+            (7, 7, 2),
+            ("AveragePooling2D(3, strides=2, padding=same)",),
+        ),
+        Example(
+            "avgpool_same_k3_s2_even",
+            (8, 8, 2),
+            ("AveragePooling2D(3, strides=2, padding=same)",),
+        ),
+        Example("avgpool_same_k2_s1", (5, 4, 2), ("AveragePooling2D(2, strides=1, padding=same)",)),
+        Example(
+            "avgpool_same_rect",
+            (5, 6, 3),
+            ("AveragePooling2D([2, 3], strides=[1, 2], padding=same)",),
+        ),
+    )
 
     def torch(self, p: PoolParams, layer: ir.Layer) -> TorchLowering:
         kwargs: dict[str, Any] = {"kernel_size": p.pool_size, "stride": p.strides}
@@ -586,6 +688,11 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
     summary = "mean of each channel over the steps"
     reduction = "mean"
 
+    examples = (
+        Example("gap1d", (5, 3), ("GlobalAveragePooling1D",)),
+        Example("gap1d_after_conv1d", (6, 2), ("Conv1D(3, 3)", "GlobalAveragePooling1D")),
+    )
+
 
 class GlobalMaxPooling1D(_GlobalPooling1D):
     """The maximum of each channel over the steps."""
@@ -594,6 +701,11 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
     aliases = ("GlobalMaxPool1D",)
     summary = "maximum of each channel over the steps"
     reduction = "amax"
+
+    examples = (
+        Example("gmp1d", (5, 3), ("GlobalMaxPooling1D",)),
+        Example("gmp1d_after_conv1d", (6, 2), ("Conv1D(3, 3)", "GlobalMaxPooling1D")),
+    )
 
 
 class GlobalAveragePooling2D(_GlobalPooling2D):
@@ -604,6 +716,11 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
     summary = "mean of each channel over height and width"
     reduction = "mean"
 
+    examples = (
+        Example("gap", (5, 4, 3), ("GlobalAveragePooling2D",)),
+        Example("gap_after_conv", (6, 6, 2), ("Conv2D(3, 3)", "GlobalAveragePooling2D")),
+    )
+
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
     """The maximum of each channel over the whole image."""
@@ -612,6 +729,11 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
     aliases = ("GlobalMaxPool2D",)
     summary = "maximum of each channel over height and width"
     reduction = "amax"
+
+    examples = (
+        Example("gmp", (5, 4, 3), ("GlobalMaxPooling2D",)),
+        Example("gmp_after_conv", (6, 6, 2), ("Conv2D(3, 3)", "GlobalMaxPooling2D")),
+    )
 
 
 def _padding_pairs(value: Any) -> Any:
@@ -660,6 +782,13 @@ class ZeroPadding2D(LayerEntry):
     shape_rule = "`[h, w, c]` → `[h + top + bottom, w + left + right, c]`"
     notes = "Rank ≠ 3 is E0205; another form of `padding` is E0113."
 
+    examples = (
+        Example("zeropad_int", (3, 4, 2), ("ZeroPadding2D",)),
+        Example("zeropad_hw", (3, 4, 2), ("ZeroPadding2D([2, 1])",)),
+        Example("zeropad_pairs", (3, 4, 2), ("ZeroPadding2D([[0, 2], [3, 1]])",)),
+        Example("zeropad_conv", (4, 4, 2), ("ZeroPadding2D([[1, 0], [0, 1]])", "Conv2D(2, 3)")),
+    )
+
     def output_shape(self, p: ZeroPadding2DParams, shape: ir.Shape) -> ir.Shape:
         height, width, channels = _image("ZeroPadding2D", shape)
         (top, bottom), (left, right) = p.padding
@@ -696,6 +825,18 @@ class UpSampling2D(LayerEntry):
     summary = "enlarges the image by whole factors"
     shape_rule = "`[h, w, c]` → `[h · size[0], w · size[1], c]`"
     notes = "Rank ≠ 3 is E0205."
+
+    examples = (
+        Example("upsample_nearest", (3, 4, 2), ("UpSampling2D",)),
+        Example("upsample_nearest_rect", (3, 2, 2), ("UpSampling2D([3, 2])",)),
+        Example("upsample_bilinear", (3, 4, 2), ("UpSampling2D(2, interpolation=bilinear)",)),
+        Example(
+            "upsample_bilinear_rect",
+            (3, 3, 1),
+            ("UpSampling2D([3, 2], interpolation=bilinear)",),
+        ),
+        Example("upsample_after_conv", (4, 4, 1), ("Conv2D(2, 3)", "UpSampling2D", "Flatten")),
+    )
 
     def output_shape(self, p: UpSampling2DParams, shape: ir.Shape) -> ir.Shape:
         height, width, channels = _image("UpSampling2D", shape)

@@ -18,7 +18,7 @@ from netspec.catalogue.base import (
     TorchLowering,
     lookup,
 )
-from netspec.catalogue.layer import TRANSPOSE, LayerEntry, WeightMap, attr
+from netspec.catalogue.layer import TRANSPOSE, Example, LayerEntry, WeightMap, attr
 from netspec.catalogue.shapes import fmt
 
 
@@ -56,6 +56,15 @@ class Dense(LayerEntry):
     shape_rule = "`[n]` → `[units]`; `[steps, n]` → `[steps, units]` (every step alike)"
     weights_rule = "`n · units + units` (no `+ units` with `use_bias=false`)"
     notes = "An input of rank 3 or more is an error (E0201: insert `Flatten`)."
+
+    examples = (
+        Example("dense", (5,), ("Dense(4)",)),
+        Example("dense_no_bias", (5,), ("Dense(3, use_bias=false)",)),
+        Example("dense_on_steps", (3, 5), ("Dense(4, activation=softmax)",)),
+        Example(
+            "dense_{activation}", (5,), ("Dense(4, activation={activation})",), each_activation=True
+        ),
+    )
 
     def output_shape(self, p: DenseParams, shape: ir.Shape) -> ir.Shape:
         if len(shape) > 2:
@@ -109,6 +118,12 @@ class Flatten(LayerEntry):
     summary = "flattens each sample to a vector"
     shape_rule = "`[d1, …, dk]` → `[d1 · … · dk]`"
 
+    examples = (
+        Example("flatten", (3, 4, 2), ("Flatten",)),
+        Example("flatten_after_conv", (6, 6, 2), ("Conv2D(3, 3)", "Flatten", "Dense(4)")),
+        Example("flatten_after_pool", (6, 6, 2), ("MaxPooling2D(2)", "Flatten")),
+    )
+
     def output_shape(self, p: ir.Params, shape: ir.Shape) -> ir.Shape:
         return (math.prod(shape),)
 
@@ -126,6 +141,11 @@ class Identity(LayerEntry):
     transparent = True
     summary = "passes its input on unchanged"
     shape_rule = "unchanged"
+
+    examples = (
+        Example("identity", (6,), ("Identity",)),
+        Example("identity_after_conv", (5, 5, 2), ("Conv2D(3, 2)", "Identity", "Flatten")),
+    )
 
     def output_shape(self, p: ir.Params, shape: ir.Shape) -> ir.Shape:
         return shape
@@ -152,6 +172,11 @@ class Dropout(LayerEntry):
     shape_rule = "unchanged"
     notes = "At inference it passes its input through unchanged."
 
+    examples = (
+        Example("dropout", (6,), ("Dropout(0.5)",)),
+        Example("dropout_after_conv", (5, 5, 2), ("Conv2D(3, 2)", "Dropout(0.3)")),
+    )
+
     def output_shape(self, p: DropoutParams, shape: ir.Shape) -> ir.Shape:
         return shape
 
@@ -176,6 +201,13 @@ class Activation(LayerEntry):
     positional = ("activation",)
     summary = "applies an activation function"
     shape_rule = "unchanged"
+
+    examples = (
+        Example("activation_{activation}", (6,), ("Activation({activation})",), each_activation=True),
+        # after a convolution the PyTorch tensor is channels-first: softmax over axis 1
+        Example("activation_softmax_after_conv", (5, 5, 2), ("Conv2D(3, 2)", "Activation(softmax)")),
+        Example("activation_log_softmax_on_steps", (3, 4), ("Activation(log_softmax)",)),
+    )
 
     def output_shape(self, p: ActivationParams, shape: ir.Shape) -> ir.Shape:
         return shape
@@ -207,6 +239,11 @@ class Reshape(LayerEntry):
     summary = "reshapes each sample"
     shape_rule = "`[…]` → `target_shape`, a `-1` replaced by what makes the sizes agree"
     notes = "The sizes must multiply to the input's size, at most one axis may be `-1`, and no size may be 0 (E0204)."
+
+    examples = (
+        Example("reshape_to_image", (18,), ("Reshape([3, 3, 2])", "Conv2D(2, 2)")),
+        Example("reshape_after_conv", (5, 5, 2), ("Conv2D(3, 2)", "Reshape([-1, 3])")),
+    )
 
     def output_shape(self, p: ReshapeParams, shape: ir.Shape) -> ir.Shape:
         size = math.prod(shape)
@@ -263,6 +300,13 @@ class Permute(LayerEntry):
     summary = "reorders the axes of each sample"
     shape_rule = "output axis `i` is input axis `dims[i]`: `Permute([2, 1])` turns `[steps, features]` into `[features, steps]`"
     notes = "`dims` must list each axis once (E0221)."
+
+    examples = (
+        Example("permute_2d", (3, 4), ("Permute([2, 1])",)),
+        Example("permute_3d", (2, 3, 4), ("Permute([3, 1, 2])", "Flatten")),
+        Example("permute_after_conv", (5, 4, 2), ("Conv2D(3, 2)", "Permute([2, 3, 1])", "Flatten")),
+        Example("permute_then_dense", (3, 4), ("Permute([2, 1])", "Dense(2)")),
+    )
 
     def output_shape(self, p: PermuteParams, shape: ir.Shape) -> ir.Shape:
         axes = list(range(1, len(shape) + 1))

@@ -7,7 +7,7 @@ from pydantic import Field
 from netspec import ir
 from netspec.catalogue.base import InitializerName, PyCall, ShapeError, TorchLowering
 from netspec.catalogue.core import init_call
-from netspec.catalogue.layer import LayerEntry, WeightMap, attr
+from netspec.catalogue.layer import TOKEN_VOCABULARY, Example, LayerEntry, WeightMap, attr
 from netspec.catalogue.shapes import fmt
 
 
@@ -37,6 +37,16 @@ class Embedding(LayerEntry):
     shape_rule = "`[steps]` → `[steps, output_dim]`"
     weights_rule = "`input_dim · output_dim`"
     notes = "Another rank is E0205. Token ids must lie in 0 … `input_dim` − 1; `divide_by` and `standardize` leave an input read only by Embedding layers as it is."
+
+    examples = (
+        Example("embedding", (6,), (f"Embedding({TOKEN_VOCABULARY}, 4)",), tokens=True),
+        Example(
+            "embedding_gru",
+            (5,),
+            (f"Embedding({TOKEN_VOCABULARY}, 3)", "GRU(4)"),
+            tokens=True,
+        ),
+    )
 
     def output_shape(self, p: EmbeddingParams, shape: ir.Shape) -> ir.Shape:
         if len(shape) != 1:

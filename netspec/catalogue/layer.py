@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SerializeAsAny
@@ -150,6 +150,57 @@ class WeightMap:
     trainable: bool = True
 
 
+# --------------------------------------------------------------------------- parity examples
+
+# The token ids of an example that reads them (`tokens=True`) are 0 … TOKEN_VOCABULARY - 1.
+TOKEN_VOCABULARY = 11
+
+
+@dataclass(frozen=True)
+class Example:
+    """A small spec that shows a layer, run on both targets by the per-layer parity harness.
+
+    Plain data, so that netspec imports no framework to state it: `layers` are the spec's
+    layer lines (the entry's layer alone, or after the layers its input needs), `input` the
+    per-sample input shape. tests/test_parity_layers.py builds the Keras and the PyTorch
+    module, moves the same weights into both, and compares their outputs (within `atol`,
+    plus `rtol` relative), their output shapes with the shape rule's, and their parameter
+    counts with `param_counts`. With `each_activation`, `{activation}` in `id` and `layers`
+    stands for each activation of the catalogue: one example per activation.
+    """
+
+    id: str
+    input: tuple[int, ...]
+    layers: tuple[str, ...]
+    tokens: bool = False  # the input is token ids (Embedding), not real values
+    atol: float = 1e-5
+    rtol: float = 1e-4
+    each_activation: bool = False
+
+    def expand(self, activations: list[str]) -> list[Example]:
+        """The concrete examples: this one, or one per activation name."""
+        if not self.each_activation:
+            return [self]
+        return [
+            replace(
+                self,
+                id=self.id.format(activation=name),
+                layers=tuple(line.format(activation=name) for line in self.layers),
+                each_activation=False,
+            )
+            for name in activations
+        ]
+
+    def spec(self) -> str:
+        """The example as a `.net` source: one input, its layers, a loss and an optimizer."""
+        body = "\n".join(f"    {layer}" for layer in self.layers)
+        shape = ", ".join(str(d) for d in self.input)
+        return (
+            f"model parity_{self.id} {{\n  input [{shape}]\n  layers {{\n{body}\n  }}\n"
+            "  loss mean_squared_error\n  optimizer SGD\n}\n"
+        )
+
+
 # --------------------------------------------------------------------------- layer entries
 
 
@@ -171,6 +222,9 @@ class LayerEntry(Entry):
     # How many tensors the layer reads: one, except for merges (Add, Concatenate, …).
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1
+    # Small specs that show the layer, run on both targets by the parity harness
+    # (tests/test_parity_layers.py). Each entry states its own: a subclass does not inherit them.
+    examples: ClassVar[tuple[Example, ...]] = ()
 
     def output_shape(self, p: Any, shape: ir.Shape) -> ir.Shape:
         raise NotImplementedError

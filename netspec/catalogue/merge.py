@@ -15,8 +15,15 @@ from pydantic import Field
 
 from netspec import ir
 from netspec.catalogue.base import Layout, PyCall, ShapeError, TorchLowering
-from netspec.catalogue.layer import LayerEntry
+from netspec.catalogue.layer import Example, LayerEntry
 from netspec.catalogue.shapes import fmt
+
+# The examples' operands: merges read named tensors (`input` is the model input). After a
+# convolution the PyTorch operands are channels-first: a merge of two feature maps stays so
+# (Concatenate's axis mapped to it); a feature map merged with a channels-last tensor is
+# permuted back first.
+_TWO_DENSE = ("a = Dense(4)", "b = Dense(4, activation=tanh)(input)")
+_TWO_MAPS = ("a = Conv2D(3, 3, padding=same)", "b = Conv2D(3, 1, activation=relu)(input)")
 
 
 class MergeShapeError(ShapeError):
@@ -84,6 +91,12 @@ class Add(_ElementWise):
     operator = "+"
     summary = "adds its inputs element-wise"
 
+    examples = (
+        Example("add_dense", (5,), (*_TWO_DENSE, "Add()(a, b)")),
+        Example("add_maps", (5, 6, 2), (*_TWO_MAPS, "Add()(a, b)")),
+        Example("add_map_and_input", (5, 6, 3), (*_TWO_MAPS, "Add()(a, input, b)")),
+    )
+
 
 class Multiply(_ElementWise):
     """The element-wise product of its inputs, multiplied left to right."""
@@ -93,6 +106,11 @@ class Multiply(_ElementWise):
     operator = "*"
     summary = "multiplies its inputs element-wise"
 
+    examples = (
+        Example("multiply_dense", (5,), (*_TWO_DENSE, "Multiply()(a, b)")),
+        Example("multiply_maps", (5, 6, 2), (*_TWO_MAPS, "Multiply()(a, b)")),
+    )
+
 
 class Average(_ElementWise):
     """The element-wise mean of its inputs: their sum, left to right, divided by their count."""
@@ -100,6 +118,11 @@ class Average(_ElementWise):
     kind = "Average"
     keras_class = "layers.Average"
     summary = "averages its inputs element-wise"
+
+    examples = (
+        Example("average_dense", (5,), (*_TWO_DENSE, "Average()(a, b, a)")),
+        Example("average_map_and_input", (5, 6, 3), (*_TWO_MAPS, "Average()(b, input, a)")),
+    )
 
     def torch_merge(self, p: ir.Params, layer: ir.Layer, operands: list[str], channels_first: bool) -> str:
         return f"({' + '.join(operands)}) / {len(operands)}"
@@ -121,6 +144,17 @@ class Concatenate(MergeEntry):
     summary = "joins its inputs along an axis"
     shape_rule = "inputs of one rank whose sizes agree except along `axis` → their sizes along `axis` added"
     notes = "Reads two or more tensors: `Concatenate(axis=-1)(a, b)`. `axis` counts as Keras counts it: 0 is the batch, −1 the channels. Inputs of different ranks, or sizes that differ off the axis, are E0210, naming both operands."
+
+    examples = (
+        Example("concat_dense", (5,), (*_TWO_DENSE, "Concatenate()(a, b, input)")),
+        Example("concat_steps", (3, 5), ("a = Dense(2)", "Concatenate(axis=1)(a, a)")),
+        *(
+            Example(f"concat_maps_axis_{name}", (5, 6, 2), (*_TWO_MAPS, f"Concatenate({axis})(a, b)"))
+            for name, axis in (("m1", -1), ("3", 3), ("1", 1), ("2", 2), ("m2", -2), ("m3", -3))
+        ),
+        Example("concat_map_and_input", (5, 6, 2), (*_TWO_MAPS, "Concatenate()(a, input)")),
+        Example("concat_map_and_input_rows", (5, 6, 3), (*_TWO_MAPS, "Concatenate(1)(input, b)")),
+    )
 
     @staticmethod
     def sample_axis(axis: int, rank: int) -> int | None:

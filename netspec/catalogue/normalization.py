@@ -7,7 +7,7 @@ from pydantic import Field
 from netspec import ir
 from netspec.catalogue.base import InitializerName, Layout, PyCall, ShapeError, TorchLowering
 from netspec.catalogue.core import init_call
-from netspec.catalogue.layer import LayerEntry, WeightMap, attr
+from netspec.catalogue.layer import Example, LayerEntry, WeightMap, attr
 from netspec.catalogue.shapes import fmt
 
 # PyTorch's module for a per-sample rank: [c] and [steps, c] → 1d, [h, w, c] → 2d, …
@@ -71,6 +71,15 @@ class BatchNormalization(LayerEntry):
     shape_rule = "unchanged: `[c]`, `[steps, c]`, `[h, w, c]` or `[d, h, w, c]`, channels last"
     weights_rule = "`2 · c` trainable (gamma, beta) and `2 · c` non-trainable (the moving mean and variance)"
     notes = "Another rank is E0205. The defaults are Keras' (momentum 0.99, epsilon 1e-3) on both targets. A frozen BatchNormalization (`trainable=false`) keeps its moving statistics in training, as in Keras."
+
+    examples = (
+        Example("bn_flat", (6,), ("BatchNormalization",)),
+        Example("bn_steps", (4, 5), ("BatchNormalization",)),
+        Example("bn_image", (5, 5, 3), ("BatchNormalization",)),
+        Example("bn_volume", (2, 3, 3, 2), ("BatchNormalization",)),
+        Example("bn_after_conv", (6, 6, 2), ("Conv2D(3, 3)", "BatchNormalization(epsilon=0.01)")),
+        Example("bn_then_dense", (6,), ("BatchNormalization(momentum=0.9)", "Dense(3)")),
+    )
 
     def output_shape(self, p: BatchNormalizationParams, shape: ir.Shape) -> ir.Shape:
         if len(shape) not in _BATCH_NORM_MODULES:
@@ -151,6 +160,15 @@ class LayerNormalization(LayerEntry):
     shape_rule = "unchanged, any rank"
     weights_rule = "`2 · n`, `n` the size of the last axis"
     notes = "The same in training and inference; the epsilon is Keras' 1e-3 on both targets."
+
+    examples = (
+        Example("ln_flat", (6,), ("LayerNormalization",)),
+        Example("ln_steps", (4, 5), ("LayerNormalization",)),
+        Example("ln_after_conv", (6, 6, 2), ("Conv2D(3, 3)", "LayerNormalization(epsilon=1e-5)")),
+        # a narrow axis and a small epsilon: Keras' own x·inv + (beta - mean·inv) cancels badly
+        Example("ln_one_feature", (3, 1), ("LayerNormalization(epsilon=1e-6)",)),
+        Example("ln_two_features", (5, 2), ("LayerNormalization(epsilon=1e-5)",)),
+    )
 
     def output_shape(self, p: LayerNormalizationParams, shape: ir.Shape) -> ir.Shape:
         return shape

@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from netspec import ir
 from netspec.catalogue.base import Layout, PyCall, ShapeError, TorchLowering
-from netspec.catalogue.layer import LayerEntry
+from netspec.catalogue.layer import Example, LayerEntry
 from netspec.catalogue.shapes import fmt
 
 # The module-level functions the PyTorch affine layers (translation, rotation, zoom) use.
@@ -166,6 +166,18 @@ class RandomFlip(_Augmentation):
     summary = "flips images at random while training"
     shape_rule = "unchanged, `[h, w, c]`"
 
+    # Augmentation layers are the identity in inference (RandomCrop too: Keras 3 passes the
+    # whole image through, so an example crops only where what follows does not mind the size);
+    # tests/test_augmentation.py checks them in training.
+    examples = (
+        Example("random_flip", (5, 6, 2), ("RandomFlip",)),
+        Example(
+            "random_flip_horizontal_conv",
+            (6, 6, 2),
+            ("RandomFlip(horizontal)", "Conv2D(2, 3)"),
+        ),
+    )
+
     def keras(self, p: RandomFlipParams, layer: ir.Layer) -> PyCall:
         return PyCall("layers.RandomFlip", (), {"mode": p.mode})
 
@@ -195,6 +207,11 @@ class RandomCrop(_Augmentation):
     summary = "crops a random window while training"
     shape_rule = "`[h, w, c]` → `[height, width, c]`, in training and inference"
     notes = "A crop larger than the input is E0202."
+
+    examples = (
+        Example("random_crop_full_size", (6, 5, 2), ("RandomCrop(6, 5)",)),
+        Example("random_crop_then_gap", (8, 8, 2), ("RandomCrop(6, 4)", "GlobalAveragePooling2D")),
+    )
 
     def output_shape(self, p: RandomCropParams, shape: ir.Shape) -> ir.Shape:
         height, width, channels = _image("RandomCrop", shape)
@@ -243,6 +260,15 @@ class RandomTranslation(_Augmentation):
     summary = "shifts images at random while training"
     shape_rule = "unchanged, `[h, w, c]`"
 
+    examples = (
+        Example("random_translation", (6, 6, 2), ("RandomTranslation(0.2, 0.1)",)),
+        Example(
+            "random_translation_after_conv",
+            (6, 6, 1),
+            ("Conv2D(2, 3)", "RandomTranslation([-0.1, 0.2], 0.3, fill_mode=constant)", "Flatten"),
+        ),
+    )
+
     def keras(self, p: RandomTranslationParams, layer: ir.Layer) -> PyCall:
         return PyCall(
             "layers.RandomTranslation",
@@ -290,6 +316,15 @@ class RandomRotation(_Augmentation):
     positional = ("factor",)
     summary = "rotates images at random while training"
     shape_rule = "unchanged, `[h, w, c]`"
+
+    examples = (
+        Example("random_rotation", (6, 6, 2), ("RandomRotation(0.1)",)),
+        Example(
+            "random_rotation_nearest_conv",
+            (7, 6, 1),
+            ("RandomRotation(0.5, interpolation=nearest)", "Conv2D(2, 3)"),
+        ),
+    )
 
     def keras(self, p: RandomRotationParams, layer: ir.Layer) -> PyCall:
         return PyCall(
@@ -340,6 +375,15 @@ class RandomZoom(_Augmentation):
     summary = "zooms images at random while training"
     shape_rule = "unchanged, `[h, w, c]`"
 
+    examples = (
+        Example("random_zoom", (6, 6, 2), ("RandomZoom(0.2)",)),
+        Example(
+            "random_zoom_two_factors_conv",
+            (6, 7, 1),
+            ("RandomZoom([-0.3, 0.1], 0.2, fill_mode=wrap)", "Conv2D(2, 3)"),
+        ),
+    )
+
     def keras(self, p: RandomZoomParams, layer: ir.Layer) -> PyCall:
         return PyCall(
             "layers.RandomZoom",
@@ -389,6 +433,15 @@ class RandomContrast(_Augmentation):
     summary = "changes the contrast at random while training"
     shape_rule = "unchanged, `[h, w, c]`"
 
+    examples = (
+        Example("random_contrast", (5, 5, 3), ("RandomContrast(0.3)",)),
+        Example(
+            "random_contrast_range_conv",
+            (6, 6, 2),
+            ("RandomContrast([0.2, 0.5], value_range=[-3, 3])", "Conv2D(2, 3)"),
+        ),
+    )
+
     def keras(self, p: RandomContrastParams, layer: ir.Layer) -> PyCall:
         return PyCall(
             "layers.RandomContrast", (), {"factor": p.factor, "value_range": p.value_range}
@@ -416,6 +469,16 @@ class Rescaling(LayerEntry):
     positional = ("scale", "offset")
     summary = "multiplies by scale and adds offset"
     shape_rule = "unchanged, any rank"
+
+    examples = (
+        Example("rescaling_flat", (5,), ("Rescaling(0.5, offset=-1)",)),
+        Example("rescaling_image_conv", (6, 6, 2), ("Rescaling(1/255)", "Conv2D(2, 3)")),
+        Example(
+            "rescaling_after_conv",
+            (6, 6, 1),
+            ("Conv2D(2, 3)", "Rescaling(2, 0.5)", "Flatten"),
+        ),
+    )
 
     def output_shape(self, p: RescalingParams, shape: ir.Shape) -> ir.Shape:
         return shape

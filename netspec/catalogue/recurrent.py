@@ -25,7 +25,9 @@ from netspec.catalogue.base import (
 from netspec.catalogue.core import init_call
 from netspec.catalogue.layer import (
     IDENTITY,
+    TOKEN_VOCABULARY,
     TRANSPOSE,
+    Example,
     LayerEntry,
     LayerValue,
     WeightMap,
@@ -149,6 +151,12 @@ class LSTM(Recurrent):
     gates = 4
     bias_vectors = 1
 
+    examples = (
+        Example("lstm_last", (5, 3), ("LSTM(4)",)),
+        Example("lstm_sequences", (5, 3), ("LSTM(4, return_sequences=true)",)),
+        Example("lstm_no_bias", (4, 3), ("LSTM(2, use_bias=false)",)),
+    )
+
     def keras(self, p: LSTMParams, layer: ir.Layer) -> PyCall:
         return PyCall(
             "layers.LSTM",
@@ -237,6 +245,12 @@ class GRU(Recurrent):
     keras_name = "gru"
     gates = 3
     bias_vectors = 2
+
+    examples = (
+        Example("gru_last", (5, 3), ("GRU(4)",)),
+        Example("gru_sequences", (5, 3), ("GRU(4, return_sequences=true)",)),
+        Example("gru_no_bias", (4, 3), ("GRU(2, use_bias=false)",)),
+    )
 
     def keras(self, p: GRUParams, layer: ir.Layer) -> PyCall:
         return PyCall(
@@ -331,6 +345,13 @@ class SimpleRNN(Recurrent):
     gates = 1
     bias_vectors = 1
 
+    examples = (
+        Example("rnn_last", (5, 3), ("SimpleRNN(4)",)),
+        Example("rnn_sequences", (5, 3), ("SimpleRNN(4, return_sequences=true)",)),
+        Example("rnn_relu_no_bias", (4, 3), ("SimpleRNN(2, activation=relu, use_bias=false)",)),
+        Example("rnn_after_conv1d", (6, 2), ("Conv1D(3, 2)", "SimpleRNN(3)")),
+    )
+
     def keras(self, p: SimpleRNNParams, layer: ir.Layer) -> PyCall:
         return PyCall(
             "layers.SimpleRNN",
@@ -411,6 +432,36 @@ class Bidirectional(LayerEntry):
     shape_rule = "the wrapped layer's, with twice its units: `Bidirectional(LSTM(32))` on `[steps, f]` gives `[64]`, or `[steps, 64]` with `return_sequences=true`"
     weights_rule = "twice the wrapped layer's"
     notes = "The wrapped layer's arguments are checked as a layer's; a layer that is not recurrent is E0222."
+
+    examples = (
+        Example("bidi_lstm", (5, 3), ("Bidirectional(LSTM(4))",)),
+        Example("bidi_lstm_sequences", (5, 3), ("Bidirectional(LSTM(3, return_sequences=true))",)),
+        Example("bidi_gru", (5, 3), ("Bidirectional(layer=GRU(4))",)),
+        Example("bidi_gru_sequences", (4, 2), ("Bidirectional(GRU(3, return_sequences=true))",)),
+        Example("bidi_rnn", (5, 3), ("Bidirectional(SimpleRNN(4))",)),
+        Example(
+            "bidi_rnn_sequences_relu",
+            (4, 3),
+            ("Bidirectional(SimpleRNN(2, activation=relu, return_sequences=true))",),
+        ),
+        Example("bidi_lstm_no_bias", (4, 3), ("Bidirectional(LSTM(2, use_bias=false))",)),
+        Example(
+            "bidi_stacked",
+            (5, 2),
+            ("Bidirectional(LSTM(3, return_sequences=true))", "Bidirectional(GRU(2))", "Dense(2)"),
+        ),
+        Example(
+            "bidi_twice_same_kind",
+            (5, 2),
+            ("Bidirectional(LSTM(2, return_sequences=true))", "Bidirectional(LSTM(3))"),
+        ),
+        Example(
+            "bidi_after_embedding",
+            (6,),
+            (f"Embedding({TOKEN_VOCABULARY}, 3)", "Bidirectional(LSTM(2))"),
+            tokens=True,
+        ),
+    )
 
     @staticmethod
     def wrapped(p: BidirectionalParams) -> Recurrent:
