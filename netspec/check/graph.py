@@ -82,10 +82,22 @@ class Graph:
     layers: list[ir.Layer] | None
     outputs: list[str] | None
     shapes: dict[str, ir.Shape | None]
-    statements: list[ir.LayerStmt]
     made: dict[str, int | None]  # tensor → the statement that makes it (None: a model input)
     built: dict[str, ir.Layer]  # the layers that checked, even if others did not
     names: list[str | None]  # each statement's layer name (None: its name was refused)
+
+    def activation_of(self, tensor: str) -> str | None:
+        """The activation a tensor ends with, looking through layers that pass values on."""
+        while True:
+            if self.made.get(tensor) is None:
+                return "linear"  # a model input
+            layer = self.built.get(tensor)
+            if layer is None:
+                return None
+            entry = catalogue.layer(layer.kind)
+            if not entry.transparent:
+                return entry.activation(layer.params)
+            tensor = layer.inputs[0]
 
 
 class GraphChecker(SpecChecker):
@@ -238,9 +250,7 @@ class GraphChecker(SpecChecker):
         built = {layer.name: layer for layer in layers}
         if complete and outputs is not None:
             layers = _reaching(layers, outputs)
-        return Graph(
-            layers if complete else None, outputs, shapes, statements, made, built, names
-        )
+        return Graph(layers if complete else None, outputs, shapes, made, built, names)
 
     def _references(
         self,
@@ -392,8 +402,7 @@ class GraphChecker(SpecChecker):
         params = validate(entry, call, self.diagnostics) if entry else None
         if entry is None or params is None or name is None or refs is None or trainable is None:
             return None
-        layer_entry = entry()
-        assert isinstance(layer_entry, catalogue.LayerEntry)
+        layer_entry = catalogue.layer(entry.kind)
         if not self._arity(layer_entry, statement, refs):
             return None
         in_shapes = [shapes.get(ref) for ref, _ in refs]

@@ -159,33 +159,13 @@ class ObjectivesChecker(SpecChecker):
         params = validate(entry, call, self.diagnostics) if entry else None
         if entry is None or params is None:
             return None
-        if graph is not None and output is not None and graph.shapes.get(output) is not None:
-            loss_entry = entry()
-            assert isinstance(loss_entry, catalogue.LossEntry)
-            shape = graph.shapes[output]
-            assert shape is not None
-            for finding in loss_entry.check_output(params, shape, self._activation_of(output, graph)):
+        shape = graph.shapes.get(output) if graph is not None and output is not None else None
+        if graph is not None and output is not None and shape is not None:
+            loss_entry = catalogue.loss(entry.kind)
+            for finding in loss_entry.check_output(params, shape, graph.activation_of(output)):
                 report = self.diagnostics.warning if finding.warning else self.diagnostics.error
                 report(finding.code, finding.message, call.span, finding.hint)
         return ir.Loss(kind=entry.kind, params=params, output=output or "", span=call.span)
-
-    @staticmethod
-    def _activation_of(tensor: str, graph: Graph) -> str | None:
-        """The activation a tensor ends with, looking through layers that pass values on."""
-        while True:
-            index = graph.made.get(tensor)
-            if index is None:
-                return "linear"  # a model input
-            statement = graph.statements[index]
-            entry = catalogue.lookup("layer", statement.call.name)
-            layer = graph.built.get(tensor)
-            if entry is None or layer is None:
-                return None
-            instance = entry()
-            assert isinstance(instance, catalogue.LayerEntry)
-            if not instance.transparent:
-                return instance.activation(layer.params)
-            tensor = layer.inputs[0]
 
     def optimizer(self) -> ir.Optimizer | None:
         call = self.spec.optimizer
@@ -204,8 +184,7 @@ class ObjectivesChecker(SpecChecker):
         targets: dict[str, str] = {}
         kinds: dict[str, str] = {}
         for loss in losses or []:
-            loss_entry = catalogue.lookup("loss", loss.kind)
-            targets[loss.output] = loss_entry.target  # type: ignore[union-attr]
+            targets[loss.output] = catalogue.loss(loss.kind).target
             kinds[loss.output] = loss.kind
         if self.spec.metrics and outputs is not None and len(outputs) > 1:
             listed = ", ".join(f"{o} = [...]" for o in outputs)
@@ -245,10 +224,14 @@ class ObjectivesChecker(SpecChecker):
         if entry is None:
             return None
         target = targets.get(output) if output is not None else None
-        if target is not None and target not in entry.targets:  # type: ignore[attr-defined]
+        if (
+            output is not None
+            and target is not None
+            and target not in catalogue.metric(entry.kind).targets
+        ):
             self.diagnostics.error(
                 "E0305",
-                f"metric '{symbol.name}' does not apply to {kinds[output]} "  # type: ignore[index]
+                f"metric '{symbol.name}' does not apply to {kinds[output]} "
                 f"({target} targets)",
                 symbol.span,
                 hint="for regression use mean_absolute_error or mean_squared_error; "
@@ -351,7 +334,7 @@ class ObjectivesChecker(SpecChecker):
             )
             return
         loss = losses[0]
-        target = catalogue.lookup("loss", loss.kind).target  # type: ignore[union-attr]
+        target = catalogue.loss(loss.kind).target
         shape = graph.shapes.get(loss.output)
         if shape is None:
             return
