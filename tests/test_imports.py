@@ -14,8 +14,9 @@ The stages, lowest first; a module may import its own stage or a lower one, neve
    `pycode` values and never imports the writer), `reference` and `schema` (texts read from it).
 3. parse: `parse`, its `parser_cache` and `syntax_hints`, and `overrides` (`--set` keys).
 4. expand: `blocks`.
-5. check: `check` (the check pass), and what reads a checked model without generating code:
-   `memory`, `data`, `inputs`, `weights`.
+5. check: `check/` (the check pass; within it `context` and `bind` ← `graph` ← `objectives`
+   ← the package `__init__`, which runs them), and what reads a checked model without
+   generating code: `memory`, `data`, `inputs`, `weights`.
 6. pipeline: `frontend` (parse → expand → check), `check_command`, `templates`.
 7. codegen: `codegen/`.
 8. train: `train/`; within it `convert` sits above the backends it drives.
@@ -247,6 +248,30 @@ def test_the_naming_rule_is_stated_once() -> None:
         if module != "netspec.naming":
             defined = _top_level(module).keys() & {"RESERVED_NAMES", "snake_case", "Namer"}
             assert not defined, f"{module} defines {defined}: import them from netspec.naming"
+
+
+# The parts of the check pass, lowest first: each may import only those before it.
+CHECK_PARTS = [
+    "netspec.check.context",
+    "netspec.check.bind",
+    "netspec.check.graph",
+    "netspec.check.objectives",
+    "netspec.check",
+]
+
+
+def test_the_check_pass_parts_import_downwards() -> None:
+    """bind knows nothing of the graph, the graph nothing of the objectives, and no part
+    imports the pass that runs them (a new module in check/ must be placed in CHECK_PARTS)."""
+    found = sorted(m for m in MODULES if m == "netspec.check" or m.startswith("netspec.check."))
+    assert found == sorted(CHECK_PARTS), f"place these in CHECK_PARTS: {set(found) ^ set(CHECK_PARTS)}"
+    upward = [
+        _edge(GRAPH, module, later)
+        for index, module in enumerate(CHECK_PARTS)
+        for later in CHECK_PARTS[index + 1:]
+        if later in GRAPH[module]
+    ]
+    assert not upward, "check/ parts importing a later part:\n" + "\n".join(upward)
 
 
 @pytest.mark.parametrize("backend", ["netspec.train.torch_backend", "netspec.train.keras_backend"])
