@@ -12,8 +12,9 @@ Names inside an instance are prefixed with the instance's name, which is the use
 (`residual`, `residual_1`, …): `residual_1_conv2d`, `residual_1_s`.
 
 The pass is `expand` below; its parts are modules of their own: `expr` (folding values),
-`imports` (`use`), `definitions` (block-definition checks), `expand` (instantiation) and
-`measure` (the size limits, checked before expanding).
+`imports` (`use`), `definitions` (block-definition checks), `expander` (instantiation) and
+`measure` (the size limits, checked before expanding). The module is `expander`, not
+`expand`, so that `netspec.expand.expand` names one thing: this function.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 from netspec import ir
 from netspec.diagnostics import Diagnostics
 from netspec.expand.definitions import check_definition
-from netspec.expand.expand import Expander, Frame, collect_names
+from netspec.expand.expander import Expander, Frame, collect_names
 from netspec.expand.expr import evaluate, fold
 from netspec.expand.imports import Loader
 from netspec.expand.measure import within_limits

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from netspec import ir
 from netspec.diagnostics import Diagnostics, Span
-from netspec.expand.expand import Expander, Frame
+from netspec.expand.expander import Expander, Frame
 from netspec.expand.expr import Evaluator, Failed, value_key
 from netspec.limits import MAX_EXPANSION_DEPTH, MAX_EXPANSION_STEPS, MAX_LAYERS
 
