@@ -1,6 +1,6 @@
 """The front end, text → checked model: parse → expand (blocks) → check, one pass after another.
 
-Each pass is its own module (`netspec.parse`, `netspec.blocks`, `netspec.check`); this is the
+Each pass is its own module (`netspec.parse`, `netspec.expand`, `netspec.check`); this is the
 pipeline that runs them, with `--set` overrides put in after parsing. The Python API
 (`netspec.api`), the commands and training all check a spec through here.
 """
@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from netspec import ir
-from netspec.blocks import expand
 from netspec.check import check
 from netspec.diagnostics import Diagnostics, Span
+from netspec.expand import expand
 from netspec.parse import SourceTooLarge, parse, parse_value, paused_gc, read_source, too_large
 
 __all__ = ["check_file", "check_source", "check_spec", "override_train"]
@@ -24,7 +24,7 @@ def check_spec(
 ) -> ir.Model | None:
     """Expand and check a parsed spec; returns the checked model, or None when there are errors.
 
-    Blocks, imports, `repeat` and arithmetic are expanded first (`netspec.blocks`); the
+    Blocks, imports, `repeat` and arithmetic are expanded first (`netspec.expand`); the
     texts of imported files are added to `sources` for rendering their diagnostics.
     """
     with paused_gc():  # the checked IR holds no cycles either; see `paused_gc`

@@ -96,7 +96,7 @@ class LayerStmt(Node):
     call: Call
     inputs: list[Symbol] | None = None
     origin: list[Related] = Field(default_factory=list)
-    """Where a statement from a block was instantiated: use sites, innermost first (blocks.py)."""
+    """Where a statement from a block was instantiated: use sites, innermost first (netspec/expand/)."""
 
 
 class RepeatStmt(Node):

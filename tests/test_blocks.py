@@ -129,7 +129,7 @@ def test_tensor_arguments_are_mapped_to_instance_names() -> None:
     )
     spec_file = parse(source, "<spec>", Diagnostics())
     assert spec_file is not None
-    from netspec.blocks import expand
+    from netspec.expand import expand
 
     expanded, ok = expand(spec_file, Diagnostics())
     assert ok
@@ -161,7 +161,7 @@ _numbers = st.integers(min_value=-1000, max_value=1000)
 
 @given(_numbers, _numbers, _numbers, st.sampled_from(["+", "-", "*", "//"]))
 def test_expressions_evaluate_like_python(a: int, b: int, c: int, op: str) -> None:
-    from netspec.blocks import evaluate
+    from netspec.expand import evaluate
     from netspec.parse import parse_value
 
     text = f"({a}) {op} {b} * ({c})" if op != "//" or b * c != 0 else f"{a} {op} 1"
@@ -176,7 +176,7 @@ def test_expressions_evaluate_like_python(a: int, b: int, c: int, op: str) -> No
 
 @given(st.integers(min_value=-50, max_value=50), st.integers(min_value=1, max_value=50))
 def test_division_gives_a_float(a: int, b: int) -> None:
-    from netspec.blocks import evaluate
+    from netspec.expand import evaluate
     from netspec.parse import parse_value
 
     diagnostics = Diagnostics()
@@ -256,7 +256,7 @@ def test_equality_keeps_booleans_apart_from_numbers() -> None:
     st.sampled_from(["and", "or"]),
 )
 def test_conditions_evaluate_like_python(a: int, b: int, op: str, joiner: str) -> None:
-    from netspec.blocks import evaluate
+    from netspec.expand import evaluate
     from netspec.parse import parse_value
 
     text = f"not {a} {op} {b} {joiner} {b} {op} {a}"

@@ -25,7 +25,7 @@ __all__ = ["check"]
 def check(spec: ir.SpecFile, diagnostics: Diagnostics, expanded: bool = True) -> ir.Model | None:
     """The check pass: an expanded spec → the checked model, or None when there are errors.
 
-    `expanded` is False when expansion reported errors (`netspec.blocks.expand`): what it
+    `expanded` is False when expansion reported errors (`netspec.expand.expand`): what it
     could not expand is then left unreported here. The whole pipeline, text → checked model,
     is `netspec.frontend`.
     """
