@@ -37,8 +37,9 @@ NOT_TRAINED_HERE = {
 }
 TRAINED_SPECS = [spec for spec in SPECS if spec.stem not in NOT_TRAINED_HERE]
 # The (spec, backend) epochs long enough to wait for the full run (`pytest -m ""`, as CI):
-# a Keras epoch of the residual network traces twenty convolution blocks.
-SLOW_EPOCHS = {("resnet20", "keras")}
+# a Keras epoch of the residual network traces twenty convolution blocks, the transformer's
+# attention a few more (tests/test_specs_frameworks.py still takes a Keras step of each).
+SLOW_EPOCHS = {("resnet20", "keras"), ("text_transformer", "keras")}
 EVERY_SPEC_AND_BACKEND = [
     pytest.param(
         spec,
@@ -326,7 +327,7 @@ def test_a_spec_without_its_data_file_says_so(
 # --------------------------------------------------------------------------- resume, seeds
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["torch", pytest.param("keras", marks=pytest.mark.slow)])
 def test_resume_repeats_the_uninterrupted_run(
     runner: CliRunner, tmp_path: Path, backend: str
 ) -> None:
@@ -361,7 +362,7 @@ def test_resume_repeats_the_uninterrupted_run(
     assert read_json(straight / "test.json") == pytest.approx(read_json(resumed / "test.json"))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["torch", pytest.param("keras", marks=pytest.mark.slow)])
 def test_a_seed_makes_runs_identical(runner: CliRunner, tmp_path: Path, backend: str) -> None:
     data = npz(spec_data("digits_mlp", tmp_path / "d.npz", samples=128))
     runs = {}
