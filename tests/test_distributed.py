@@ -66,6 +66,7 @@ def _compare(one: Path, two: Path, load) -> None:
             )
 
 
+@pytest.mark.slow
 def test_torchrun_two_workers_train_as_one_process(jobs: str, tmp_path: Path) -> None:
     from safetensors.numpy import load_file
 
@@ -75,6 +76,7 @@ def test_torchrun_two_workers_train_as_one_process(jobs: str, tmp_path: Path) ->
     _compare(tmp_path / "one", tmp_path / "two", lambda folder, m: load_file(folder / f"{m}.safetensors"))
 
 
+@pytest.mark.slow
 def test_mirrored_two_replicas_train_as_one_device(tmp_path: Path) -> None:
     """Keras weighs each replica's share of a batch equally, so its exact agreement needs
     batches that split evenly: 330 images, batches of 16, a last batch of 10."""
@@ -114,6 +116,7 @@ def two_worker_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_two_worker_run_folder_is_written_once(two_worker_run: Path) -> None:
     record = json.loads((two_worker_run / "run.json").read_text())
     assert record["workers"] == 2 and record["launcher"] == "torchrun"
@@ -127,6 +130,7 @@ def test_two_worker_run_folder_is_written_once(two_worker_run: Path) -> None:
     assert not (two_worker_run / "torchrun.log").exists()  # written only when a worker fails
 
 
+@pytest.mark.slow
 def test_two_worker_run_equals_one_process(two_worker_run: Path, tmp_path: Path) -> None:
     from safetensors.numpy import load_file
 
@@ -151,6 +155,7 @@ def _worker_pids(launcher: int) -> dict[int, int]:
     return found
 
 
+@pytest.mark.slow
 def test_killed_worker_stops_the_run_and_resume_finishes_it(
     two_worker_run: Path, tmp_path: Path
 ) -> None:
@@ -298,6 +303,7 @@ model bn_mlp {
 """
 
 
+@pytest.mark.slow
 def test_keras_replicas_scale_the_learning_rate_and_synchronize_batchnorm(tmp_path: Path) -> None:
     spec = tmp_path / "bn.net"
     spec.write_text(BATCHNORM_SPEC)

@@ -178,6 +178,7 @@ def final_tensors(run: Path) -> dict[str, np.ndarray]:
     return load_file(str(run / "weights.safetensors"))
 
 
+@pytest.mark.slow
 def test_sigkill_at_five_moments_loses_nothing_on_the_digits_mlp(
     tmp_path: Path, torch_runs: Runs
 ) -> None:
@@ -235,6 +236,7 @@ model dropout_bn {
 """
 
 
+@pytest.mark.slow
 def test_a_killed_keras_run_with_dropout_and_batchnorm_resumes_to_the_same_run(
     tmp_path: Path, keras_runs: Runs
 ) -> None:

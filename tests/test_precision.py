@@ -172,7 +172,7 @@ def small_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("backend", ["torch", "keras"])
+@pytest.mark.parametrize("backend", ["torch", pytest.param("keras", marks=pytest.mark.slow)])
 def test_mixed_precision_trains_like_fp32(small_spec: Path, tmp_path: Path, backend: str) -> None:
     results = {}
     for precision in ("fp32", "bf16", "fp16"):

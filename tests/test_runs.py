@@ -361,6 +361,7 @@ def test_ctrl_c_mid_epoch_keeps_the_last_epoch_and_exits_130(
     assert [p.name for p in (run / "checkpoints").glob("epoch_*.json")] == ["epoch_0001.json"]
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_process_within_a_second_and_exits_130(tmp_path: Path, data: str) -> None:
     """SIGINT to the process group, as a terminal's Ctrl-C sends it, once two epochs are done:
     the process is gone within a second (the interpreter's teardown with torch loaded alone

@@ -56,6 +56,31 @@ def load(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Modul
 
 
 @pytest.fixture(scope="module")
+def built(load) -> Callable[[str, str], Any]:
+    """The network of (spec, target) built once per test module from seed 0, for the tests
+    that only run it in inference or count its weights (VGG16 takes seconds to build); the
+    training steps build their own."""
+    networks: dict[tuple[str, str], Any] = {}
+
+    def build(stem: str, target: str) -> Any:
+        key = (stem, target)
+        if key not in networks:
+            module = load(stem, target)
+            if target == "torch":
+                import torch
+
+                torch.manual_seed(0)
+            else:
+                import keras
+
+                keras.utils.set_random_seed(0)
+            networks[key] = module.build_model()
+        return networks[key]
+
+    return build
+
+
+@pytest.fixture(scope="module")
 def summary() -> Callable[[str], dict[str, Any]]:
     """`netspec summary --format json` of a spec, run once per spec through the CLI."""
     runner = CliRunner()
@@ -157,9 +182,8 @@ def test_torch_module_states_the_spec_shapes(stem: str, torch: ModuleType, load)
 
 
 @pytest.mark.parametrize("stem", SPEC_IDS)
-def test_torch_forward_shape(stem: str, torch: ModuleType, load) -> None:
-    torch.manual_seed(0)
-    network = load(stem, "torch").build_model()
+def test_torch_forward_shape(stem: str, torch: ModuleType, built) -> None:
+    network = built(stem, "torch")
     network.eval()
     model = checked_model(stem)
     xs, _ = random_batch(stem)
@@ -175,8 +199,8 @@ def test_torch_forward_shape(stem: str, torch: ModuleType, load) -> None:
 
 
 @pytest.mark.parametrize("stem", SPEC_IDS)
-def test_torch_parameter_counts(stem: str, torch: ModuleType, load, summary) -> None:
-    network = load(stem, "torch").build_model()
+def test_torch_parameter_counts(stem: str, torch: ModuleType, built, summary) -> None:
+    network = built(stem, "torch")
     model = checked_model(stem)
     totals = summary(stem)
     parameters = dict(network.named_parameters())
@@ -239,9 +263,8 @@ def test_keras_module_states_the_spec_shapes(stem: str, keras: ModuleType, load)
 
 
 @pytest.mark.parametrize("stem", SPEC_IDS)
-def test_keras_forward_shape(stem: str, keras: ModuleType, load) -> None:
-    keras.utils.set_random_seed(0)
-    network = load(stem, "keras").build_model()
+def test_keras_forward_shape(stem: str, keras: ModuleType, built) -> None:
+    network = built(stem, "keras")
     model = checked_model(stem)
     xs, _ = random_batch(stem)
     ys = network(xs if len(xs) > 1 else xs[0], training=False)
@@ -258,14 +281,14 @@ def test_keras_forward_shape(stem: str, keras: ModuleType, load) -> None:
 
 
 @pytest.fixture(scope="module")
-def keras_counts(keras: ModuleType, load) -> Callable[[str], dict[str, Any]]:
+def keras_counts(keras: ModuleType, built) -> Callable[[str], dict[str, Any]]:
     """Keras' counts of a spec's built model (total, trainable, non-trainable, per layer),
-    built once per spec: VGG16 takes seconds."""
+    the network the forward test ran."""
     results: dict[str, dict[str, Any]] = {}
 
     def count(stem: str) -> dict[str, Any]:
         if stem not in results:
-            network = load(stem, "keras").build_model()
+            network = built(stem, "keras")
             results[stem] = {
                 "total": network.count_params(),
                 "trainable": sum(int(np.prod(w.shape)) for w in network.trainable_weights),

@@ -36,6 +36,20 @@ NOT_TRAINED_HERE = {
     "vgg16_transfer": "VGG16 on 224×224 images: too slow for the suite on a CPU",
 }
 TRAINED_SPECS = [spec for spec in SPECS if spec.stem not in NOT_TRAINED_HERE]
+# The (spec, backend) epochs long enough to wait for the full run (`pytest -m ""`, as CI):
+# a Keras epoch of the residual network traces twenty convolution blocks, the transformer's
+# attention a few more (tests/test_specs_frameworks.py still takes a Keras step of each).
+SLOW_EPOCHS = {("resnet20", "keras"), ("text_transformer", "keras")}
+EVERY_SPEC_AND_BACKEND = [
+    pytest.param(
+        spec,
+        backend,
+        id=f"{spec.stem}-{backend}",
+        marks=[pytest.mark.slow] if (spec.stem, backend) in SLOW_EPOCHS else [],
+    )
+    for spec in TRAINED_SPECS
+    for backend in BACKENDS
+]
 
 
 @pytest.fixture(scope="module")
@@ -158,8 +172,7 @@ def test_the_specs_left_out_are_seed_specs() -> None:
     assert len(TRAINED_SPECS) == len(SPECS) - len(NOT_TRAINED_HERE)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("spec", TRAINED_SPECS, ids=[spec.stem for spec in TRAINED_SPECS])
+@pytest.mark.parametrize(("spec", "backend"), EVERY_SPEC_AND_BACKEND)
 def test_every_spec_trains_an_epoch(
     runner: CliRunner, tmp_path: Path, spec: Path, backend: str
 ) -> None:
@@ -249,7 +262,7 @@ def test_two_tower_trains_on_its_bundled_data(
         np.testing.assert_allclose(predictions["plan"].sum(axis=1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["torch", pytest.param("keras", marks=pytest.mark.slow)])
 def test_two_tower_resume_repeats_the_uninterrupted_run(
     runner: CliRunner, tmp_path: Path, two_tower_run, backend: str
 ) -> None:
@@ -314,7 +327,7 @@ def test_a_spec_without_its_data_file_says_so(
 # --------------------------------------------------------------------------- resume, seeds
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["torch", pytest.param("keras", marks=pytest.mark.slow)])
 def test_resume_repeats_the_uninterrupted_run(
     runner: CliRunner, tmp_path: Path, backend: str
 ) -> None:
@@ -349,7 +362,7 @@ def test_resume_repeats_the_uninterrupted_run(
     assert read_json(straight / "test.json") == pytest.approx(read_json(resumed / "test.json"))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["torch", pytest.param("keras", marks=pytest.mark.slow)])
 def test_a_seed_makes_runs_identical(runner: CliRunner, tmp_path: Path, backend: str) -> None:
     data = npz(spec_data("digits_mlp", tmp_path / "d.npz", samples=128))
     runs = {}

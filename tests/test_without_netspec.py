@@ -149,6 +149,7 @@ def mixed_data(folder: Path, samples: int = 24) -> dict[str, np.ndarray]:
     return arrays
 
 
+@pytest.mark.slow
 def test_a_keras_run_loads_in_plain_keras(tmp_path: Path) -> None:
     """The README's recipe, `keras.models.load_model("RUN/model.keras")`, without netspec (it
     failed: "Could not locate class 'NetspecAdam'"), predicts what the run's module predicts
