@@ -653,6 +653,29 @@ def _parse(
     return None if transformer.unreadable else result
 
 
+def parse_tree(
+    text: str, file: str, diagnostics: Diagnostics
+) -> tuple[lark.Tree, bool] | None:
+    """Lark's parse tree of a spec, or of a file imported with `use` (True with it), for tools
+    that keep the layout (`netspec fmt`); None after the usual syntax diagnostic."""
+    if len(text) > MAX_SOURCE_BYTES:
+        too_large(len(text), file, diagnostics)
+        return None
+    library = False
+    with paused_gc():
+        try:
+            tree = _parser().parse(text, start="start")
+        except UnexpectedInput as error:
+            try:  # a file without a model: blocks for `use`
+                tree, library = _parser().parse(text, start="library"), True
+            except UnexpectedInput:
+                _syntax_error(error, file, text, diagnostics)
+                return None
+    if _too_deep(tree, file, diagnostics):
+        return None
+    return tree, library
+
+
 def parse_value(text: str, file: str, diagnostics: Diagnostics) -> ir.Value | None:
     """Parse one value in spec syntax (e.g. a `--data` option); None on a syntax error."""
     return _parse(text, "value", file, diagnostics)
