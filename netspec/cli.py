@@ -133,6 +133,21 @@ def check(
         raise typer.Exit(status)
 
 
+@app.command("fmt")
+def fmt_files(
+    files: Annotated[list[Path], typer.Argument(help="one or more .net files")],
+    check: Annotated[
+        bool, typer.Option("--check", help="change nothing; print a diff, exit 1 if unformatted")
+    ] = False,
+) -> None:
+    """Rewrite .net files in the one canonical layout, comments kept (netspec/fmt.py)."""
+    from netspec.fmt_command import run
+
+    status = run(files, check)
+    if status:
+        raise typer.Exit(status)
+
+
 @app.command()
 def summary(
     file: SpecPath,

@@ -11,7 +11,9 @@ scanning the source for `#` outside strings.
 
 The layout: two spaces per level, one layer or setting per line, `key = value` settings
 aligned within their section, arguments as `Dense(64, activation=relu)`, spaces around
-binary operators, no trailing commas, one blank line between top-level definitions, and
+binary operators, `name = default` block parameters, one-line sections (`loss`,
+`optimizer`, `metrics`, `output`) in a run with their values in one column, comments at line
+ends in a run in one column, no trailing commas, one blank line between top-level definitions, and
 single blank lines kept where the author left them. Parentheses are written exactly where
 the operators' precedence needs them, so a formatted file parses to the same syntax tree.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from lark import Token, Tree
@@ -70,6 +73,8 @@ class _Unit:
     """A blank line before it (and its leading comments) whatever the source had."""
     leading: list[_Comment] = field(default_factory=list)
     trailing: _Comment | None = None
+    keyword: str | None = None
+    """A one-line section's keyword: consecutive ones line up their values."""
 
 
 def _comments(source: str) -> list[_Comment]:
@@ -225,7 +230,8 @@ class _Layout:
             named = "" if name is None else f" {name}"
             self.add(indent, f"input{named} {value(shape)}", line, node.meta.end_line)
         else:  # output, loss, optimizer, metrics: the keyword and one value
-            self.add(indent, f"{keyword} {value(children[1])}", line, node.meta.end_line)
+            unit = self.add(indent, value(children[1]), line, node.meta.end_line)
+            unit.keyword = str(keyword)
 
     def definition(self, node: Tree, first: bool, previous: str | None) -> None:
         kind, children = node.data, node.children
@@ -260,7 +266,8 @@ class _Layout:
 
 def _param(node: Tree) -> str:
     name, *default = node.children
-    return f"{name}={value(default[0])}" if default and default[0] is not None else str(name)
+    # Spaced, as the docs write block parameters: `block conv(filters, stride = 1)`.
+    return f"{name} = {value(default[0])}" if default and default[0] is not None else str(name)
 
 
 def _layer(node: Tree) -> str:
@@ -314,18 +321,27 @@ def _blank_between(lines: list[str], previous_end: int | None, start: int) -> bo
     return any(not lines[n - 1].strip() for n in range(previous_end + 1, min(start, len(lines) + 1)))
 
 
+@dataclass
+class _Line:
+    indent: int
+    code: str
+    comment: str | None = None
+    keyword: str | None = None
+
+
 def _render(units: list[_Unit], tail: list[_Comment], source: str) -> str:
     lines = source.split("\n")
-    out: list[str] = []
+    out: list[_Line | None] = []  # None: a blank line
     previous_end: int | None = None
     previous_kind = "open"  # nothing before the first line: no blank line
 
-    def write(indent: int, text: str, start: int, end: int, kind: str, forced: bool) -> None:
+    def write(line: _Line, start: int, end: int, kind: str, forced: bool) -> None:
         nonlocal previous_end, previous_kind
         blank = forced or _blank_between(lines, previous_end, start)
-        if out and blank and previous_kind not in ("open", "middle") and kind not in ("close", "middle"):
-            out.append("")
-        out.append(INDENT * indent + text)
+        after_open = previous_kind in ("open", "middle")
+        if out and blank and not after_open and kind not in ("close", "middle"):
+            out.append(None)
+        out.append(line)
         previous_end, previous_kind = max(end, previous_end or 0), kind
 
     for unit in units:
@@ -333,13 +349,50 @@ def _render(units: list[_Unit], tail: list[_Comment], source: str) -> str:
         # A comment before a `}` belongs to the body it closes.
         comment_indent = unit.indent + 1 if unit.kind in ("close", "middle") else unit.indent
         for comment in unit.leading:
-            write(comment_indent, comment.text, comment.line, comment.line, "comment", forced)
+            write(_Line(comment_indent, comment.text), comment.line, comment.line, "comment", forced)
             forced = False
-        text = unit.text if unit.trailing is None else f"{unit.text}  {unit.trailing.text}"
-        write(unit.indent, text, unit.start, unit.end, unit.kind, forced)
+        trailing = None if unit.trailing is None else unit.trailing.text
+        line = _Line(unit.indent, unit.text, trailing, unit.keyword)
+        write(line, unit.start, unit.end, unit.kind, forced)
     for comment in tail:
-        write(0, comment.text, comment.line, comment.line, "comment", False)
-    return "\n".join(out) + "\n"
+        write(_Line(0, comment.text), comment.line, comment.line, "comment", False)
+    _align_keywords(out)
+    texts = [INDENT * line.indent + line.code if line else "" for line in out]
+    _align_comments(out, texts)
+    return "\n".join(texts) + "\n"
+
+
+def _runs(out: list[_Line | None], member: Callable[[_Line], bool]) -> Iterator[list[int]]:
+    """The indices of each run of consecutive lines that are all `member`s."""
+    run: list[int] = []
+    for index, line in enumerate([*out, None]):
+        if line is not None and member(line):
+            run.append(index)
+            continue
+        if run:
+            yield run
+        run = []
+
+
+def _align_keywords(out: list[_Line | None]) -> None:
+    """`loss      mse` / `optimizer Adam()` / `metrics   [accuracy]`: values in one column."""
+    for run in _runs(out, lambda line: line.keyword is not None):
+        width = max(len(out[i].keyword or "") for i in run)  # type: ignore[union-attr]
+        for i in run:
+            line = out[i]
+            assert line is not None and line.keyword is not None
+            line.code = f"{line.keyword.ljust(width)} {line.code}"
+
+
+def _align_comments(out: list[_Line | None], texts: list[str]) -> None:
+    """Comments at the ends of consecutive lines start in one column, two spaces after the
+    longest line's code."""
+    for run in _runs(out, lambda line: line.comment is not None and bool(line.code)):
+        width = max(len(texts[i]) for i in run)
+        for i in run:
+            line = out[i]
+            assert line is not None
+            texts[i] = f"{texts[i].ljust(width)}  {line.comment}"
 
 
 def format_tree(tree: Tree, source: str) -> str:

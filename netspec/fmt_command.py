@@ -1,0 +1,82 @@
+"""What `netspec fmt FILE… [--check]` does, without the command-line framework.
+
+Each file is rewritten in the canonical layout (`netspec.fmt`), or with `--check` left alone
+and a unified diff printed for each file that is not formatted (for CI). A file that does not
+parse gets the usual diagnostic and is never touched. Exit status: 0 when every file is (or
+now is) formatted, 1 when `--check` found one that is not or a file has a syntax error, 2
+when a file cannot be read, 3 when the formatter would change a file's meaning (a bug).
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from netspec.check_command import exit_status, report
+from netspec.diagnostics import Diagnostics, Span
+from netspec.fmt import FormatError, format_source
+from netspec.parse import SourceTooLarge, read_source, too_large
+
+
+def diff(source: str, formatted: str, path: str) -> str:
+    """The unified diff from `source` to `formatted`, the formatted side marked."""
+    return "".join(
+        difflib.unified_diff(
+            source.splitlines(keepends=True),
+            formatted.splitlines(keepends=True),
+            fromfile=path,
+            tofile=f"{path} (formatted)",
+        )
+    )
+
+
+def _read(path: Path, diagnostics: Diagnostics) -> str | None:
+    try:
+        return read_source(path)
+    except SourceTooLarge as error:
+        too_large(error.size, str(path), diagnostics)
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        diagnostics.error(
+            "E0002",
+            f"cannot read {path}: {reason}",
+            Span(file=str(path), line=1, column=1, end_line=1, end_column=1),
+            hint="check the path; spec files are UTF-8 text",
+        )
+    return None
+
+
+def run(files: Sequence[Path], check: bool = False) -> int:
+    """Format (or with `check`, compare) each file; the exit status."""
+    status = 0
+    changed = 0
+    for path in files:
+        diagnostics = Diagnostics()
+        source = _read(path, diagnostics)
+        formatted = None
+        if source is not None:
+            try:
+                formatted = format_source(source, str(path), diagnostics)
+            except FormatError as error:
+                print(f"error: {error}; the file is left as it is (a bug in netspec fmt: "
+                      "please report it with the file)", file=sys.stderr)
+                status = max(status, 3)
+                continue
+        if formatted is None:
+            report(diagnostics, source)
+            status = max(status, exit_status(diagnostics))
+            continue
+        if formatted == source:
+            continue
+        changed += 1
+        if check:
+            sys.stdout.write(diff(source, formatted, str(path)))
+            status = max(status, 1)
+        else:
+            path.write_text(formatted, encoding="utf-8")
+            print(f"formatted {path}", file=sys.stderr)
+    if check and changed:
+        print(f"{changed} of {len(files)} file(s) would be reformatted", file=sys.stderr)
+    return status
