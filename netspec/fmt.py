@@ -21,6 +21,7 @@ the operators' precedence needs them, so a formatted file parses to the same syn
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -292,15 +293,15 @@ def _tensors(node: Tree) -> str:
 def _place_comments(units: list[_Unit], comments: list[_Comment]) -> list[_Comment]:
     """Hang each comment on a unit; returns those after the last unit (the file's end)."""
     ends = [u.end for u in units]  # never decreasing: units come in source order
+    starts = [u.start for u in units]
     tail: list[_Comment] = []
     for comment in comments:
         owner = None
         if not comment.own_line:
             # The last unit written from this line keeps the comment at its end.
-            for unit in reversed(units[: bisect.bisect_right([u.start for u in units], comment.line)]):
-                if unit.start <= comment.line <= unit.end:
-                    owner = unit
-                    break
+            last = bisect.bisect_right(starts, comment.line) - 1
+            if last >= 0 and units[last].end >= comment.line:
+                owner = units[last]
         if owner is not None:
             if owner.trailing is not None:
                 owner.leading.append(owner.trailing)
@@ -385,14 +386,15 @@ def _align_keywords(out: list[_Line | None]) -> None:
 
 
 def _align_comments(out: list[_Line | None], texts: list[str]) -> None:
-    """Comments at the ends of consecutive lines start in one column, two spaces after the
-    longest line's code."""
+    """Comments at the ends of consecutive lines at one depth start in one column, two spaces
+    after the longest line's code."""
     for run in _runs(out, lambda line: line.comment is not None and bool(line.code)):
-        width = max(len(texts[i]) for i in run)
-        for i in run:
-            line = out[i]
-            assert line is not None
-            texts[i] = f"{texts[i].ljust(width)}  {line.comment}"
+        # Lines at one depth only: a `{` header's comment does not line up with its body's.
+        for _, group in itertools.groupby(run, key=lambda i: out[i].indent):  # type: ignore[union-attr]
+            same_depth = list(group)
+            width = max(len(texts[i]) for i in same_depth)
+            for i in same_depth:
+                texts[i] = f"{texts[i].ljust(width)}  {out[i].comment}"  # type: ignore[union-attr]
 
 
 def format_tree(tree: Tree, source: str) -> str:

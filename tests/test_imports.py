@@ -12,13 +12,14 @@ The stages, lowest first; a module may import its own stage or a lower one, neve
    name, so it holds no edge).
 2. catalogue: `catalogue/` (read by expand, check, codegen, data and train; it states code as
    `pycode` values and never imports the writer), `reference` and `schema` (texts read from it).
-3. parse: `parse`, its `parser_cache` and `syntax_hints`, and `overrides` (`--set` keys).
+3. parse: `parse`, its `parser_cache` and `syntax_hints`, `overrides` (`--set` keys), and
+   `fmt` (the formatter: it reads parse trees, never a checked model).
 4. expand: `expand/` (expressions, `use` imports, block definitions, the size measure and
    the expansion itself; its `__init__` is the pass).
 5. check: `check/` (the check pass; within it `context` and `bind` ← `graph` ← `objectives`
    ← the package `__init__`, which runs them), and what reads a checked model without
    generating code: `memory`, `data`, `inputs`, `weights`.
-6. pipeline: `frontend` (parse → expand → check), `check_command`, `templates`.
+6. pipeline: `frontend` (parse → expand → check), `check_command`, `fmt_command`, `templates`.
 7. codegen: `codegen/`.
 8. train: `train/`; within it `convert` sits above the backends it drives.
 9. interface: `api`, `cli`, `entry`, `__main__`.
