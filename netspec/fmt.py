@@ -155,8 +155,17 @@ def _call(node: Tree) -> str:
 class _Layout:
     """Pass one: the syntax tree as units."""
 
-    def __init__(self) -> None:
+    def __init__(self, comment_lines: list[int]) -> None:
         self.units: list[_Unit] = []
+        self.comment_lines = comment_lines  # of comments on lines of their own, sorted
+
+    def empty(self, start: int, end: int, body: list[Tree]) -> bool:
+        """Whether a `{ }` holds neither statements nor a comment line: it is written `{}`."""
+        if any(statement is not None for statement in body):
+            return False
+        return bisect.bisect_right(self.comment_lines, end) == bisect.bisect_left(
+            self.comment_lines, start
+        )
 
     def add(self, indent: int, text: str, start: int, end: int, kind: str = "line") -> _Unit:
         unit = _Unit(indent=indent, text=text, start=start, end=end, kind=kind)
@@ -164,6 +173,8 @@ class _Layout:
         return unit
 
     def braced(self, indent: int, header: str, line: int, tree: Tree, body: list[Tree]) -> _Unit:
+        if self.empty(line, tree.meta.end_line, body):
+            return self.add(indent, header + " {}", line, tree.meta.end_line)
         opened = self.add(indent, header + " {", line, line, "open")
         self.statements(body, indent + 1)
         self.add(indent, "}", tree.meta.end_line, tree.meta.end_line, "close")
@@ -208,11 +219,11 @@ class _Layout:
     def settings(self, indent: int, header: str, node: Tree) -> None:
         keyword = node.children[0]
         settings = [c for c in node.children[1:] if isinstance(c, Tree)]
-        if not settings:
+        if self.empty(keyword.line, node.meta.end_line, settings):
             self.add(indent, header + " {}", keyword.line, node.meta.end_line)
             return
         self.add(indent, header + " {", keyword.line, keyword.line, "open")
-        width = max(len(str(s.children[0])) for s in settings)
+        width = max((len(str(s.children[0])) for s in settings), default=0)
         for setting in settings:
             key, setting_value = setting.children
             text = f"{str(key).ljust(width)} = {value(setting_value)}"
@@ -257,10 +268,13 @@ class _Layout:
             self.braced(0, header, keyword.line, node, body)
         else:  # model
             keyword, name, *sections = children
-            self.add(0, f"model {name} {{", keyword.line, keyword.line, "open")
-            for section in sections:
-                self.section(section, 1)
-            self.add(0, "}", node.meta.end_line, node.meta.end_line, "close")
+            if self.empty(keyword.line, node.meta.end_line, sections):
+                self.add(0, f"model {name} {{}}", keyword.line, node.meta.end_line)
+            else:
+                self.add(0, f"model {name} {{", keyword.line, keyword.line, "open")
+                for section in sections:
+                    self.section(section, 1)
+                self.add(0, "}", node.meta.end_line, node.meta.end_line, "close")
         if not first and (kind != "use" or previous != "use"):
             self.units[count].blank_before = True
 
@@ -399,14 +413,15 @@ def _align_comments(out: list[_Line | None], texts: list[str]) -> None:
 
 def format_tree(tree: Tree, source: str) -> str:
     """The canonical text of `source`, whose parse tree (from rule start or library) is `tree`."""
-    layout = _Layout()
+    comments = _comments(source)
+    layout = _Layout([c.line for c in comments if c.own_line])
     previous = None
-    for index, node in enumerate(tree.children):
+    for node in tree.children:
         if node is None:
             continue
-        layout.definition(node, index == 0 or not layout.units, previous)
+        layout.definition(node, not layout.units, previous)
         previous = node.data
-    tail = _place_comments(layout.units, _comments(source))
+    tail = _place_comments(layout.units, comments)
     return _render(layout.units, tail, source)
 
 

@@ -362,6 +362,7 @@ def test_the_cli_never_imports_a_framework() -> None:
             (["compile", spec, "-t", "torch", "-o", str(out / "t.py")], 0),
             (["compile", spec, "-t", "keras", "-o", str(out / "k.py")], 0),
             (["schema"], 0),
+            (["fmt", "--check", spec], 0),
         ]
         runner = CliRunner()
         failures = []

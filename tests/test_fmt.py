@@ -295,3 +295,21 @@ def test_a_formatter_bug_leaves_the_file_alone(
     assert result.exit_code == 3
     assert "left as it is" in result.stderr
     assert messy.read_text("utf-8") == MESSY
+
+
+@pytest.mark.parametrize(
+    ("body", "written"),
+    [
+        ("train { }", "  train {}\n"),
+        ("train {\n}  # none yet", "  train {}  # none yet\n"),
+        ("train {\n  # none yet\n}", "  train {\n    # none yet\n  }\n"),
+        ("train { seed = 0, }", "  train {\n    seed = 0\n  }\n"),
+    ],
+)
+def test_an_empty_body_is_written_on_one_line_unless_it_holds_a_comment(
+    body: str, written: str
+) -> None:
+    source = f"model m {{\n  input [4]\n  layers {{ Dense(1) }}\n  {body}\n}}\n"
+    formatted = _format(source)
+    assert formatted.endswith(written + "}\n"), formatted
+    assert _format(formatted) == formatted
