@@ -440,14 +440,21 @@ def format_source(source: str, file: str, diagnostics: Diagnostics) -> str | Non
     if parsed is None:
         return None
     tree, library = parsed
+    # A number or string no value can stand for (E0180, E0182) stops the parse too.
+    original = _syntax(source, file, library, diagnostics)
+    if original is None:
+        return None
     formatted = format_tree(tree, source)
-    if _syntax(formatted, file, library) != _syntax(source, file, library):
+    if _syntax(formatted, file, library) != original:
         raise FormatError(f"formatting {file} would change its syntax tree")
     return formatted
 
 
-def _syntax(source: str, file: str, library: bool) -> object:
-    diagnostics = Diagnostics()
+def _syntax(
+    source: str, file: str, library: bool, diagnostics: Diagnostics | None = None
+) -> object:
+    """The syntax tree of `source` without positions; None where it does not parse."""
+    diagnostics = Diagnostics() if diagnostics is None else diagnostics
     node = (parse_library if library else parse)(source, file, diagnostics)
     if node is None:
         return None

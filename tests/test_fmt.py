@@ -22,7 +22,6 @@ from netspec.cli import app
 from netspec.diagnostics import Diagnostics
 from netspec.fmt import FormatError, format_source, without_spans
 from netspec.frontend import check_source
-from netspec.parse import parse_tree
 
 MESSY = """\
 # a header comment
@@ -141,7 +140,7 @@ def test_a_library_without_a_model_is_formatted() -> None:
 # ------------------------------------------------------------ every spec in the repository
 def _parsing_specs() -> list[Path]:
     files = sorted((ROOT / "specs").glob("*.net")) + sorted((ROOT / "tests").rglob("*.net"))
-    return [p for p in files if parse_tree(p.read_text("utf-8"), str(p), Diagnostics())]
+    return [p for p in files if format_source(p.read_text("utf-8"), str(p), Diagnostics())]
 
 
 PARSING = _parsing_specs()
@@ -313,3 +312,15 @@ def test_an_empty_body_is_written_on_one_line_unless_it_holds_a_comment(
     formatted = _format(source)
     assert formatted.endswith(written + "}\n"), formatted
     assert _format(formatted) == formatted
+
+
+def test_a_number_no_value_stands_for_gets_its_diagnostic_and_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "huge.net"
+    text = "model m {\n  input [4]\n  layers { Dense(99999999999999999999) }\n}\n"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["fmt", str(path)])
+    assert result.exit_code == 1
+    assert "E0180" in result.stderr
+    assert path.read_text("utf-8") == text
