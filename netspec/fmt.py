@@ -312,15 +312,16 @@ def _place_comments(units: list[_Unit], comments: list[_Comment]) -> list[_Comme
     for comment in comments:
         owner = None
         if not comment.own_line:
-            # The last unit written from this line keeps the comment at its end.
+            # The last unit written from this line keeps the comment at its end, if the
+            # line is the unit's last.
             last = bisect.bisect_right(starts, comment.line) - 1
             if last >= 0 and units[last].end >= comment.line:
                 owner = units[last]
-        if owner is not None:
-            if owner.trailing is not None:
-                owner.leading.append(owner.trailing)
+        if owner is not None and comment.line == owner.end:
             owner.trailing = comment
             continue
+        # Before the first unit reaching its line: a comment inside a statement written over
+        # several lines (other than on its last line) goes before the statement, in order.
         index = bisect.bisect_left(ends, comment.line)
         if index == len(units):
             tail.append(comment)

@@ -15,6 +15,8 @@ import pytest
 from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_properties import _render as render_stack
+from test_properties import render_value, stack_with_input, values
 from typer.testing import CliRunner
 
 from netspec import fmt
@@ -195,6 +197,32 @@ def test_any_layout_of_a_spec_formats_to_one_text(case: tuple[str, str]) -> None
     file, relaid = case
     original = Path(file).read_text("utf-8")
     assert _format(relaid, file) == _format(original, file)
+
+
+# ------------------------------------------------------------------ random valid specs
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stack_with_input(), st.sampled_from(["\n    ", " ", "\n\n    # a comment\n    "]))
+def test_random_valid_stacks_check_to_the_same_ir(stack, separator: str) -> None:
+    """test_properties' valid stacks, laid out three ways, some with comments between layers."""
+    input_shape, layers = stack
+    source = render_stack(input_shape, layers, separator)
+    formatted = _format(source)
+    assert _format(formatted) == formatted
+    ir, codes = _ir(formatted, "spec.net")
+    assert ir is not None, codes
+    assert (ir, codes) == _ir(source, "spec.net")
+    assert _comments(formatted) == _comments(source)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values.flatmap(render_value))
+def test_random_values_keep_their_tree_and_comments(written: str) -> None:
+    """Any value test_properties writes (nested lists, strings with quotes and '#', comments
+    and newlines between items) keeps its syntax tree and its comments, in order."""
+    source = f"model m {{\n  input [4]\n  layers {{ Dense(1) }}\n  train {{ x = {written} }}\n}}\n"
+    formatted = _format(source)  # raises FormatError if the tree changed
+    assert _format(formatted) == formatted
+    assert _comments(formatted) == _comments(source)
 
 
 # --------------------------------------------------------------------- random expressions
