@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from lark import Token, Tree
 
 from netspec.diagnostics import Diagnostics
-from netspec.parse import parse, parse_library, parse_tree
+from netspec.parse import parse, parse_library, parse_tree, syntax_of
 
 INDENT = "  "
 
@@ -442,21 +442,19 @@ def format_source(source: str, file: str, diagnostics: Diagnostics) -> str | Non
         return None
     tree, library = parsed
     # A number or string no value can stand for (E0180, E0182) stops the parse too.
-    original = _syntax(source, file, library, diagnostics)
-    if original is None:
+    node = syntax_of(tree, file, diagnostics)
+    if node is None:
         return None
+    original = without_spans(node.model_dump())
     formatted = format_tree(tree, source)
     if _syntax(formatted, file, library) != original:
         raise FormatError(f"formatting {file} would change its syntax tree")
     return formatted
 
 
-def _syntax(
-    source: str, file: str, library: bool, diagnostics: Diagnostics | None = None
-) -> object:
+def _syntax(source: str, file: str, library: bool) -> object:
     """The syntax tree of `source` without positions; None where it does not parse."""
-    diagnostics = Diagnostics() if diagnostics is None else diagnostics
-    node = (parse_library if library else parse)(source, file, diagnostics)
+    node = (parse_library if library else parse)(source, file, Diagnostics())
     if node is None:
         return None
     return without_spans(node.model_dump())

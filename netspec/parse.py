@@ -676,6 +676,15 @@ def parse_tree(
     return tree, library
 
 
+def syntax_of(tree: lark.Tree, file: str, diagnostics: Diagnostics) -> Any:
+    """The syntax nodes (`ir.SpecFile` or `ir.Library`) of a tree from `parse_tree`; None
+    after a diagnostic for a number or string no value stands for (E0180, E0182)."""
+    with paused_gc():
+        transformer = _ToSyntaxTree(file, diagnostics)
+        result = transformer.transform(tree)
+    return None if transformer.unreadable else result
+
+
 def parse_value(text: str, file: str, diagnostics: Diagnostics) -> ir.Value | None:
     """Parse one value in spec syntax (e.g. a `--data` option); None on a syntax error."""
     return _parse(text, "value", file, diagnostics)
