@@ -1,7 +1,8 @@
 """What `netspec fmt FILE… [--check]` does, without the command-line framework.
 
 Each file is rewritten in the canonical layout (`netspec.fmt`), or with `--check` left alone
-and a unified diff printed for each file that is not formatted (for CI). A file that does not
+and a unified diff printed for each file that is not formatted (for CI). `-` reads a spec
+from stdin and writes it formatted to stdout (for editors). A file that does not
 parse gets the usual diagnostic and is never touched. Exit status: 0 when every file is (or
 now is) formatted, 1 when `--check` found one that is not or a file has a syntax error, 2
 when a file cannot be read, 3 when the formatter would change a file's meaning (a bug).
@@ -22,13 +23,16 @@ from netspec.parse import SourceTooLarge, read_source, too_large
 
 def diff(source: str, formatted: str, path: str) -> str:
     """The unified diff from `source` to `formatted`, the formatted side marked."""
+    lines = difflib.unified_diff(
+        source.splitlines(keepends=True),
+        formatted.splitlines(keepends=True),
+        fromfile=path,
+        tofile=f"{path} (formatted)",
+    )
+    # A last line without its newline is marked as `diff` marks it, so `patch` reads it.
     return "".join(
-        difflib.unified_diff(
-            source.splitlines(keepends=True),
-            formatted.splitlines(keepends=True),
-            fromfile=path,
-            tofile=f"{path} (formatted)",
-        )
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+        for line in lines
     )
 
 
@@ -54,7 +58,12 @@ def run(files: Sequence[Path], check: bool = False) -> int:
     changed = 0
     for path in files:
         diagnostics = Diagnostics()
-        source = _read(path, diagnostics)
+        from_stdin = str(path) == "-"
+        if from_stdin:  # an editor's buffer: the formatted text goes to stdout
+            path = Path("<stdin>")
+            source: str | None = sys.stdin.read()
+        else:
+            source = _read(path, diagnostics)
         formatted = None
         if source is not None:
             try:
@@ -67,6 +76,9 @@ def run(files: Sequence[Path], check: bool = False) -> int:
         if formatted is None:
             report(diagnostics, source)
             status = max(status, exit_status(diagnostics))
+            continue
+        if from_stdin and not check:
+            sys.stdout.write(formatted)
             continue
         if formatted == source:
             continue

@@ -352,3 +352,23 @@ def test_a_number_no_value_stands_for_gets_its_diagnostic_and_is_left_alone(
     assert result.exit_code == 1
     assert "E0180" in result.stderr
     assert path.read_text("utf-8") == text
+
+
+def test_stdin_is_formatted_to_stdout() -> None:
+    result = CliRunner().invoke(app, ["fmt", "-"], input=MESSY)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == CANONICAL
+    checked = CliRunner().invoke(app, ["fmt", "--check", "-"], input=MESSY)
+    assert checked.exit_code == 1 and "+++ <stdin> (formatted)" in checked.stdout
+
+
+def test_crlf_lines_and_a_missing_last_newline(tmp_path: Path) -> None:
+    """The layout writes '\\n' line ends and a last newline; the diff marks a last line
+    without one as `diff` does, so `patch` can apply it."""
+    path = tmp_path / "crlf.net"
+    path.write_bytes(b"model m {\r\n  input [4]  # four\r\n  layers { Dense(1) }\r\n}")
+    result = CliRunner().invoke(app, ["fmt", "--check", str(path)])
+    assert result.exit_code == 1
+    assert "-}\n\\ No newline at end of file\n+model m {\n" in result.stdout
+    assert CliRunner().invoke(app, ["fmt", str(path)]).exit_code == 0
+    assert path.read_bytes() == b"model m {\n  input [4]  # four\n  layers {\n    Dense(1)\n  }\n}\n"
