@@ -16,7 +16,7 @@ from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_properties import _render as render_stack
-from test_properties import render_value, stack_with_input, values
+from test_properties import mutated_spec, render_value, stack_with_input, values
 from typer.testing import CliRunner
 
 from netspec import fmt
@@ -223,6 +223,20 @@ def test_random_values_keep_their_tree_and_comments(written: str) -> None:
     formatted = _format(source)  # raises FormatError if the tree changed
     assert _format(formatted) == formatted
     assert _comments(formatted) == _comments(source)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_spec())
+def test_mutated_specs_format_or_get_a_diagnostic(text: str) -> None:
+    """test_properties' mutated specs (characters dropped or put in, tokens doubled, lines
+    swapped, numbers changed): formatted to a fixed point when they parse, a syntax
+    diagnostic when not; never an exception."""
+    diagnostics = Diagnostics()
+    formatted = format_source(text, "mutated.net", diagnostics)
+    if formatted is None:
+        assert diagnostics.has_errors
+    else:
+        assert _format(formatted, "mutated.net") == formatted
 
 
 # --------------------------------------------------------------------- random expressions
