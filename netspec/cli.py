@@ -135,7 +135,7 @@ def check(
 
 @app.command("fmt")
 def fmt_files(
-    files: Annotated[list[Path], typer.Argument(help="one or more .net files; - for stdin")],
+    files: Annotated[list[Path], typer.Argument(help=".net files or folders of them; - for stdin")],
     check: Annotated[
         bool, typer.Option("--check", help="change nothing; print a diff, exit 1 if unformatted")
     ] = False,

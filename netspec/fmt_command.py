@@ -2,7 +2,8 @@
 
 Each file is rewritten in the canonical layout (`netspec.fmt`), or with `--check` left alone
 and a unified diff printed for each file that is not formatted (for CI). `-` reads a spec
-from stdin and writes it formatted to stdout (for editors). A file that does not
+from stdin and writes it formatted to stdout (for editors); a folder stands for the .net
+files under it. A file that does not
 parse gets the usual diagnostic and is never touched. Exit status: 0 when every file is (or
 now is) formatted, 1 when `--check` found one that is not or a file has a syntax error, 2
 when a file cannot be read, 3 when the formatter would change a file's meaning (a bug).
@@ -52,10 +53,22 @@ def _read(path: Path, diagnostics: Diagnostics) -> str | None:
     return None
 
 
-def run(files: Sequence[Path], check: bool = False) -> int:
+def _expand(paths: Sequence[Path]) -> list[Path]:
+    """The files named, a folder standing for the .net files under it (in name order)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*.net") if p.is_file())
+        else:
+            files.append(path)
+    return files
+
+
+def run(paths: Sequence[Path], check: bool = False) -> int:
     """Format (or with `check`, compare) each file; the exit status."""
     status = 0
     changed = 0
+    files = _expand(paths)
     for path in files:
         diagnostics = Diagnostics()
         from_stdin = str(path) == "-"

@@ -386,3 +386,14 @@ def test_crlf_lines_and_a_missing_last_newline(tmp_path: Path) -> None:
     assert "-}\n\\ No newline at end of file\n+model m {\n" in result.stdout
     assert CliRunner().invoke(app, ["fmt", str(path)]).exit_code == 0
     assert path.read_bytes() == b"model m {\n  input [4]  # four\n  layers {\n    Dense(1)\n  }\n}\n"
+
+
+def test_a_folder_stands_for_the_net_files_under_it(tmp_path: Path) -> None:
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "a.net").write_text(MESSY, encoding="utf-8")
+    (tmp_path / "b.net").write_text(CANONICAL, encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("not a spec", encoding="utf-8")
+    result = CliRunner().invoke(app, ["fmt", "--check", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"+++ {tmp_path / 'deep' / 'a.net'} (formatted)" in result.stdout
+    assert "1 of 2 file(s) would be reformatted" in result.stderr
