@@ -32,6 +32,8 @@ from netspec.diagnostics import Diagnostics
 from netspec.parse import parse, parse_library, parse_tree, syntax_of
 
 INDENT = "  "
+MAX_WIDTH = 100
+"""A layer statement longer than this is written with one argument a line."""
 
 # A string (which may hold '#') or a comment, as the grammar's STRING and COMMENT terminals.
 _STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
@@ -194,7 +196,10 @@ class _Layout:
         elif kind == "if_statement":
             self.if_chain(node, indent, None)
         else:
-            self.add(indent, _layer(node), node.meta.line, node.meta.end_line)
+            text = _layer(node)
+            if len(INDENT * indent + text) > MAX_WIDTH:
+                text = _layer(node, wrapped=True)
+            self.add(indent, text, node.meta.line, node.meta.end_line)
 
     def if_chain(self, node: Tree, indent: int, after_close: int | None) -> None:
         """`if c { } else if d { } else { }`; an `else` shares its line with the `}` before it."""
@@ -285,18 +290,18 @@ def _param(node: Tree) -> str:
     return f"{name} = {value(default[0])}" if default and default[0] is not None else str(name)
 
 
-def _layer(node: Tree) -> str:
+def _layer(node: Tree, wrapped: bool = False) -> str:
+    """A layer statement on one line, or `wrapped`: its call's arguments one a line."""
     kind, children = node.data, node.children
-    if kind == "layer":
-        return _call(children[0])
-    if kind == "applied_layer":
-        call, inputs = children
-        return _call(call) + _tensors(inputs)
-    if kind == "named_layer":
-        name, call = children
-        return f"{name} = {_call(call)}"
-    name, call, inputs = children  # named_applied_layer
-    return f"{name} = {_call(call)}{_tensors(inputs)}"
+    name = f"{children[0]} = " if kind in ("named_layer", "named_applied_layer") else ""
+    call = children[1] if name else children[0]
+    inputs = _tensors(children[-1]) if kind in ("applied_layer", "named_applied_layer") else ""
+    callee, *args = call.children
+    arguments = [a for a in args if a is not None]
+    if not (wrapped and arguments):
+        return f"{name}{_call(call)}{inputs}"
+    lines = "".join(f"\n{INDENT}{_arg(a)}," for a in arguments)
+    return f"{name}{callee}({lines.rstrip(',')}\n){inputs}"
 
 
 def _tensors(node: Tree) -> str:
@@ -373,7 +378,10 @@ def _render(units: list[_Unit], tail: list[_Comment], source: str) -> str:
     for comment in tail:
         write(_Line(0, comment.text), comment.line, comment.line, "comment", False)
     _align_keywords(out)
-    texts = [INDENT * line.indent + line.code if line else "" for line in out]
+    texts = [
+        "\n".join(INDENT * line.indent + part for part in line.code.split("\n")) if line else ""
+        for line in out
+    ]
     _align_comments(out, texts)
     return "\n".join(texts) + "\n"
 
@@ -407,9 +415,11 @@ def _align_comments(out: list[_Line | None], texts: list[str]) -> None:
         # Lines at one depth only: a `{` header's comment does not line up with its body's.
         for _, group in itertools.groupby(run, key=lambda i: out[i].indent):  # type: ignore[union-attr]
             same_depth = list(group)
-            width = max(len(texts[i]) for i in same_depth)
+            # A wrapped statement's comment goes after its last line, `)`.
+            width = max(len(texts[i].rpartition("\n")[2]) for i in same_depth)
             for i in same_depth:
-                texts[i] = f"{texts[i].ljust(width)}  {out[i].comment}"  # type: ignore[union-attr]
+                padding = " " * (width - len(texts[i].rpartition("\n")[2]))
+                texts[i] = f"{texts[i]}{padding}  {out[i].comment}"  # type: ignore[union-attr]
 
 
 def format_tree(tree: Tree, source: str) -> str:

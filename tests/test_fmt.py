@@ -397,3 +397,22 @@ def test_a_folder_stands_for_the_net_files_under_it(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"+++ {tmp_path / 'deep' / 'a.net'} (formatted)" in result.stdout
     assert "1 of 2 file(s) would be reformatted" in result.stderr
+
+
+def test_a_layer_longer_than_the_width_gets_one_argument_a_line() -> None:
+    arguments = "64, 3, strides=2, padding=same, kernel_initializer=he_normal, name=\"a_much_longer_layer_name\""
+    source = (
+        "model m {\n  input [8, 8, 1]\n  layers {\n"
+        f"    h = Conv2D({arguments})  # long\n    Dense(3)  # short\n    Dense(2, activation=relu)\n"
+        "  }\n}\n"
+    )
+    formatted = _format(source)
+    assert formatted == (
+        "model m {\n  input [8, 8, 1]\n  layers {\n"
+        "    h = Conv2D(\n      64,\n      3,\n      strides=2,\n      padding=same,\n"
+        "      kernel_initializer=he_normal,\n      name=\"a_much_longer_layer_name\"\n"
+        "    )         # long\n    Dense(3)  # short\n    Dense(2, activation=relu)\n  }\n}\n"
+    )
+    assert all(len(line) <= fmt.MAX_WIDTH for line in formatted.splitlines())
+    assert _format(formatted) == formatted
+    assert _ir(formatted, "spec.net") == _ir(source, "spec.net")
