@@ -191,7 +191,7 @@ def _relayouts(draw: st.DrawFn) -> tuple[str, str]:
     return str(path), "".join(pieces)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_relayouts())
 def test_any_layout_of_a_spec_formats_to_one_text(case: tuple[str, str]) -> None:
     file, relaid = case
@@ -200,7 +200,7 @@ def test_any_layout_of_a_spec_formats_to_one_text(case: tuple[str, str]) -> None
 
 
 # ------------------------------------------------------------------ random valid specs
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stack_with_input(), st.sampled_from(["\n    ", " ", "\n\n    # a comment\n    "]))
 def test_random_valid_stacks_check_to_the_same_ir(stack, separator: str) -> None:
     """test_properties' valid stacks, laid out three ways, some with comments between layers."""
@@ -214,7 +214,7 @@ def test_random_valid_stacks_check_to_the_same_ir(stack, separator: str) -> None
     assert _comments(formatted) == _comments(source)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values.flatmap(render_value))
 def test_random_values_keep_their_tree_and_comments(written: str) -> None:
     """Any value test_properties writes (nested lists, strings with quotes and '#', comments
@@ -225,7 +225,7 @@ def test_random_values_keep_their_tree_and_comments(written: str) -> None:
     assert _comments(formatted) == _comments(source)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_spec())
 def test_mutated_specs_format_or_get_a_diagnostic(text: str) -> None:
     """test_properties' mutated specs (characters dropped or put in, tokens doubled, lines
@@ -256,7 +256,7 @@ def _expressions() -> st.SearchStrategy[str]:
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_expressions())
 def test_expressions_keep_their_syntax_tree(expression: str) -> None:
     source = f"model m {{\n  input [4]\n  layers {{\n    Dense(units={expression})\n  }}\n}}\n"
