@@ -1,0 +1,403 @@
+"""A picture of the checked layer graph: SVG drawn here, or Graphviz DOT text.
+
+`netspec graph` reads the checked IR (each layer's kind, name, inputs, output shape and
+whether it is frozen) and the block instance each layer came from (the expanded spec's
+`origin` notes). The SVG needs no program and no new dependency: a deterministic layered
+layout (a layer's row is its longest path from an input; within a row, layers sit in the
+order of the mean position of what they read). DOT is the same graph for Graphviz; PNG is
+Graphviz's `dot -Tpng` of it, so it needs the `dot` program.
+
+Blocks: by default each outermost block instance is one node (`residual_1: residual`);
+with `expand_blocks` every layer is drawn, inside a labelled box per block instance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+from netspec import ir
+from netspec.catalogue.shapes import fmt
+from netspec.diagnostics import Diagnostics
+from netspec.expand import expand
+from netspec.parse import parse, read_source
+
+__all__ = ["Picture", "block_paths", "build", "to_dot", "to_svg"]
+
+# The note expansion puts on each statement of a block instance (netspec/expand/expander.py).
+_USE_NOTE = re.compile(r"in block '(?P<block>[^']+)' used here \(as '(?P<instance>[^']+)'\)\Z")
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One use of a block: its instance name (the prefix of its layers' names) and block."""
+
+    name: str
+    block: str
+
+
+def block_paths(path: str | Path) -> dict[str, tuple[Instance, ...]]:
+    """Each layer's block instances, outermost first; layers written in the model are left out.
+
+    Read from the expanded spec (checked IR layers keep no origin); call it only for a spec
+    that checked, so the expansion succeeds again.
+    """
+    path = Path(path)
+    diagnostics = Diagnostics()
+    spec = parse(read_source(path), str(path), diagnostics)
+    if spec is None:
+        return {}
+    expanded, _ = expand(spec, diagnostics, {})
+    found: dict[str, tuple[Instance, ...]] = {}
+    for statement in expanded.layers or []:
+        if not isinstance(statement, ir.LayerStmt) or statement.name is None:
+            continue
+        instances = []
+        for note in reversed(statement.origin):  # origin is innermost first
+            match = _USE_NOTE.match(note.message)
+            if match is not None:
+                instances.append(Instance(match["instance"], match["block"]))
+        if instances:
+            found[statement.name] = tuple(instances)
+    return found
+
+
+@dataclass
+class Box:
+    """One node of the picture: a model input, a layer, or a collapsed block instance."""
+
+    key: str
+    lines: list[str]
+    role: str  # "input", "layer", "merge" or "block"
+    frozen: bool = False
+    output: bool = False
+    clusters: tuple[Instance, ...] = ()
+    x: float = 0.0
+    y: float = 0.0
+    width: float = 0.0
+
+
+@dataclass
+class Picture:
+    """The graph to draw: boxes in topological order and edges between their keys."""
+
+    name: str
+    boxes: list[Box]
+    edges: list[tuple[str, str]]
+    clusters: list[tuple[Instance, ...]] = field(default_factory=list)
+    """Every block-instance path drawn as a box around its layers (expanded blocks only)."""
+
+
+def build(
+    model: ir.Model,
+    blocks: dict[str, tuple[Instance, ...]] | None = None,
+    expand_blocks: bool = False,
+) -> Picture:
+    """The boxes and edges of `model`; block instances collapsed unless `expand_blocks`."""
+    blocks = blocks or {}
+    outputs = set(model.outputs)
+    boxes: list[Box] = [
+        Box(key=i.name, lines=[i.name, "Input", fmt(i.shape)], role="input", output=i.name in outputs)
+        for i in model.inputs
+    ]
+    unit: dict[str, str] = {i.name: i.name for i in model.inputs}  # tensor → its box's key
+    collapsed: dict[str, Box] = {}
+    members: dict[str, list[ir.Layer]] = {}
+    for layer in model.layers:
+        path = blocks.get(layer.name, ())
+        if path and not expand_blocks:
+            top = path[0]
+            unit[layer.name] = top.name
+            members.setdefault(top.name, []).append(layer)
+            if top.name not in collapsed:
+                collapsed[top.name] = Box(key=top.name, lines=[], role="block")
+                boxes.append(collapsed[top.name])
+            continue
+        unit[layer.name] = layer.name
+        kind = layer.kind + ("  (frozen)" if not layer.trainable else "")
+        boxes.append(
+            Box(
+                key=layer.name,
+                lines=[layer.name, kind, fmt(layer.output_shape)],
+                role="merge" if len(layer.inputs) > 1 else "layer",
+                frozen=not layer.trainable,
+                output=layer.name in outputs,
+                clusters=path,
+            )
+        )
+    edges: list[tuple[str, str]] = []
+    for layer in model.layers:
+        for tensor in layer.inputs:
+            edge = (unit[tensor], unit[layer.name])
+            if edge[0] != edge[1] and edge not in edges:
+                edges.append(edge)
+    read_outside = {
+        tensor for reader in model.layers for tensor in reader.inputs
+        if unit[tensor] != unit[reader.name]
+    }
+    for key, box in collapsed.items():
+        layers = members[key]
+        block = blocks[layers[0].name][0].block
+        results = [
+            m for m in layers if m.name in read_outside or m.name in outputs
+        ] or layers[-1:]
+        frozen = all(not m.trainable for m in layers)
+        box.lines = [
+            key,
+            f"{block} ({len(layers)} layers)" + ("  (frozen)" if frozen else ""),
+            ", ".join(fmt(m.output_shape) for m in results),
+        ]
+        box.frozen = frozen
+        box.output = any(m.name in outputs for m in layers)
+    clusters: list[tuple[Instance, ...]] = []
+    if expand_blocks:
+        for box in boxes:
+            for depth in range(1, len(box.clusters) + 1):
+                if box.clusters[:depth] not in clusters:
+                    clusters.append(box.clusters[:depth])
+    return Picture(name=model.name, boxes=boxes, edges=edges, clusters=clusters)
+
+
+# --------------------------------------------------------------------------- layout
+
+CHAR_WIDTH = 7.0  # px per character of 12 px monospace text, near enough
+LINE_HEIGHT = 15.0
+BOX_HEIGHT = 3 * LINE_HEIGHT + 10
+H_GAP = 36.0
+V_GAP = 58.0
+MARGIN = 30.0
+CLUSTER_PAD = 8.0
+CLUSTER_LABEL = 14.0
+
+
+def _layout(picture: Picture) -> tuple[float, float]:
+    """Place every box (its centre x, top y); the drawing's width and height."""
+    index = {box.key: i for i, box in enumerate(picture.boxes)}
+    reads: dict[str, list[str]] = {box.key: [] for box in picture.boxes}
+    for source, target in picture.edges:
+        reads[target].append(source)
+    rank: dict[str, int] = {}
+    for key in _topological(picture, reads):
+        rank[key] = max((rank[s] + 1 for s in reads[key]), default=0)
+    rows: dict[int, list[Box]] = {}
+    for box in picture.boxes:
+        box.width = max(len(line) for line in box.lines) * CHAR_WIDTH + 20
+        rows.setdefault(rank[box.key], []).append(box)
+    by_key = {box.key: box for box in picture.boxes}
+    widths = []
+    for r in sorted(rows):
+        def place(box: Box) -> tuple[float, int]:
+            sources = [by_key[s].x for s in reads[box.key]]
+            return (sum(sources) / len(sources) if sources else 0.0, index[box.key])
+
+        rows[r].sort(key=place)
+        x = 0.0
+        for box in rows[r]:
+            box.x = x + box.width / 2
+            box.y = MARGIN + CLUSTER_LABEL + r * (BOX_HEIGHT + V_GAP)
+            x += box.width + H_GAP
+        widths.append(x - H_GAP)
+    widest = max(widths)
+    for r, width in zip(sorted(rows), widths, strict=True):
+        for box in rows[r]:
+            box.x += MARGIN + (widest - width) / 2
+    height = MARGIN * 2 + CLUSTER_LABEL + len(rows) * (BOX_HEIGHT + V_GAP) - V_GAP
+    return widest + 2 * MARGIN, height
+
+
+def _topological(picture: Picture, reads: dict[str, list[str]]) -> list[str]:
+    """The boxes' keys, each after every box it reads (collapsing blocks keeps the graph acyclic
+    but may put a block's node before a layer its later members read)."""
+    waiting = {key: len(set(sources)) for key, sources in reads.items()}
+    readers: dict[str, list[str]] = {key: [] for key in reads}
+    for target, sources in reads.items():
+        for source in set(sources):
+            readers[source].append(target)
+    order = [box.key for box in picture.boxes if waiting[box.key] == 0]
+    for key in order:  # grows while it is walked
+        for target in readers[key]:
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                order.append(target)
+    return order
+
+
+def _cluster_boxes(picture: Picture) -> list[tuple[tuple[Instance, ...], float, float, float, float]]:
+    """Each cluster's rectangle (x0, y0, x1, y1): around its layers and nested clusters."""
+    rects: dict[tuple[Instance, ...], tuple[float, float, float, float]] = {}
+    for path in sorted(picture.clusters, key=len, reverse=True):  # innermost first
+        inside = [b for b in picture.boxes if b.clusters[: len(path)] == path]
+        x0 = min(b.x - b.width / 2 for b in inside)
+        x1 = max(b.x + b.width / 2 for b in inside)
+        y0 = min(b.y for b in inside)
+        y1 = max(b.y + BOX_HEIGHT for b in inside)
+        for other, (a0, b0, a1, b1) in rects.items():
+            if len(other) > len(path) and other[: len(path)] == path:
+                x0, y0, x1, y1 = min(x0, a0), min(y0, b0), max(x1, a1), max(y1, b1)
+        rects[path] = (x0 - CLUSTER_PAD, y0 - CLUSTER_PAD - CLUSTER_LABEL, x1 + CLUSTER_PAD, y1 + CLUSTER_PAD)
+    return [(path, *rects[path]) for path in picture.clusters]
+
+
+# --------------------------------------------------------------------------- SVG
+
+_STYLE = """
+text { font-family: monospace; font-size: 12px; fill: #1b1b1b; }
+.node rect { fill: #eef3fb; stroke: #4a6fa5; stroke-width: 1.2; }
+.node.input rect { fill: #e7f5e9; stroke: #3d8b4f; }
+.node.merge rect { fill: #fdf1dc; stroke: #b7791f; }
+.node.block rect { fill: #f1ecfa; stroke: #6b4fa5; }
+.node.frozen rect { fill: #ececec; stroke: #777; stroke-dasharray: 5 3; }
+.node.output rect { stroke-width: 3; }
+.node .name { font-weight: bold; }
+.cluster rect { fill: none; stroke: #9a8cc2; stroke-dasharray: 2 2; }
+.cluster text { fill: #5a4a8a; font-size: 11px; }
+.edge path { fill: none; stroke: #555; stroke-width: 1.2; marker-end: url(#arrow); }
+"""
+
+
+def to_svg(picture: Picture) -> str:
+    """The picture as a standalone SVG document: one `<g class="node …">` per box (its
+    `<title>` the layer's name), one `<g class="edge">` per connection."""
+    width, height = _layout(picture)
+    by_key = {box.key: box for box in picture.boxes}
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}">',
+        f"<title>model {escape(picture.name)}</title>",
+        f"<style>{_STYLE}</style>",
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto"><path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>',
+    ]
+    for path, x0, y0, x1, y1 in _cluster_boxes(picture):
+        label = f"{path[-1].name}: {path[-1].block}"
+        out.append(
+            f'<g class="cluster"><title>{escape(path[-1].name)}</title>'
+            f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" rx="6"/>'
+            f'<text x="{x0 + 6:.1f}" y="{y0 + 11:.1f}">{escape(label)}</text></g>'
+        )
+    for source, target in picture.edges:
+        a, b = by_key[source], by_key[target]
+        x_a, y_a, x_b, y_b = a.x, a.y + BOX_HEIGHT, b.x, b.y
+        middle = (y_a + y_b) / 2
+        out.append(
+            f'<g class="edge"><title>{escape(source)}-&gt;{escape(target)}</title>'
+            f'<path d="M {x_a:.1f} {y_a:.1f} C {x_a:.1f} {middle:.1f} {x_b:.1f} {middle:.1f} '
+            f'{x_b:.1f} {y_b:.1f}"/></g>'
+        )
+    for box in picture.boxes:
+        classes = ["node", box.role] + (["frozen"] if box.frozen else []) + (["output"] if box.output else [])
+        left = box.x - box.width / 2
+        out.append(f'<g class={quoteattr(" ".join(classes))}><title>{escape(box.key)}</title>')
+        out.append(
+            f'<rect x="{left:.1f}" y="{box.y:.1f}" width="{box.width:.1f}" height="{BOX_HEIGHT:.1f}" rx="4"/>'
+        )
+        for i, line in enumerate(box.lines):
+            kind = ("name", "kind", "shape")[i]
+            y = box.y + 5 + LINE_HEIGHT * (i + 0.8)
+            out.append(
+                f'<text class="{kind}" x="{box.x:.1f}" y="{y:.1f}" text-anchor="middle">{escape(line)}</text>'
+            )
+        out.append("</g>")
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- DOT
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_dot(picture: Picture) -> str:
+    """The picture as Graphviz DOT: the same boxes, edges and block clusters."""
+    fills = {"input": "#e7f5e9", "layer": "#eef3fb", "merge": "#fdf1dc", "block": "#f1ecfa"}
+    lines = [
+        f"digraph {_quote(picture.name)} {{",
+        "  rankdir=TB;",
+        '  node [shape=box, style="rounded,filled", fontname="monospace", fontsize=11];',
+    ]
+
+    def node(box: Box, indent: str) -> str:
+        style = "rounded,filled" + (",dashed" if box.frozen else "")
+        fill = "#ececec" if box.frozen else fills[box.role]
+        width = ", penwidth=3" if box.output else ""
+        label = "\\n".join(line.replace("\\", "\\\\").replace('"', '\\"') for line in box.lines)
+        return f'{indent}{_quote(box.key)} [label="{label}", style="{style}", fillcolor="{fill}"{width}];'
+
+    placed: set[str] = set()
+
+    def cluster(path: tuple[Instance, ...], indent: str) -> None:
+        lines.append(f"{indent}subgraph {_quote('cluster_' + '.'.join(i.name for i in path))} {{")
+        lines.append(f'{indent}  label={_quote(f"{path[-1].name}: {path[-1].block}")}; style=dashed;')
+        for child in picture.clusters:
+            if len(child) == len(path) + 1 and child[: len(path)] == path:
+                cluster(child, indent + "  ")
+        for box in picture.boxes:
+            if box.clusters == path:
+                lines.append(node(box, indent + "  "))
+                placed.add(box.key)
+        lines.append(f"{indent}}}")
+
+    for path in picture.clusters:
+        if len(path) == 1:
+            cluster(path, "  ")
+    for box in picture.boxes:
+        if box.key not in placed:
+            lines.append(node(box, "  "))
+    for source, target in picture.edges:
+        lines.append(f"  {_quote(source)} -> {_quote(target)};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- files
+
+FORMATS = ("svg", "dot", "png")
+
+
+class NoGraphviz(Exception):
+    """PNG was asked for and Graphviz's `dot` is not installed; `dot_file` was written instead."""
+
+    def __init__(self, dot_file: Path) -> None:
+        super().__init__(str(dot_file))
+        self.dot_file = dot_file
+
+
+def format_of(path: Path) -> str | None:
+    """The picture format a file name asks for by its suffix, or None for an unknown one."""
+    suffix = path.suffix.lower().lstrip(".")
+    return {"gv": "dot"}.get(suffix, suffix) if suffix in (*FORMATS, "gv") else None
+
+
+def write(picture: Picture, path: Path, format: str) -> None:
+    """Write the picture as `format` (svg, dot or png); PNG runs Graphviz's `dot -Tpng`.
+
+    Raises NoGraphviz (after writing the .dot next to `path`) when `dot` is not installed,
+    and OSError when a file cannot be written.
+    """
+    import shutil
+    import subprocess
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if format == "svg":
+        path.write_text(to_svg(picture), encoding="utf-8")
+        return
+    dot = to_dot(picture)
+    if format == "dot":
+        path.write_text(dot, encoding="utf-8")
+        return
+    program = shutil.which("dot")
+    if program is None:
+        fallback = path.with_suffix(".dot")
+        fallback.write_text(dot, encoding="utf-8")
+        raise NoGraphviz(fallback)
+    done = subprocess.run(  # a fixed program, the DOT text on stdin: nothing from the spec runs
+        [program, "-Tpng", "-o", str(path)], input=dot.encode(), capture_output=True, timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise OSError(f"dot -Tpng failed: {done.stderr.decode(errors='replace').strip()}")
