@@ -170,22 +170,43 @@ V_GAP = 58.0
 MARGIN = 30.0
 CLUSTER_PAD = 8.0
 CLUSTER_LABEL = 14.0
+LANE_GAP = 14.0  # between the lanes of edges that skip rows
 
 
-def _layout(picture: Picture) -> tuple[float, float]:
-    """Place every box (its centre x, top y); the drawing's width and height."""
+@dataclass
+class Layout:
+    """Where things went: the drawing's size, and each edge as SVG path data."""
+
+    width: float
+    height: float
+    routes: dict[tuple[str, str], str]
+
+
+def _layout(picture: Picture) -> Layout:
+    """Place every box (its centre x, top y) and route every edge.
+
+    A box's row is its longest path from an input, then as late as its readers allow (inputs
+    stay on top); an edge to the next row is a curve, a longer one runs down a lane right of
+    everything, so it crosses no box.
+    """
     index = {box.key: i for i, box in enumerate(picture.boxes)}
     reads: dict[str, list[str]] = {box.key: [] for box in picture.boxes}
+    readers: dict[str, list[str]] = {box.key: [] for box in picture.boxes}
     for source, target in picture.edges:
         reads[target].append(source)
+        readers[source].append(target)
+    order = _topological(picture, reads)
     rank: dict[str, int] = {}
-    for key in _topological(picture, reads):
+    for key in order:
         rank[key] = max((rank[s] + 1 for s in reads[key]), default=0)
+    by_key = {box.key: box for box in picture.boxes}
+    for key in reversed(order):
+        if readers[key] and by_key[key].role != "input":
+            rank[key] = min(rank[r] for r in readers[key]) - 1
     rows: dict[int, list[Box]] = {}
     for box in picture.boxes:
         box.width = max(len(line) for line in box.lines) * CHAR_WIDTH + 20
         rows.setdefault(rank[box.key], []).append(box)
-    by_key = {box.key: box for box in picture.boxes}
     widths = []
     for r in sorted(rows):
         def place(box: Box) -> tuple[float, int]:
@@ -199,12 +220,39 @@ def _layout(picture: Picture) -> tuple[float, float]:
             box.y = MARGIN + CLUSTER_LABEL + r * (BOX_HEIGHT + V_GAP)
             x += box.width + H_GAP
         widths.append(x - H_GAP)
-    widest = max(widths)
-    for r, width in zip(sorted(rows), widths, strict=True):
+        shift = -widths[-1] / 2  # rows centred on x = 0 while placing, so means compare
         for box in rows[r]:
-            box.x += MARGIN + (widest - width) / 2
+            box.x += shift
+    widest = max(widths)
+    for box in picture.boxes:
+        box.x += MARGIN + widest / 2
+    depth = max((len(path) for path in picture.clusters), default=0)
+    lane_x0 = MARGIN + widest + depth * (CLUSTER_PAD + 2) + LANE_GAP
+    lanes: list[int] = []  # the last row each lane is busy to
+    routes: dict[tuple[str, str], str] = {}
+    for source, target in picture.edges:
+        a, b = by_key[source], by_key[target]
+        x_a, y_a, x_b, y_b = a.x, a.y + BOX_HEIGHT, b.x, b.y
+        if rank[target] - rank[source] == 1:
+            middle = (y_a + y_b) / 2
+            routes[source, target] = (
+                f"M {x_a:.1f} {y_a:.1f} C {x_a:.1f} {middle:.1f} {x_b:.1f} {middle:.1f} "
+                f"{x_b:.1f} {y_b:.1f}"
+            )
+            continue
+        lane = next((i for i, busy in enumerate(lanes) if busy < rank[source]), len(lanes))
+        if lane == len(lanes):
+            lanes.append(0)
+        lanes[lane] = rank[target]
+        x = lane_x0 + lane * LANE_GAP
+        top, bottom = y_a + V_GAP / 3, y_b - V_GAP / 3
+        routes[source, target] = (
+            f"M {x_a:.1f} {y_a:.1f} L {x:.1f} {top:.1f} L {x:.1f} {bottom:.1f} "
+            f"L {x_b:.1f} {y_b:.1f}"
+        )
+    width = max(MARGIN + widest + MARGIN, lane_x0 + len(lanes) * LANE_GAP + MARGIN / 2)
     height = MARGIN * 2 + CLUSTER_LABEL + len(rows) * (BOX_HEIGHT + V_GAP) - V_GAP
-    return widest + 2 * MARGIN, height
+    return Layout(width, height, routes)
 
 
 def _topological(picture: Picture, reads: dict[str, list[str]]) -> list[str]:
@@ -260,8 +308,8 @@ text { font-family: monospace; font-size: 12px; fill: #1b1b1b; }
 def to_svg(picture: Picture) -> str:
     """The picture as a standalone SVG document: one `<g class="node …">` per box (its
     `<title>` the layer's name), one `<g class="edge">` per connection."""
-    width, height = _layout(picture)
-    by_key = {box.key: box for box in picture.boxes}
+    layout = _layout(picture)
+    width, height = layout.width, layout.height
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
@@ -279,13 +327,9 @@ def to_svg(picture: Picture) -> str:
             f'<text x="{x0 + 6:.1f}" y="{y0 + 11:.1f}">{escape(label)}</text></g>'
         )
     for source, target in picture.edges:
-        a, b = by_key[source], by_key[target]
-        x_a, y_a, x_b, y_b = a.x, a.y + BOX_HEIGHT, b.x, b.y
-        middle = (y_a + y_b) / 2
         out.append(
             f'<g class="edge"><title>{escape(source)}-&gt;{escape(target)}</title>'
-            f'<path d="M {x_a:.1f} {y_a:.1f} C {x_a:.1f} {middle:.1f} {x_b:.1f} {middle:.1f} '
-            f'{x_b:.1f} {y_b:.1f}"/></g>'
+            f'<path d="{layout.routes[source, target]}"/></g>'
         )
     for box in picture.boxes:
         classes = ["node", box.role] + (["frozen"] if box.frozen else []) + (["output"] if box.output else [])

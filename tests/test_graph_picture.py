@@ -183,3 +183,22 @@ def test_a_broken_spec_is_reported_not_drawn(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "broken.net:3:" in result.output
     assert not (tmp_path / "m.svg").exists()
+
+
+def test_skip_connections_run_beside_the_boxes_not_through_them() -> None:
+    spec = ROOT / "specs" / "unet_small.net"
+    svg, _ = _draw(spec, expand_blocks=True)
+    right = max(_rect(group)[2] for group in _groups(svg, "node").values())
+    right = max([right, *(_rect(group)[2] for group in _groups(svg, "cluster").values())])
+    lanes = []
+    for title, group in _groups(svg, "edge").items():
+        path = group.find(f"{SVG}path")
+        assert path is not None
+        data = path.get("d", "").split()
+        if "L" in data:  # a skip: down a lane, corners after each L
+            lanes.append(title)
+            corners = [float(data[i + 1]) for i, word in enumerate(data) if word == "L"][:2]
+            assert all(x > right for x in corners), title
+    # the encoder's two feature maps reach the decoder's Concatenates
+    assert sorted(lanes) == ["skip1_conv2d_1->up_concatenate", "skip2_conv2d_1->up2_concatenate"]
+    assert float(svg.get("width", "0")) > right
