@@ -224,7 +224,8 @@ def compile_(
 def graph(
     file: SpecPath,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="model.svg, model.dot or model.png (needs Graphviz)")
+        Path,
+        typer.Option("--output", "-o", help="model.svg, model.dot or model.png (needs Graphviz)"),
     ],
     expand_blocks: Annotated[
         bool, typer.Option("--expand-blocks", help="draw each block's layers, boxed per block use")
@@ -244,7 +245,9 @@ def graph(
     try:
         graph_picture.write(picture, output, format)
     except graph_picture.NoGraphviz as missing:
-        stderr.print(f"error: {output}: PNG needs Graphviz's `dot` program, not found", style="bold red")
+        stderr.print(
+            f"error: {output}: PNG needs Graphviz's `dot` program, not found", style="bold red"
+        )
         stderr.print(
             f"  note: wrote {missing.dot_file} instead (render it with `dot -Tpng`)\n"
             "  hint: install Graphviz (apt-get install graphviz, brew install graphviz), "
@@ -255,7 +258,8 @@ def graph(
     except OSError as error:
         stderr.print(f"error: cannot write {output}: {error.strerror or error}", markup=False)
         raise typer.Exit(1) from None
-    stderr.print(f"wrote {output} ({format}, model {model.name}, {len(picture.boxes)} nodes)", markup=False)
+    nodes = len(picture.boxes)
+    stderr.print(f"wrote {output} ({format}, model {model.name}, {nodes} nodes)", markup=False)
 
 
 @app.command()

@@ -99,7 +99,12 @@ def build(
     blocks = blocks or {}
     outputs = set(model.outputs)
     boxes: list[Box] = [
-        Box(key=i.name, lines=[i.name, "Input", fmt(i.shape)], role="input", output=i.name in outputs)
+        Box(
+            key=i.name,
+            lines=[i.name, "Input", fmt(i.shape)],
+            role="input",
+            output=i.name in outputs,
+        )
         for i in model.inputs
     ]
     unit: dict[str, str] = {i.name: i.name for i in model.inputs}  # tensor → its box's key
@@ -134,15 +139,15 @@ def build(
             if edge[0] != edge[1] and edge not in edges:
                 edges.append(edge)
     read_outside = {
-        tensor for reader in model.layers for tensor in reader.inputs
+        tensor
+        for reader in model.layers
+        for tensor in reader.inputs
         if unit[tensor] != unit[reader.name]
     }
     for key, box in collapsed.items():
         layers = members[key]
         block = blocks[layers[0].name][0].block
-        results = [
-            m for m in layers if m.name in read_outside or m.name in outputs
-        ] or layers[-1:]
+        results = [m for m in layers if m.name in read_outside or m.name in outputs] or layers[-1:]
         frozen = all(not m.trainable for m in layers)
         box.lines = [
             key,
@@ -209,6 +214,7 @@ def _layout(picture: Picture) -> Layout:
         rows.setdefault(rank[box.key], []).append(box)
     widths = []
     for r in sorted(rows):
+
         def place(box: Box) -> tuple[float, int]:
             sources = [by_key[s].x for s in reads[box.key]]
             return (sum(sources) / len(sources) if sources else 0.0, index[box.key])
@@ -272,7 +278,9 @@ def _topological(picture: Picture, reads: dict[str, list[str]]) -> list[str]:
     return order
 
 
-def _cluster_boxes(picture: Picture) -> list[tuple[tuple[Instance, ...], float, float, float, float]]:
+def _cluster_boxes(
+    picture: Picture,
+) -> list[tuple[tuple[Instance, ...], float, float, float, float]]:
     """Each cluster's rectangle (x0, y0, x1, y1): around its layers and nested clusters."""
     rects: dict[tuple[Instance, ...], tuple[float, float, float, float]] = {}
     for path in sorted(picture.clusters, key=len, reverse=True):  # innermost first
@@ -284,7 +292,12 @@ def _cluster_boxes(picture: Picture) -> list[tuple[tuple[Instance, ...], float, 
         for other, (a0, b0, a1, b1) in rects.items():
             if len(other) > len(path) and other[: len(path)] == path:
                 x0, y0, x1, y1 = min(x0, a0), min(y0, b0), max(x1, a1), max(y1, b1)
-        rects[path] = (x0 - CLUSTER_PAD, y0 - CLUSTER_PAD - CLUSTER_LABEL, x1 + CLUSTER_PAD, y1 + CLUSTER_PAD)
+        rects[path] = (
+            x0 - CLUSTER_PAD,
+            y0 - CLUSTER_PAD - CLUSTER_LABEL,
+            x1 + CLUSTER_PAD,
+            y1 + CLUSTER_PAD,
+        )
     return [(path, *rects[path]) for path in picture.clusters]
 
 
@@ -332,9 +345,13 @@ def to_svg(picture: Picture) -> str:
             f'<path d="{layout.routes[source, target]}"/></g>'
         )
     for box in picture.boxes:
-        classes = ["node", box.role] + (["frozen"] if box.frozen else []) + (["output"] if box.output else [])
+        classes = (
+            ["node", box.role]
+            + (["frozen"] if box.frozen else [])
+            + (["output"] if box.output else [])
+        )
         left = box.x - box.width / 2
-        out.append(f'<g class={quoteattr(" ".join(classes))}><title>{escape(box.key)}</title>')
+        out.append(f"<g class={quoteattr(' '.join(classes))}><title>{escape(box.key)}</title>")
         out.append(
             f'<rect x="{left:.1f}" y="{box.y:.1f}" width="{box.width:.1f}" height="{BOX_HEIGHT:.1f}" rx="4"/>'
         )
@@ -376,7 +393,9 @@ def to_dot(picture: Picture) -> str:
 
     def cluster(path: tuple[Instance, ...], indent: str) -> None:
         lines.append(f"{indent}subgraph {_quote('cluster_' + '.'.join(i.name for i in path))} {{")
-        lines.append(f'{indent}  label={_quote(f"{path[-1].name}: {path[-1].block}")}; style=dashed;')
+        lines.append(
+            f"{indent}  label={_quote(f'{path[-1].name}: {path[-1].block}')}; style=dashed;"
+        )
         for child in picture.clusters:
             if len(child) == len(path) + 1 and child[: len(path)] == path:
                 cluster(child, indent + "  ")
@@ -440,7 +459,10 @@ def write(picture: Picture, path: Path, format: str) -> None:
         fallback.write_text(dot, encoding="utf-8")
         raise NoGraphviz(fallback)
     done = subprocess.run(  # a fixed program, the DOT text on stdin: nothing from the spec runs
-        [program, "-Tpng", "-o", str(path)], input=dot.encode(), capture_output=True, timeout=120,
+        [program, "-Tpng", "-o", str(path)],
+        input=dot.encode(),
+        capture_output=True,
+        timeout=120,
         check=False,
     )
     if done.returncode != 0:
