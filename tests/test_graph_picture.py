@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
+import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -202,3 +206,24 @@ def test_skip_connections_run_beside_the_boxes_not_through_them() -> None:
     # the encoder's two feature maps reach the decoder's Concatenates
     assert sorted(lanes) == ["skip1_conv2d_1->up_concatenate", "skip2_conv2d_1->up2_concatenate"]
     assert float(svg.get("width", "0")) > right
+
+
+def test_graph_imports_no_framework(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from typer.testing import CliRunner
+        from netspec.cli import app
+        result = CliRunner().invoke(
+            app, ["graph", "specs/resnet20.net", "-o", {str(tmp_path / "m.svg")!r}, "--expand-blocks"]
+        )
+        loaded = sorted(n for n in sys.modules if n.split(".")[0] in ("torch", "tensorflow", "keras"))
+        print(json.dumps([result.exit_code, loaded]))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, []]
