@@ -24,7 +24,7 @@ from netspec.diagnostics import Diagnostics
 from netspec.expand import expand
 from netspec.parse import parse, read_source
 
-__all__ = ["Picture", "block_paths", "build", "to_dot", "to_svg"]
+__all__ = ["Picture", "block_paths", "block_paths_of", "build", "model_svg", "to_dot", "to_svg"]
 
 # The note expansion puts on each statement of a block instance (netspec/expand/expander.py).
 _USE_NOTE = re.compile(r"in block '(?P<block>[^']+)' used here \(as '(?P<instance>[^']+)'\)\Z")
@@ -39,14 +39,18 @@ class Instance:
 
 
 def block_paths(path: str | Path) -> dict[str, tuple[Instance, ...]]:
+    """Each layer's block instances, outermost first, for the spec file at `path`."""
+    return block_paths_of(read_source(Path(path)), str(path))
+
+
+def block_paths_of(source: str, file: str) -> dict[str, tuple[Instance, ...]]:
     """Each layer's block instances, outermost first; layers written in the model are left out.
 
     Read from the expanded spec (checked IR layers keep no origin); call it only for a spec
-    that checked, so the expansion succeeds again.
+    that checked, so the expansion succeeds again. `use` imports are read relative to `file`.
     """
-    path = Path(path)
     diagnostics = Diagnostics()
-    spec = parse(read_source(path), str(path), diagnostics)
+    spec = parse(source, file, diagnostics)
     if spec is None:
         return {}
     expanded, _ = expand(spec, diagnostics, {})
@@ -62,6 +66,11 @@ def block_paths(path: str | Path) -> dict[str, tuple[Instance, ...]]:
         if instances:
             found[statement.name] = tuple(instances)
     return found
+
+
+def model_svg(model: ir.Model, source: str, file: str) -> str:
+    """The run folder's model.svg: `model` checked from `source`, its blocks collapsed."""
+    return to_svg(build(model, block_paths_of(source, file)))
 
 
 @dataclass

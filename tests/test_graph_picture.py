@@ -227,3 +227,12 @@ def test_graph_imports_no_framework(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, []]
+
+
+def test_run_folder_picture_comes_from_the_spec_text() -> None:
+    spec = ROOT / "specs" / "resnet20.net"
+    model, _, _ = check_file(spec)
+    assert model is not None
+    svg = ET.fromstring(graph_picture.model_svg(model, spec.read_text(encoding="utf-8"), str(spec)))
+    nodes = _groups(svg, "node")
+    assert "residual_8" in nodes and "residual_8_add" not in nodes  # blocks collapsed
