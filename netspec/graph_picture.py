@@ -141,12 +141,11 @@ def build(
                 clusters=path,
             )
         )
-    edges: list[tuple[str, str]] = []
+    edges: dict[tuple[str, str], None] = {}  # a dict: in order, each once
     for layer in model.layers:
         for tensor in layer.inputs:
-            edge = (unit[tensor], unit[layer.name])
-            if edge[0] != edge[1] and edge not in edges:
-                edges.append(edge)
+            if unit[tensor] != unit[layer.name]:
+                edges[unit[tensor], unit[layer.name]] = None
     read_outside = {
         tensor
         for reader in model.layers
@@ -165,13 +164,12 @@ def build(
         ]
         box.frozen = frozen
         box.output = any(m.name in outputs for m in layers)
-    clusters: list[tuple[Instance, ...]] = []
+    clusters: dict[tuple[Instance, ...], None] = {}
     if expand_blocks:
         for box in boxes:
             for depth in range(1, len(box.clusters) + 1):
-                if box.clusters[:depth] not in clusters:
-                    clusters.append(box.clusters[:depth])
-    return Picture(name=model.name, boxes=boxes, edges=edges, clusters=clusters)
+                clusters[box.clusters[:depth]] = None
+    return Picture(name=model.name, boxes=boxes, edges=list(edges), clusters=list(clusters))
 
 
 # --------------------------------------------------------------------------- layout
@@ -291,22 +289,28 @@ def _cluster_boxes(
     picture: Picture,
 ) -> list[tuple[tuple[Instance, ...], float, float, float, float]]:
     """Each cluster's rectangle (x0, y0, x1, y1): around its layers and nested clusters."""
-    rects: dict[tuple[Instance, ...], tuple[float, float, float, float]] = {}
+    Rect = tuple[float, float, float, float]
+    bounds: dict[tuple[Instance, ...], Rect] = {}
+
+    def widen(path: tuple[Instance, ...], x0: float, y0: float, x1: float, y1: float) -> None:
+        a0, b0, a1, b1 = bounds.get(path, (x0, y0, x1, y1))
+        bounds[path] = (min(a0, x0), min(b0, y0), max(a1, x1), max(b1, y1))
+
+    for box in picture.boxes:
+        if box.clusters:
+            left, right = box.x - box.width / 2, box.x + box.width / 2
+            widen(box.clusters, left, box.y, right, box.y + BOX_HEIGHT)
+    rects: dict[tuple[Instance, ...], Rect] = {}
     for path in sorted(picture.clusters, key=len, reverse=True):  # innermost first
-        inside = [b for b in picture.boxes if b.clusters[: len(path)] == path]
-        x0 = min(b.x - b.width / 2 for b in inside)
-        x1 = max(b.x + b.width / 2 for b in inside)
-        y0 = min(b.y for b in inside)
-        y1 = max(b.y + BOX_HEIGHT for b in inside)
-        for other, (a0, b0, a1, b1) in rects.items():
-            if len(other) > len(path) and other[: len(path)] == path:
-                x0, y0, x1, y1 = min(x0, a0), min(y0, b0), max(x1, a1), max(y1, b1)
+        x0, y0, x1, y1 = bounds[path]  # its own layers' and its nested clusters' boxes
         rects[path] = (
             x0 - CLUSTER_PAD,
             y0 - CLUSTER_PAD - CLUSTER_LABEL,
             x1 + CLUSTER_PAD,
             y1 + CLUSTER_PAD,
         )
+        if len(path) > 1:
+            widen(path[:-1], *rects[path])
     return [(path, *rects[path]) for path in picture.clusters]
 
 
