@@ -177,8 +177,8 @@ def build(
 CHAR_WIDTH = 7.0  # px per character of 12 px monospace text, near enough
 LINE_HEIGHT = 15.0
 BOX_HEIGHT = 3 * LINE_HEIGHT + 10
-H_GAP = 36.0
-V_GAP = 58.0
+H_GAP = 36.0  # between boxes of a row, plus room for the block boxes between them
+V_GAP = 40.0  # between rows, likewise
 MARGIN = 30.0
 CLUSTER_PAD = 8.0
 CLUSTER_LABEL = 14.0
@@ -215,6 +215,10 @@ def _layout(picture: Picture) -> Layout:
     for key in reversed(order):
         if readers[key] and by_key[key].role != "input":
             rank[key] = min(rank[r] for r in readers[key]) - 1
+    depth = max((len(path) for path in picture.clusters), default=0)
+    h_gap = H_GAP + depth * 2 * CLUSTER_PAD  # a box of each nesting level on either side
+    v_gap = V_GAP + depth * (2 * CLUSTER_PAD + CLUSTER_LABEL)
+    top = MARGIN + depth * (CLUSTER_PAD + CLUSTER_LABEL)
     rows: dict[int, list[Box]] = {}
     for box in picture.boxes:
         box.width = max(len(line) for line in box.lines) * CHAR_WIDTH + 20
@@ -230,16 +234,15 @@ def _layout(picture: Picture) -> Layout:
         x = 0.0
         for box in rows[r]:
             box.x = x + box.width / 2
-            box.y = MARGIN + CLUSTER_LABEL + r * (BOX_HEIGHT + V_GAP)
-            x += box.width + H_GAP
-        widths.append(x - H_GAP)
+            box.y = top + r * (BOX_HEIGHT + v_gap)
+            x += box.width + h_gap
+        widths.append(x - h_gap)
         shift = -widths[-1] / 2  # rows centred on x = 0 while placing, so means compare
         for box in rows[r]:
             box.x += shift
     widest = max(widths)
     for box in picture.boxes:
         box.x += MARGIN + widest / 2
-    depth = max((len(path) for path in picture.clusters), default=0)
     lane_x0 = MARGIN + widest + depth * (CLUSTER_PAD + 2) + LANE_GAP
     lanes: list[int] = []  # the last row each lane is busy to
     routes: dict[tuple[str, str], str] = {}
@@ -258,13 +261,13 @@ def _layout(picture: Picture) -> Layout:
             lanes.append(0)
         lanes[lane] = rank[target]
         x = lane_x0 + lane * LANE_GAP
-        top, bottom = y_a + V_GAP / 3, y_b - V_GAP / 3
+        leave, arrive = y_a + v_gap / 3, y_b - v_gap / 3
         routes[source, target] = (
-            f"M {x_a:.1f} {y_a:.1f} L {x:.1f} {top:.1f} L {x:.1f} {bottom:.1f} "
+            f"M {x_a:.1f} {y_a:.1f} L {x:.1f} {leave:.1f} L {x:.1f} {arrive:.1f} "
             f"L {x_b:.1f} {y_b:.1f}"
         )
     width = max(MARGIN + widest + MARGIN, lane_x0 + len(lanes) * LANE_GAP + MARGIN / 2)
-    height = MARGIN * 2 + CLUSTER_LABEL + len(rows) * (BOX_HEIGHT + V_GAP) - V_GAP
+    height = top + len(rows) * (BOX_HEIGHT + v_gap) - v_gap + top
     return Layout(width, height, routes)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -236,3 +237,17 @@ def test_run_folder_picture_comes_from_the_spec_text() -> None:
     svg = ET.fromstring(graph_picture.model_svg(model, spec.read_text(encoding="utf-8"), str(spec)))
     nodes = _groups(svg, "node")
     assert "residual_8" in nodes and "residual_8_add" not in nodes  # blocks collapsed
+
+
+@pytest.mark.parametrize("name", ["small_resnet", "residual_graph"])
+def test_boxes_of_different_block_uses_do_not_overlap(name: str) -> None:
+    svg, picture = _draw(ROOT / "tests" / "blocks" / f"{name}.net", expand_blocks=True)
+    clusters = _groups(svg, "cluster")
+    by_name = {path[-1].name: path for path in picture.clusters}
+    assert set(clusters) == set(by_name) and len(by_name) > 2
+    for (a, pa), (b, pb) in itertools.combinations(by_name.items(), 2):
+        if pa[: len(pb)] == pb or pb[: len(pa)] == pa:
+            continue  # one inside the other
+        a0, b0, a1, b1 = _rect(clusters[a])
+        c0, d0, c1, d1 = _rect(clusters[b])
+        assert a1 < c0 or c1 < a0 or b1 < d0 or d1 < b0, f"{a} and {b} overlap"
