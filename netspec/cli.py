@@ -236,6 +236,48 @@ def compile_(
 
 
 @app.command()
+def graph(
+    file: SpecPath,
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="model.svg, model.dot or model.png (needs Graphviz)"),
+    ],
+    expand_blocks: Annotated[
+        bool, typer.Option("--expand-blocks", help="draw each block's layers, boxed per block use")
+    ] = False,
+) -> None:
+    """Draw the layer graph: each layer's name, kind and output shape; merges, inputs and
+    outputs, block uses (one node each, or boxed layers with --expand-blocks), frozen layers."""
+    from netspec import graph_picture
+
+    format = graph_picture.format_of(output)
+    if format is None:
+        stderr.print(f"error: cannot tell the picture format of {output}", style="bold red")
+        stderr.print("  hint: name the file .svg, .dot or .png", markup=False)
+        raise typer.Exit(2)
+    model = _load(file)
+    picture = graph_picture.build(model, graph_picture.block_paths(file), expand_blocks)
+    try:
+        graph_picture.write(picture, output, format)
+    except graph_picture.NoGraphviz as missing:
+        stderr.print(
+            f"error: {output}: PNG needs Graphviz's `dot` program, not found", style="bold red"
+        )
+        stderr.print(
+            f"  note: wrote {missing.dot_file} instead (render it with `dot -Tpng`)\n"
+            "  hint: install Graphviz (apt-get install graphviz, brew install graphviz), "
+            "or write .svg, which needs nothing",
+            markup=False,
+        )
+        raise typer.Exit(1) from None
+    except OSError as error:
+        stderr.print(f"error: cannot write {output}: {error.strerror or error}", markup=False)
+        raise typer.Exit(1) from None
+    nodes = len(picture.boxes)
+    stderr.print(f"wrote {output} ({format}, model {model.name}, {nodes} nodes)", markup=False)
+
+
+@app.command()
 def layers(
     name: Annotated[
         str | None,

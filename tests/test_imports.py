@@ -20,7 +20,8 @@ The stages, lowest first; a module may import its own stage or a lower one, neve
    ← the package `__init__`, which runs them), and what reads a checked model without
    generating code: `memory`, `data`, `inputs`, `weights`.
 6. pipeline: `frontend` (parse → expand → check), `check_command`, `fmt_command`, `templates`.
-7. codegen: `codegen/`.
+7. codegen: `codegen/`, and `graph_picture` (`netspec graph`: draws the checked IR, with
+   block uses read from the expanded spec).
 8. train: `train/`; within it `convert` sits above the backends it drives.
 9. interface: `api`, `cli`, `entry`, `__main__`.
 
@@ -47,7 +48,7 @@ STAGES: list[tuple[str, set[str]]] = [
     ("expand", {"expand"}),
     ("check", {"check", "memory", "data", "inputs", "weights"}),
     ("pipeline", {"frontend", "check_command", "fmt_command", "templates"}),
-    ("codegen", {"codegen"}),
+    ("codegen", {"codegen", "graph_picture"}),
     ("train", {"train"}),
     ("interface", {"api", "cli", "entry", "__main__"}),
 ]

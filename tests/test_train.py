@@ -186,6 +186,7 @@ def test_every_spec_trains_an_epoch(
         "spec.net",
         "ir.json",
         "model.py",
+        "model.svg",
         "run.json",
         "history.csv",
         "history.json",

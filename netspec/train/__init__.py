@@ -21,6 +21,7 @@ from netspec import __version__, ir
 from netspec.codegen import generate
 from netspec.diagnostics import Diagnostics, Span
 from netspec.frontend import check_source
+from netspec.graph_picture import model_svg
 from netspec.train import announce, atomic, origins
 from netspec.train.atomic import RunFolderError
 from netspec.train.checkpoints import saved_line
@@ -264,6 +265,7 @@ def _train_checked(
         if world.chief:  # every file whole or not at all (atomic.py)
             run.write_text("spec.net", source)
             run.write_json("ir.json", model.model_dump(mode="json"))
+            run.write_text("model.svg", model_svg(model, source, file))
             if prepared.standardization is not None:
                 _save_standardization(run, model, prepared.standardization)
             if prepared.class_names is not None:

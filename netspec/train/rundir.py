@@ -1,7 +1,7 @@
 """The run folder: everything a run leaves behind, in plain files a user can open.
 
 spec.net            the spec as trained         ir.json        the checked IR
-model.py            the generated module that ran
+model.py            the generated module that ran   model.svg   the layer graph (`netspec graph`)
 run.json            backend, device, seed, options, status, timings, data summary, and
                     the process id and host that trained it: a "running" run whose process
                     is gone (SIGKILL, a crash, a power cut) is told as interrupted (`gone`)
@@ -43,6 +43,7 @@ RUN_FILES = (
     "spec.net",
     "ir.json",
     "model.py",
+    "model.svg",
     "run.json",
     "history.csv",
     "history.json",
