@@ -1,0 +1,294 @@
+"""`netspec export`: a spec's model, or a trained run's, as a file a server runs without netspec.
+
+ONNX comes from the generated PyTorch module (the one `train` runs, regenerated from the
+spec as `evaluate` does for a run folder) through `torch.onnx.export`'s torch.export-based
+exporter, at opset `OPSET`, with a dynamic batch axis and the inputs and outputs named as
+the spec names them. The file is checked, not assumed: `onnx.checker` reads it, onnxruntime
+runs it on random batches of two sizes, and its outputs must match PyTorch's within
+`TOLERANCE`; only then does the file take its place (a failed export leaves none).
+
+The exported network takes its inputs as the network does: a run's standardization
+(`standardization.npz`), `divide_by` and `reshape` are applied before it, as `predict` does.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from netspec import ir
+from netspec.codegen import generate
+from netspec.codegen.common import input_dtypes
+from netspec.train import Outcome, TrainOptions, _check, _load_run, atomic
+from netspec.train.context import TrainError, load_module
+
+FORMATS = ("onnx",)
+OPSET = 18  # the ai.onnx opset written: onnxruntime 1.16 and later run it
+TOLERANCE = 1e-4  # the largest |onnxruntime - PyTorch| accepted, on any output value
+EXAMPLE_BATCH = 2  # the batch torch.export traces with (1 would fix the batch axis to 1)
+CHECK_BATCHES = (1, 5)  # the batch sizes the exported file is run with: the axis is dynamic
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What the command tells: the file, the weights it holds, and what the check found."""
+
+    path: Path
+    format: str
+    weights: str  # "trained (RUN/weights.safetensors)" or "initial (seed N)"
+    inputs: dict[str, list[Any]]  # name -> shape, "batch" first
+    outputs: dict[str, list[Any]]
+    opset: int
+    max_difference: float  # over every output and checked batch size
+    batches: tuple[int, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "output": str(self.path),
+            "format": self.format,
+            "weights": self.weights,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "opset": self.opset,
+            "max_abs_difference": self.max_difference,
+            "checked_batches": list(self.batches),
+            "tolerance": TOLERANCE,
+        }
+
+
+def export(
+    target: Path, overrides: Mapping[str, str], format: str, output: Path | None
+) -> Outcome:
+    """Export a run folder (its trained weights) or a spec file (its initial weights)."""
+    if format not in FORMATS:
+        raise TrainError(f"unknown export format '{format}'", hint="choose onnx")
+    if target.is_dir():
+        run, record, model, diagnostics, sources, weights, module_source = _load_run(
+            target, overrides, TrainOptions()
+        )
+        if model is None:
+            return Outcome(1, diagnostics, sources)
+        module_path = run / "model.py"  # a PyTorch run's own module: the one that trained
+        if record["backend"] != "torch":  # a Keras run's weights go into the PyTorch module
+            module_source = generate(model, "torch")
+            module_path = run / "model_torch.py"  # named in tracebacks only, never written
+        shown = f"trained ({weights})"
+        default = run / f"{model.name}.{format}"
+    else:
+        try:
+            source = target.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            from netspec.catalogue.columns import unreadable
+
+            raise TrainError(f"cannot read {target}: {unreadable(error, '.net')}") from error
+        model, diagnostics, sources = _check(source, str(target), overrides)
+        if model is None:
+            return Outcome(1, diagnostics, sources)
+        weights = None
+        record = {"backend": "torch"}
+        module_source = generate(model, "torch")
+        module_path = target.with_name(f"{model.name}_torch.py")  # named in tracebacks only
+        shown = f"initial (seed {model.train.seed})"
+        default = target.with_suffix(f".{format}")
+    path = output or default
+    net = _network(model, module_path, module_source, weights, record["backend"])
+    exported = _onnx(model, net, path, shown)
+    return Outcome(0, diagnostics, sources, None, exported.to_json())
+
+
+def _network(
+    model: ir.Model, module_path: Path, module_source: str, weights: Path | None, backend: str
+) -> Any:
+    """The generated module's network in inference mode, with the run's weights if any."""
+    import torch
+
+    module = load_module(module_path, model.name, module_source)
+    torch.manual_seed(model.train.seed)  # initial weights as `train` draws them
+    net = module.build_model()
+    if weights is not None:
+        if backend == "torch":
+            from netspec.train.torch_backend import load_weights
+
+            load_weights(net, weights)
+        else:
+            from netspec.train.convert import load_into
+
+            load_into(model, net, weights)
+    return net.eval()
+
+
+def example_inputs(model: ir.Model, batch: int, seed: int) -> list[np.ndarray]:
+    """A random batch for each input, as the network takes it: float32 values, or int64
+    token ids below the smallest vocabulary of the Embeddings reading that input."""
+    rng = np.random.default_rng(seed)
+    found = []
+    for source, dtype in zip(model.inputs, input_dtypes(model).values(), strict=True):
+        shape = (batch, *source.shape)
+        if dtype == "int64":
+            readers = [layer for layer in model.layers if source.name in layer.inputs]
+            vocabulary = min(int(layer.params.input_dim) for layer in readers)
+            found.append(rng.integers(0, vocabulary, size=shape, dtype=np.int64))
+        else:
+            found.append(rng.standard_normal(shape).astype(np.float32))
+    return found
+
+
+def _onnx(model: ir.Model, net: Any, path: Path, weights: str) -> Exported:
+    import torch
+
+    names = [source.name for source in model.inputs]
+    batch = torch.export.Dim("batch")
+    example = tuple(torch.from_numpy(a) for a in example_inputs(model, EXAMPLE_BATCH, 0))
+    try:
+        with _quiet():
+            program = torch.onnx.export(
+                net,
+                example,
+                dynamic_shapes=tuple({0: batch} for _ in names),
+                opset_version=OPSET,
+                dynamo=True,
+                verbose=False,
+            )
+    except Exception as error:
+        raise TrainError(
+            f"PyTorch cannot export {model.name} to ONNX: {_first_line(error)}",
+            hint="the layer named in the message has no ONNX lowering in torch.onnx; "
+            "export another format, or leave the layer out",
+        ) from None
+    _name_values(program.model, names, list(model.outputs))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise TrainError(f"cannot write {path}: {error.strerror or error}") from error
+    with atomic.replacing(path) as partial:  # the file takes its place once it is checked
+        program.save(str(partial), external_data=False)
+        difference = check_onnx(partial, model, net)
+    inputs = {n: ["batch", *model.shape_of(n)] for n in names}
+    outputs = {n: ["batch", *model.shape_of(n)] for n in model.outputs}
+    return Exported(path, "onnx", weights, inputs, outputs, OPSET, difference, CHECK_BATCHES)
+
+
+def _name_values(graph_model: Any, inputs: list[str], outputs: list[str]) -> None:
+    """The graph's inputs and outputs named as the spec names them. An inner value the
+    exporter named alike (an op's output called `conv2d`, as a layer may be) is renamed
+    first: ONNX wants every name once."""
+    graph = graph_model.graph
+    wanted = {*inputs, *outputs}
+    ends = {id(v) for v in (*graph.inputs, *graph.outputs)}
+    taken = {v.name for v in _values(graph)}
+    for value in _values(graph):
+        if value.name in wanted and id(value) not in ends:
+            fresh, k = f"{value.name}_inner", 1
+            while fresh in taken or fresh in wanted:
+                fresh, k = f"{value.name}_inner_{k}", k + 1
+            taken.add(fresh)
+            value.name = fresh
+    for value, name in zip(graph.inputs, inputs, strict=True):
+        value.name = name
+    for value, name in zip(graph.outputs, outputs, strict=True):
+        value.name = name
+
+
+def _values(graph: Any) -> list[Any]:
+    """Every named value of the graph: inputs, initializers and each node's outputs."""
+    found = [*graph.inputs, *graph.initializers.values()]
+    for node in graph:
+        found += [v for v in node.outputs if v is not None]
+    return found
+
+
+def check_onnx(path: Path, model: ir.Model, net: Any) -> float:
+    """Check the ONNX file and run it in onnxruntime on random batches of each size in
+    CHECK_BATCHES; the largest |difference| from the PyTorch network's outputs. A file
+    that fails the checker, names its inputs or outputs otherwise, or differs by more
+    than TOLERANCE is a TrainError."""
+    import onnx
+    import onnxruntime
+    import torch
+
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except onnx.checker.ValidationError as error:
+        raise TrainError(f"the exported ONNX file fails onnx.checker: {_first_line(error)}") from None
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only
+    session = onnxruntime.InferenceSession(
+        str(path), options, providers=["CPUExecutionProvider"]
+    )
+    names = [source.name for source in model.inputs]
+    found_inputs = [i.name for i in session.get_inputs()]
+    found_outputs = [o.name for o in session.get_outputs()]
+    if found_inputs != names or found_outputs != list(model.outputs):
+        raise TrainError(
+            f"the exported ONNX file has inputs {found_inputs} and outputs {found_outputs}, "
+            f"the spec {names} and {list(model.outputs)}"
+        )
+    largest = 0.0
+    for k, batch in enumerate(CHECK_BATCHES):
+        arrays = example_inputs(model, batch, k + 1)
+        got = session.run(found_outputs, dict(zip(names, arrays, strict=True)))
+        with torch.no_grad():
+            expected = net(*(torch.from_numpy(a) for a in arrays))
+        expected = expected if isinstance(expected, tuple) else (expected,)
+        for name, mine, theirs in zip(found_outputs, got, expected, strict=True):
+            theirs = theirs.numpy()
+            if mine.shape != theirs.shape:
+                raise TrainError(
+                    f"onnxruntime gives output '{name}' shaped {list(mine.shape)} for a batch "
+                    f"of {batch}, PyTorch {list(theirs.shape)}"
+                )
+            difference = float(np.max(np.abs(mine.astype(np.float64) - theirs))) if mine.size else 0.0
+            if not difference <= TOLERANCE:  # NaN fails too
+                raise TrainError(
+                    f"onnxruntime's output '{name}' differs from PyTorch's by up to "
+                    f"{difference:.3g} on a batch of {batch} (more than {TOLERANCE:g})",
+                    hint="the exported file is not kept; report the spec to netspec",
+                )
+            largest = max(largest, difference)
+    return largest
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(error).__name__
+
+
+class _quiet:
+    """torch.onnx prints its progress and torch.export warns on stdout/stderr: silenced
+    (file descriptors 1 and 2) while it runs, so the command's own lines are what shows."""
+
+    def __enter__(self) -> None:
+        import logging
+        import sys
+        import warnings
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._saved = (os.dup(1), os.dup(2))
+        self._sink = tempfile.TemporaryFile()
+        os.dup2(self._sink.fileno(), 1)
+        os.dup2(self._sink.fileno(), 2)
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        warnings.simplefilter("ignore")
+        logging.disable(logging.WARNING)
+
+    def __exit__(self, *exc: object) -> None:
+        import logging
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self._saved[0], 1)
+        os.dup2(self._saved[1], 2)
+        for fd in self._saved:
+            os.close(fd)
+        self._sink.close()
+        self._warnings.__exit__(*exc)
+        logging.disable(logging.NOTSET)

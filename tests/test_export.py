@@ -1,0 +1,174 @@
+"""`netspec export --format onnx`: a spec (initial weights) or a run folder (trained weights)
+as an ONNX file whose inputs and outputs the spec names, with a dynamic batch axis, that
+onnx.checker accepts and onnxruntime runs to PyTorch's outputs.
+
+The specs are tiny (a few hundred weights); the run trains one epoch on 32 samples; each
+export takes a few seconds (torch.export traces the module).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from test_train import invoke, options
+from typer.testing import CliRunner
+
+import netspec.train as training
+from netspec.codegen import generate
+from netspec.frontend import check_source
+from netspec.train.context import TrainError, load_module
+
+onnx = pytest.importorskip("onnx")
+onnxruntime = pytest.importorskip("onnxruntime")
+
+TINY = """\
+model tiny_mlp {{
+  input pixels [8]
+  layers {{
+    Dense(6, activation=relu)
+    probs = Dense(3, activation=softmax)
+  }}
+  loss      sparse_categorical_crossentropy
+  optimizer Adam(lr=1e-2)
+  train {{
+    data       = {data}
+    epochs     = 1
+    batch_size = 16
+    seed       = 3
+  }}
+}}
+"""
+
+# The last layer is named `conv2d`, as torch.onnx names a convolution's result inside the graph.
+CONV = """\
+model tiny_conv {
+  input [4, 4, 1]
+  layers {
+    Conv2D(2, 3, padding=same)
+  }
+  loss      mean_squared_error
+  optimizer SGD(lr=0.1)
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("export")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 8)).astype(np.float32)
+    np.savez(path / "train.npz", x=x, y=rng.integers(0, 3, size=32))
+    (path / "tiny.net").write_text(TINY.format(data=f'npz("{path / "train.npz"}")'))
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(folder: Path) -> Path:
+    outcome = training.train(folder / "tiny.net", {}, options("torch", folder / "run"))
+    assert outcome.status == 0, [d.message for d in outcome.diagnostics]
+    return folder / "run"
+
+
+def export(target: Path, output: Path) -> dict[str, Any]:
+    result = invoke(CliRunner(), ["export", str(target), "-o", str(output), "--json"])
+    return json.loads(result.stdout)
+
+
+def run_onnx(path: Path, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)
+
+
+def torch_network(spec: Path, weights: Path | None = None) -> Any:
+    """The spec's generated PyTorch network, with `weights` or the spec seed's initial ones."""
+    import torch
+
+    model = check_source(spec.read_text(), str(spec), {})[0]
+    module = load_module(spec.with_suffix(".py"), model.name, generate(model, "torch"))
+    torch.manual_seed(model.train.seed)
+    net = module.build_model()
+    if weights is not None:
+        from netspec.train.torch_backend import load_weights
+
+        load_weights(net, weights)
+    return net.eval()
+
+
+def test_a_spec_exports_with_the_specs_names_and_a_dynamic_batch(folder: Path) -> None:
+    import torch
+
+    output = folder / "tiny.onnx"
+    result = export(folder / "tiny.net", output)
+    assert result["inputs"] == {"pixels": ["batch", 8]}
+    assert result["outputs"] == {"probs": ["batch", 3]}
+    assert result["opset"] == 18 and result["max_abs_difference"] <= 1e-4
+    graph = onnx.load(str(output))
+    assert [i.name for i in graph.graph.input] == ["pixels"]
+    assert [o.name for o in graph.graph.output] == ["probs"]
+    assert graph.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # symbolic, not fixed
+    assert {o.domain: o.version for o in graph.opset_import}[""] == 18
+    net = torch_network(folder / "tiny.net")
+    for batch in (3, 11):
+        x = np.random.default_rng(batch).normal(size=(batch, 8)).astype(np.float32)
+        (probs,) = run_onnx(output, {"pixels": x})
+        with torch.no_grad():
+            expected = net(torch.from_numpy(x)).numpy()
+        assert probs.shape == (batch, 3)
+        np.testing.assert_allclose(probs, expected, atol=1e-5)
+
+
+def test_a_run_exports_its_trained_weights(folder: Path, run: Path) -> None:
+    import torch
+
+    trained, initial = folder / "trained.onnx", folder / "initial.onnx"
+    result = export(run, trained)
+    assert str(run / "weights.safetensors") in result["weights"]
+    export(folder / "tiny.net", initial)
+    x = np.random.default_rng(5).normal(size=(4, 8)).astype(np.float32)
+    with torch.no_grad():
+        expected = torch_network(folder / "tiny.net", run / "weights.safetensors")(
+            torch.from_numpy(x)
+        ).numpy()
+    np.testing.assert_allclose(run_onnx(trained, {"pixels": x})[0], expected, atol=1e-5)
+    assert not np.allclose(run_onnx(initial, {"pixels": x})[0], expected, atol=1e-3)
+
+
+def test_the_default_file_of_a_run_is_in_its_folder(run: Path) -> None:
+    result = invoke(CliRunner(), ["export", str(run)])
+    assert (run / "tiny_mlp.onnx").is_file()
+    assert "max |d|" in result.stdout and "opset 18" in result.stdout
+
+
+def test_an_output_named_as_an_inner_value_keeps_its_name(tmp_path: Path) -> None:
+    (tmp_path / "conv.net").write_text(CONV)
+    result = export(tmp_path / "conv.net", tmp_path / "conv.onnx")
+    assert result["outputs"] == {"conv2d": ["batch", 4, 4, 2]}
+    graph = onnx.load(str(tmp_path / "conv.onnx"))
+    assert [o.name for o in graph.graph.output] == ["conv2d"]
+
+
+def test_a_file_that_differs_from_pytorch_is_an_error(folder: Path) -> None:
+    import torch
+
+    from netspec.train import export as exporting
+
+    output = folder / "checked.onnx"
+    export(folder / "tiny.net", output)
+    model = check_source((folder / "tiny.net").read_text(), "tiny.net", {})[0]
+    net = torch_network(folder / "tiny.net")
+    assert exporting.check_onnx(output, model, net) <= 1e-4
+    with torch.no_grad():
+        net.probs.bias[0] += 0.5  # PyTorch's network is no longer the one exported
+    with pytest.raises(TrainError, match="differs from PyTorch's"):
+        exporting.check_onnx(output, model, net)
+
+
+def test_a_spec_that_does_not_check_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "bad.net").write_text(CONV.replace("Conv2D(2, 3", "Conv2D(2, 3, nope=1"))
+    result = invoke(CliRunner(), ["export", str(tmp_path / "bad.net")], status=1)
+    assert "nope" in result.stderr
+    assert not (tmp_path / "bad.onnx").exists()
