@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import SPEC_IDS, SPECS
 from test_train import invoke, options
 from typer.testing import CliRunner
 
@@ -73,9 +74,17 @@ def run(folder: Path) -> Path:
     return folder / "run"
 
 
-def export(target: Path, output: Path) -> dict[str, Any]:
-    result = invoke(CliRunner(), ["export", str(target), "-o", str(output), "--json"])
+def export(target: Path, output: Path | None = None) -> dict[str, Any]:
+    to = ["-o", str(output)] if output is not None else []
+    result = invoke(CliRunner(), ["export", str(target), *to, "--json"])
     return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(folder: Path) -> tuple[Path, dict[str, Any]]:
+    """The tiny spec exported with its initial weights, and what the command said."""
+    output = folder / "tiny.onnx"
+    return output, export(folder / "tiny.net", output)
 
 
 def run_onnx(path: Path, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -98,11 +107,12 @@ def torch_network(spec: Path, weights: Path | None = None) -> Any:
     return net.eval()
 
 
-def test_a_spec_exports_with_the_specs_names_and_a_dynamic_batch(folder: Path) -> None:
+def test_a_spec_exports_with_the_specs_names_and_a_dynamic_batch(
+    folder: Path, tiny_onnx: tuple[Path, dict[str, Any]]
+) -> None:
     import torch
 
-    output = folder / "tiny.onnx"
-    result = export(folder / "tiny.net", output)
+    output, result = tiny_onnx
     assert result["inputs"] == {"pixels": ["batch", 8]}
     assert result["outputs"] == {"probs": ["batch", 3]}
     assert result["opset"] == 18 and result["max_abs_difference"] <= 1e-4
@@ -121,13 +131,15 @@ def test_a_spec_exports_with_the_specs_names_and_a_dynamic_batch(folder: Path) -
         np.testing.assert_allclose(probs, expected, atol=1e-5)
 
 
-def test_a_run_exports_its_trained_weights(folder: Path, run: Path) -> None:
+def test_a_run_exports_its_trained_weights_into_its_folder(
+    folder: Path, run: Path, tiny_onnx: tuple[Path, dict[str, Any]]
+) -> None:
     import torch
 
-    trained, initial = folder / "trained.onnx", folder / "initial.onnx"
-    result = export(run, trained)
+    trained, initial = run / "tiny_mlp.onnx", tiny_onnx[0]
+    result = export(run)  # RUN/<model>.onnx by default
+    assert result["output"] == str(trained)
     assert str(run / "weights.safetensors") in result["weights"]
-    export(folder / "tiny.net", initial)
     x = np.random.default_rng(5).normal(size=(4, 8)).astype(np.float32)
     with torch.no_grad():
         expected = torch_network(folder / "tiny.net", run / "weights.safetensors")(
@@ -137,27 +149,23 @@ def test_a_run_exports_its_trained_weights(folder: Path, run: Path) -> None:
     assert not np.allclose(run_onnx(initial, {"pixels": x})[0], expected, atol=1e-3)
 
 
-def test_the_default_file_of_a_run_is_in_its_folder(run: Path) -> None:
-    result = invoke(CliRunner(), ["export", str(run)])
-    assert (run / "tiny_mlp.onnx").is_file()
-    assert "max |d|" in result.stdout and "opset 18" in result.stdout
-
-
 def test_an_output_named_as_an_inner_value_keeps_its_name(tmp_path: Path) -> None:
     (tmp_path / "conv.net").write_text(CONV)
-    result = export(tmp_path / "conv.net", tmp_path / "conv.onnx")
-    assert result["outputs"] == {"conv2d": ["batch", 4, 4, 2]}
+    result = invoke(CliRunner(), ["export", str(tmp_path / "conv.net")])  # SPEC.onnx, as text
+    assert "max |d|" in result.stdout and "opset 18" in result.stdout
+    assert "conv2d ['batch', 4, 4, 2]" in result.stdout
     graph = onnx.load(str(tmp_path / "conv.onnx"))
     assert [o.name for o in graph.graph.output] == ["conv2d"]
 
 
-def test_a_file_that_differs_from_pytorch_is_an_error(folder: Path) -> None:
+def test_a_file_that_differs_from_pytorch_is_an_error(
+    folder: Path, tiny_onnx: tuple[Path, dict[str, Any]]
+) -> None:
     import torch
 
     from netspec.train import export as exporting
 
-    output = folder / "checked.onnx"
-    export(folder / "tiny.net", output)
+    output = tiny_onnx[0]
     model = check_source((folder / "tiny.net").read_text(), "tiny.net", {})[0]
     net = torch_network(folder / "tiny.net")
     assert exporting.check_onnx(output, model, net) <= 1e-4
@@ -172,3 +180,44 @@ def test_a_spec_that_does_not_check_is_reported(tmp_path: Path) -> None:
     result = invoke(CliRunner(), ["export", str(tmp_path / "bad.net")], status=1)
     assert "nope" in result.stderr
     assert not (tmp_path / "bad.onnx").exists()
+
+
+@pytest.mark.slow
+def test_a_keras_run_exports_through_the_pytorch_module(folder: Path) -> None:
+    """A Keras run's model.keras goes into the PyTorch module of its spec; the ONNX file's
+    outputs are Keras' own (the conversion is exact to float32 rounding)."""
+    outcome = training.train(folder / "tiny.net", {}, options("keras", folder / "keras-run"))
+    assert outcome.status == 0, [d.message for d in outcome.diagnostics]
+    import keras
+
+    result = export(folder / "keras-run", folder / "keras.onnx")
+    assert "model.keras" in result["weights"]
+    x = np.random.default_rng(9).normal(size=(6, 8)).astype(np.float32)
+    expected = keras.models.load_model(folder / "keras-run" / "model.keras").predict(x, verbose=0)
+    np.testing.assert_allclose(run_onnx(folder / "keras.onnx", {"pixels": x})[0], expected, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_every_seed_spec_exports_and_passes_the_check(spec: Path, tmp_path: Path) -> None:
+    from netspec.train.export import export as exporting
+
+    outcome = exporting(spec, {}, "onnx", tmp_path / "model.onnx")
+    assert outcome.status == 0
+    assert outcome.result is not None and outcome.result["max_abs_difference"] <= 1e-4
+    assert (tmp_path / "model.onnx").is_file()
+
+
+def test_torch_export_writes_a_program_that_loads_and_takes_any_batch(folder: Path, run: Path) -> None:
+    import torch
+
+    output = folder / "trained.pt2"
+    result = invoke(CliRunner(), ["export", str(run), "-f", "torch-export", "-o", str(output), "--json"])
+    assert json.loads(result.stdout)["max_abs_difference"] <= 1e-4
+    program = torch.export.load(str(output))
+    assert [spec.arg.name for spec in program.graph_signature.input_specs if spec.kind.name == "USER_INPUT"] == ["pixels"]
+    net = torch_network(folder / "tiny.net", run / "weights.safetensors")
+    for batch in (3, 11):
+        x = torch.from_numpy(np.random.default_rng(batch).normal(size=(batch, 8)).astype(np.float32))
+        with torch.no_grad():
+            np.testing.assert_allclose(program.module()(x).numpy(), net(x).numpy(), atol=1e-6)

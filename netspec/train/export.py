@@ -28,7 +28,8 @@ from netspec.codegen.common import input_dtypes
 from netspec.train import Outcome, TrainOptions, _check, _load_run, atomic
 from netspec.train.context import TrainError, load_module
 
-FORMATS = ("onnx",)
+FORMATS = ("onnx", "torch-export")  # torch-export: torch.export's program, a .pt2 file
+SUFFIXES = {"onnx": ".onnx", "torch-export": ".pt2"}
 OPSET = 18  # the ai.onnx opset written: onnxruntime 1.16 and later run it
 TOLERANCE = 1e-4  # the largest |onnxruntime - PyTorch| accepted, on any output value
 EXAMPLE_BATCH = 2  # the batch torch.export traces with (1 would fix the batch axis to 1)
@@ -44,7 +45,8 @@ class Exported:
     weights: str  # "trained (RUN/weights.safetensors)" or "initial (seed N)"
     inputs: dict[str, list[Any]]  # name -> shape, "batch" first
     outputs: dict[str, list[Any]]
-    opset: int
+    opset: int | None  # ONNX's ai.onnx opset; None for another format
+    checked: str  # how the file was checked
     max_difference: float  # over every output and checked batch size
     batches: tuple[int, ...]
 
@@ -56,6 +58,7 @@ class Exported:
             "inputs": self.inputs,
             "outputs": self.outputs,
             "opset": self.opset,
+            "checked": self.checked,
             "max_abs_difference": self.max_difference,
             "checked_batches": list(self.batches),
             "tolerance": TOLERANCE,
@@ -67,7 +70,9 @@ def export(
 ) -> Outcome:
     """Export a run folder (its trained weights) or a spec file (its initial weights)."""
     if format not in FORMATS:
-        raise TrainError(f"unknown export format '{format}'", hint="choose onnx")
+        raise TrainError(
+            f"unknown export format '{format}'", hint="choose " + " or ".join(FORMATS)
+        )
     if target.is_dir():
         run, record, model, diagnostics, sources, weights, module_source = _load_run(
             target, overrides, TrainOptions()
@@ -79,7 +84,7 @@ def export(
             module_source = generate(model, "torch")
             module_path = run / "model_torch.py"  # named in tracebacks only, never written
         shown = f"trained ({weights})"
-        default = run / f"{model.name}.{format}"
+        default = run / f"{model.name}{SUFFIXES[format]}"
     else:
         try:
             source = target.read_text(encoding="utf-8")
@@ -95,10 +100,11 @@ def export(
         module_source = generate(model, "torch")
         module_path = target.with_name(f"{model.name}_torch.py")  # named in tracebacks only
         shown = f"initial (seed {model.train.seed})"
-        default = target.with_suffix(f".{format}")
+        default = target.with_suffix(SUFFIXES[format])
     path = output or default
     net = _network(model, module_path, module_source, weights, record["backend"])
-    exported = _onnx(model, net, path, shown)
+    write = _onnx if format == "onnx" else _torch_export
+    exported = write(model, net, path, shown)
     return Outcome(0, diagnostics, sources, None, exported.to_json())
 
 
@@ -162,16 +168,57 @@ def _onnx(model: ir.Model, net: Any, path: Path, weights: str) -> Exported:
             "export another format, or leave the layer out",
         ) from None
     _name_values(program.model, names, list(model.outputs))
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise TrainError(f"cannot write {path}: {error.strerror or error}") from error
+    _make_folder(path)
     with atomic.replacing(path) as partial:  # the file takes its place once it is checked
         program.save(str(partial), external_data=False)
         difference = check_onnx(partial, model, net)
     inputs = {n: ["batch", *model.shape_of(n)] for n in names}
     outputs = {n: ["batch", *model.shape_of(n)] for n in model.outputs}
-    return Exported(path, "onnx", weights, inputs, outputs, OPSET, difference, CHECK_BATCHES)
+    checked = "onnx.checker passed; onnxruntime vs PyTorch"
+    return Exported(
+        path, "onnx", weights, inputs, outputs, OPSET, checked, difference, CHECK_BATCHES
+    )
+
+
+def _torch_export(model: ir.Model, net: Any, path: Path, weights: str) -> Exported:
+    """torch.export's ExportedProgram of the network, saved with torch.export.save (a .pt2
+    that torch.export.load reads back); checked as ONNX is:
+    loaded back and run on batches of CHECK_BATCHES against the network."""
+    import torch
+
+    names = [source.name for source in model.inputs]
+    batch = torch.export.Dim("batch")
+    example = tuple(torch.from_numpy(a) for a in example_inputs(model, EXAMPLE_BATCH, 0))
+    try:
+        with _quiet():
+            program = torch.export.export(
+                net, example, dynamic_shapes=tuple({0: batch} for _ in names)
+            )
+    except Exception as error:
+        raise TrainError(
+            f"torch.export cannot export {model.name}: {_first_line(error)}",
+            hint="export to ONNX, or leave out the layer named in the message",
+        ) from None
+    _make_folder(path)
+    with atomic.replacing(path) as partial:
+        torch.export.save(program, str(partial))
+        loaded = torch.export.load(str(partial)).module()
+        difference = _compare(
+            model, lambda arrays: loaded(*map(torch.from_numpy, arrays)), net, "torch.export.load"
+        )
+    inputs = {n: ["batch", *model.shape_of(n)] for n in names}
+    outputs = {n: ["batch", *model.shape_of(n)] for n in model.outputs}
+    checked = "torch.export.load reads it back; its program vs PyTorch"
+    return Exported(
+        path, "torch-export", weights, inputs, outputs, None, checked, difference, CHECK_BATCHES
+    )
+
+
+def _make_folder(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise TrainError(f"cannot write {path}: {error.strerror or error}") from error
 
 
 def _name_values(graph_model: Any, inputs: list[str], outputs: list[str]) -> None:
@@ -210,7 +257,6 @@ def check_onnx(path: Path, model: ir.Model, net: Any) -> float:
     than TOLERANCE is a TrainError."""
     import onnx
     import onnxruntime
-    import torch
 
     try:
         onnx.checker.check_model(str(path), full_check=True)
@@ -229,24 +275,38 @@ def check_onnx(path: Path, model: ir.Model, net: Any) -> float:
             f"the exported ONNX file has inputs {found_inputs} and outputs {found_outputs}, "
             f"the spec {names} and {list(model.outputs)}"
         )
+
+    def run(arrays: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        return tuple(session.run(found_outputs, dict(zip(names, arrays, strict=True))))
+
+    return _compare(model, run, net, "onnxruntime")
+
+
+def _compare(model: ir.Model, run: Any, net: Any, runner: str) -> float:
+    """The largest |difference| between `run`'s outputs and the network's on random
+    batches of each size in CHECK_BATCHES; above TOLERANCE (or NaN), a TrainError."""
+    import torch
+
     largest = 0.0
     for k, batch in enumerate(CHECK_BATCHES):
         arrays = example_inputs(model, batch, k + 1)
-        got = session.run(found_outputs, dict(zip(names, arrays, strict=True)))
         with torch.no_grad():
+            got = run(arrays)
             expected = net(*(torch.from_numpy(a) for a in arrays))
+        got = got if isinstance(got, (tuple, list)) else (got,)
         expected = expected if isinstance(expected, tuple) else (expected,)
-        for name, mine, theirs in zip(found_outputs, got, expected, strict=True):
+        for name, mine, theirs in zip(model.outputs, got, expected, strict=True):
+            mine = mine.detach().numpy() if torch.is_tensor(mine) else np.asarray(mine)
             theirs = theirs.numpy()
             if mine.shape != theirs.shape:
                 raise TrainError(
-                    f"onnxruntime gives output '{name}' shaped {list(mine.shape)} for a batch "
+                    f"{runner} gives output '{name}' shaped {list(mine.shape)} for a batch "
                     f"of {batch}, PyTorch {list(theirs.shape)}"
                 )
             difference = float(np.max(np.abs(mine.astype(np.float64) - theirs))) if mine.size else 0.0
             if not difference <= TOLERANCE:  # NaN fails too
                 raise TrainError(
-                    f"onnxruntime's output '{name}' differs from PyTorch's by up to "
+                    f"{runner}'s output '{name}' differs from PyTorch's by up to "
                     f"{difference:.3g} on a batch of {batch} (more than {TOLERANCE:g})",
                     hint="the exported file is not kept; report the spec to netspec",
                 )
