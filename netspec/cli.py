@@ -600,6 +600,7 @@ def predict(
 class ExportFormat(str, Enum):
     onnx = "onnx"
     torch_export = "torch-export"
+    savedmodel = "savedmodel"
 
 
 @app.command()
@@ -612,14 +613,14 @@ def export(
         typer.Option(
             "--format",
             "-f",
-            help="onnx (opset 18) or torch-export (torch.export's program, .pt2), both from "
-            "the PyTorch module",
+            help="onnx (opset 18) or torch-export (torch.export's program, .pt2), from the "
+            "PyTorch module; savedmodel (a TensorFlow SavedModel folder) from the Keras model",
         ),
     ] = ExportFormat.onnx,
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="file to write; RUN/<model>.onnx or SPEC.onnx (.pt2) by default"
+            "--output", "-o", help="file to write; RUN/<model>.onnx or SPEC.onnx (.pt2, _savedmodel) by default"
         ),
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,

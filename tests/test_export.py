@@ -75,8 +75,12 @@ def run(folder: Path) -> Path:
 
 
 def export(target: Path, output: Path | None = None) -> dict[str, Any]:
+    return export_as(target, "onnx", output)
+
+
+def export_as(target: Path, format: str, output: Path | None = None) -> dict[str, Any]:
     to = ["-o", str(output)] if output is not None else []
-    result = invoke(CliRunner(), ["export", str(target), *to, "--json"])
+    result = invoke(CliRunner(), ["export", str(target), "-f", format, *to, "--json"])
     return json.loads(result.stdout)
 
 
@@ -212,8 +216,7 @@ def test_torch_export_writes_a_program_that_loads_and_takes_any_batch(folder: Pa
     import torch
 
     output = folder / "trained.pt2"
-    result = invoke(CliRunner(), ["export", str(run), "-f", "torch-export", "-o", str(output), "--json"])
-    assert json.loads(result.stdout)["max_abs_difference"] <= 1e-4
+    assert export_as(run, "torch-export", output)["max_abs_difference"] <= 1e-4
     program = torch.export.load(str(output))
     assert [spec.arg.name for spec in program.graph_signature.input_specs if spec.kind.name == "USER_INPUT"] == ["pixels"]
     net = torch_network(folder / "tiny.net", run / "weights.safetensors")
@@ -221,3 +224,25 @@ def test_torch_export_writes_a_program_that_loads_and_takes_any_batch(folder: Pa
         x = torch.from_numpy(np.random.default_rng(batch).normal(size=(batch, 8)).astype(np.float32))
         with torch.no_grad():
             np.testing.assert_allclose(program.module()(x).numpy(), net(x).numpy(), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_savedmodel_serves_a_torch_runs_weights_by_the_specs_names(folder: Path, run: Path) -> None:
+    """A PyTorch run to a SavedModel: its weights go into the Keras model of the spec; the
+    `serve` signature takes `pixels` and gives `probs`, for any batch, as PyTorch computes."""
+    import tensorflow as tf
+    import torch
+
+    output = folder / "tiny_savedmodel"
+    result = export_as(run, "savedmodel", output)
+    assert result["inputs"] == {"pixels": ["batch", 8]} and result["max_abs_difference"] <= 1e-4
+    serve = tf.saved_model.load(str(output)).signatures["serve"]
+    net = torch_network(folder / "tiny.net", run / "weights.safetensors")
+    for batch in (2, 9):
+        x = np.random.default_rng(batch).normal(size=(batch, 8)).astype(np.float32)
+        found = serve(pixels=tf.constant(x))
+        assert list(found) == ["probs"]
+        with torch.no_grad():
+            np.testing.assert_allclose(found["probs"].numpy(), net(torch.from_numpy(x)).numpy(), atol=1e-5)
+    again = invoke(CliRunner(), ["export", str(run), "-f", "savedmodel", "-o", str(output)], status=2)
+    assert "exists" in again.stderr  # a folder is never written into

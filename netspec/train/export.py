@@ -28,8 +28,9 @@ from netspec.codegen.common import input_dtypes
 from netspec.train import Outcome, TrainOptions, _check, _load_run, atomic
 from netspec.train.context import TrainError, load_module
 
-FORMATS = ("onnx", "torch-export")  # torch-export: torch.export's program, a .pt2 file
-SUFFIXES = {"onnx": ".onnx", "torch-export": ".pt2"}
+# torch-export: torch.export's program, a .pt2 file; savedmodel: a TensorFlow SavedModel folder
+FORMATS = ("onnx", "torch-export", "savedmodel")
+SUFFIXES = {"onnx": ".onnx", "torch-export": ".pt2", "savedmodel": "_savedmodel"}
 OPSET = 18  # the ai.onnx opset written: onnxruntime 1.16 and later run it
 TOLERANCE = 1e-4  # the largest |onnxruntime - PyTorch| accepted, on any output value
 EXAMPLE_BATCH = 2  # the batch torch.export traces with (1 would fix the batch axis to 1)
@@ -71,20 +72,18 @@ def export(
     """Export a run folder (its trained weights) or a spec file (its initial weights)."""
     if format not in FORMATS:
         raise TrainError(
-            f"unknown export format '{format}'", hint="choose " + " or ".join(FORMATS)
+            f"unknown export format '{format}'", hint="choose " + ", ".join(FORMATS)
         )
+    framework = "keras" if format == "savedmodel" else "torch"
     if target.is_dir():
-        run, record, model, diagnostics, sources, weights, module_source = _load_run(
+        run, record, model, diagnostics, sources, weights, run_source = _load_run(
             target, overrides, TrainOptions()
         )
         if model is None:
             return Outcome(1, diagnostics, sources)
-        module_path = run / "model.py"  # a PyTorch run's own module: the one that trained
-        if record["backend"] != "torch":  # a Keras run's weights go into the PyTorch module
-            module_source = generate(model, "torch")
-            module_path = run / "model_torch.py"  # named in tracebacks only, never written
+        backend: str | None = record["backend"]
         shown = f"trained ({weights})"
-        default = run / f"{model.name}{SUFFIXES[format]}"
+        folder, stem = run.path, model.name
     else:
         try:
             source = target.read_text(encoding="utf-8")
@@ -95,21 +94,30 @@ def export(
         model, diagnostics, sources = _check(source, str(target), overrides)
         if model is None:
             return Outcome(1, diagnostics, sources)
-        weights = None
-        record = {"backend": "torch"}
-        module_source = generate(model, "torch")
-        module_path = target.with_name(f"{model.name}_torch.py")  # named in tracebacks only
+        backend, weights, run_source = None, None, ""
         shown = f"initial (seed {model.train.seed})"
-        default = target.with_suffix(SUFFIXES[format])
-    path = output or default
-    net = _network(model, module_path, module_source, weights, record["backend"])
-    write = _onnx if format == "onnx" else _torch_export
-    exported = write(model, net, path, shown)
+        folder, stem = target.parent, target.stem
+    if backend == framework:  # the run's own module: the one that trained
+        module_source, module_path = run_source, folder / "model.py"
+    else:  # the other framework's module of the same spec (the weights convert exactly)
+        module_source = generate(model, framework)
+        module_path = folder / f"{model.name}_{framework}.py"  # named in tracebacks, never written
+    path = output or folder / f"{stem}{SUFFIXES[format]}"
+    if format == "savedmodel":
+        exported = _savedmodel(model, module_path, module_source, weights, backend, path, shown)
+    else:
+        net = _network(model, module_path, module_source, weights, backend)
+        write = _onnx if format == "onnx" else _torch_export
+        exported = write(model, net, path, shown)
     return Outcome(0, diagnostics, sources, None, exported.to_json())
 
 
 def _network(
-    model: ir.Model, module_path: Path, module_source: str, weights: Path | None, backend: str
+    model: ir.Model,
+    module_path: Path,
+    module_source: str,
+    weights: Path | None,
+    backend: str | None,
 ) -> Any:
     """The generated module's network in inference mode, with the run's weights if any."""
     import torch
@@ -203,15 +211,97 @@ def _torch_export(model: ir.Model, net: Any, path: Path, weights: str) -> Export
     with atomic.replacing(path) as partial:
         torch.export.save(program, str(partial))
         loaded = torch.export.load(str(partial)).module()
-        difference = _compare(
-            model, lambda arrays: loaded(*map(torch.from_numpy, arrays)), net, "torch.export.load"
-        )
+        difference = _compare(model, _torch_outputs(loaded), _torch_outputs(net), "torch.export.load")
     inputs = {n: ["batch", *model.shape_of(n)] for n in names}
     outputs = {n: ["batch", *model.shape_of(n)] for n in model.outputs}
     checked = "torch.export.load reads it back; its program vs PyTorch"
     return Exported(
         path, "torch-export", weights, inputs, outputs, None, checked, difference, CHECK_BATCHES
     )
+
+
+def _savedmodel(
+    model: ir.Model,
+    module_path: Path,
+    module_source: str,
+    weights: Path | None,
+    backend: str | None,
+    path: Path,
+    shown: str,
+) -> Exported:
+    """A TensorFlow SavedModel folder from the generated Keras module's inference network
+    (`inference_model`: standard Keras layers), through keras.export.ExportArchive: one
+    signature `serve` taking the inputs by the spec's names, a dynamic batch, and giving
+    the outputs by the spec's names. Checked: tf.saved_model.load reads it back and its
+    signature's outputs match the Keras network's on batches of CHECK_BATCHES."""
+    import shutil
+
+    from netspec.train import keras_backend  # sets TensorFlow's environment before it loads
+
+    import keras  # isort: skip
+    import tensorflow as tf  # isort: skip
+
+    if path.exists():
+        raise TrainError(
+            f"{path} exists: a SavedModel is a folder, and netspec does not write into one",
+            hint="remove it, or give another --output",
+        )
+    module = load_module(module_path, model.name, module_source)
+    keras.utils.set_random_seed(model.train.seed)  # initial weights as `train` draws them
+    built = module.compile_model(module.build_model())
+    if weights is not None:
+        if backend == "keras":
+            built.optimizer.build(built.trainable_variables)
+            keras_backend.load_weights(built, weights)
+        else:
+            from netspec.train.convert import load_into
+
+            load_into(model, built, weights)
+    net = module.inference_model(built)
+    names = [source.name for source in model.inputs]
+    signature = [
+        tf.TensorSpec((None, *source.shape), tensor.dtype, name=source.name)
+        for source, tensor in zip(model.inputs, net.inputs, strict=True)
+    ]
+
+    def serve(*tensors: Any) -> dict[str, Any]:
+        found = net(list(tensors) if len(tensors) > 1 else tensors[0], training=False)
+        found = found if isinstance(found, (list, tuple)) else [found]
+        return dict(zip(model.outputs, found, strict=True))
+
+    archive = keras.export.ExportArchive()
+    archive.track(net)
+    archive.add_endpoint(name="serve", fn=serve, input_signature=signature)
+    _make_folder(path)
+    partial = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        with _quiet():
+            archive.write_out(str(partial), verbose=False)
+        served = tf.saved_model.load(str(partial)).signatures["serve"]
+        dtypes = [spec.dtype.as_numpy_dtype for spec in signature]
+
+        def run_served(arrays: list[np.ndarray]) -> list[np.ndarray]:
+            feeds = {n: tf.constant(a.astype(d)) for n, a, d in zip(names, arrays, dtypes, strict=True)}
+            found = served(**feeds)
+            if sorted(found) != sorted(model.outputs):
+                raise TrainError(
+                    f"the SavedModel's outputs are {sorted(found)}, the spec's {model.outputs}"
+                )
+            return [found[n].numpy() for n in model.outputs]
+
+        def run_keras(arrays: list[np.ndarray]) -> list[np.ndarray]:
+            arrays = [a.astype(d) for a, d in zip(arrays, dtypes, strict=True)]
+            found = net.predict_on_batch(arrays if len(arrays) > 1 else arrays[0])
+            return list(found) if isinstance(found, (list, tuple)) else [found]
+
+        difference = _compare(model, run_served, run_keras, "the SavedModel", "Keras")
+        os.replace(partial, path)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    inputs = {n: ["batch", *model.shape_of(n)] for n in names}
+    outputs = {n: ["batch", *model.shape_of(n)] for n in model.outputs}
+    checked = "tf.saved_model.load reads it back; its `serve` signature vs Keras"
+    return Exported(path, "savedmodel", shown, inputs, outputs, None, checked, difference, CHECK_BATCHES)
 
 
 def _make_folder(path: Path) -> None:
@@ -279,39 +369,48 @@ def check_onnx(path: Path, model: ir.Model, net: Any) -> float:
     def run(arrays: list[np.ndarray]) -> tuple[np.ndarray, ...]:
         return tuple(session.run(found_outputs, dict(zip(names, arrays, strict=True))))
 
-    return _compare(model, run, net, "onnxruntime")
+    return _compare(model, run, _torch_outputs(net), "onnxruntime")
 
 
-def _compare(model: ir.Model, run: Any, net: Any, runner: str) -> float:
-    """The largest |difference| between `run`'s outputs and the network's on random
-    batches of each size in CHECK_BATCHES; above TOLERANCE (or NaN), a TrainError."""
-    import torch
-
+def _compare(
+    model: ir.Model, run: Any, reference: Any, runner: str, framework: str = "PyTorch"
+) -> float:
+    """The largest |difference| between the outputs of `run` and `reference` (each maps a
+    list of input arrays to a sequence of output arrays) on random batches of each size in
+    CHECK_BATCHES; above TOLERANCE (or NaN), a TrainError."""
     largest = 0.0
     for k, batch in enumerate(CHECK_BATCHES):
         arrays = example_inputs(model, batch, k + 1)
-        with torch.no_grad():
-            got = run(arrays)
-            expected = net(*(torch.from_numpy(a) for a in arrays))
-        got = got if isinstance(got, (tuple, list)) else (got,)
-        expected = expected if isinstance(expected, tuple) else (expected,)
+        got, expected = run(arrays), reference(arrays)
         for name, mine, theirs in zip(model.outputs, got, expected, strict=True):
-            mine = mine.detach().numpy() if torch.is_tensor(mine) else np.asarray(mine)
-            theirs = theirs.numpy()
+            mine, theirs = np.asarray(mine), np.asarray(theirs)
             if mine.shape != theirs.shape:
                 raise TrainError(
                     f"{runner} gives output '{name}' shaped {list(mine.shape)} for a batch "
-                    f"of {batch}, PyTorch {list(theirs.shape)}"
+                    f"of {batch}, {framework} {list(theirs.shape)}"
                 )
             difference = float(np.max(np.abs(mine.astype(np.float64) - theirs))) if mine.size else 0.0
             if not difference <= TOLERANCE:  # NaN fails too
                 raise TrainError(
-                    f"{runner}'s output '{name}' differs from PyTorch's by up to "
+                    f"{runner}'s output '{name}' differs from {framework}'s by up to "
                     f"{difference:.3g} on a batch of {batch} (more than {TOLERANCE:g})",
                     hint="the exported file is not kept; report the spec to netspec",
                 )
             largest = max(largest, difference)
     return largest
+
+
+def _torch_outputs(net: Any) -> Any:
+    """A function of input arrays giving the PyTorch network's outputs, as arrays."""
+    import torch
+
+    def outputs(arrays: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        with torch.no_grad():
+            found = net(*(torch.from_numpy(a) for a in arrays))
+        found = found if isinstance(found, (list, tuple)) else (found,)
+        return tuple(t.detach().numpy() for t in found)
+
+    return outputs
 
 
 def _first_line(error: BaseException) -> str:
