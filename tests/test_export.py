@@ -202,14 +202,15 @@ def test_a_keras_run_exports_through_the_pytorch_module(folder: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("format", ["onnx", "torch-export", "savedmodel"])
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
-def test_every_seed_spec_exports_and_passes_the_check(spec: Path, tmp_path: Path) -> None:
+def test_every_seed_spec_exports_and_passes_the_check(spec: Path, format: str, tmp_path: Path) -> None:
     from netspec.train.export import export as exporting
 
-    outcome = exporting(spec, {}, "onnx", tmp_path / "model.onnx")
+    outcome = exporting(spec, {}, format, tmp_path / "model")
     assert outcome.status == 0
     assert outcome.result is not None and outcome.result["max_abs_difference"] <= 1e-4
-    assert (tmp_path / "model.onnx").is_file()
+    assert (tmp_path / "model").exists()
 
 
 def test_torch_export_writes_a_program_that_loads_and_takes_any_batch(folder: Path, run: Path) -> None:
@@ -246,3 +247,21 @@ def test_savedmodel_serves_a_torch_runs_weights_by_the_specs_names(folder: Path,
             np.testing.assert_allclose(found["probs"].numpy(), net(torch.from_numpy(x)).numpy(), atol=1e-5)
     again = invoke(CliRunner(), ["export", str(run), "-f", "savedmodel", "-o", str(output)], status=2)
     assert "exists" in again.stderr  # a folder is never written into
+
+
+def test_a_layer_the_exporter_refuses_is_named_by_its_spec_line(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exporter's error inside a layer's code (here every Linear refuses while traced)
+    is told with the spec line of the layer whose generated code raised it."""
+    import torch
+
+    def refuse(self: Any, x: Any) -> Any:
+        raise RuntimeError("no lowering for this op")
+
+    monkeypatch.setattr(torch.nn.Linear, "forward", refuse)
+    output = folder / "refused.onnx"
+    result = invoke(CliRunner(), ["export", str(folder / "tiny.net"), "-o", str(output)], status=2)
+    assert "no lowering for this op" in result.stderr
+    assert f"generated from {folder / 'tiny.net'}:4" in result.stderr.replace("\n", "")
+    assert not output.exists()

@@ -108,7 +108,10 @@ def export(
     else:
         net = _network(model, module_path, module_source, weights, backend)
         write = _onnx if format == "onnx" else _torch_export
-        exported = write(model, net, path, shown)
+        try:
+            exported = write(model, net, path, shown)
+        except _ExportFailed as failed:
+            raise failed.told(module_path, module_source) from None
     return Outcome(0, diagnostics, sources, None, exported.to_json())
 
 
@@ -170,10 +173,10 @@ def _onnx(model: ir.Model, net: Any, path: Path, weights: str) -> Exported:
                 verbose=False,
             )
     except Exception as error:
-        raise TrainError(
-            f"PyTorch cannot export {model.name} to ONNX: {_first_line(error)}",
-            hint="the layer named in the message has no ONNX lowering in torch.onnx; "
-            "export another format, or leave the layer out",
+        raise _ExportFailed(
+            error,
+            f"PyTorch cannot export {model.name} to ONNX",
+            "export another format (torch-export, savedmodel), or leave that layer out",
         ) from None
     _name_values(program.model, names, list(model.outputs))
     _make_folder(path)
@@ -203,9 +206,10 @@ def _torch_export(model: ir.Model, net: Any, path: Path, weights: str) -> Export
                 net, example, dynamic_shapes=tuple({0: batch} for _ in names)
             )
     except Exception as error:
-        raise TrainError(
-            f"torch.export cannot export {model.name}: {_first_line(error)}",
-            hint="export to ONNX, or leave out the layer named in the message",
+        raise _ExportFailed(
+            error,
+            f"torch.export cannot export {model.name}",
+            "export as a SavedModel (from the Keras model), or leave that layer out",
         ) from None
     _make_folder(path)
     with atomic.replacing(path) as partial:
@@ -413,8 +417,39 @@ def _torch_outputs(net: Any) -> Any:
     return outputs
 
 
+class _ExportFailed(Exception):
+    """An exporter's error, before it is told: `told` gives the first line of the error at
+    the root of the chain (exporters wrap it in their own) and the spec line (the layer)
+    whose generated code raised it, where the error passed through the generated module."""
+
+    def __init__(self, error: BaseException, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.error, self.message, self.hint = error, message, hint
+
+    def told(self, module_path: Path, module_source: str) -> TrainError:
+        from netspec.train.origins import spec_line
+
+        chain, seen = [self.error], set()
+        while chain[-1].__cause__ or chain[-1].__context__:  # exporters raise from the error
+            following = chain[-1].__cause__ or chain[-1].__context__
+            if following is None or id(following) in seen:
+                break
+            seen.add(id(following))
+            chain.append(following)
+        message = f"{self.message}: {_first_line(chain[-1])}"
+        for error in chain:
+            where = spec_line(error, module_path, module_source)
+            if where is not None:
+                return TrainError(f"{message}; {where}", hint=self.hint)
+        return TrainError(message, hint=self.hint)
+
+
 def _first_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    """The error's first line, without the terminal colours torch.onnx adds."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[0][:300] if lines else type(error).__name__
 
 
