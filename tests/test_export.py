@@ -265,3 +265,16 @@ def test_a_layer_the_exporter_refuses_is_named_by_its_spec_line(
     assert "no lowering for this op" in result.stderr
     assert f"generated from {folder / 'tiny.net'}:4" in result.stderr.replace("\n", "")
     assert not output.exists()
+
+
+def test_a_missing_exporter_package_is_told_with_its_extra(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else found(name, *a)
+    )
+    result = invoke(CliRunner(), ["export", str(folder / "tiny.net")], status=2)
+    assert "needs onnxruntime" in result.stderr and '.[export]' in result.stderr

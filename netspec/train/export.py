@@ -1,5 +1,9 @@
 """`netspec export`: a spec's model, or a trained run's, as a file a server runs without netspec.
 
+Three formats: `onnx` and `torch-export` (torch.export's program, .pt2) from the PyTorch
+module, `savedmodel` (a TensorFlow SavedModel folder) from the Keras model. Each is loaded
+back after writing and run against the framework's own network on random batches.
+
 ONNX comes from the generated PyTorch module (the one `train` runs, regenerated from the
 spec as `evaluate` does for a run folder) through `torch.onnx.export`'s torch.export-based
 exporter, at opset `OPSET`, with a dynamic batch axis and the inputs and outputs named as
@@ -75,6 +79,7 @@ def export(
             f"unknown export format '{format}'", hint="choose " + ", ".join(FORMATS)
         )
     framework = "keras" if format == "savedmodel" else "torch"
+    _check_installed(format)  # before the spec is read: a missing package is said first
     if target.is_dir():
         run, record, model, diagnostics, sources, weights, run_source = _load_run(
             target, overrides, TrainOptions()
@@ -113,6 +118,26 @@ def export(
         except _ExportFailed as failed:
             raise failed.told(module_path, module_source) from None
     return Outcome(0, diagnostics, sources, None, exported.to_json())
+
+
+_NEEDS = {
+    "onnx": ("torch", "onnx", "onnxscript", "onnxruntime"),
+    "torch-export": ("torch",),
+    "savedmodel": ("keras", "tensorflow"),
+}
+
+
+def _check_installed(format: str) -> None:
+    """The packages a format needs are installed; a TrainError naming the extra if not."""
+    from importlib.util import find_spec
+
+    missing = [name for name in _NEEDS[format] if find_spec(name) is None]
+    if missing:
+        extra = {"onnx": "export", "torch-export": "torch", "savedmodel": "keras"}[format]
+        raise TrainError(
+            f"--format {format} needs {', '.join(missing)}, which cannot be imported here",
+            hint=f'pip install -e ".[{extra}]" (with -c constraints.txt)',
+        )
 
 
 def _network(
