@@ -278,3 +278,8 @@ def test_a_missing_exporter_package_is_told_with_its_extra(
     )
     result = invoke(CliRunner(), ["export", str(folder / "tiny.net")], status=2)
     assert "needs onnxruntime" in result.stderr and '.[export]' in result.stderr
+
+
+def test_a_folder_as_the_output_file_is_refused(folder: Path, tmp_path: Path) -> None:
+    result = invoke(CliRunner(), ["export", str(folder / "tiny.net"), "-o", str(tmp_path)], status=2)
+    assert "is a folder; onnx writes one file" in result.stderr

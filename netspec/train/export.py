@@ -108,6 +108,11 @@ def export(
         module_source = generate(model, framework)
         module_path = folder / f"{model.name}_{framework}.py"  # named in tracebacks, never written
     path = output or folder / f"{stem}{SUFFIXES[format]}"
+    if format != "savedmodel" and path.is_dir():
+        raise TrainError(
+            f"--output {path} is a folder; {format} writes one file",
+            hint=f"give a file's name, e.g. {path / (stem + SUFFIXES[format])}",
+        )
     if format == "savedmodel":
         exported = _savedmodel(model, module_path, module_source, weights, backend, path, shown)
     else:
