@@ -124,6 +124,7 @@ def test_a_spec_exports_with_the_specs_names_and_a_dynamic_batch(
     assert [i.name for i in graph.graph.input] == ["pixels"]
     assert [o.name for o in graph.graph.output] == ["probs"]
     assert graph.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # symbolic, not fixed
+    assert graph.graph.output[0].type.tensor_type.shape.dim[0].dim_param
     assert {o.domain: o.version for o in graph.opset_import}[""] == 18
     net = torch_network(folder / "tiny.net")
     for batch in (3, 11):
