@@ -654,6 +654,66 @@ def predict(
     )
 
 
+class ExportFormat(str, Enum):
+    onnx = "onnx"
+    torch_export = "torch-export"
+    savedmodel = "savedmodel"
+
+
+@app.command()
+def export(
+    target: Annotated[
+        Path, typer.Argument(help="a run folder (its trained weights) or a .net spec (its initial weights)")
+    ],
+    format: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="onnx (opset 18) or torch-export (torch.export's program, .pt2), from the "
+            "PyTorch module; savedmodel (a TensorFlow SavedModel folder) from the Keras model",
+        ),
+    ] = ExportFormat.onnx,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="file to write; RUN/<model>.onnx or SPEC.onnx (.pt2, _savedmodel) by default"
+        ),
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    set_: SetOption = None,
+) -> None:
+    """Export the model for serving, checked: onnx.checker, then onnxruntime vs PyTorch
+    on random batches of two sizes (the largest difference is printed; above 1e-4 is an
+    error and no file is left)."""
+    from netspec.train import TrainError
+    from netspec.train.export import export as run_export
+
+    overrides = _assignments(set_)
+    try:
+        outcome = run_export(target, overrides, format.value, output)
+    except TrainError as error:
+        _fail(error)
+    _outcome(outcome)
+    result = outcome.result or {}
+    if json_:
+        print(json.dumps(result, indent=2))
+        return
+
+    def shapes(side: str) -> str:
+        return ", ".join(f"{name} {shape}" for name, shape in result[side].items())
+
+    opset = f", opset {result['opset']}" if result["opset"] is not None else ""
+    stdout.print(
+        f"wrote {result['output']} ({result['format']}{opset}, "
+        f"{result['weights']} weights)\n  inputs: {shapes('inputs')}\n  outputs: "
+        f"{shapes('outputs')}\n  checked: {result['checked']} on "
+        f"batches of {', '.join(map(str, result['checked_batches']))}: max |d| "
+        f"{result['max_abs_difference']:.3g} (tolerance {result['tolerance']:g})",
+        markup=False,
+    )
+
+
 @app.command()
 def doctor(
     backend: Annotated[

@@ -372,7 +372,7 @@ def test_the_cli_never_imports_a_framework() -> None:
                 failures.append([args, result.exit_code, result.output, repr(result.exception)])
         frameworks = sorted(
             name for name in sys.modules
-            if name.split(".")[0] in ("torch", "tensorflow", "keras")
+            if name.split(".")[0] in ("torch", "tensorflow", "keras", "onnx", "onnxruntime")
         )
         print(json.dumps({"failures": failures, "frameworks": frameworks}))
         """
