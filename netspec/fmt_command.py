@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from netspec.check_command import exit_status, report
-from netspec.diagnostics import Diagnostics, Span
+from netspec.diagnostics import Diagnostics
 from netspec.fmt import FormatError, format_source
-from netspec.parse import SourceTooLarge, read_source, too_large
+from netspec.parse import read_spec
 
 
 def diff(source: str, formatted: str, path: str) -> str:
@@ -35,22 +35,6 @@ def diff(source: str, formatted: str, path: str) -> str:
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
         for line in lines
     )
-
-
-def _read(path: Path, diagnostics: Diagnostics) -> str | None:
-    try:
-        return read_source(path)
-    except SourceTooLarge as error:
-        too_large(error.size, str(path), diagnostics)
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        diagnostics.error(
-            "E0002",
-            f"cannot read {path}: {reason}",
-            Span(file=str(path), line=1, column=1, end_line=1, end_column=1),
-            hint="check the path; spec files are UTF-8 text",
-        )
-    return None
 
 
 def _expand(paths: Sequence[Path]) -> list[Path]:
@@ -76,7 +60,7 @@ def run(paths: Sequence[Path], check: bool = False) -> int:
             path = Path("<stdin>")
             source: str | None = sys.stdin.read()
         else:
-            source = _read(path, diagnostics)
+            source = read_spec(path, diagnostics)
         formatted = None
         if source is not None:
             try:

@@ -12,9 +12,14 @@ from pathlib import Path
 
 from netspec import ir
 from netspec.check import check
-from netspec.diagnostics import Diagnostics, Span
+from netspec.diagnostics import Diagnostics
 from netspec.expand import expand
-from netspec.parse import SourceTooLarge, parse, parse_value, paused_gc, read_source, too_large
+from netspec.parse import (
+    parse,
+    parse_value,
+    paused_gc,
+    read_spec,
+)
 
 __all__ = ["check_file", "check_source", "check_spec", "override_train"]
 
@@ -91,21 +96,9 @@ def check_file(
     """Read, parse and check a spec file; the source comes back for rendering diagnostics:
     its text, or the texts by file name when it imports others."""
     path = Path(path)
-    try:
-        source = read_source(path)
-    except SourceTooLarge as error:
-        diagnostics = Diagnostics()
-        too_large(error.size, str(path), diagnostics)
-        return None, diagnostics, None
-    except (OSError, UnicodeDecodeError) as error:
-        diagnostics = Diagnostics()
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        diagnostics.error(
-            "E0002",
-            f"cannot read {path}: {reason}",
-            Span(file=str(path), line=1, column=1, end_line=1, end_column=1),
-            hint="check the path; spec files are UTF-8 text",
-        )
+    diagnostics = Diagnostics()
+    source = read_spec(path, diagnostics)
+    if source is None:
         return None, diagnostics, None
     sources: dict[str, str] = {}
     model, diagnostics = check_source(source, str(path), overrides, sources)

@@ -749,3 +749,20 @@ def _file_kind(mode: int) -> str:
         if test(mode):
             return kind
     return "not a regular file"
+
+
+def read_spec(path: str | os.PathLike[str], diagnostics: Diagnostics) -> str | None:
+    """A spec file's text, or None with E0002 (or the size limit's error) in `diagnostics`."""
+    try:
+        return read_source(path)
+    except SourceTooLarge as error:
+        too_large(error.size, str(path), diagnostics)
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        diagnostics.error(
+            "E0002",
+            f"cannot read {path}: {reason}",
+            Span(file=str(path), line=1, column=1, end_line=1, end_column=1),
+            hint="check the path; spec files are UTF-8 text",
+        )
+    return None
