@@ -103,6 +103,52 @@ def flow(model: ir.Model) -> str:
     return "\n  ".join(lines)
 
 
+def _checked(
+    path: Path, text: str | None, read: Diagnostics
+) -> tuple[ir.Model | None, Diagnostics, str | dict[str, str] | None]:
+    """`frontend.check_file` on a text read already (the file is read once: it may be a pipe)."""
+    from netspec.frontend import check_source
+
+    if text is None:
+        return None, read, None
+    sources: dict[str, str] = {}
+    model, diagnostics = check_source(text, str(path), None, sources)
+    return model, diagnostics, {str(path): text, **sources} if sources else text
+
+
+def _space_check(
+    path: Path, text: str
+) -> tuple[bool, Diagnostics, str | dict[str, str], list[str]] | None:
+    """A spec with a search space checked as a space: (every point valid, diagnostics, the
+    sources to render them, the lines to print); None for a plain spec, checked as ever.
+    `--emit-ir` wants one model: there, a space is refused (E0190)."""
+    from netspec.frontend import may_search
+
+    if not may_search(text):
+        return None
+    from netspec.diagnostics import Diagnostics
+    from netspec.space import find_space
+    from netspec.space.checking import examine
+    from netspec.space.report import headline, space_lines
+
+    diagnostics = Diagnostics()
+    space = find_space(text, str(path), diagnostics)
+    if space is not None and not space.dimensions:
+        return None
+    sources: dict[str, str] = {}
+    lines: list[str] = []
+    ok = False
+    if space is not None:
+        result = examine(space, diagnostics, sources)
+        ok = result.ok
+        if ok:
+            name = space.tree.model_name if space.tree is not None else "?"
+            lines = [f"{path}: ok, model {name}, {headline(space, result)}"]
+            lines += [f"  {line}" for line in space_lines(space, result)]
+    rendered: str | dict[str, str] = {str(path): text, **sources} if sources else text
+    return ok, diagnostics, rendered, lines
+
+
 def run(files: Sequence[Path], format: str = "text", emit_ir: bool = False) -> int:
     """Check each file and print what `netspec check` prints; the exit status."""
     with _no_pydantic_plugins():
@@ -112,13 +158,28 @@ def run(files: Sequence[Path], format: str = "text", emit_ir: bool = False) -> i
 def _run(files: Sequence[Path], format: str, emit_ir: bool) -> int:
     import json
 
-    from netspec.frontend import check_file
+    from netspec.diagnostics import Diagnostics
+    from netspec.parse import read_spec
 
     status = 0
     collected: list[dict[str, object]] = []
     irs: list[dict[str, object]] = []
     for path in files:
-        model, diagnostics, source = check_file(path)
+        read = Diagnostics()
+        text = read_spec(path, read)
+        space = None if emit_ir or text is None else _space_check(path, text)
+        if space is not None:  # a spec with a search space: every point checked (netspec/space/)
+            ok, diagnostics, source, lines = space
+            if not ok:
+                status = max(status, 1)
+            if format == "json":
+                collected += [d.to_json() for d in diagnostics]
+            else:
+                report(diagnostics, source)
+                for line in lines:
+                    print(line, flush=True)
+            continue
+        model, diagnostics, source = _checked(path, text, read)
         if model is None:
             status = max(status, exit_status(diagnostics))
         else:
