@@ -103,29 +103,12 @@ def flow(model: ir.Model) -> str:
     return "\n  ".join(lines)
 
 
-def _checked(
-    path: Path, text: str | None, read: Diagnostics
-) -> tuple[ir.Model | None, Diagnostics, str | dict[str, str] | None]:
-    """`frontend.check_file` on a text read already (the file is read once: it may be a pipe)."""
-    from netspec.frontend import check_source
-
-    if text is None:
-        return None, read, None
-    sources: dict[str, str] = {}
-    model, diagnostics = check_source(text, str(path), None, sources)
-    return model, diagnostics, {str(path): text, **sources} if sources else text
-
-
 def _space_check(
     path: Path, text: str
 ) -> tuple[bool, Diagnostics, str | dict[str, str], list[str]] | None:
-    """A spec with a search space checked as a space: (every point valid, diagnostics, the
-    sources to render them, the lines to print); None for a plain spec, checked as ever.
-    `--emit-ir` wants one model: there, a space is refused (E0190)."""
-    from netspec.frontend import may_search
-
-    if not may_search(text):
-        return None
+    """A spec refused as one model for its search space, checked as a space: (every point
+    valid, diagnostics, the sources to render them, the lines to print). `--emit-ir` wants
+    one model: there, a space stays refused (E0190)."""
     from netspec.diagnostics import Diagnostics
     from netspec.space import find_space
     from netspec.space.checking import examine
@@ -158,16 +141,18 @@ def run(files: Sequence[Path], format: str = "text", emit_ir: bool = False) -> i
 def _run(files: Sequence[Path], format: str, emit_ir: bool) -> int:
     import json
 
-    from netspec.diagnostics import Diagnostics
-    from netspec.parse import read_spec
+    from netspec.frontend import check_file
 
     status = 0
     collected: list[dict[str, object]] = []
     irs: list[dict[str, object]] = []
     for path in files:
-        read = Diagnostics()
-        text = read_spec(path, read)
-        space = None if emit_ir or text is None else _space_check(path, text)
+        model, diagnostics, source = check_file(path)
+        space = None
+        if model is None and not emit_ir and any(d.code == "E0190" for d in diagnostics):
+            # refused as one model: a spec with a search space, checked as a space instead
+            text = source.get(str(path)) if isinstance(source, dict) else source
+            space = None if text is None else _space_check(path, text)
         if space is not None:  # a spec with a search space: every point checked (netspec/space/)
             ok, diagnostics, source, lines = space
             if not ok:
@@ -179,7 +164,6 @@ def _run(files: Sequence[Path], format: str, emit_ir: bool) -> int:
                 for line in lines:
                     print(line, flush=True)
             continue
-        model, diagnostics, source = _checked(path, text, read)
         if model is None:
             status = max(status, exit_status(diagnostics))
         else:
