@@ -450,3 +450,25 @@ def test_compile_refuses_a_space_with_the_hint(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["compile", str(spec), "-t", "torch", "-o", str(out), *fixed])
     assert result.exit_code == 0, result.output
     assert out.exists()
+
+
+def test_a_dimension_at_its_reference_value_that_takes_part_is_named_too() -> None:
+    """Kernel 9 breaks only with the first input height (8): both are named."""
+    source = """\
+model m {
+  input [choice(8, 16), 8, 1]
+  layers {
+    c = Conv2D(4, [choice(3, 9), 3])
+    Flatten
+    Dense(10, activation=softmax)
+  }
+  loss sparse_categorical_crossentropy
+  optimizer Adam(lr=choice(1e-3, 1e-2))
+}
+"""
+    result, diagnostics = examined(source)
+    assert not result.ok
+    (error,) = diagnostics
+    assert error.message.startswith(
+        "with input.shape.0=choice(8, 16)=8 and c.kernel_size.0=choice(3, 9)=9: Conv2D window"
+    ), error.message

@@ -188,7 +188,8 @@ class _Examiner:
         self.outcomes: dict[tuple[int, ...], _Outcome] = {}
         self.order: list[_Outcome] = []
         self.groups: list[Group] = []
-        self.partial: list[str] = []
+        self.members: list[list[int]] = []
+        """The final groups of interacting dimensions (each dimension in one)."""
 
     # -- checking one point
     def point(self, index: tuple[int, ...]) -> _Outcome:
@@ -306,6 +307,7 @@ class _Examiner:
             if not merged:
                 break
         self.groups = [g for g in self.groups if len(g.dimensions) > 1]
+        self.members = groups
         return groups
 
     def _enumerate(
@@ -387,8 +389,25 @@ class _Examiner:
                     blamed = self._blamed(reference, d)
                 else:
                     blamed = [i for i, j in enumerate(outcome.index) if j != reference.index[i]]
+                    blamed = self._accomplices(outcome, d, blamed)
                 self._emit(d, outcome.index, blamed)
         return ok
+
+    def _accomplices(self, outcome: _Outcome, d: Diagnostic, blamed: list[int]) -> list[int]:
+        """`blamed` and the dimensions at their reference value that break the point with
+        them: those of their groups whose change (from this point) makes `d` go away. Only
+        a group's own dimensions can matter; the others are independent of it."""
+        group = {i for members in self.members if set(members) & set(blamed) for i in members}
+        found = set(blamed)
+        for k in sorted(group - found):
+            for j in range(len(self.samples[k])):
+                if j == outcome.index[k]:
+                    continue
+                other = self.point((*outcome.index[:k], j, *outcome.index[k + 1:]))
+                if not any((e.code, e.span) == (d.code, d.span) for e in other.diagnostics):
+                    found.add(k)
+                    break
+        return sorted(found)
 
     def _blamed(self, reference: _Outcome, d: Diagnostic) -> list[int]:
         """The dimensions whose change makes a diagnostic of the reference point go away."""
