@@ -472,3 +472,16 @@ model m {
     assert error.message.startswith(
         "with input.shape.0=choice(8, 16)=8 and c.kernel_size.0=choice(3, 9)=9: Conv2D window"
     ), error.message
+
+
+def test_train_refuses_a_space_before_it_trains(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from netspec.cli import app
+
+    spec = tmp_path / "space.net"
+    spec.write_text(MLP)
+    result = CliRunner().invoke(app, ["train", str(spec), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 1
+    assert "E0190" in result.output and "--set h.units=32" in result.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -306,9 +306,30 @@ class _Examiner:
                     merged = True
             if not merged:
                 break
-        self.groups = [g for g in self.groups if len(g.dimensions) > 1]
+        final = {tuple(self.dimensions[i].name for i in group) for group in groups}
+        self.groups = [g for g in self.groups if g.dimensions in final]
         self.members = groups
+        for group in groups:
+            self._partly(group)
         return groups
+
+    def _partly(self, group: list[int]) -> None:
+        """W0195 for a final group whose product was checked in part."""
+        names = tuple(self.dimensions[i].name for i in group)
+        record = next((g for g in self.groups if g.dimensions == names), None)
+        if record is None or record.checked == record.size:
+            return
+        done, size = record.checked, record.size
+        self.diagnostics.warning(
+            "W0195",
+            f"dimensions {', '.join(names)} interact: {done:,} of their {size:,} "
+            "combinations were checked",
+            self.dimensions[group[0]].span,
+            hint=f"the product of interacting dimensions is checked up to {self.cap:,} "
+            "points; fewer values, or fewer dimensions that feed one layer, check in full",
+            related=[(self.dimensions[i].span, f"{self.dimensions[i].name} is in the group")
+                     for i in group[1:]],
+        )
 
     def _enumerate(
         self, reference: _Outcome, group: list[int], footprints: list[set[Key]]
@@ -331,17 +352,6 @@ class _Examiner:
         names = tuple(self.dimensions[i].name for i in group)
         self.groups = [g for g in self.groups if g.dimensions != names]
         self.groups.append(Group(dimensions=names, size=size, checked=done))
-        if done < size:
-            self.diagnostics.warning(
-                "W0195",
-                f"dimensions {', '.join(names)} interact: {done:,} of their {size:,} "
-                "combinations were checked",
-                self.dimensions[group[0]].span,
-                hint=f"the product of interacting dimensions is checked up to {self.cap:,} "
-                "points; fewer values, or fewer dimensions that feed one layer, check in full",
-                related=[(self.dimensions[i].span, f"{self.dimensions[i].name} is in the group")
-                         for i in group[1:]],
-            )
         return footprint
 
     def _sums(self, reference: _Outcome, groups: list[list[int]]) -> None:
