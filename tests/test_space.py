@@ -485,3 +485,39 @@ def test_train_refuses_a_space_before_it_trains(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "E0190" in result.output and "--set h.units=32" in result.output
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize("path", sorted(SPECS.glob("*.net")), ids=lambda p: p.stem)
+def test_a_space_of_one_value_per_dimension_checks_as_the_plain_spec(path: Path) -> None:
+    """Every whole number in the layers written as choice(n, n): the same verdict, the same
+    layers, and each dimension named and found."""
+    import re
+
+    source = path.read_text(encoding="utf-8")
+    start = source.index("layers {")
+    numbers = [
+        m for m in re.finditer(r"(?<![\w.\-\[])\d+(?![\w.e])", source[start:])
+        if "#" not in source[: start + m.start()].rsplit("\n", 1)[-1]  # not in a comment
+    ][:4]
+    spaced = source
+    for match in reversed(numbers):
+        at = start + match.start()
+        spaced = spaced[:at] + f"choice({match.group()}, {match.group()})" + spaced[
+            start + match.end():]
+    space, diagnostics = space_of(spaced, str(path))
+    assert space is not None and len(space.dimensions) == len(numbers) > 0
+    result = examine_all(space, diagnostics)
+    plain, _ = check_source(source, str(path))
+    assert result.ok == (plain is not None), [d.message for d in diagnostics]
+    fixed = {d.name: d.choices[0] for d in space.dimensions}
+    model, _ = check_source(concrete_source(space, fixed), str(path))
+    assert plain is not None and model is not None
+    assert [layer.output_shape for layer in model.layers] == [
+        layer.output_shape for layer in plain.layers
+    ]
+
+
+def examine_all(space, diagnostics):
+    from netspec.space.checking import examine
+
+    return examine(space, diagnostics, {})
