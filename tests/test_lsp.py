@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import random
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ import pytest
 
 pytest.importorskip("pygls")
 
-from netspec.diagnostics import Span
+from netspec.diagnostics import Diagnostics, Span
 from netspec.lsp.analysis import analyse
 from netspec.lsp.context import context_at
 from netspec.lsp.positions import LineIndex
@@ -492,26 +493,89 @@ def test_completion_context(before: str, kind: str, extra: dict[str, Any]) -> No
         ("    twice(4)", "    # gone"),
         ("    twice(4)", "    repeat 2 { Dense(4) }"),
         ("    twice(4)", "  loss mse"),  # two layers named so, as in a full parse
+        ("    twice(4)\n", ""),  # a line removed: what follows moves up
+        ("    twice(4)", "    twice(4)\n    Dropout(0.5)\n\n"),  # lines added
+        ("    twice(4)", "    repeat 2 {\n      Dense(4)\n    }"),
+        ("    p = pair(8)(h)\n    twice(4)", "    p = pair(\n      8)(h)"),
+        # outside `layers`: the rest parsed again, the statements kept (moved)
+        ("  input [16]", "  input [17]"),
+        ("  loss      sparse_categorical_crossentropy", "  loss mse\n  metrics [mae]"),
+        ("model demo {", "# a note\n\nmodel demo {"),
+        ('use "blocks.net"\n', ""),
+        ("  a = Dense(units, activation=relu)(x)", "  a = Dense(units)(x)\n  b = Dense(2)(a)"),
+        ("    data = digits", "    data = digits\n    epochs = 3"),
     ],
 )
-def test_a_one_line_edit_splices_to_what_a_full_parse_gives(old: str, new: str) -> None:
+def test_an_edit_splices_to_what_a_full_parse_gives(old: str, new: str) -> None:
     file = str(ROOT / "tests" / "blocks" / "lsp_splice.net")
     first = analyse(SPEC, file)
     assert first.parse_clean
     edited = SPEC.replace(old, new)
     second = analyse(edited, file, first)
     assert second.spliced
-    from netspec.diagnostics import Diagnostics
-
     assert second.spec == parse(edited, file, Diagnostics())
+    assert second.diagnostics == analyse(edited, file).diagnostics
 
 
 @pytest.mark.parametrize(
     "new",
-    ["    twice(4", "    }", "    Dense(3)(", "    twice(4) }", "    twice(4) {", "    x = "],
+    [
+        "    twice(4", "    }", "    Dense(3)(", "    twice(4) }", "    twice(4) {", "    x = ",
+        "  }\n  layers {", "  }\n  loss mse\n  layers {", "  }\n  output h\n  layers {",
+    ],
 )
-def test_an_edit_the_line_alone_cannot_tell_is_parsed_in_full(new: str) -> None:
+def test_an_edit_the_lines_alone_cannot_tell_is_parsed_in_full(new: str) -> None:
     file = str(ROOT / "tests" / "blocks" / "lsp_splice.net")
     first = analyse(SPEC, file)
     second = analyse(SPEC.replace("    twice(4)", new), file, first)
     assert not second.spliced
+    assert second.diagnostics == analyse(SPEC.replace("    twice(4)", new), file).diagnostics
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("  input [16]", "  input [16]\n  layers {\n  }"),  # a second layers section
+        ("  layers {", "  layers { Dense(3)"),  # the section's own line
+        ("  }\n  loss", "  loss"),  # its closing brace
+    ],
+)
+def test_an_edit_of_the_layers_section_itself_is_parsed_in_full(old: str, new: str) -> None:
+    file = str(ROOT / "tests" / "blocks" / "lsp_splice.net")
+    first = analyse(SPEC, file)
+    edited = SPEC.replace(old, new, 1)
+    second = analyse(edited, file, first)
+    assert not second.spliced
+    assert second.diagnostics == analyse(edited, file).diagnostics
+
+
+def test_random_line_edits_splice_to_what_a_full_parse_gives() -> None:
+    """Lines of the seed specs deleted, repeated, swapped in from elsewhere, broken, anywhere
+    in the file: whenever the partial re-parse is used, it is the full parse's tree."""
+    rng = random.Random(15)
+    spliced = 0
+    for path in sorted((ROOT / "specs").glob("*.net")):
+        text = path.read_text()
+        lines = text.split("\n")
+        first = analyse(text, str(path))
+        for _ in range(20):
+            edited = list(lines)
+            at = rng.randrange(len(lines))
+            action = rng.choice(["delete", "repeat", "other", "break", "insert"])
+            if action == "delete":
+                del edited[at]
+            elif action == "repeat":
+                edited.insert(at, lines[at])
+            elif action == "other":
+                edited[at] = rng.choice(lines)
+            elif action == "break":
+                cut = rng.randrange(len(lines[at]) + 1)
+                edited[at : at + 1] = [lines[at][:cut], lines[at][cut:]]
+            else:
+                edited.insert(at, "    Dense(7, activation=tanh)")
+            new_text = "\n".join(edited)
+            second = analyse(new_text, str(path), first)
+            if second.spliced:
+                spliced += 1
+                assert second.spec == parse(new_text, str(path), Diagnostics()), (path, action, at)
+    assert spliced > 20  # the re-parse was tried often enough to tell
