@@ -74,6 +74,7 @@ class Client:
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.notifications: list[dict[str, Any]] = []
         self.next_id = 0
+        self.initialized: Any = None
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -150,7 +151,7 @@ class Client:
         )["diagnostics"]
 
 
-def start(code: str | None = None) -> Client:
+def start(code: str | None = None, capabilities: dict[str, Any] | None = None) -> Client:
     """`python -m netspec lsp`, or a Python program `code` that serves (a patched server)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     args = [sys.executable, "-m", "netspec", "lsp"] if code is None else [sys.executable, "-c", code]
@@ -158,7 +159,9 @@ def start(code: str | None = None) -> Client:
         args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
     )
     client = Client(process)
-    client.request("initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": {}})
+    client.initialized = client.request(
+        "initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": capabilities or {}}
+    )
     client.notify("initialized", {})
     return client
 
@@ -232,6 +235,29 @@ def test_diagnostics_as_you_type_then_cleared(client: Client, workspace: Path) -
     client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
 
 
+EMOJI_LINE = '    Dense(3, note="🙂", activaton=softmax)'
+
+
+def _character_of_typo(client: Client, uri: str) -> int:
+    text = SPEC.replace("    Dense(3, activation=softmax)", EMOJI_LINE)
+    client.notify("textDocument/didOpen", {
+        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": text}
+    })
+    found = client.diagnostics(uri)
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    (typo,) = [d for d in found if "activaton" in d["message"]]
+    assert typo["range"]["start"]["line"] == text[: text.index(EMOJI_LINE)].count("\n")
+    return typo["range"]["start"]["character"]
+
+
+def test_positions_are_utf16_code_units_by_default(client: Client, workspace: Path) -> None:
+    assert client.initialized["capabilities"].get("positionEncoding", "utf-16") == "utf-16"
+    # the emoji before the argument is two UTF-16 code units, one character to the parser
+    assert _character_of_typo(client, (workspace / "emoji.net").as_uri()) == (
+        EMOJI_LINE.index("activaton") + 1
+    )
+
+
 def test_a_warning_and_its_related_notes(client: Client, workspace: Path) -> None:
     uri = (workspace / "warn.net").as_uri()
     text = SPEC.replace("    p = pair", "    unused = Dense(5)(h)\n    p = pair")
@@ -281,6 +307,71 @@ def test_hover_on_an_argument_and_on_a_name(client: Client, demo: str) -> None:
         "textDocument": {"uri": demo}, "position": position(SPEC, "Adam", 1)
     })
     assert "**Adam** (optimizer)" in hover["contents"]["value"]
+
+
+def test_hover_while_the_spec_has_errors_uses_the_last_good_model(
+    client: Client, workspace: Path
+) -> None:
+    uri = (workspace / "stale.net").as_uri()
+    client.notify("textDocument/didOpen", {
+        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": SPEC}
+    })
+    assert client.diagnostics(uri) == []
+    broken = SPEC.replace("loss      sparse_categorical_crossentropy", "loss      nonsense")
+    client.notify("textDocument/didChange", {
+        "textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": broken}]
+    })
+    assert [d["code"] for d in client.diagnostics(uri)] == ["E0102"]
+    hover = client.request("textDocument/hover", {
+        "textDocument": {"uri": uri}, "position": position(broken, "Dense(32", 2)
+    })
+    assert "output shape `[32]`" in hover["contents"]["value"]
+    assert "the spec has errors now" in hover["contents"]["value"]
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+
+
+def test_a_file_of_blocks_is_checked_as_one(client: Client, workspace: Path) -> None:
+    uri = (workspace / "blocks.net").as_uri()
+    client.notify("textDocument/didOpen", {
+        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": LIBRARY}
+    })
+    assert client.diagnostics(uri) == []  # no "expected model": it is imported with `use`
+    client.notify("textDocument/didChange", {
+        "textDocument": {"uri": uri, "version": 2},
+        "contentChanges": [{"text": LIBRARY + 'use "missing.net"\n'}],
+    })
+    assert [d["code"] for d in client.diagnostics(uri)] == ["E0001"]  # `use` lines come first
+    client.notify("textDocument/didChange", {
+        "textDocument": {"uri": uri, "version": 3},
+        "contentChanges": [{"text": 'use "missing.net"\n' + LIBRARY}],
+    })
+    assert [d["code"] for d in client.diagnostics(uri)] == ["E0160"]
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+
+
+def test_completion_by_context(client: Client, workspace: Path) -> None:
+    uri = (workspace / "contexts.net").as_uri()
+    text = SPEC.replace("    data = digits\n", "    data = digits\n    \n")
+    client.notify("textDocument/didOpen", {
+        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": text}
+    })
+    client.diagnostics(uri)
+
+    def labels(needle: str, shift: int) -> set[str]:
+        items = client.request("textDocument/completion", {
+            "textDocument": {"uri": uri}, "position": position(text, needle, shift)
+        })
+        return {item["label"] for item in items}
+
+    activations = labels("activation=relu", len("activation="))
+    assert {"relu", "tanh", "softmax"} <= activations and "Dense" not in activations
+    losses = labels("sparse_categorical_crossentropy", 0)
+    assert {"mse", "huber", "sparse_categorical_crossentropy"} <= losses and "relu" not in losses
+    assert {"Adam", "SGD"} <= labels("Adam(", 0)
+    assert "digits" in labels("digits", 0)
+    settings = labels("digits\n    \n", len("digits\n    "))
+    assert {"epochs", "batch_size", "seed"} <= settings and "data" not in settings
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
 
 
 def test_completion_of_layers_and_blocks_in_layers(client: Client, workspace: Path) -> None:
@@ -380,8 +471,12 @@ assert "torch" not in sys.modules and "tensorflow" not in sys.modules, "a framew
 def test_an_internal_error_is_logged_and_answered_empty_and_the_server_goes_on(
     workspace: Path,
 ) -> None:
-    client = start(PATCHED)
+    """Also: a client that prefers UTF-8 positions gets them."""
+    client = start(PATCHED, {"general": {"positionEncodings": ["utf-8", "utf-16"]}})
     try:
+        assert client.initialized["capabilities"]["positionEncoding"] == "utf-8"
+        utf8 = EMOJI_LINE.index("activaton") + len("🙂".encode()) - 1
+        assert _character_of_typo(client, (workspace / "emoji8.net").as_uri()) == utf8
         uri = (workspace / "demo.net").as_uri()
         client.notify("textDocument/didOpen", {
             "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": SPEC}
@@ -440,6 +535,15 @@ def test_positions_tabs_multiline_spans_and_clamping() -> None:
     assert index.position(9, 9) == (2, 3)  # past the end: the end
     assert index.position(2, 99) == (1, len("\tb = Dense(3)\r"))
     assert index.offset(1, 1) == text.index("b")
+
+
+def test_positions_in_utf8_and_utf32() -> None:
+    text = "é🙂x"
+    assert LineIndex(text, "utf-8").position(1, 3) == (0, 2 + 4)
+    assert LineIndex(text, "utf-8").column(0, 6) == (1, 3)
+    assert LineIndex(text, "utf-8").column(0, 3) == (1, 2)  # inside the emoji's bytes
+    assert LineIndex(text, "utf-32").position(1, 3) == (0, 2)
+    assert LineIndex(text, "utf-16").position(1, 3) == (0, 3)
 
 
 # --------------------------------------------------------------------------- completion contexts

@@ -46,8 +46,9 @@ def lsp_range(index: LineIndex | None, span: Span) -> lsp.Range:
 class _Ranges:
     """Ranges of spans in the document or the files it imports, each file indexed once."""
 
-    def __init__(self, analysis: Analysis) -> None:
+    def __init__(self, analysis: Analysis, encoding: str = "utf-16") -> None:
         self.analysis = analysis
+        self.encoding = encoding
         self._indexes: dict[str, LineIndex | None] = {}
 
     def __call__(self, span: Span) -> lsp.Range:
@@ -56,7 +57,7 @@ class _Ranges:
                 self.analysis.text if span.file == self.analysis.file
                 else self.analysis.sources.get(span.file)
             )
-            self._indexes[span.file] = LineIndex(text) if text is not None else None
+            self._indexes[span.file] = LineIndex(text, self.encoding) if text is not None else None
         return lsp_range(self._indexes[span.file], span)
 
     def location(self, span: Span) -> lsp.Location:
@@ -66,14 +67,14 @@ class _Ranges:
 # --------------------------------------------------------------------------- diagnostics
 
 
-def diagnostics(analysis: Analysis) -> list[lsp.Diagnostic]:
+def diagnostics(analysis: Analysis, encoding: str = "utf-16") -> list[lsp.Diagnostic]:
     """The document's diagnostics, as `netspec check` reports them, for the editor.
 
     One found in a file the document imports is shown at the place in this document that
     led there (a note here: the use site of the block), else at the `use` line of that
     file, with its own place as related information.
     """
-    ranges = _Ranges(analysis)
+    ranges = _Ranges(analysis, encoding)
     return [_diagnostic(d, analysis, ranges) for d in analysis.diagnostics]
 
 
@@ -514,7 +515,9 @@ def _tensor_names(analysis: Analysis) -> list[str]:
 # --------------------------------------------------------------------------- definition
 
 
-def definition(analysis: Analysis, line: int, column: int) -> lsp.Location | None:
+def definition(
+    analysis: Analysis, line: int, column: int, encoding: str = "utf-16"
+) -> lsp.Location | None:
     """Where the thing at the position is defined: a block, an imported file, a tensor."""
     found = found_at(analysis, line, column)
     if found is None:
@@ -523,7 +526,7 @@ def definition(analysis: Analysis, line: int, column: int) -> lsp.Location | Non
         target = analysis.import_path(found.use)
         start = lsp.Position(0, 0)
         return lsp.Location(uri_of(target), lsp.Range(start, start))
-    ranges = _Ranges(analysis)
+    ranges = _Ranges(analysis, encoding)
     if found.kind == "call" and found.family == "layer" and catalogue.lookup("layer", found.name) is None:
         block = analysis.blocks.get(found.name)
         return ranges.location(block[1].name_span) if block else None
@@ -557,12 +560,12 @@ def _tensor_definition(analysis: Analysis, found: Found) -> Span | None:
 # --------------------------------------------------------------------------- symbols
 
 
-def symbols(analysis: Analysis) -> list[lsp.DocumentSymbol]:
+def symbols(analysis: Analysis, encoding: str = "utf-16") -> list[lsp.DocumentSymbol]:
     """The model (its inputs and named layers inside) and each block."""
     spec = analysis.spec
     if spec is None:
         return []
-    ranges = _Ranges(analysis)
+    ranges = _Ranges(analysis, encoding)
 
     def symbol(name: str, kind: lsp.SymbolKind, span: Span, selection: Span | None,
                children: list[lsp.DocumentSymbol] | None = None, detail: str | None = None
@@ -597,7 +600,7 @@ def symbols(analysis: Analysis) -> list[lsp.DocumentSymbol]:
 # --------------------------------------------------------------------------- formatting
 
 
-def formatting(text: str, file: str) -> list[lsp.TextEdit]:
+def formatting(text: str, file: str, encoding: str = "utf-16") -> list[lsp.TextEdit]:
     """One edit that replaces the document with `netspec fmt`'s layout; none when it does
     not parse or is formatted already."""
     from netspec.diagnostics import Diagnostics
@@ -605,9 +608,9 @@ def formatting(text: str, file: str) -> list[lsp.TextEdit]:
     formatted = format_source(text, file, Diagnostics())
     if formatted is None or formatted == text:
         return []
-    index = LineIndex(text)
+    index = LineIndex(text, encoding)
     last = len(index.lines) - 1
-    end = lsp.Position(last, len(index.lines[last].encode("utf-16-le")) // 2)
+    end = lsp.Position(*index.position(last + 1, len(index.lines[last]) + 1))
     return [lsp.TextEdit(range=lsp.Range(lsp.Position(0, 0), end), new_text=formatted)]
 
 

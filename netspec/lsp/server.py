@@ -35,6 +35,12 @@ class NetspecServer(LanguageServer):
         self.last_good: dict[str, ir.Model] = {}
         """The last checked model of each document, for hover while it has errors."""
 
+    @property
+    def encoding(self) -> str:
+        """The position encoding agreed with the editor at initialize (UTF-16 unless told)."""
+        chosen = self.workspace.position_encoding or "utf-16"
+        return str(getattr(chosen, "value", chosen))
+
     def log(self, message: str, kind: lsp.MessageType = lsp.MessageType.Error) -> None:
         try:
             self.window_log_message(lsp.LogMessageParams(type=kind, message=message))
@@ -49,7 +55,7 @@ class NetspecServer(LanguageServer):
         if analysis.model is not None:
             self.last_good[uri] = analysis.model
         self.text_document_publish_diagnostics(
-            lsp.PublishDiagnosticsParams(uri=uri, diagnostics=features.diagnostics(analysis))
+            lsp.PublishDiagnosticsParams(uri=uri, diagnostics=features.diagnostics(analysis, self.encoding))
         )
 
     def analysis(self, uri: str) -> Analysis | None:
@@ -87,7 +93,7 @@ def _position(ls: NetspecServer, uri: str, position: lsp.Position) -> tuple[Anal
     analysis = ls.analysis(uri)
     if analysis is None:
         return None
-    line, column = LineIndex(analysis.text).column(position.line, position.character)
+    line, column = LineIndex(analysis.text, ls.encoding).column(position.line, position.character)
     return analysis, line, column
 
 
@@ -146,7 +152,7 @@ def completion(ls: NetspecServer, params: lsp.CompletionParams) -> list[lsp.Comp
     if analysis is None:
         return []
     text = ls.workspace.get_text_document(uri).source
-    offset = LineIndex(text).offset(params.position.line, params.position.character)
+    offset = LineIndex(text, ls.encoding).offset(params.position.line, params.position.character)
     return features.completions(analysis, text, offset)
 
 
@@ -156,7 +162,7 @@ def definition(ls: NetspecServer, params: lsp.DefinitionParams) -> list[lsp.Loca
     where = _position(ls, params.text_document.uri, params.position)
     if where is None:
         return []
-    found = features.definition(*where)
+    found = features.definition(*where, ls.encoding)
     return [found] if found is not None else []
 
 
@@ -164,7 +170,7 @@ def definition(ls: NetspecServer, params: lsp.DefinitionParams) -> list[lsp.Loca
 @guarded(list)
 def document_symbol(ls: NetspecServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
     analysis = ls.analysis(params.text_document.uri)
-    return features.symbols(analysis) if analysis is not None else []
+    return features.symbols(analysis, ls.encoding) if analysis is not None else []
 
 
 @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
@@ -172,7 +178,7 @@ def document_symbol(ls: NetspecServer, params: lsp.DocumentSymbolParams) -> list
 def formatting(ls: NetspecServer, params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit]:
     uri = params.text_document.uri
     document = ls.workspace.get_text_document(uri)
-    return features.formatting(document.source, to_fs_path(uri) or uri)
+    return features.formatting(document.source, to_fs_path(uri) or uri, ls.encoding)
 
 
 def serve() -> None:
