@@ -26,8 +26,7 @@ def main() -> int:
         return 2
     from netspec.lsp.server import serve
 
-    serve()
-    return 0
+    return serve()
 
 
 __all__ = ["INSTALL_HINT", "main"]

@@ -34,6 +34,8 @@ class NetspecServer(LanguageServer):
         self.analyses: dict[str, Analysis] = {}
         self.last_good: dict[str, ir.Model] = {}
         """The last checked model of each document, for hover while it has errors."""
+        self.shut_down = False
+        """Whether the editor asked to shut down before `exit` (LSP: exit status 0, else 1)."""
 
     @property
     def encoding(self) -> str:
@@ -95,6 +97,11 @@ def _position(ls: NetspecServer, uri: str, position: lsp.Position) -> tuple[Anal
         return None
     line, column = LineIndex(analysis.text, ls.encoding).column(position.line, position.character)
     return analysis, line, column
+
+
+@server.feature(lsp.SHUTDOWN)
+def shutdown(ls: NetspecServer, params: None) -> None:
+    ls.shut_down = True
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
@@ -181,9 +188,11 @@ def formatting(ls: NetspecServer, params: lsp.DocumentFormattingParams) -> list[
     return features.formatting(document.source, to_fs_path(uri) or uri, ls.encoding)
 
 
-def serve() -> None:
-    """Speak LSP on stdin and stdout until the editor says exit."""
+def serve() -> int:
+    """Speak LSP on stdin and stdout until the editor says exit (or closes stdin); the exit
+    status: 0 after a shutdown request, 1 without one, as LSP asks."""
     server.start_io()
+    return 0 if server.shut_down else 1
 
 
 __all__ = ["NetspecServer", "serve", "server"]
