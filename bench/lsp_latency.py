@@ -19,7 +19,10 @@ layer; `epochs = 0` for "train line") and one without, so each reply carries dia
 or clears them. Target: median
 < 200 ms on the 1,000-layer spec. Prints median and p90 (ms) and the load average.
 
-Run:  .venv/bin/python bench/lsp_latency.py [--layers 1000] [--changes 20]
+`--full-parse` serves with the partial re-parse turned off (every edit parsed in full), for
+the figures before it.
+
+Run:  .venv/bin/python bench/lsp_latency.py [--layers 1000] [--changes 20] [--full-parse]
 """
 
 from __future__ import annotations
@@ -57,11 +60,21 @@ def spec(
     )
 
 
+FULL_PARSE = """
+import sys
+from netspec.lsp import analysis
+analysis._spliced = lambda previous, text, file: None
+from netspec.lsp.server import serve
+sys.exit(serve())
+"""
+
+
 class Session:
-    def __init__(self) -> None:
+    def __init__(self, full_parse: bool = False) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        command = ["-c", FULL_PARSE] if full_parse else ["-m", "netspec", "lsp"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "netspec", "lsp"],
+            [sys.executable, *command],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
         )
         self.next_id = 0
@@ -145,9 +158,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--layers", type=int, default=1000)
     parser.add_argument("--changes", type=int, default=20)
+    parser.add_argument("--full-parse", action="store_true", help="no partial re-parse")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f}")
-    session = Session()
+    if args.full_parse:
+        print("every edit parsed in full (--full-parse)")
+    session = Session(args.full_parse)
     try:
         session.request("initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": {}})
         session.send({"method": "initialized", "params": {}})
