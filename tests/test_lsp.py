@@ -309,6 +309,44 @@ def test_hover_on_an_argument_and_on_a_name(client: Client, demo: str) -> None:
     assert "**Adam** (optimizer)" in hover["contents"]["value"]
 
 
+def test_hover_on_a_positional_argument_and_in_a_block(client: Client, demo: str) -> None:
+    hover = client.request("textDocument/hover", {
+        "textDocument": {"uri": demo}, "position": position(SPEC, "Dense(32", 7)
+    })
+    assert "**units** of `Dense`" in hover["contents"]["value"]
+    # a statement of a block: the layer it made at each use, here the one use `p`
+    hover = client.request("textDocument/hover", {
+        "textDocument": {"uri": demo}, "position": position(SPEC, "Dense(units)(a)", 1)
+    })
+    assert "`p_dense`: output shape `[8]`" in hover["contents"]["value"]
+
+
+def test_saving_a_used_file_checks_the_documents_that_use_it(
+    client: Client, workspace: Path
+) -> None:
+    library = workspace / "saved_lib.net"
+    library.write_text(LIBRARY)
+    uri = (workspace / "uses_saved.net").as_uri()
+    text = SPEC.replace('use "blocks.net"', 'use "saved_lib.net"')
+    client.notify("textDocument/didOpen", {
+        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": text}
+    })
+    assert client.diagnostics(uri) == []
+    broken = LIBRARY.replace("  Dense(units)\n", "  Dense(units, wrong=1)\n", 1)
+    client.notify("textDocument/didOpen", {"textDocument": {
+        "uri": library.as_uri(), "languageId": "netspec", "version": 1, "text": LIBRARY
+    }})
+    client.notify("textDocument/didChange", {
+        "textDocument": {"uri": library.as_uri(), "version": 2},
+        "contentChanges": [{"text": broken}],
+    })
+    library.write_text(broken)  # as the editor saves it
+    client.notify("textDocument/didSave", {"textDocument": {"uri": library.as_uri()}})
+    assert [d["code"] for d in client.diagnostics(uri)] == ["E0105"]
+    client.notify("textDocument/didClose", {"textDocument": {"uri": library.as_uri()}})
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+
+
 def test_hover_while_the_spec_has_errors_uses_the_last_good_model(
     client: Client, workspace: Path
 ) -> None:

@@ -6,6 +6,7 @@ returns lsprotocol values; `server` converts the editor's positions and sends th
 
 from __future__ import annotations
 
+import functools
 import os
 import types as pytypes
 import typing
@@ -147,6 +148,8 @@ def _call_items(
             keyword = entry.positional[position]
         if arg.keyword is not None and arg.keyword_span is not None:
             yield Found("keyword", arg.keyword_span, family, arg.keyword, call, statement, block)
+        elif keyword is not None:  # a positional argument: the parameter it gives
+            yield Found("keyword", arg.span, family, keyword, call, statement, block)
         yield from _value_items(arg.value, entry, keyword, family, statement, block)
 
 
@@ -206,13 +209,19 @@ def items(spec: ir.SpecFile | ir.Library) -> Iterator[Found]:
 
 def found_at(analysis: Analysis, line: int, column: int) -> Found | None:
     """The innermost thing of the document's syntax tree at a 1-based position."""
+    around = all_at(analysis, line, column)
+    return around[-1] if around else None
+
+
+def all_at(analysis: Analysis, line: int, column: int) -> list[Found]:
+    """Everything at a 1-based position, outermost first (later items lie inside earlier
+    ones: a call's arguments inside it)."""
     if analysis.spec is None:
-        return None
-    best = None
-    for item in items(analysis.spec):
-        if item.span.file == analysis.file and contains(item.span, line, column):
-            best = item  # later items lie inside earlier ones (a call's arguments)
-    return best
+        return []
+    return [
+        item for item in items(analysis.spec)
+        if item.span.file == analysis.file and contains(item.span, line, column)
+    ]
 
 
 # --------------------------------------------------------------------------- catalogue docs
@@ -286,10 +295,16 @@ def _setting_markdown(key: str) -> str | None:
 
 def hover(analysis: Analysis, last_good: ir.Model | None, line: int, column: int) -> str | None:
     """Markdown for the thing at the position: a layer's shape and parameters, an
-    argument's type, default and meaning, a catalogue name's doc."""
-    found = found_at(analysis, line, column)
-    if found is None:
-        return None
+    argument's type, default and meaning, a catalogue name's doc. Where the innermost thing
+    has none (a block parameter's name as a value), the one around it answers."""
+    for found in reversed(all_at(analysis, line, column)):
+        text = _hover(analysis, last_good, found)
+        if text is not None:
+            return text
+    return None
+
+
+def _hover(analysis: Analysis, last_good: ir.Model | None, found: Found) -> str | None:
     if found.kind == "call" and found.family == "layer":
         return _layer_hover(analysis, last_good, found)
     if found.kind in ("call", "name"):
@@ -403,9 +418,9 @@ def completions(analysis: Analysis, text: str, offset: int) -> list[lsp.Completi
     kind = context.kind
     if kind == "value":
         family = _value_family(analysis, context)
-        return _family_items(family) if family else []
+        return list(_family_items(family)) if family else []
     if kind in _ITEM_KINDS:
-        found = _family_items(kind)
+        found = list(_family_items(kind))
         if kind == "layer":
             found += [
                 lsp.CompletionItem(
@@ -445,7 +460,9 @@ def _markdown(text: str) -> lsp.MarkupContent:
     return lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text)
 
 
-def _family_items(family: str) -> list[lsp.CompletionItem]:
+@functools.cache
+def _family_items(family: str) -> tuple[lsp.CompletionItem, ...]:
+    """Every name of a catalogue family with its doc (the catalogue does not change)."""
     found = []
     for cls in catalogue.entries(family):
         doc = reference.describe(cls)
@@ -456,7 +473,7 @@ def _family_items(family: str) -> list[lsp.CompletionItem]:
                 detail=doc.summary or None,
                 documentation=_markdown(_entry_markdown(cls)),
             ))
-    return found
+    return tuple(found)
 
 
 def _value_family(analysis: Analysis, context: Context) -> str | None:

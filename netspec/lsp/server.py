@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -120,9 +121,15 @@ def did_change(ls: NetspecServer, params: lsp.DidChangeTextDocumentParams) -> No
 @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
 @guarded(lambda: None)
 def did_save(ls: NetspecServer, params: lsp.DidSaveTextDocumentParams) -> None:
-    uri = params.text_document.uri  # a file it imports may have changed on disk
-    ls.analyses.pop(uri, None)
-    ls.refresh(uri, ls.workspace.get_text_document(uri).source)
+    """Check the saved document again (a file it imports may have changed on disk too),
+    and every open document that imports it, which reads it from disk."""
+    saved = params.text_document.uri
+    path = os.path.abspath(to_fs_path(saved) or saved)
+    for uri, analysis in list(ls.analyses.items()):
+        imports = {os.path.abspath(file) for file in analysis.sources}
+        if uri == saved or path in imports:
+            ls.analyses.pop(uri, None)
+            ls.refresh(uri, ls.workspace.get_text_document(uri).source)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
