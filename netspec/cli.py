@@ -149,6 +149,16 @@ def fmt_files(
 
 
 @app.command()
+def lsp() -> None:
+    """Run the language server for editors: LSP over stdin/stdout (needs the lsp extra)."""
+    from netspec.lsp import main
+
+    status = main()
+    if status:
+        raise typer.Exit(status)
+
+
+@app.command()
 def summary(
     file: SpecPath,
     format: Annotated[
