@@ -86,6 +86,10 @@ class UnaryOp(Node):
 
 Value = Literal | Symbol | ListValue | Call | BinaryOp | UnaryOp
 
+SEARCH_FUNCTIONS = frozenset({"choice", "range", "log_range", "int_range"})
+"""Value calls that write a dimension of a search space (`netspec/space/`), reserved in value
+position: no data source, schedule or other value call may take these names."""
+
 
 class LayerStmt(Node):
     """`[name =] Call[(tensor, …)]`; `inputs` is None when the statement names no tensors,

@@ -19,7 +19,9 @@ The stages, lowest first; a module may import its own stage or a lower one, neve
 5. check: `check/` (the check pass; within it `context` and `bind` ← `graph` ← `objectives`
    ← the package `__init__`, which runs them), and what reads a checked model without
    generating code: `memory`, `data`, `inputs`, `weights`.
-6. pipeline: `frontend` (parse → expand → check), `check_command`, `fmt_command`, `templates`.
+6. pipeline: `frontend` (parse → expand → check), `space` (search spaces: found in the text,
+   points written in and checked; `frontend` reads it to refuse or fix one), `check_command`,
+   `fmt_command`, `templates`.
 7. codegen: `codegen/`, and `graph_picture` (`netspec graph`: draws the checked IR, with
    block uses read from the expanded spec).
 8. train: `train/`; within it `convert` sits above the backends it drives.
@@ -47,7 +49,7 @@ STAGES: list[tuple[str, set[str]]] = [
     ("parse", {"parse", "parser_cache", "syntax_hints", "overrides", "fmt"}),
     ("expand", {"expand"}),
     ("check", {"check", "memory", "data", "inputs", "weights"}),
-    ("pipeline", {"frontend", "check_command", "fmt_command", "templates"}),
+    ("pipeline", {"frontend", "space", "check_command", "fmt_command", "templates"}),
     ("codegen", {"codegen", "graph_picture"}),
     ("train", {"train"}),
     ("interface", {"api", "cli", "entry", "__main__"}),
