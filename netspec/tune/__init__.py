@@ -27,6 +27,7 @@ from netspec.tune.files import TrialRow, write_csv, write_plots
 
 DIRECTIONS = ("auto", "minimize", "maximize")
 BATCH = 4  # slots asked together (search.py): --batch
+STUDY = "netspec-tune"  # the study's name in study.db
 SETTINGS = ("metric", "direction", "seed", "batch", "backend", "pruner")
 
 
@@ -81,13 +82,15 @@ def tune(spec_path: Path, options: TuneOptions, say: Callable[[str], None] = pri
             hint="write a search value where a value stands, e.g. Dense(choice(32, 64, 128)), "
             "Dropout(range(0.1, 0.5)), Adam(lr=log_range(1e-4, 1e-2)), repeat int_range(1, 4)",
         )
-    if not check_space(space, diagnostics) or diagnostics.has_errors():
+    if not check_space(space, diagnostics) or diagnostics.has_errors:
         return TuneOutcome(1, diagnostics, sources)
     model = _first_point(space, sources)
     if model is None:  # check_space said every point is valid: a disagreement is a bug
         raise AssertionError("the space checked, yet its first point does not")
     if options.trials < 1:
         raise TuneError("--trials must be at least 1")
+    if options.metric is not None:  # said before the tune folder is made
+        _check_metric(model, options.metric)
     optuna = _import_optuna()
     folder = options.out or Path("tunes") / spec_path.stem
     lock = _open_folder(folder)
@@ -218,11 +221,17 @@ class _Search:
         self.dimensions = space.dimensions
         self.distributions = search.distributions(space.dimensions)
         storage = optuna.storages.RDBStorage(f"sqlite:///{(folder / 'study.db').resolve()}")
-        self.study = optuna.create_study(
-            study_name="netspec-tune", storage=storage, load_if_exists=True,
-            direction="minimize",  # a new study's is set below, from its settings
-        )
-        self.settings = self._settings()
+        try:
+            study = optuna.load_study(study_name=STUDY, storage=storage)
+        except KeyError:  # a new search
+            study = None
+        self.settings = self._settings(study)
+        if study is None:
+            study = optuna.create_study(
+                study_name=STUDY, storage=storage, direction=self.settings["direction"]
+            )
+            study.set_user_attr("netspec", self.settings)
+        self.study = study
         self.metric = self.settings["metric"]
         self.maximize = self.settings["direction"] == "maximize"
         self.study.pruner = search.RoundPruner(
@@ -235,11 +244,15 @@ class _Search:
 
     # ------------------------------------------------------------------ settings, resume
 
-    def _settings(self) -> dict[str, Any]:
+    def _settings(self, study: Any) -> dict[str, Any]:
         """The search's settings: a new study's from the options; a continued one's as it
         was started, an option given now having to agree with it."""
         options, model = self.options, self.model
-        stored = self.study.user_attrs.get("netspec")
+        stored = None
+        if study is not None:
+            stored = study.user_attrs.get("netspec")
+            if stored is None:
+                raise TuneError(f"{self.folder / 'study.db'} holds a study netspec did not start")
         given = {
             "metric": options.metric,
             "direction": options.direction,
@@ -262,8 +275,6 @@ class _Search:
                         f"{self.folder} holds a search with {key} {stored[key]}, not {value}",
                         hint=f"leave --{key} out to continue it, or choose another -o",
                     )
-            if self.study.direction.name.lower() != stored["direction"]:
-                raise TuneError(f"{self.folder}/study.db does not hold netspec's study as it wrote it")
             return stored
         metric = options.metric or _default_metric(model)
         _check_metric(model, metric)
@@ -287,12 +298,6 @@ class _Search:
             "backend": options.backend or "torch",
             "pruner": pruner,
         }
-        if self.study.trials:  # a study netspec did not write, or one killed as it began
-            raise TuneError(f"{self.folder}/study.db holds a study netspec did not start")
-        self.study._storage.set_study_directions(
-            self.study._study_id, [self.optuna.study.StudyDirection[settings["direction"].upper()]]
-        )
-        self.study.set_user_attr("netspec", settings)
         return settings
 
     # ------------------------------------------------------------------ the search
@@ -367,6 +372,15 @@ class _Search:
         import time
         from multiprocessing.connection import wait
 
+        if self.jobs == 1:  # in this process, one after the other (worker.py)
+            from netspec.tune.worker import run_trial
+
+            for trial in trials:
+                if self.options.timeout is not None and time.monotonic() - started > self.options.timeout:
+                    return  # the rest of the round is marked not started
+                job = self._job(trial)
+                self._told(trial, run_trial(job, lambda e, f, t=trial: self._verdict(t, e, f)))
+            return
         queue = list(trials)
         running: dict[Any, tuple[Any, Any]] = {}  # connection -> (worker, trial)
         while queue or running:
@@ -376,22 +390,22 @@ class _Search:
             while queue and len(running) < self.jobs and not timed_out:
                 worker = self._idle_worker(running)
                 trial = queue.pop(0)
-                worker.connection.send(self._job(trial))
+                worker.send({**self._job(trial), "log": True})
                 running[worker.connection] = (worker, trial)
             if not running:
                 break  # --timeout: the rest of the round is marked not started
             for connection in wait(list(running)):
                 worker, trial = running[connection]
                 try:
-                    message = connection.recv()
+                    message = worker.receive()
                 except (EOFError, OSError):
-                    code = worker.process.exitcode
+                    code = worker.process.wait()
                     self._told(trial, {"state": "failed", "reason": f"its worker process ended (exit code {code})"})
                     self.workers.remove(worker)
                     del running[connection]
                     continue
                 if message[0] == "epoch":
-                    connection.send(self._verdict(trial, message[1], message[2]))
+                    worker.send(self._verdict(trial, message[1], message[2]))
                 else:
                     del running[connection]
                     self._told(trial, message[1])
@@ -399,7 +413,7 @@ class _Search:
     def _idle_worker(self, running: dict[Any, Any]) -> Any:
         busy = {id(w) for w, _ in running.values()}
         for worker in self.workers:
-            if id(worker) not in busy and worker.process.is_alive():
+            if id(worker) not in busy and worker.alive:
                 return worker
         worker = _Worker(self.folder / "workers.log")
         self.workers.append(worker)
@@ -551,29 +565,55 @@ class _Search:
 
 
 class _Worker:
-    """A worker process (netspec/tune/worker.py) and the parent's end of its pipe."""
+    """A worker process (netspec/tune/worker.py) and the parent's end of its socket."""
 
     def __init__(self, log: Path) -> None:
-        import multiprocessing
+        import socket
+        import subprocess
+        import sys
+        from multiprocessing.connection import Connection
 
-        context = multiprocessing.get_context("spawn")  # no forked copy of the parent's state
-        from netspec.tune.worker import serve
+        import netspec
 
-        self.connection, child = context.Pipe()
-        self.process = context.Process(target=serve, args=(child, str(log)), daemon=True)
-        self.process.start()
-        child.close()
+        ours, theirs = socket.socketpair()
+        root = str(Path(netspec.__file__).resolve().parent.parent)  # this netspec, also uninstalled
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "netspec.tune.worker", str(theirs.fileno()), str(log)],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        theirs.close()
+        self.connection = Connection(ours.detach())
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, message: Any) -> None:
+        from netspec.tune.worker import send
+
+        send(self.connection, message)
+
+    def receive(self) -> Any:
+        from netspec.tune.worker import receive
+
+        return receive(self.connection)
 
     def stop(self, at_once: bool) -> None:
+        import subprocess
+
         try:
             if at_once:
                 self.process.terminate()
             else:
-                self.connection.send(None)
+                self.send(None)
         except OSError:
             pass
-        self.process.join(timeout=10)
-        if self.process.is_alive():
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.join()
+            self.process.wait()
         self.connection.close()
