@@ -7,6 +7,7 @@ pipeline that runs them, with `--set` overrides put in after parsing. The Python
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,6 +23,10 @@ from netspec.parse import (
 )
 
 __all__ = ["check_file", "check_source", "check_spec", "override_train"]
+
+# Text that may hold a search value (`choice(`, `log_range (`, …): only such a spec is read
+# for its search space (netspec/space/); a plain one pays for this search alone.
+_MAY_SEARCH = re.compile(r"\b(?:choice|range|log_range|int_range)\s*\(")
 
 
 def check_spec(
@@ -80,11 +85,29 @@ def check_source(
     """Parse and check spec text in one go, with train settings overridden if given.
 
     Files the spec imports are read relative to `file`; their texts go into `sources`.
+    A key with a dot (`dense.units`) fixes a dimension of the spec's search space; a spec
+    that still holds a search value is refused (E0190): one model is checked here, and
+    `netspec check` checks a space with `netspec.space.check_space`.
     """
     diagnostics = Diagnostics()
-    spec = parse(source, file, diagnostics)
-    if spec is not None and overrides:
-        spec = override_train(spec, overrides, diagnostics)
+    overrides = overrides or {}
+    dimensions = {k: v for k, v in overrides.items() if "." in k}
+    space = None
+    if dimensions or _MAY_SEARCH.search(source):
+        from netspec.space.fix import with_dimensions_fixed
+
+        fixed = with_dimensions_fixed(source, file, dimensions, diagnostics)
+        spec, space = (None, None) if fixed is None else fixed
+    else:
+        spec = parse(source, file, diagnostics)
+    settings = {k: v for k, v in overrides.items() if "." not in k}
+    if spec is not None and settings:
+        spec = override_train(spec, settings, diagnostics)
+    if spec is not None and space is not None and space.dimensions:
+        from netspec.space.fix import refuse_search_values
+
+        if not refuse_search_values(spec, space, diagnostics):
+            return None, diagnostics
     if spec is None:
         return None, diagnostics
     return check_spec(spec, diagnostics, sources), diagnostics

@@ -1,9 +1,12 @@
-"""`--set key=value`: any train setting, or the optimizer's learning rate, from the command line.
+"""`--set key=value`: any train setting, or the optimizer's learning rate, from the command line;
+or a dimension of the spec's search space (`--set dense.units=64`, netspec/space/fix.py).
 
 Only the keys are checked here (a misspelt key is a usage error with a suggestion, before
 anything is read); each value stays text in spec syntax and is parsed and validated with the
 spec itself (`frontend.override_train`), so `--set epochs=2.5` is the diagnostic `epochs = 2.5`
-in a train block would be. Nothing is evaluated.
+in a train block would be. Nothing is evaluated. A key with a dot names a dimension; which
+dimensions there are is known only once the spec is read, so such a key is checked there
+(E0194), as is its value (it must lie in the dimension's space).
 """
 
 from __future__ import annotations
@@ -46,7 +49,9 @@ def parse_assignments(items: Iterable[str]) -> dict[str, str]:
                 f"--set takes key=value, got '{item}'", hint="e.g. --set lr=3e-4 --set reshape=true"
             )
         key = OPTIMIZER_KEYS.get(key, key)
-        if key not in known:
+        if "." in key:
+            pass  # a dimension of the spec's search space (`dense.units`): checked with the spec
+        elif key not in known:
             suggestion = did_you_mean(key, known)
             if suggestion:
                 raise SettingError(f"unknown train setting '{key}' — did you mean '{suggestion}'?")

@@ -198,3 +198,55 @@ def test_concrete_source_of_blocks_and_repeats_checks() -> None:
     assert model is not None, [d.message for d in diagnostics]
     kinds = [layer.name for layer in model.layers]
     assert len(kinds) == 2 + 2 + 3 + 2
+
+
+# -- one model from a space: refused until every dimension is fixed (--set NAME=VALUE)
+
+
+def test_check_source_refuses_a_space_at_its_first_search_value() -> None:
+    model, diagnostics = check_source(MLP, "s.net")
+    assert model is None
+    (error,) = list(diagnostics)
+    assert error.code == "E0190" and (error.span.line, error.span.column) == (5, 15)
+    assert "h.units = choice(32, 64, 128) (and 5 more)" in error.message
+    assert error.hint is not None and "netspec tune" in error.hint and "--set h.units=32" in error.hint
+
+
+def test_set_fixes_dimensions_and_a_fully_fixed_space_checks() -> None:
+    fixed = {"h.units": "128", "h.activation": "tanh", "dense.units": "12",
+             "optimizer.lr": "1e-3", "train.batch_size": "16"}
+    model, diagnostics = check_source(MLP, "s.net", fixed)
+    assert model is None
+    (error,) = list(diagnostics)
+    assert error.code == "E0190" and "train.validation_split" in error.message
+    # a plain train setting's override replaces its search value as it replaces any value
+    model, diagnostics = check_source(MLP, "s.net", {**fixed, "validation_split": "0.25"})
+    assert model is not None, [d.message for d in diagnostics]
+    assert model.layers[0].output_shape == (128,) and model.layers[1].output_shape == (12,)
+    assert model.train.batch_size == 16 and model.train.validation_split == 0.25
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("h.units", "48", "--set h.units=48: h.units takes one of 32, 64, 128, not 48"),
+        ("dense.units", "40", "dense.units=40 lies outside int_range(8, 16)"),
+        ("h.unit", "32", "the spec has no dimension h.unit"),
+    ],
+)
+def test_set_refuses_a_value_outside_the_space(key: str, value: str, message: str) -> None:
+    model, diagnostics = check_source(MLP, "s.net", {key: value})
+    assert model is None
+    (error,) = [d for d in diagnostics if d.code == "E0194"]
+    assert message in error.message and error.span.file == f"--{key}"
+    assert error.hint
+
+
+def test_a_search_value_in_an_imported_file_is_refused_there() -> None:
+    main = Path(__file__).resolve().parent / "space" / "uses_searching_block.net"
+    model, diagnostics = check_source(main.read_text(), str(main))
+    assert model is None
+    errors = list(diagnostics)
+    assert {d.code for d in errors} == {"E0192"} and len(errors) == 2
+    assert all(d.span.file.endswith("searching_block.net") for d in errors)
+    assert "stands only in the main spec file" in errors[0].message

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from netspec import catalogue, ir
 from netspec.catalogue.shapes import fmt
 from netspec.diagnostics import PYTHON_CONSTANTS, Diagnostics, Span, closest
+from netspec.expand.expr import search_value_elsewhere
 
 _UNKNOWN_CODES = {
     "layer": "E0101",
@@ -43,6 +44,9 @@ def plain(value: ir.Value, diagnostics: Diagnostics, what: str) -> tuple[bool, A
     if isinstance(value, ir.ListValue):
         items = [plain(item, diagnostics, what) for item in value.items]
         return all(ok for ok, _ in items), tuple(v for _, v in items)
+    if isinstance(value, ir.Call) and value.name in ir.SEARCH_FUNCTIONS:
+        search_value_elsewhere(value, diagnostics)
+        return False, None
     diagnostics.error(
         "E0113",
         f"{what} takes a plain value here, not a call to {value.name}",

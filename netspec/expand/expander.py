@@ -15,6 +15,7 @@ from netspec.expand.expr import (
     describe,
     evaluate,
     same,
+    search_value_elsewhere,
     value_key,
     with_value,
 )
@@ -124,6 +125,10 @@ class Expander:
         try:
             value = Evaluator(frame.env, self.diagnostics).value(count)
         except Failed:
+            self.ok = False
+            return
+        if isinstance(value, ir.Call) and value.name in ir.SEARCH_FUNCTIONS:
+            search_value_elsewhere(value, self.diagnostics)
             self.ok = False
             return
         times = value.value if isinstance(value, ir.Literal) else None

@@ -338,3 +338,15 @@ def value_key(value: ir.Value) -> object:
     if isinstance(value, ir.Call):
         return ("call", value.name, tuple((a.keyword, value_key(a.value)) for a in value.args))
     return ("node", id(value))
+
+
+def search_value_elsewhere(value: ir.Call, diagnostics: Diagnostics) -> None:
+    """A search value that reached a checker: one the main spec file's search (netspec/space/)
+    did not see, since it is written in a file imported with `use`."""
+    diagnostics.error(
+        "E0192",
+        f"{value.name}(…) is a search-space value, which stands only in the main spec file",
+        value.span,
+        hint="write a plain value here, and the search value in the main file (a block's "
+        "argument at its use site: stem(width=choice(16, 32)))",
+    )
