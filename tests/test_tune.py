@@ -196,3 +196,73 @@ def test_check_and_compile_do_not_import_optuna() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.split()[1:] == ["False", "False"]
+
+
+def test_a_timeout_leaves_the_round_to_the_next_run(tmp_path: Path) -> None:
+    """--timeout: the first trial always runs, no further one starts; the round's other
+    points, asked already, run with the same values when the command is given again."""
+    folder = tmp_path / "tune"
+    common = [str(PRUNE_FAIL), "-o", str(folder)]
+    status, output = tune([*common, "--trials", "3", "--timeout", "0.001"])
+    assert status == 0, output
+    assert "--timeout 0.001s passed: 1 of 3 trials finished" in output
+    assert "continue with: netspec tune" in output
+    cut = rows(folder)
+    assert [r["state"] for r in cut] == ["complete", "rerun", "rerun"]
+    assert all(r["reason"].startswith("not started") for r in cut[1:])
+    status, output = tune([*common, "--trials", "3"])
+    assert status == 0, output
+    again = rows(folder)
+    assert [r["slot"] for r in again[3:]] == ["1", "2"]
+    assert all(r["state"] in ("complete", "failed", "pruned") for r in again[3:])
+    assert [r["optimizer.lr"] for r in again[3:]] == [r["optimizer.lr"] for r in cut[1:]]
+
+
+def test_a_tune_folder_that_cannot_be_made_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    status, output = tune([str(DIGITS), "--trials", "1", "-o", str(tmp_path / "file" / "t")])
+    assert status == 1 and "cannot write" in output
+
+
+def test_without_optuna_the_error_says_how_to_install_it(tmp_path: Path) -> None:
+    script = (
+        "import sys, importlib.abc\n"
+        "class Blocked(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'optuna': raise ImportError('No module named optuna')\n"
+        "sys.meta_path.insert(0, Blocked())\n"
+        "from typer.testing import CliRunner; from netspec.cli import app\n"
+        f"r = CliRunner().invoke(app, ['tune', {str(DIGITS)!r}, '--trials', '1', '-o', {str(tmp_path / 't')!r}])\n"
+        "print(r.exit_code); print(r.stdout + r.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    status, _, output = done.stdout.partition("\n")
+    assert status == "2"
+    assert "needs Optuna" in output and 'pip install -e ".[tune]"' in output
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_the_same_command_continues(tmp_path: Path) -> None:
+    """SIGINT while a trial trains: exit 130 with the command that continues, no trial left
+    RUNNING; that command then finishes the search."""
+    import os
+    import signal
+
+    folder = tmp_path / "tune"
+    command = [sys.executable, "-m", "netspec", "tune", str(DIGITS), "--trials", "40", "-o", str(folder)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("trial 1 "):
+            break
+    os.kill(process.pid, signal.SIGINT)
+    _, error = process.communicate(timeout=120)
+    assert process.returncode == 130, error
+    assert "continue with: netspec tune" in error
+    study = optuna.load_study(study_name="netspec-tune", storage=f"sqlite:///{folder / 'study.db'}")
+    assert not [t for t in study.trials if t.state.name == "RUNNING"]
+    done = len([r for r in rows(folder) if r["state"] != "rerun"])
+    assert 2 <= done < 40
+    status, output = tune([str(DIGITS), "--trials", str(done + 2), "-o", str(folder)])
+    assert status == 0, output
+    assert len(finished(folder)) == done + 2

@@ -241,6 +241,7 @@ class _Search:
         self.threads = max(usable_cores() // self.jobs, 1)
         self.best: tuple[int, float] | None = None
         self.workers: list[Any] = []
+        self.trained = 0  # trials this command has started
 
     # ------------------------------------------------------------------ settings, resume
 
@@ -339,7 +340,7 @@ class _Search:
             batch = self.settings["batch"]
             rounds = sorted({slot // batch for slot in slots})
             for number in rounds:
-                if options.timeout is not None and time.monotonic() - started > options.timeout:
+                if self._timed_out(started):
                     break
                 members = [s for s in slots if s // batch == number]
                 trials = [
@@ -347,7 +348,7 @@ class _Search:
                     for slot in members
                 ]
                 self._run_round(trials, started)
-            search.mark_unfinished(study, "not started: the search's --timeout had passed")
+            unstarted = search.mark_unfinished(study, "not started: the search's --timeout had passed")
         except KeyboardInterrupt:
             self._stop_workers(at_once=True)
             search.mark_unfinished(study, "interrupted (Ctrl-C) while it ran; its point runs again")
@@ -360,7 +361,14 @@ class _Search:
             ) from None
         finally:
             self._stop_workers()
-        return self._finish(time.monotonic() - started)
+        result = self._finish(time.monotonic() - started)
+        finished = len(search.finished_slots(study))
+        if finished < options.trials and options.timeout is not None:
+            self.say(
+                f"--timeout {options.timeout:g}s passed: {finished} of {options.trials} trials "
+                f"finished ({len(unstarted)} of this round's not started); continue with: {self._command()}"
+            )
+        return result
 
     def _command(self) -> str:
         import shlex
@@ -369,29 +377,28 @@ class _Search:
 
     def _run_round(self, trials: list[Any], started: float) -> None:
         """The round's trials on the workers, at most `jobs` at once."""
-        import time
         from multiprocessing.connection import wait
 
         if self.jobs == 1:  # in this process, one after the other (worker.py)
             from netspec.tune.worker import run_trial
 
             for trial in trials:
-                if self.options.timeout is not None and time.monotonic() - started > self.options.timeout:
+                if self._timed_out(started):
                     return  # the rest of the round is marked not started
+                self.trained += 1
                 job = self._job(trial)
                 self._told(trial, run_trial(job, lambda e, f, t=trial: self._verdict(t, e, f)))
             return
         queue = list(trials)
         running: dict[Any, tuple[Any, Any]] = {}  # connection -> (worker, trial)
         while queue or running:
-            timed_out = (
-                self.options.timeout is not None and time.monotonic() - started > self.options.timeout
-            )
+            timed_out = self._timed_out(started)
             while queue and len(running) < self.jobs and not timed_out:
                 worker = self._idle_worker(running)
                 trial = queue.pop(0)
                 worker.send({**self._job(trial), "log": True})
                 running[worker.connection] = (worker, trial)
+                self.trained += 1
             if not running:
                 break  # --timeout: the rest of the round is marked not started
             for connection in wait(list(running)):
@@ -409,6 +416,13 @@ class _Search:
                 else:
                     del running[connection]
                     self._told(trial, message[1])
+
+    def _timed_out(self, started: float) -> bool:
+        """--timeout has passed: no further trial starts (but the first one always does)."""
+        import time
+
+        limit = self.options.timeout
+        return limit is not None and self.trained > 0 and time.monotonic() - started > limit
 
     def _idle_worker(self, running: dict[Any, Any]) -> Any:
         busy = {id(w) for w, _ in running.values()}
