@@ -332,7 +332,7 @@ class _Search:
                 f"in {self.folder}"
             )
         if options.jobs > self.jobs:
-            self.say(f"note: --jobs {options.jobs} runs {self.jobs} at once: a round asks --batch {self.settings['batch']} trials")
+            self.say(f"note: --jobs {options.jobs} runs {self.jobs} at once: a round holds --batch {self.settings['batch']} trials")
         import time
 
         started = time.monotonic()

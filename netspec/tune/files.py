@@ -88,6 +88,9 @@ def write_plots(
                 best = row.value
             steps.append((row.number, best))
         if steps:
+            last = max(r.number for r in rows)
+            if steps[-1][0] < last:  # the best so far holds to the last trial
+                steps.append((last, steps[-1][1]))
             axes.step([s[0] for s in steps], [s[1] for s in steps], where="post", color="tab:red",
                       label="best so far")
         axes.set_xlabel("trial")
@@ -118,7 +121,10 @@ def write_plots(
             else:
                 axes.scatter(values, figures, color="tab:blue")
                 if dimension.kind == "log_range":
+                    from matplotlib.ticker import NullFormatter
+
                     axes.set_xscale("log")
+                    axes.xaxis.set_minor_formatter(NullFormatter())  # they overlap
             axes.set_xlabel(dimension.name)
             axes.set_ylabel(metric)
         for index in range(len(dimensions), lines * columns):
