@@ -103,6 +103,35 @@ def flow(model: ir.Model) -> str:
     return "\n  ".join(lines)
 
 
+def _space_check(
+    path: Path, text: str
+) -> tuple[bool, Diagnostics, str | dict[str, str], list[str]] | None:
+    """A spec refused as one model for its search space, checked as a space: (every point
+    valid, diagnostics, the sources to render them, the lines to print). `--emit-ir` wants
+    one model: there, a space stays refused (E0190)."""
+    from netspec.diagnostics import Diagnostics
+    from netspec.space import find_space
+    from netspec.space.checking import examine
+    from netspec.space.report import headline, space_lines
+
+    diagnostics = Diagnostics()
+    space = find_space(text, str(path), diagnostics)
+    if space is not None and not space.dimensions:
+        return None
+    sources: dict[str, str] = {}
+    lines: list[str] = []
+    ok = False
+    if space is not None:
+        result = examine(space, diagnostics, sources)
+        ok = result.ok
+        if ok:
+            name = space.tree.model_name if space.tree is not None else "?"
+            lines = [f"{path}: ok, model {name}, {headline(space, result)}"]
+            lines += [f"  {line}" for line in space_lines(space, result)]
+    rendered: str | dict[str, str] = {str(path): text, **sources} if sources else text
+    return ok, diagnostics, rendered, lines
+
+
 def run(files: Sequence[Path], format: str = "text", emit_ir: bool = False) -> int:
     """Check each file and print what `netspec check` prints; the exit status."""
     with _no_pydantic_plugins():
@@ -119,6 +148,22 @@ def _run(files: Sequence[Path], format: str, emit_ir: bool) -> int:
     irs: list[dict[str, object]] = []
     for path in files:
         model, diagnostics, source = check_file(path)
+        space = None
+        if model is None and not emit_ir and any(d.code == "E0190" for d in diagnostics):
+            # refused as one model: a spec with a search space, checked as a space instead
+            text = source.get(str(path)) if isinstance(source, dict) else source
+            space = None if text is None else _space_check(path, text)
+        if space is not None:  # a spec with a search space: every point checked (netspec/space/)
+            ok, diagnostics, source, lines = space
+            if not ok:
+                status = max(status, 1)
+            if format == "json":
+                collected += [d.to_json() for d in diagnostics]
+            else:
+                report(diagnostics, source)
+                for line in lines:
+                    print(line, flush=True)
+            continue
         if model is None:
             status = max(status, exit_status(diagnostics))
         else:

@@ -22,11 +22,16 @@ from netspec.parse import (
     read_spec,
 )
 
-__all__ = ["check_file", "check_source", "check_spec", "override_train"]
+__all__ = ["check_file", "check_source", "check_spec", "may_search", "override_train"]
 
 # Text that may hold a search value (`choice(`, `log_range (`, …): only such a spec is read
 # for its search space (netspec/space/); a plain one pays for this search alone.
 _MAY_SEARCH = re.compile(r"\b(?:choice|range|log_range|int_range)\s*\(")
+
+
+def may_search(source: str) -> bool:
+    """Whether a spec's text may hold a search value (a plain spec is read no further)."""
+    return _MAY_SEARCH.search(source) is not None
 
 
 def check_spec(
@@ -93,7 +98,7 @@ def check_source(
     overrides = overrides or {}
     dimensions = {k: v for k, v in overrides.items() if "." in k}
     space = None
-    if dimensions or _MAY_SEARCH.search(source):
+    if dimensions or may_search(source):
         from netspec.space.fix import with_dimensions_fixed
 
         fixed = with_dimensions_fixed(source, file, dimensions, diagnostics)

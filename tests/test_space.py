@@ -250,3 +250,274 @@ def test_a_search_value_in_an_imported_file_is_refused_there() -> None:
     assert {d.code for d in errors} == {"E0192"} and len(errors) == 2
     assert all(d.span.file.endswith("searching_block.net") for d in errors)
     assert "stands only in the main spec file" in errors[0].message
+
+
+# -- checking a whole space
+
+
+def examined(source: str, cap: int | None = None):
+    from netspec.space.checking import CAP, examine
+
+    space, diagnostics = space_of(source)
+    assert space is not None, [d.message for d in diagnostics]
+    result = examine(space, diagnostics, cap=cap or CAP)
+    return result, list(diagnostics)
+
+
+CONVS = """\
+model m {
+  input [12, 12, 1]
+  layers {
+    Conv2D(4, choice(3, 5, 7), activation=relu)
+    Conv2D(4, kernel_size=choice(3, 5, 7), activation=relu)
+    Flatten
+    Dense(10, activation=softmax)
+  }
+  loss sparse_categorical_crossentropy
+  optimizer Adam(lr=log_range(1e-4, 1e-2))
+  train { data = digits, batch_size = choice(16, 32) }
+}
+"""
+
+
+def test_the_one_invalid_combination_is_an_error_naming_both_values() -> None:
+    result, diagnostics = examined(CONVS)
+    assert not result.ok
+    (error,) = diagnostics  # 7 then 7 leaves a 6x6 input for a 7x7 window; no other point fails
+    assert error.code == "E0202" and error.span.line == 5 and error.hint
+    assert error.message.startswith(
+        "with conv2d.kernel_size=choice(3, 5, 7)=7 and conv2d_1.kernel_size=choice(3, 5, 7)=7: "
+        "Conv2D window [7, 7] is larger than its input [6, 6, 4]"
+    )
+    notes = {(r.span.line, r.message) for r in error.related}
+    assert notes == {(4, "conv2d.kernel_size = 7 here"), (5, "conv2d_1.kernel_size = 7 here")}
+    # the two kernels interact (one feeds the other); the optimizer and batch size do not
+    assert [(g.dimensions, g.size, g.checked) for g in result.groups] == [
+        (("conv2d.kernel_size", "conv2d_1.kernel_size"), 9, 9)
+    ]
+
+
+def test_a_valid_space_checks_ok_and_silently() -> None:
+    result, diagnostics = examined(CONVS.replace("choice(3, 5, 7)", "choice(3, 5)", 1))
+    assert result.ok and diagnostics == []
+
+
+@pytest.mark.parametrize("options", ["choice(8, 0)", "choice(0, 8)"])
+def test_a_value_invalid_on_its_own_is_named(options: str) -> None:
+    """Also when it is the first value (the reference point then moves to a valid one)."""
+    result, diagnostics = examined(MLP.replace("int_range(8, 16)", options))
+    assert not result.ok
+    (error,) = diagnostics
+    assert error.code == "E0113" and error.message.startswith(
+        f"with dense.units={options}=0: "
+    ), error.message
+
+
+def test_a_million_independent_points_check_with_few() -> None:
+    source = (SPECS / "digits_mlp.net").read_text()
+    activations = "choice(relu, tanh, elu, gelu, selu, sigmoid, silu, softplus, softsign, linear)"
+    source = source.replace("Dense(64, activation=relu)", f"Dense(64, activation={activations})")
+    source = source.replace("Adam(lr=1e-3)", "Adam(lr=choice(" + ", ".join(
+        f"{k}e-4" for k in range(1, 11)) + "))")
+    source = source.replace("epochs           = 20", "epochs = int_range(1, 10)")
+    source = source.replace("batch_size       = 32", "batch_size = choice(" + ", ".join(
+        str(8 * k) for k in range(1, 11)) + ")")
+    source = source.replace("seed             = 0", "seed = int_range(0, 9)")
+    space, _ = space_of(source)
+    assert space is not None and space.size == 10**6
+    result, diagnostics = examined(source)
+    assert result.ok and diagnostics == []
+    assert result.points == 1 + 6 * 9 and result.groups == []
+
+
+def test_an_interacting_group_over_the_cap_is_checked_in_part() -> None:
+    result, diagnostics = examined(CONVS.replace("choice(3, 5, 7)", "choice(1, 2, 3)"), cap=2)
+    assert result.ok
+    (warning,) = diagnostics
+    assert warning.code == "W0195" and "conv2d.kernel_size, conv2d_1.kernel_size interact" in (
+        warning.message
+    )
+    # 5 points varied one at a time, then 2 more (the cap): 7 of 9
+    assert "7 of their 9 combinations were checked" in warning.message
+    assert (result.groups[0].checked, result.groups[0].size) == (7, 9)
+
+
+def test_a_dimension_hidden_at_the_reference_is_checked_where_it_shows() -> None:
+    """Its `if` branch is not taken at the first values: the condition uncovers it."""
+    source = MLP.replace(
+        "Dense(int_range(8, 16))", "if choice(false, true) { Dense(choice(4, 0)) }"
+    )
+    result, diagnostics = examined(source)
+    assert not result.ok
+    (error,) = diagnostics
+    assert error.code == "E0113"
+    assert error.message.startswith("with if_line6=choice(false, true)=true and dense.units="), (
+        error.message
+    )
+
+
+def test_dimensions_that_decide_a_block_together_are_enumerated_together() -> None:
+    """Neither argument alone takes the branch that fails; together they do."""
+    source = """\
+block pick(a, c) {
+  if a and c { Dense(0) } else { Dense(4) }
+}
+model m {
+  input [8]
+  layers {
+    pick(a=choice(false, true), c=choice(false, true))
+    Dense(2)
+  }
+  loss mse
+  optimizer Adam
+}
+"""
+    result, diagnostics = examined(source)
+    assert not result.ok
+    (error,) = diagnostics
+    assert error.message.startswith("with pick.a=choice(false, true)=true and pick.c="), (
+        error.message
+    )
+
+
+def test_parameter_totals_over_independent_groups_are_checked() -> None:
+    """Each branch alone stays under 10**12 parameters; the two big ones together do not."""
+    source = """\
+model m {
+  input [1000000]
+  layers {
+    a = Dense(choice(1, 600000))(input)
+    b = Dense(choice(1, 600000))(input)
+    p = Dense(1)(a)
+    q = Dense(1)(b)
+    Add()(p, q)
+  }
+  loss mse
+  optimizer Adam
+}
+"""
+    result, diagnostics = examined(source)
+    assert not result.ok
+    (error,) = diagnostics
+    assert error.code == "E0231" and error.message.startswith(
+        "with a.units=choice(1, 600000)=600000 and b.units=choice(1, 600000)=600000: "
+    ), error.message
+    assert result.groups == []  # independent: no product enumerated
+
+
+def test_netspec_check_prints_the_space_and_exits_by_its_validity(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from netspec.check_command import run
+
+    good = tmp_path / "good.net"
+    good.write_text(MLP)
+    assert run([good]) == 0
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert lines[0] == (
+        f"{good}: ok, model m, search space of 6 dimensions, "
+        "108 points × 2 continuous ranges (" + lines[0].split("(")[-1]
+    )
+    assert any(line.split() == ["h.units", "choice", "32,", "64,", "128", "(3", "values)"]
+               for line in lines)
+    assert any("optimizer.lr" in line and "log scale" in line for line in lines)
+    bad = tmp_path / "bad.net"
+    bad.write_text(CONVS)
+    assert run([bad]) == 1
+    out = capsys.readouterr()
+    assert "error[E0202]: with conv2d.kernel_size=choice(3, 5, 7)=7" in out.err and out.out == ""
+    malformed = tmp_path / "malformed.net"
+    malformed.write_text(MLP.replace("int_range(8, 16)", "int_range(16, 8)"))
+    assert run([malformed]) == 1
+    assert "E0191" in capsys.readouterr().err
+
+
+def test_compile_refuses_a_space_with_the_hint(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from netspec.cli import app
+
+    spec = tmp_path / "space.net"
+    spec.write_text(MLP)
+    out = tmp_path / "model.py"
+    result = CliRunner().invoke(app, ["compile", str(spec), "-t", "torch", "-o", str(out)])
+    assert result.exit_code == 1 and not out.exists()
+    assert "E0190" in result.output and "run `netspec tune`" in result.output
+    fixed = ["--set", "h.units=32", "--set", "h.activation=relu", "--set", "dense.units=8",
+             "--set", "optimizer.lr=1e-3", "--set", "train.batch_size=16",
+             "--set", "train.validation_split=0.1"]
+    result = CliRunner().invoke(app, ["compile", str(spec), "-t", "torch", "-o", str(out), *fixed])
+    assert result.exit_code == 0, result.output
+    assert out.exists()
+
+
+def test_a_dimension_at_its_reference_value_that_takes_part_is_named_too() -> None:
+    """Kernel 9 breaks only with the first input height (8): both are named."""
+    source = """\
+model m {
+  input [choice(8, 16), 8, 1]
+  layers {
+    c = Conv2D(4, [choice(3, 9), 3])
+    Flatten
+    Dense(10, activation=softmax)
+  }
+  loss sparse_categorical_crossentropy
+  optimizer Adam(lr=choice(1e-3, 1e-2))
+}
+"""
+    result, diagnostics = examined(source)
+    assert not result.ok
+    (error,) = diagnostics
+    assert error.message.startswith(
+        "with input.shape.0=choice(8, 16)=8 and c.kernel_size.0=choice(3, 9)=9: Conv2D window"
+    ), error.message
+
+
+def test_train_refuses_a_space_before_it_trains(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from netspec.cli import app
+
+    spec = tmp_path / "space.net"
+    spec.write_text(MLP)
+    result = CliRunner().invoke(app, ["train", str(spec), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 1
+    assert "E0190" in result.output and "--set h.units=32" in result.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize("path", sorted(SPECS.glob("*.net")), ids=lambda p: p.stem)
+def test_a_space_of_one_value_per_dimension_checks_as_the_plain_spec(path: Path) -> None:
+    """Every whole number in the layers written as choice(n, n): the same verdict, the same
+    layers, and each dimension named and found."""
+    import re
+
+    source = path.read_text(encoding="utf-8")
+    start = source.index("layers {")
+    numbers = [
+        m for m in re.finditer(r"(?<![\w.\-\[])\d+(?![\w.e])", source[start:])
+        if "#" not in source[: start + m.start()].rsplit("\n", 1)[-1]  # not in a comment
+    ][:4]
+    spaced = source
+    for match in reversed(numbers):
+        at = start + match.start()
+        spaced = spaced[:at] + f"choice({match.group()}, {match.group()})" + spaced[
+            start + match.end():]
+    space, diagnostics = space_of(spaced, str(path))
+    assert space is not None and len(space.dimensions) == len(numbers) > 0
+    result = examine_all(space, diagnostics)
+    plain, _ = check_source(source, str(path))
+    assert result.ok == (plain is not None), [d.message for d in diagnostics]
+    fixed = {d.name: d.choices[0] for d in space.dimensions}
+    model, _ = check_source(concrete_source(space, fixed), str(path))
+    assert plain is not None and model is not None
+    assert [layer.output_shape for layer in model.layers] == [
+        layer.output_shape for layer in plain.layers
+    ]
+
+
+def examine_all(space, diagnostics):
+    from netspec.space.checking import examine
+
+    return examine(space, diagnostics, {})

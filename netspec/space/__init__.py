@@ -7,6 +7,7 @@ every point (`check_space`, netspec/space/checking.py). `netspec tune` samples p
 `compile` and `train` refuse a spec that still holds one (netspec/frontend.py).
 """
 
+from netspec.space.checking import SpaceCheck, check_space, examine
 from netspec.space.concrete import concrete_source, resolve, substitute
 from netspec.space.find import find_space, search_calls
 from netspec.space.model import KINDS, Dimension, SearchSpace
@@ -15,7 +16,10 @@ __all__ = [
     "KINDS",
     "Dimension",
     "SearchSpace",
+    "SpaceCheck",
+    "check_space",
     "concrete_source",
+    "examine",
     "find_space",
     "resolve",
     "search_calls",

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from netspec import ir
+from netspec.expand.expr import copy_node
 from netspec.reference import literal
 from netspec.space.model import Dimension, SearchSpace
 from netspec.space.text import Text
@@ -200,7 +201,7 @@ class Substituter:
             current = getattr(node, name)
             if id(current) in self.holders or id(current) in by_call:
                 updates[name] = self._copy(current, by_call)
-        return node.model_copy(update=updates)
+        return copy_node(node, updates)
 
 
 def _mark(node: Any, calls: set[int], holders: set[int]) -> bool:
