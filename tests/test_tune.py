@@ -159,6 +159,18 @@ def test_pruned_and_failed_trials_are_recorded_and_the_search_goes_on(tmp_path: 
     assert "pruned at epoch 1" in output and "failed: the loss is nan" in output
 
 
+def test_a_space_with_an_invalid_point_is_refused_before_any_trial(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.net"
+    spec.write_text(DIGITS.read_text().replace(
+        "Dense(choice(16, 32, 64), activation=relu)",
+        "Reshape([8, 8, 1])\n    Conv2D(4, kernel_size=choice(3, 9))\n    Flatten",
+    ))
+    status, output = tune([str(spec), "--trials", "2", "-o", str(tmp_path / "t")])
+    assert status == 1
+    assert "kernel_size=choice(3, 9)=9" in output and "bad.net:7:27: error[E0202]" in output
+    assert not (tmp_path / "t").exists()
+
+
 def test_a_spec_without_search_values_is_refused(tmp_path: Path) -> None:
     spec = tmp_path / "plain.net"
     spec.write_text(DIGITS.read_text().replace("choice(16, 32, 64)", "32").replace(
