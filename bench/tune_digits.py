@@ -63,7 +63,9 @@ def by_netspec(
     started, cpu = time.perf_counter(), time.process_time()
     outcome = tune(
         spec,
-        TuneOptions(trials=trials, metric="val_accuracy", batch=batch, pruner=pruner, out=folder, seed=0),
+        TuneOptions(
+            trials=trials, metric="val_accuracy", batch=batch, pruner=pruner, out=folder, seed=0
+        ),
         say=lambda line: None,
     )
     seconds = time.perf_counter() - started
@@ -107,8 +109,11 @@ def by_hand(spec: Path, trials: int, threads: int) -> tuple[float, float, float]
         x, y = prepared.train.arrays()
         x_val, y_val = prepared.validation.arrays()
         history = module.fit(
-            net, torch.as_tensor(x), torch.as_tensor(y),
-            epochs=model.train.epochs, batch_size=model.train.batch_size,
+            net,
+            torch.as_tensor(x),
+            torch.as_tensor(y),
+            epochs=model.train.epochs,
+            batch_size=model.train.batch_size,
             validation_data=(torch.as_tensor(x_val), torch.as_tensor(y_val)),
             seed=model.train.seed,
         )
@@ -134,21 +139,28 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="tune-bench-"))
     spec = root / "digits_search.net"
     spec.write_text(SPEC.format(epochs=arguments.epochs))
-    print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores), torch {torch.__version__}")
+    print(
+        f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores), "
+        f"torch {torch.__version__}"
+    )
     by_hand(spec, 1, threads)  # warm-up, untimed: Optuna, scikit-learn, matplotlib imported
     by_netspec(spec, root / "warm-up", 1, 1, "none")
     hand = by_hand(spec, arguments.trials, threads)
     plain = by_netspec(spec, root / "plain", arguments.trials, 1, "none")
     default = by_netspec(spec, root / "default", arguments.trials, 4, "median")
-    print(f"{arguments.trials} trials, {arguments.epochs} epochs each, {threads} threads: "
-          "best val_accuracy, wall seconds, CPU seconds (this process)")
+    print(
+        f"{arguments.trials} trials, {arguments.epochs} epochs each, {threads} threads: "
+        "best val_accuracy, wall seconds, CPU seconds (this process)"
+    )
     for name, (best, wall, cpu) in (
         ("by hand (Optuna + the generated module)", hand),
         ("netspec tune --batch 1 --pruner none   ", plain),
         ("netspec tune (--batch 4, median pruner)", default),
     ):
-        print(f"  {name} {best:.4f}  {wall:7.1f}s  {cpu:7.1f}s  "
-              f"({wall / hand[1]:.2f}x wall, {cpu / hand[2]:.2f}x CPU of by hand)")
+        print(
+            f"  {name} {best:.4f}  {wall:7.1f}s  {cpu:7.1f}s  "
+            f"({wall / hand[1]:.2f}x wall, {cpu / hand[2]:.2f}x CPU of by hand)"
+        )
     print(f"load average after: {os.getloadavg()[0]:.2f}; folders in {root}")
 
 

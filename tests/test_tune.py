@@ -63,8 +63,16 @@ def test_a_search_continues_and_its_best_spec_trains_to_its_figure(
     table = rows(folder)
     assert len(table) == 6
     assert list(table[0]) == [
-        "number", "slot", "state", "dense.units", "optimizer.lr", "val_accuracy", "seconds",
-        "epochs", "run_dir", "reason",
+        "number",
+        "slot",
+        "state",
+        "dense.units",
+        "optimizer.lr",
+        "val_accuracy",
+        "seconds",
+        "epochs",
+        "run_dir",
+        "reason",
     ]
     assert {r["dense.units"] for r in table} <= {"16", "32", "64"}
     assert all(1e-3 <= float(r["optimizer.lr"]) <= 3e-2 for r in table)
@@ -81,7 +89,8 @@ def test_a_search_continues_and_its_best_spec_trains_to_its_figure(
 
     record = json.loads((Path(best["run_dir"]) / "run.json").read_text())
     again = train(
-        folder / "best.net", {},
+        folder / "best.net",
+        {},
         TrainOptions(out=tmp_path / "again", log="quiet", threads=record["threads"]),
     )
     assert again.status == 0
@@ -109,7 +118,8 @@ def test_a_killed_search_runs_its_unfinished_trial_again(
     assert f"trial {left.number} was left unfinished" in output
     table = rows(folder)
     assert [(r["number"], r["slot"], r["state"]) for r in table[6:]] == [
-        ("6", "6", "rerun"), ("7", "6", "complete")
+        ("6", "6", "rerun"),
+        ("7", "6", "complete"),
     ]
     assert table[7]["dense.units"] == table[6]["dense.units"]
     assert table[7]["optimizer.lr"] == table[6]["optimizer.lr"]
@@ -161,10 +171,12 @@ def test_pruned_and_failed_trials_are_recorded_and_the_search_goes_on(tmp_path: 
 
 def test_a_space_with_an_invalid_point_is_refused_before_any_trial(tmp_path: Path) -> None:
     spec = tmp_path / "bad.net"
-    spec.write_text(DIGITS.read_text().replace(
-        "Dense(choice(16, 32, 64), activation=relu)",
-        "Reshape([8, 8, 1])\n    Conv2D(4, kernel_size=choice(3, 9))\n    Flatten",
-    ))
+    spec.write_text(
+        DIGITS.read_text().replace(
+            "Dense(choice(16, 32, 64), activation=relu)",
+            "Reshape([8, 8, 1])\n    Conv2D(4, kernel_size=choice(3, 9))\n    Flatten",
+        )
+    )
     status, output = tune([str(spec), "--trials", "2", "-o", str(tmp_path / "t")])
     assert status == 1
     assert "kernel_size=choice(3, 9)=9" in output and "bad.net:7:27: error[E0202]" in output
@@ -173,8 +185,11 @@ def test_a_space_with_an_invalid_point_is_refused_before_any_trial(tmp_path: Pat
 
 def test_a_spec_without_search_values_is_refused(tmp_path: Path) -> None:
     spec = tmp_path / "plain.net"
-    spec.write_text(DIGITS.read_text().replace("choice(16, 32, 64)", "32").replace(
-        "log_range(1e-3, 3e-2)", "1e-3"))
+    spec.write_text(
+        DIGITS.read_text()
+        .replace("choice(16, 32, 64)", "32")
+        .replace("log_range(1e-3, 3e-2)", "1e-3")
+    )
     status, output = tune([str(spec), "--trials", "2", "-o", str(tmp_path / "t")])
     assert status == 1
     assert "holds no search dimension" in output and "choice(" in output
@@ -184,10 +199,14 @@ def test_a_spec_without_search_values_is_refused(tmp_path: Path) -> None:
 def test_a_figure_the_spec_does_not_report_is_refused(tmp_path: Path) -> None:
     spec = tmp_path / "no_validation.net"
     spec.write_text(DIGITS.read_text().replace("validation_split = 0.2", "validation_split = 0.0"))
-    status, output = tune([str(spec), "--trials", "2", "--metric", "val_accuracy", "-o", str(tmp_path / "t")])
+    status, output = tune(
+        [str(spec), "--trials", "2", "--metric", "val_accuracy", "-o", str(tmp_path / "t")]
+    )
     assert status == 1
     assert "does not report val_accuracy" in output and "validation" in output
-    status, output = tune([str(DIGITS), "--trials", "2", "--metric", "auc", "-o", str(tmp_path / "t")])
+    status, output = tune(
+        [str(DIGITS), "--trials", "2", "--metric", "auc", "-o", str(tmp_path / "t")]
+    )
     assert status == 1 and "choose one of loss, accuracy, val_loss, val_accuracy" in output
     assert not (tmp_path / "t" / "study.db").exists()
 
@@ -206,7 +225,9 @@ def test_check_and_compile_do_not_import_optuna() -> None:
         "r2 = CliRunner().invoke(app, ['--help']); "
         "print(r.exit_code, 'optuna' in sys.modules, 'torch' in sys.modules)"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
     assert done.stdout.split()[1:] == ["False", "False"]
 
 
@@ -244,10 +265,13 @@ def test_without_optuna_the_error_says_how_to_install_it(tmp_path: Path) -> None
         "        if name.split('.')[0] == 'optuna': raise ImportError('No module named optuna')\n"
         "sys.meta_path.insert(0, Blocked())\n"
         "from typer.testing import CliRunner; from netspec.cli import app\n"
-        f"r = CliRunner().invoke(app, ['tune', {str(DIGITS)!r}, '--trials', '1', '-o', {str(tmp_path / 't')!r}])\n"
+        f"arguments = ['tune', {str(DIGITS)!r}, '--trials', '1', '-o', {str(tmp_path / 't')!r}]\n"
+        "r = CliRunner().invoke(app, arguments)\n"
         "print(r.exit_code); print(r.stdout + r.stderr)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
     status, _, output = done.stdout.partition("\n")
     assert status == "2"
     assert "needs Optuna" in output and 'pip install -e ".[tune]"' in output
@@ -261,7 +285,17 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_continues(tmp_path: Path) -> 
     import signal
 
     folder = tmp_path / "tune"
-    command = [sys.executable, "-m", "netspec", "tune", str(DIGITS), "--trials", "40", "-o", str(folder)]
+    command = [
+        sys.executable,
+        "-m",
+        "netspec",
+        "tune",
+        str(DIGITS),
+        "--trials",
+        "40",
+        "-o",
+        str(folder),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
     for line in process.stdout:

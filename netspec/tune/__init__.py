@@ -140,20 +140,33 @@ def _direction(model: ir.Model, metric: str, asked: str) -> str:
 
 
 def _check_metric(model: ir.Model, metric: str) -> None:
+    """The figure to optimize must be one this spec's runs report, said before any trial."""
     figures = _figures(model)
     if metric in figures:
         return
+    base = metric.removeprefix("val_")
     why = ""
     if metric.startswith("val_") and not model.train.has_validation:
-        why = "; val_ figures need validation data (validation_split = 0.1 in train, or a source's own set)"
-    elif metric.removeprefix("val_") not in figures:
-        why = f"; add it to the spec's metrics ({metric.removeprefix('val_')})" if metric.removeprefix("val_") in (
-            "accuracy", "mean_absolute_error", "mean_squared_error", "auc", "precision", "recall"
-        ) else ""
+        why = (
+            "; val_ figures need validation data (validation_split = 0.1 in train, or a "
+            "source's own validation set)"
+        )
+    elif base not in model.figures and _is_metric(base):
+        why = f"; add {base} to the spec's metrics"
     raise TuneError(
         f"--metric {metric}: model {model.name} does not report {metric}{why}",
         hint=f"choose one of {', '.join(figures)}",
     )
+
+
+def _is_metric(kind: str) -> bool:
+    from netspec import catalogue
+
+    try:
+        catalogue.metric(kind)
+    except Exception:  # not in the catalogue
+        return False
+    return True
 
 
 def _import_optuna() -> Any:
@@ -190,6 +203,10 @@ def _open_folder(folder: Path) -> Any:
             + " right now",
             hint="wait until it ends (the same command then continues it), or choose another -o",
         ) from None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
 
 
 def _shown(value: Any) -> str:
@@ -270,7 +287,11 @@ class _Search:
                     hint="choose another -o for this spec, or delete that folder",
                 )
             for key, value in given.items():
-                same = (stored["asked_direction"], stored[key]) if key == "direction" else (stored[key],)
+                same = (
+                    (stored["asked_direction"], stored[key])
+                    if key == "direction"
+                    else (stored[key],)
+                )
                 if value is not None and value not in same:
                     raise TuneError(
                         f"{self.folder} holds a search with {key} {stored[key]}, not {value}",
@@ -305,12 +326,19 @@ class _Search:
 
     def run(self) -> dict[str, Any]:
         search, study, options = self.search, self.study, self.options
-        left = search.mark_unfinished(study, "the search stopped while it ran; its point runs again")
+        left = search.mark_unfinished(
+            study, "the search stopped while it ran; its point runs again"
+        )
         for trial in left:
-            self.say(f"trial {trial.number} was left unfinished by a search that stopped: its point runs again")
+            self.say(
+                f"trial {trial.number} was left unfinished by a search that stopped: "
+                "its point runs again"
+            )
         done = search.finished_slots(study)
         reruns = search.rerun_points(study)
-        asked = [int(t.user_attrs[search.SLOT]) for t in study.trials if search.SLOT in t.user_attrs]
+        asked = [
+            int(t.user_attrs[search.SLOT]) for t in study.trials if search.SLOT in t.user_attrs
+        ]
         wanted = max(options.trials - len(done), 0)
         slots = sorted(s for s in reruns if s not in done)[:wanted]
         next_slot = max(asked, default=-1) + 1
@@ -325,14 +353,18 @@ class _Search:
             )
         else:
             self.say(
-                f"searching {len(self.dimensions)} dimension{'s' if len(self.dimensions) != 1 else ''} "
+                f"searching {_count(len(self.dimensions), 'dimension')} "
                 f"({', '.join(d.name for d in self.dimensions)}) for the "
-                f"{'highest' if self.maximize else 'lowest'} {self.metric}: {options.trials} trials, "
-                f"{self.jobs} at once ({self.threads} CPU thread{'s' if self.threads != 1 else ''} each), "
+                f"{'highest' if self.maximize else 'lowest'} {self.metric}: "
+                f"{options.trials} trials, {self.jobs} at once "
+                f"({_count(self.threads, 'CPU thread')} each), "
                 f"in {self.folder}"
             )
         if options.jobs > self.jobs:
-            self.say(f"note: --jobs {options.jobs} runs {self.jobs} at once: a round holds --batch {self.settings['batch']} trials")
+            self.say(
+                f"note: --jobs {options.jobs} runs {self.jobs} at once: a round holds "
+                f"--batch {self.settings['batch']} trials"
+            )
         import time
 
         started = time.monotonic()
@@ -344,11 +376,15 @@ class _Search:
                     break
                 members = [s for s in slots if s // batch == number]
                 trials = [
-                    search.ask(study, slot, self.settings["seed"], self.distributions, reruns.get(slot))
+                    search.ask(
+                        study, slot, self.settings["seed"], self.distributions, reruns.get(slot)
+                    )
                     for slot in members
                 ]
                 self._run_round(trials, started)
-            unstarted = search.mark_unfinished(study, "not started: the search's --timeout had passed")
+            unstarted = search.mark_unfinished(
+                study, "not started: the search's --timeout had passed"
+            )
         except KeyboardInterrupt:
             self._stop_workers(at_once=True)
             search.mark_unfinished(study, "interrupted (Ctrl-C) while it ran; its point runs again")
@@ -366,14 +402,25 @@ class _Search:
         if finished < options.trials and options.timeout is not None:
             self.say(
                 f"--timeout {options.timeout:g}s passed: {finished} of {options.trials} trials "
-                f"finished ({len(unstarted)} of this round's not started); continue with: {self._command()}"
+                f"finished ({len(unstarted)} of this round's not started); "
+                f"continue with: {self._command()}"
             )
         return result
 
     def _command(self) -> str:
         import shlex
 
-        return shlex.join(["netspec", "tune", self.file, "--trials", str(self.options.trials), "-o", str(self.folder)])
+        return shlex.join(
+            [
+                "netspec",
+                "tune",
+                self.file,
+                "--trials",
+                str(self.options.trials),
+                "-o",
+                str(self.folder),
+            ]
+        )
 
     def _run_round(self, trials: list[Any], started: float) -> None:
         """The round's trials on the workers, at most `jobs` at once."""
@@ -407,7 +454,13 @@ class _Search:
                     message = worker.receive()
                 except (EOFError, OSError):
                     code = worker.process.wait()
-                    self._told(trial, {"state": "failed", "reason": f"its worker process ended (exit code {code})"})
+                    self._told(
+                        trial,
+                        {
+                            "state": "failed",
+                            "reason": f"its worker process ended (exit code {code})",
+                        },
+                    )
                     self.workers.remove(worker)
                     del running[connection]
                     continue
@@ -483,7 +536,9 @@ class _Search:
         values = "  ".join(f"{d.name}={_shown(trial.params[d.name])}" for d in self.dimensions)
         seconds = f"{result.get('seconds', 0):.1f}s"
         if result["state"] == "complete":
-            tail = f"{self.metric} {result['value']:.4f}  {seconds}" + ("  best so far" if best else "")
+            tail = f"{self.metric} {result['value']:.4f}  {seconds}" + (
+                "  best so far" if best else ""
+            )
         elif result["state"] == "pruned":
             tail = f"{result['reason']}  {seconds}"
         else:
@@ -493,7 +548,9 @@ class _Search:
 
     def _note_best(self, number: int | None = None) -> bool:
         """Keep the best completed trial (best.net with it); whether `number` is the new one."""
-        trials = self.study.get_trials(deepcopy=False, states=(self.optuna.trial.TrialState.COMPLETE,))
+        trials = self.study.get_trials(
+            deepcopy=False, states=(self.optuna.trial.TrialState.COMPLETE,)
+        )
         if not trials:
             return False
         sign = -1.0 if self.maximize else 1.0  # the best value, then the earliest trial
@@ -557,7 +614,9 @@ class _Search:
             best = self.study.trials[self.best[0]]
             values = "  ".join(f"{d.name}={_shown(best.params[d.name])}" for d in self.dimensions)
             self.say(f"best: trial {best.number}  {values}  {self.metric} {best.value:.4f}")
-            self.say(f"  best.net: {self.folder / 'best.net'}  its run: {best.user_attrs.get('run_dir')}")
+            self.say(
+                f"  best.net: {self.folder / 'best.net'}  its run: {best.user_attrs.get('run_dir')}"
+            )
             result["best"] = {
                 "number": best.number,
                 "params": dict(best.params),
@@ -591,7 +650,10 @@ class _Worker:
 
         ours, theirs = socket.socketpair()
         root = str(Path(netspec.__file__).resolve().parent.parent)  # this netspec, also uninstalled
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+        }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "netspec.tune.worker", str(theirs.fileno()), str(log)],
             pass_fds=[theirs.fileno()],

@@ -30,11 +30,15 @@ class TrialRow:
     reason: str
 
 
-def write_csv(path: Path, rows: Sequence[TrialRow], dimensions: Sequence[Dimension], metric: str) -> None:
+def write_csv(
+    path: Path, rows: Sequence[TrialRow], dimensions: Sequence[Dimension], metric: str
+) -> None:
     names = [d.name for d in dimensions]
     table = io.StringIO(newline="")
     writer = csv.writer(table)
-    writer.writerow(["number", "slot", "state", *names, metric, "seconds", "epochs", "run_dir", "reason"])
+    writer.writerow(
+        ["number", "slot", "state", *names, metric, "seconds", "epochs", "run_dir", "reason"]
+    )
     for row in rows:
         writer.writerow(
             [
@@ -77,10 +81,16 @@ def write_plots(
     figure, axes = plt.subplots(figsize=(7, 4))
     try:
         if pruned:
-            axes.scatter([r.number for r in pruned], [r.value for r in pruned], facecolors="none",
-                         edgecolors="tab:gray", label="pruned (last epoch reported)")
-        axes.scatter([r.number for r in done], [r.value for r in done], color="tab:blue",
-                     label="completed")
+            axes.scatter(
+                [r.number for r in pruned],
+                [r.value for r in pruned],
+                facecolors="none",
+                edgecolors="tab:gray",
+                label="pruned (last epoch reported)",
+            )
+        axes.scatter(
+            [r.number for r in done], [r.value for r in done], color="tab:blue", label="completed"
+        )
         best, steps = None, []
         for row in done:
             assert row.value is not None
@@ -91,8 +101,13 @@ def write_plots(
             last = max(r.number for r in rows)
             if steps[-1][0] < last:  # the best so far holds to the last trial
                 steps.append((last, steps[-1][1]))
-            axes.step([s[0] for s in steps], [s[1] for s in steps], where="post", color="tab:red",
-                      label="best so far")
+            axes.step(
+                [s[0] for s in steps],
+                [s[1] for s in steps],
+                where="post",
+                color="tab:red",
+                label="best so far",
+            )
         axes.set_xlabel("trial")
         axes.set_ylabel(metric)
         axes.set_title(f"{metric} over trials ({'higher' if maximize else 'lower'} is better)")

@@ -57,7 +57,8 @@ def distribution(dimension: Dimension) -> BaseDistribution:
     if dimension.kind == "int_range":
         return IntDistribution(int(dimension.low), int(dimension.high))  # type: ignore[arg-type]
     log = dimension.kind == "log_range"
-    return FloatDistribution(float(dimension.low), float(dimension.high), log=log)  # type: ignore[arg-type]
+    low, high = float(dimension.low), float(dimension.high)  # type: ignore[arg-type]
+    return FloatDistribution(low, high, log=log)
 
 
 def distributions(dimensions: Sequence[Dimension]) -> dict[str, BaseDistribution]:

@@ -2,12 +2,12 @@
 own `train`, each into an ordinary run folder, and tells the search its epoch figures.
 
 With --jobs 1 the search trains its trials itself, one after the other (`run_trial`); with
-more, each runs in a worker. Why processes, not Optuna's n_jobs threads: a PyTorch run sets process-wide state (its
-global seed before building the model, its thread count) and TensorFlow more, so two trials
-in one process would draw each other's initial weights; and a small model's steps hold
-Python's GIL. A worker stays up for many trials, so the framework is imported once per worker,
-not once per trial. The search (parent) alone touches the study; a worker only asks it, after
-each epoch, whether to go on (the pruner's verdict).
+more, each runs in a worker. Why processes, not Optuna's n_jobs threads: a PyTorch run sets
+process-wide state (its global seed before building the model, its thread count) and
+TensorFlow more, so two trials in one process would draw each other's initial weights; and a
+small model's steps hold Python's GIL. A worker stays up for many trials, so the framework is
+imported once per worker, not once per trial. The search (parent) alone touches the study; a
+worker only asks it, after each epoch, whether to go on (the pruner's verdict).
 
 The worker is `python -m netspec.tune.worker FD LOG`, started with subprocess (not
 multiprocessing's spawn, which would import the caller's main script again): FD is its end of
@@ -127,7 +127,9 @@ def run_trial(job: dict[str, Any], verdict: Verdict) -> dict[str, Any]:
         raise KeyboardInterrupt from None
     except TrainError as error:
         result["reason"] = error.message
-    except Exception as error:  # the generated code's own error: the trial fails, the search goes on
+    except (
+        Exception
+    ) as error:  # the generated code's own error: the trial fails, the search goes on
         traceback.print_exc(file=sys.stderr)  # a worker's goes to its log
         result["reason"] = f"{type(error).__name__}: {error}".splitlines()[0]
     result["seconds"] = round(time.perf_counter() - started, 3)
