@@ -724,6 +724,110 @@ def export(
     )
 
 
+
+class Direction(str, Enum):
+    auto = "auto"
+    minimize = "minimize"
+    maximize = "maximize"
+
+
+class PrunerName(str, Enum):
+    median = "median"
+    asha = "asha"
+    none = "none"
+
+
+@app.command()
+def tune(
+    file: SpecPath,
+    trials: Annotated[
+        int,
+        typer.Option(
+            "--trials", "-n", min=1, help="trials in all (a continued search counts those done)"
+        ),
+    ],
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric",
+            help="the figure to optimize: val_loss, val_accuracy, any figure of the run's "
+            "history (default: the spec's monitor, val_loss with validation data)",
+        ),
+    ] = None,
+    direction: Annotated[
+        Direction | None,
+        typer.Option("--direction", help="auto: accuracy up, losses and errors down"),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0, help="seconds after which no further trial starts"),
+    ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="trials at once, each in a process of its own with cores/J CPU threads",
+        ),
+    ] = 1,
+    batch: Annotated[
+        int | None,
+        typer.Option(
+            "--batch",
+            min=1,
+            help="trials asked together, each without the others' results (default 4): the "
+            "search is the same for any --jobs up to it",
+        ),
+    ] = None,
+    backend: Annotated[
+        Backend | None,
+        typer.Option("--backend", "-b", help="framework to train with (default torch)"),
+    ] = None,
+    device: DeviceOption = "auto",
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="the sampler's seed (default: the spec's train seed)"),
+    ] = None,
+    pruner: Annotated[
+        PrunerName | None,
+        typer.Option(
+            "--pruner",
+            help="stop poor trials early on their epoch figures: median (default), asha "
+            "(successive halving), none",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="the tune folder (default tunes/<spec name>); the same command again "
+            "continues the search there",
+        ),
+    ] = None,
+) -> None:
+    """Search the spec's choice(...)/range(...) values with Optuna; every point is checked first."""
+    from netspec.train import TrainError
+    from netspec.tune import TuneOptions
+    from netspec.tune import tune as run_tune
+
+    options = TuneOptions(
+        trials=trials, metric=metric, direction=direction.value if direction else None,
+        timeout=timeout, jobs=jobs, batch=batch, backend=backend.value if backend else None,
+        device=device, seed=seed, pruner=pruner.value if pruner else None, out=out,
+    )
+    try:
+        outcome = run_tune(file, options, say=lambda line: stdout.print(line, markup=False))
+    except TrainError as error:
+        _fail(error)
+    except KeyboardInterrupt:
+        stderr.print("error: interrupted", style="bold red")
+        raise typer.Exit(130) from None
+    _report(outcome.diagnostics, outcome.sources)
+    if outcome.status:
+        raise typer.Exit(outcome.status)
+
 @app.command()
 def doctor(
     backend: Annotated[

@@ -52,7 +52,7 @@ STAGES: list[tuple[str, set[str]]] = [
     ("check", {"check", "memory", "data", "inputs", "weights"}),
     ("pipeline", {"frontend", "space", "check_command", "fmt_command", "templates"}),
     ("codegen", {"codegen", "graph_picture"}),
-    ("train", {"train"}),
+    ("train", {"train", "tune"}),
     ("interface", {"api", "cli", "entry", "__main__", "lsp"}),
 ]
 

@@ -28,6 +28,7 @@ from netspec.train.checkpoints import saved_line
 from netspec.train.context import Interrupted, RunContext, TrainError, default_threads, usable_cores
 from netspec.train.distributed import World, check_global_batch, check_keras_world, torchrun_world
 from netspec.train.doctor import installed_versions
+from netspec.train.errors import Stopped
 from netspec.train.figures import tidy
 from netspec.train.plan import DataPlan, choose
 from netspec.train.progress import Reporter, reporter
@@ -52,6 +53,12 @@ class TrainOptions:
     workers: int | None = None  # evaluate and predict: processes reading streamed batches
     devices: int = 1  # data-parallel workers on this machine (torchrun / MirroredStrategy)
     arguments: list[str] = field(default_factory=list)  # the command line, for torchrun
+    # what the run reports to, instead of --log's: a caller's hook on every epoch's figures
+    # (`netspec tune` reports them to its study, and its end_epoch may raise Stopped)
+    reporter: Reporter | None = None
+    # the spec's text when the caller holds it (`netspec tune`'s concrete point); spec_path
+    # then only names it, and the files it imports are found beside that path
+    source: str | None = None
 
 
 @dataclass
@@ -142,7 +149,10 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
     else:
         assert spec_path is not None
         try:
-            source = spec_path.read_text(encoding="utf-8")
+            source = (
+                options.source if options.source is not None
+                else spec_path.read_text(encoding="utf-8")
+            )
         except (OSError, UnicodeDecodeError) as error:
             from netspec.catalogue.columns import unreadable
 
@@ -190,7 +200,7 @@ def _train_locked(
             "runs on one replica",
             hint="use --backend torch (torchrun), or on_nan = stop (the default) with Keras",
         )
-    report = reporter(options.log, world.rank)
+    report = options.reporter or reporter(options.log, world.rank)
     described = announce.model_info(model)  # the first line, before the data loads
     report.plan("model", described, announce.model_lines(described))
     check_global_batch(model.train.batch_size, replicas, _workers_words(world, options))
@@ -388,6 +398,13 @@ def _train_in(
         result = backend.run(ctx, initialise)
     except KeyboardInterrupt:  # Ctrl-C: stopped below, once the run's frames are let go
         interrupted = True  # (its DataLoader then shuts its workers down)
+    except Stopped as stop:  # the caller's reporter stopped it (a pruned trial)
+        report.close()
+        if chief:
+            record.update(status="stopped", reason=stop.reason, epochs_done=run.last_checkpoint())
+            run.write_json("run.json", record)
+            _finish_files(run, model)
+        raise
     except BaseException as error:
         report.close()
         if chief:

@@ -18,3 +18,12 @@ class Interrupted(TrainError):
     """Ctrl-C stopped the run: the shell's status for SIGINT (128 + 2), not a usage error's."""
 
     exit_status = 130
+
+
+class Stopped(Exception):
+    """A caller's reporter (TrainOptions.reporter) stopped the run after an epoch, e.g.
+    `netspec tune` pruning a trial: run.json says "stopped" and why, and this is raised on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
