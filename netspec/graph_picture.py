@@ -1,11 +1,11 @@
 """A picture of the checked layer graph: SVG drawn here, or Graphviz DOT text.
 
-`netspec graph` reads the checked IR (each layer's kind, name, inputs, output shape and
-whether it is frozen) and the block instance each layer came from (the expanded spec's
-`origin` notes). The SVG needs no program and no new dependency: a deterministic layered
-layout (a layer's row is its longest path from an input; within a row, layers sit in the
-order of the mean position of what they read). DOT is the same graph for Graphviz; PNG is
-Graphviz's `dot -Tpng` of it, so it needs the `dot` program.
+`netspec graph` reads the checked IR: each layer's kind, name, inputs, output shape, whether
+it is frozen, and the block instances it came from (`Layer.blocks`, recorded by expansion).
+The SVG needs no program and no new dependency: a deterministic layered layout (a layer's
+row is its longest path from an input; within a row, layers sit in the order of the mean
+position of what they read). DOT is the same graph for Graphviz; PNG is Graphviz's
+`dot -Tpng` of it, so it needs the `dot` program.
 
 Blocks: by default each outermost block instance is one node (`residual_1: residual`);
 with `expand_blocks` every layer is drawn, inside a labelled box per block instance.
@@ -13,64 +13,34 @@ with `expand_blocks` every layer is drawn, inside a labelled box per block insta
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from netspec import ir
 from netspec.catalogue.shapes import fmt
-from netspec.diagnostics import Diagnostics
-from netspec.expand import expand
-from netspec.parse import parse, read_source
 
-__all__ = ["Picture", "block_paths", "block_paths_of", "build", "model_svg", "to_dot", "to_svg"]
+__all__ = ["Picture", "block_paths", "build", "model_svg", "to_dot", "to_svg"]
 
-# The note expansion puts on each statement of a block instance (netspec/expand/expander.py).
-_USE_NOTE = re.compile(r"in block '(?P<block>[^']+)' used here \(as '(?P<instance>[^']+)'\)\Z")
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One use of a block: its instance name (the prefix of its layers' names) and block."""
-
-    name: str
-    block: str
-
-
-def block_paths(path: str | Path) -> dict[str, tuple[Instance, ...]]:
-    """Each layer's block instances, outermost first, for the spec file at `path`."""
-    return block_paths_of(read_source(Path(path)), str(path))
-
-
-def block_paths_of(source: str, file: str) -> dict[str, tuple[Instance, ...]]:
+def block_paths(model: ir.Model | str | Path) -> dict[str, ir.BlockPath]:
     """Each layer's block instances, outermost first; layers written in the model are left out.
 
-    Read from the expanded spec (checked IR layers keep no origin); call it only for a spec
-    that checked, so the expansion succeeds again. `use` imports are read relative to `file`.
+    Read from the checked model. A spec file's path is still taken, for callers that pass
+    one (it is checked again to get its model; pass the model you have instead).
     """
-    diagnostics = Diagnostics()
-    spec = parse(source, file, diagnostics)
-    if spec is None:
-        return {}
-    expanded, _ = expand(spec, diagnostics, {})
-    found: dict[str, tuple[Instance, ...]] = {}
-    for statement in expanded.layers or []:
-        if not isinstance(statement, ir.LayerStmt) or statement.name is None:
-            continue
-        instances = []
-        for note in reversed(statement.origin):  # origin is innermost first
-            match = _USE_NOTE.match(note.message)
-            if match is not None:
-                instances.append(Instance(match["instance"], match["block"]))
-        if instances:
-            found[statement.name] = tuple(instances)
-    return found
+    if not isinstance(model, ir.Model):
+        from netspec.frontend import check_file  # the pipeline, only on this older path
+
+        checked, _, _ = check_file(Path(model))
+        if checked is None:
+            return {}
+        model = checked
+    return {layer.name: layer.blocks for layer in model.layers if layer.blocks}
 
 
-def model_svg(model: ir.Model, source: str, file: str) -> str:
-    """The run folder's model.svg: `model` checked from `source`, its blocks collapsed."""
-    return to_svg(build(model, block_paths_of(source, file)))
+def model_svg(model: ir.Model) -> str:
+    """The run folder's model.svg: `model` with its blocks collapsed."""
+    return to_svg(build(model))
 
 
 @dataclass
@@ -82,7 +52,7 @@ class Box:
     role: str  # "input", "layer", "merge" or "block"
     frozen: bool = False
     output: bool = False
-    clusters: tuple[Instance, ...] = ()
+    clusters: ir.BlockPath = ()
     x: float = 0.0
     y: float = 0.0
     width: float = 0.0
@@ -95,17 +65,21 @@ class Picture:
     name: str
     boxes: list[Box]
     edges: list[tuple[str, str]]
-    clusters: list[tuple[Instance, ...]] = field(default_factory=list)
+    clusters: list[ir.BlockPath] = field(default_factory=list)
     """Every block-instance path drawn as a box around its layers (expanded blocks only)."""
 
 
 def build(
     model: ir.Model,
-    blocks: dict[str, tuple[Instance, ...]] | None = None,
+    blocks: dict[str, ir.BlockPath] | None = None,
     expand_blocks: bool = False,
 ) -> Picture:
-    """The boxes and edges of `model`; block instances collapsed unless `expand_blocks`."""
-    blocks = blocks or {}
+    """The boxes and edges of `model`; block instances collapsed unless `expand_blocks`.
+
+    `blocks` maps layer names to their block instances; by default each layer's own.
+    """
+    if blocks is None:
+        blocks = block_paths(model)
     outputs = set(model.outputs)
     boxes: list[Box] = [
         Box(
@@ -164,7 +138,7 @@ def build(
         ]
         box.frozen = frozen
         box.output = any(m.name in outputs for m in layers)
-    clusters: dict[tuple[Instance, ...], None] = {}
+    clusters: dict[ir.BlockPath, None] = {}
     if expand_blocks:
         for box in boxes:
             for depth in range(1, len(box.clusters) + 1):
@@ -290,12 +264,12 @@ def _topological(picture: Picture, reads: dict[str, list[str]]) -> list[str]:
 
 def _cluster_boxes(
     picture: Picture,
-) -> list[tuple[tuple[Instance, ...], float, float, float, float]]:
+) -> list[tuple[ir.BlockPath, float, float, float, float]]:
     """Each cluster's rectangle (x0, y0, x1, y1): around its layers and nested clusters."""
     Rect = tuple[float, float, float, float]
-    bounds: dict[tuple[Instance, ...], Rect] = {}
+    bounds: dict[ir.BlockPath, Rect] = {}
 
-    def widen(path: tuple[Instance, ...], x0: float, y0: float, x1: float, y1: float) -> None:
+    def widen(path: ir.BlockPath, x0: float, y0: float, x1: float, y1: float) -> None:
         a0, b0, a1, b1 = bounds.get(path, (x0, y0, x1, y1))
         bounds[path] = (min(a0, x0), min(b0, y0), max(a1, x1), max(b1, y1))
 
@@ -303,7 +277,7 @@ def _cluster_boxes(
         if box.clusters:
             left, right = box.x - box.width / 2, box.x + box.width / 2
             widen(box.clusters, left, box.y, right, box.y + BOX_HEIGHT)
-    rects: dict[tuple[Instance, ...], Rect] = {}
+    rects: dict[ir.BlockPath, Rect] = {}
     for path in sorted(picture.clusters, key=len, reverse=True):  # innermost first
         x0, y0, x1, y1 = bounds[path]  # its own layers' and its nested clusters' boxes
         rects[path] = (
@@ -407,7 +381,7 @@ def to_dot(picture: Picture) -> str:
 
     placed: set[str] = set()
 
-    def cluster(path: tuple[Instance, ...], indent: str) -> None:
+    def cluster(path: ir.BlockPath, indent: str) -> None:
         lines.append(f"{indent}subgraph {_quote('cluster_' + '.'.join(i.name for i in path))} {{")
         lines.append(
             f"{indent}  label={_quote(f'{path[-1].name}: {path[-1].block}')}; style=dashed;"

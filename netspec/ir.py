@@ -16,6 +16,7 @@ from __future__ import annotations
 import typing
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
+from pydantic.json_schema import SkipJsonSchema
 
 from netspec.diagnostics import Related, Span
 
@@ -91,6 +92,18 @@ SEARCH_FUNCTIONS = frozenset({"choice", "range", "log_range", "int_range"})
 position: no data source, schedule or other value call may take these names."""
 
 
+class BlockUse(Node):
+    """One block instance a layer came from: `name` is the instance's name (the prefix of its
+    layers' names, e.g. `residual_1`), `block` the block's, `span` the use site's call."""
+
+    name: str
+    block: str
+
+
+BlockPath = tuple[BlockUse, ...]
+"""The block instances a layer came from, outermost first; () for a layer the model writes."""
+
+
 class LayerStmt(Node):
     """`[name =] Call[(tensor, …)]`; `inputs` is None when the statement names no tensors,
     so it reads the previous statement's output (the first one reads the first input)."""
@@ -101,6 +114,9 @@ class LayerStmt(Node):
     inputs: list[Symbol] | None = None
     origin: list[Related] = Field(default_factory=list)
     """Where a statement from a block was instantiated: use sites, innermost first (netspec/expand/)."""
+    blocks: BlockPath = Field(default=(), exclude=True)
+    """The same instances as data, outermost first: one tuple shared by the statements of an
+    instance (netspec/expand/). Provenance, not syntax: left out of dumps, like `Layer.blocks`."""
 
 
 class RepeatStmt(Node):
@@ -255,6 +271,11 @@ class Layer(Node):
     """False freezes the layer: its weights are not trained (all count as non-trainable)."""
     trainable_params: int
     non_trainable_params: int
+    blocks: SkipJsonSchema[BlockPath] = Field(default=(), exclude=True)
+    """The block instances the layer came from, outermost first (its statement's, shared):
+    for `netspec graph`, the run folder's model.svg and the language server. Provenance,
+    not part of the model: left out of the IR's JSON and schema, so a block's layers dump
+    exactly as the same layers written out (and ir.json stays small at 100,000 layers)."""
 
 
 class Loss(Node):

@@ -445,3 +445,39 @@ def test_residual_blocks_wire_their_shortcut() -> None:
     assert by_name["residual_1_h_conv2d"].inputs == ["residual_add"]
     assert by_name["r_s"].output_shape == (16, 16, 32)
     assert model.outputs == [model.layers[-1].name]
+
+
+# --------------------------------------------------------------------------- block paths
+
+
+def test_each_checked_layer_carries_its_block_instances_outermost_first() -> None:
+    source = spec(
+        "    repeat 2 { pair(4) }\n    top = pair(2)\n    h = Dense(3)\n    Dense(1)",
+        "block one(n) { Dense(n) }\nblock pair(n) {\n  one(n)\n  x2 = one(n * 2)\n}\n",
+    )
+    model = checked(source)
+    paths = {layer.name: [(use.name, use.block) for use in layer.blocks] for layer in model.layers}
+    assert paths == {
+        "pair_one_dense": [("pair", "pair"), ("pair_one", "one")],
+        "pair_x2_dense": [("pair", "pair"), ("pair_x2", "one")],
+        "pair_1_one_dense": [("pair_1", "pair"), ("pair_1_one", "one")],
+        "pair_1_x2_dense": [("pair_1", "pair"), ("pair_1_x2", "one")],
+        "top_one_dense": [("top", "pair"), ("top_one", "one")],
+        "top_x2_dense": [("top", "pair"), ("top_x2", "one")],
+        "h": [],
+        "dense": [],
+    }
+    lines = source.splitlines()
+    outer, inner = model.layers[4].blocks  # top's: the model's use, then the block's
+    assert lines[outer.span.line - 1][outer.span.column - 1 :].startswith("pair(2)")
+    assert lines[inner.span.line - 1][inner.span.column - 1 :].startswith("one(n)")
+    # the same instance is one object in each of its layers' paths
+    assert model.layers[4].blocks[0] is model.layers[5].blocks[0]
+
+
+def test_the_layers_of_one_instance_share_one_path_and_dumps_leave_it_out() -> None:
+    model = checked(spec("    b(4)\n    Dense(1)", "block b(n) { Dense(n) Dense(n) Dropout(0.5) }\n"))
+    first, second, third, last = model.layers
+    assert first.blocks and first.blocks is second.blocks is third.blocks  # not a copy each
+    assert last.blocks == ()
+    assert all("blocks" not in layer for layer in model.model_dump(mode="json")["layers"])

@@ -45,3 +45,17 @@ def test_each_copy_of_a_repeat_reads_its_own_input_shape() -> None:
     assert [layer.input_shape for layer in model.layers] == [(8,), (16,), (4,), (4,), (4,)]
     assert [layer.trainable_params for layer in model.layers] == [144, 68, 20, 20, 10]
     assert len({layer.name for layer in model.layers}) == 5
+
+
+def test_two_uses_of_one_block_keep_their_own_block_paths() -> None:
+    """Both uses share the block's call (no parameter to fill in) and read [8], so the
+    checker reuses its check of the first for the second: the block path is still each
+    layer's own instance's, not the first's."""
+    model, _ = check_source("block b { Dense(8) }\n" + SPEC.format(layers="b\n    b"), "reuse.net")
+    assert model is not None
+    first, second = model.layers[:2]
+    assert first.input_shape == second.input_shape == (8,)
+    assert [(use.name, use.block) for use in first.blocks] == [("b", "b")]
+    assert [(use.name, use.block) for use in second.blocks] == [("b_1", "b")]
+    assert first.blocks[0].span != second.blocks[0].span  # the two use sites
+    assert first.span == second.span  # the block's one statement

@@ -27,7 +27,7 @@ SPECS = sorted((ROOT / "specs").glob("*.net")) + sorted((ROOT / "tests" / "graph
 def _draw(spec: Path, expand_blocks: bool) -> tuple[ET.Element, graph_picture.Picture]:
     model, diagnostics, _ = check_file(spec)
     assert model is not None, diagnostics
-    picture = graph_picture.build(model, graph_picture.block_paths(spec), expand_blocks)
+    picture = graph_picture.build(model, expand_blocks=expand_blocks)
     return ET.fromstring(graph_picture.to_svg(picture)), picture
 
 
@@ -108,11 +108,14 @@ def test_expanded_blocks_are_labelled_boxes_around_their_layers() -> None:
     assert "residual_1: residual" in _texts(clusters["residual_1"])
     assert "residual_1_conv_bn: conv_bn" in _texts(clusters["residual_1_conv_bn"])
     nodes = _groups(svg, "node")
-    paths = graph_picture.block_paths(spec)
-    assert paths["residual_1_conv_bn_conv2d"] == (
-        graph_picture.Instance("residual_1", "residual"),
-        graph_picture.Instance("residual_1_conv_bn", "conv_bn"),
-    )
+    model, _, _ = check_file(spec)
+    assert model is not None
+    paths = graph_picture.block_paths(model)
+    assert [(i.name, i.block) for i in paths["residual_1_conv_bn_conv2d"]] == [
+        ("residual_1", "residual"),
+        ("residual_1_conv_bn", "conv_bn"),
+    ]
+    assert graph_picture.block_paths(spec) == paths  # from a spec's path too (netspec graph)
     for name, path in paths.items():
         x0, y0, x1, y1 = _rect(nodes[name])
         for instance in path:
@@ -230,13 +233,35 @@ def test_graph_imports_no_framework(tmp_path: Path) -> None:
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, []]
 
 
-def test_run_folder_picture_comes_from_the_spec_text() -> None:
+def test_run_folder_picture_comes_from_the_checked_model_alone() -> None:
     spec = ROOT / "specs" / "resnet20.net"
     model, _, _ = check_file(spec)
     assert model is not None
-    svg = ET.fromstring(graph_picture.model_svg(model, spec.read_text(encoding="utf-8"), str(spec)))
+    svg = ET.fromstring(graph_picture.model_svg(model))
     nodes = _groups(svg, "node")
     assert "residual_8" in nodes and "residual_8_add" not in nodes  # blocks collapsed
+
+
+def test_blocks_are_read_from_the_checked_model_not_from_the_spec(tmp_path: Path) -> None:
+    """The picture reads each layer's `blocks`; the spec is not expanded again (its file is
+    gone here), nor a diagnostic note's wording parsed."""
+    spec = tmp_path / "gone.net"
+    spec.write_text(
+        "block pair(n) { Dense(n) Dense(n) }\n"
+        "model gone {\n  input [4]\n  layers {\n    a = pair(3)\n    pair(2)\n  }\n"
+        "  loss mse\n  optimizer SGD\n}\n"
+    )
+    model, diagnostics, _ = check_file(spec)
+    assert model is not None, diagnostics
+    spec.unlink()
+    picture = graph_picture.build(model)
+    blocks = {box.key: box.lines[1] for box in picture.boxes if box.role == "block"}
+    assert blocks == {"a": "pair (2 layers)", "pair": "pair (2 layers)"}
+    expanded = graph_picture.build(model, expand_blocks=True)
+    assert [[(i.name, i.block) for i in path] for path in expanded.clusters] == [
+        [("a", "pair")],
+        [("pair", "pair")],
+    ]
 
 
 @pytest.mark.parametrize("name", ["small_resnet", "residual_graph"])

@@ -319,6 +319,7 @@ def test_hover_on_a_positional_argument_and_in_a_block(client: Client, demo: str
         "textDocument": {"uri": demo}, "position": position(SPEC, "Dense(units)(a)", 1)
     })
     assert "`p_dense`: output shape `[8]`" in hover["contents"]["value"]
+    assert "parameters, in block `pair` as `p`" in hover["contents"]["value"]
 
 
 def test_saving_a_used_file_checks_the_documents_that_use_it(

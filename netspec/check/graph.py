@@ -53,6 +53,7 @@ def _layer_node(**fields: Any) -> ir.Layer:
         and type(fields["trainable_params"]) is int
         and type(fields["non_trainable_params"]) is int
         and type(fields["span"]) is Span
+        and type(fields["blocks"]) is tuple  # of BlockUse: a statement's, validated or expanded
     )
     if not exact:
         return ir.Layer(**fields)
@@ -395,6 +396,7 @@ class GraphChecker(SpecChecker):
                     trainable_params=counted,
                     non_trainable_params=frozen,
                     span=statement.span,
+                    blocks=statement.blocks,  # the statement's own: not shared via the cache key
                 )
         errors = self.diagnostics.errors_reported
         call, trainable = trainable_arg(statement.call, self.diagnostics)
@@ -453,6 +455,7 @@ class GraphChecker(SpecChecker):
             trainable_params=counted,
             non_trainable_params=frozen,
             span=statement.span,
+            blocks=statement.blocks,
         )
 
     def _arity(

@@ -5,7 +5,9 @@ once, relative to the file that imports it), collects the block definitions each
 instantiates every block use with its arguments bound, unrolls `repeat`, and folds arithmetic
 (`filters * 2`) into numbers. What comes out is a `SpecFile` of plain `LayerStmt`s that the
 checker already understands; each statement made from a block keeps its `origin` (the use
-sites that made it), so a diagnostic on it names the instance as well as the block's text.
+sites that made it), so a diagnostic on it names the instance as well as the block's text,
+and its `blocks` (the same instances as `ir.BlockUse` data, outermost first), which the
+checker carries into each layer for the picture and the language server.
 
 Names inside an instance are prefixed with the instance's name, which is the use site's name
 (`h = conv_bn(16)` → `h_conv2d`) or the block's name numbered like a layer's

@@ -33,6 +33,22 @@ def _note(span: Span, message: str) -> Related:
     return note
 
 
+_BLOCK_USE_FIELDS = {"span", "name", "block"}
+"""Every BlockUse's fields-set: one set for all (a frozen model never adds to it; a copy
+copies it), not 216 bytes more per instance."""
+
+
+def _block_use(span: Span, name: str, block: str) -> ir.BlockUse:
+    """`ir.BlockUse(span=span, name=name, block=block)`, unvalidated like `_note`: one per
+    block instance, of fields already of their types."""
+    use = ir.BlockUse.__new__(ir.BlockUse)
+    object.__setattr__(use, "__dict__", {"span": span, "name": name, "block": block})
+    object.__setattr__(use, "__pydantic_extra__", None)
+    object.__setattr__(use, "__pydantic_fields_set__", _BLOCK_USE_FIELDS)
+    object.__setattr__(use, "__pydantic_private__", None)
+    return use
+
+
 @dataclass
 class _Namer(Namer):
     """Unique layer names within one instance (or the model), numbered like Keras'."""
@@ -50,6 +66,8 @@ class Frame:
     scope: dict[str, ir.BlockDef]
     origin: list[Related]
     stack: tuple[ir.BlockDef, ...]
+    blocks: ir.BlockPath = ()
+    """The instances being expanded, outermost first: every statement made here shares it."""
     stack_ids: tuple[int, ...] = ()
     """`id` of each block on the stack: a block is found on it by identity, in one C loop."""
     trainable: ir.Arg | None = None
@@ -221,6 +239,7 @@ class Expander:
                     "call": call if same(args, call.args) else copy_node(call, {"args": args}),
                     "inputs": inputs,
                     "origin": list(frame.origin),
+                    "blocks": frame.blocks,
                 },
             )
         )
@@ -366,6 +385,7 @@ class Expander:
             origin=[note, *frame.origin],
             stack=(*frame.stack, block),
             stack_ids=(*frame.stack_ids, id(block)),
+            blocks=(*frame.blocks, _block_use(call.span, prefix, block.name)),
             trainable=frame.trainable or trainable,
             tensors={s.name: t for s, t in zip(block.inputs or [], inputs, strict=False)},
             inputs=inputs,

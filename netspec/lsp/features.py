@@ -366,9 +366,12 @@ def _layer_hover(analysis: Analysis, last_good: ir.Model | None, found: Found) -
     for layer in layers[:8]:
         params = layer.trainable_params + layer.non_trainable_params
         frozen = ", frozen" if not layer.trainable else ""
+        where = ""
+        if layer.blocks:  # the instance it came from, read from the checked model
+            where = f", in block `{layer.blocks[-1].block}` as `{layer.blocks[-1].name}`"
         lines.append(
             f"- `{layer.name}`: output shape `{_shape(layer.output_shape)}`, "
-            f"{params:,} parameters{frozen}"
+            f"{params:,} parameters{frozen}{where}"
         )
     if len(layers) > 8:
         lines.append(f"- … and {len(layers) - 8} more instances")

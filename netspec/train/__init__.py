@@ -275,7 +275,7 @@ def _train_checked(
         if world.chief:  # every file whole or not at all (atomic.py)
             run.write_text("spec.net", source)
             run.write_json("ir.json", model.model_dump(mode="json"))
-            run.write_text("model.svg", model_svg(model, source, file))
+            run.write_text("model.svg", model_svg(model))
             if prepared.standardization is not None:
                 _save_standardization(run, model, prepared.standardization)
             if prepared.class_names is not None:
