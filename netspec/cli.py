@@ -266,7 +266,7 @@ def graph(
         stderr.print("  hint: name the file .svg, .dot or .png", markup=False)
         raise typer.Exit(2)
     model = _load(file)
-    picture = graph_picture.build(model, graph_picture.block_paths(file), expand_blocks)
+    picture = graph_picture.build(model, expand_blocks=expand_blocks)
     try:
         graph_picture.write(picture, output, format)
     except graph_picture.NoGraphviz as missing:

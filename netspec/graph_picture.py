@@ -22,19 +22,8 @@ from netspec.catalogue.shapes import fmt
 
 __all__ = ["Picture", "block_paths", "build", "model_svg", "to_dot", "to_svg"]
 
-def block_paths(model: ir.Model | str | Path) -> dict[str, ir.BlockPath]:
-    """Each layer's block instances, outermost first; layers written in the model are left out.
-
-    Read from the checked model. A spec file's path is still taken, for callers that pass
-    one (it is checked again to get its model; pass the model you have instead).
-    """
-    if not isinstance(model, ir.Model):
-        from netspec.frontend import check_file  # the pipeline, only on this older path
-
-        checked, _, _ = check_file(Path(model))
-        if checked is None:
-            return {}
-        model = checked
+def block_paths(model: ir.Model) -> dict[str, ir.BlockPath]:
+    """Each layer's block instances, outermost first; layers written in the model are left out."""
     return {layer.name: layer.blocks for layer in model.layers if layer.blocks}
 
 

@@ -115,7 +115,6 @@ def test_expanded_blocks_are_labelled_boxes_around_their_layers() -> None:
         ("residual_1", "residual"),
         ("residual_1_conv_bn", "conv_bn"),
     ]
-    assert graph_picture.block_paths(spec) == paths  # from a spec's path too (netspec graph)
     for name, path in paths.items():
         x0, y0, x1, y1 = _rect(nodes[name])
         for instance in path:
