@@ -145,6 +145,12 @@ class Client:
                 self.notifications.remove(message)
                 return message["params"]
 
+    def open(self, uri: str, text: str) -> None:
+        """didOpen, as an editor sends it for a `.net` file."""
+        self.notify("textDocument/didOpen", {
+            "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": text}
+        })
+
     def diagnostics(self, uri: str, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
         return self.wait_for(
             "textDocument/publishDiagnostics", lambda p: p["uri"] == uri, timeout
@@ -200,9 +206,7 @@ def client() -> Iterator[Client]:
 def demo(client: Client, workspace: Path) -> str:
     """The URI of SPEC, opened in the editor (checked without errors)."""
     uri = (workspace / "demo.net").as_uri()
-    client.notify("textDocument/didOpen", {
-        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": SPEC}
-    })
+    client.open(uri, SPEC)
     assert client.diagnostics(uri) == []
     return uri
 
@@ -217,9 +221,7 @@ def position(text: str, needle: str, shift: int = 0) -> dict[str, int]:
 def test_diagnostics_as_you_type_then_cleared(client: Client, workspace: Path) -> None:
     uri = (workspace / "typing.net").as_uri()
     text = SPEC.replace("Dense(3, activation=softmax)", "Dense(3, activaton=softmax)")
-    client.notify("textDocument/didOpen", {
-        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": text}
-    })
+    client.open(uri, text)
     (found,) = client.diagnostics(uri)
     assert found["code"] == "E0105"
     assert found["severity"] == 1
@@ -240,9 +242,7 @@ EMOJI_LINE = '    Dense(3, note="🙂", activaton=softmax)'
 
 def _character_of_typo(client: Client, uri: str) -> int:
     text = SPEC.replace("    Dense(3, activation=softmax)", EMOJI_LINE)
-    client.notify("textDocument/didOpen", {
-        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": text}
-    })
+    client.open(uri, text)
     found = client.diagnostics(uri)
     client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     (typo,) = [d for d in found if "activaton" in d["message"]]
@@ -261,9 +261,7 @@ def test_positions_are_utf16_code_units_by_default(client: Client, workspace: Pa
 def test_a_warning_and_its_related_notes(client: Client, workspace: Path) -> None:
     uri = (workspace / "warn.net").as_uri()
     text = SPEC.replace("    p = pair", "    unused = Dense(5)(h)\n    p = pair")
-    client.notify("textDocument/didOpen", {
-        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": text}
-    })
+    client.open(uri, text)
     found = client.diagnostics(uri)
     assert [d["code"] for d in found] == ["W0140"]
     assert found[0]["severity"] == 2
@@ -275,9 +273,7 @@ def test_an_error_in_a_used_file_shows_at_its_use_site(client: Client, workspace
     (workspace / "broken.net").write_text("block bad(units) {\n  Dense(units, wrong=1)\n}\n")
     uri = (workspace / "uses_broken.net").as_uri()
     text = 'use "broken.net"\n' + SPEC.split("\n", 1)[1].replace("twice(4)", "bad(4)")
-    client.notify("textDocument/didOpen", {
-        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": text}
-    })
+    client.open(uri, text)
     (found,) = client.diagnostics(uri)
     assert found["code"] == "E0105"
     assert found["range"]["start"] == position(text, "bad(4)")  # the use site, in this file
@@ -329,9 +325,7 @@ def test_saving_a_used_file_checks_the_documents_that_use_it(
     library.write_text(LIBRARY)
     uri = (workspace / "uses_saved.net").as_uri()
     text = SPEC.replace('use "blocks.net"', 'use "saved_lib.net"')
-    client.notify("textDocument/didOpen", {
-        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": text}
-    })
+    client.open(uri, text)
     assert client.diagnostics(uri) == []
     broken = LIBRARY.replace("  Dense(units)\n", "  Dense(units, wrong=1)\n", 1)
     client.notify("textDocument/didOpen", {"textDocument": {
@@ -352,9 +346,7 @@ def test_hover_while_the_spec_has_errors_uses_the_last_good_model(
     client: Client, workspace: Path
 ) -> None:
     uri = (workspace / "stale.net").as_uri()
-    client.notify("textDocument/didOpen", {
-        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": SPEC}
-    })
+    client.open(uri, SPEC)
     assert client.diagnostics(uri) == []
     broken = SPEC.replace("loss      sparse_categorical_crossentropy", "loss      nonsense")
     client.notify("textDocument/didChange", {
@@ -371,9 +363,7 @@ def test_hover_while_the_spec_has_errors_uses_the_last_good_model(
 
 def test_a_file_of_blocks_is_checked_as_one(client: Client, workspace: Path) -> None:
     uri = (workspace / "blocks.net").as_uri()
-    client.notify("textDocument/didOpen", {
-        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": LIBRARY}
-    })
+    client.open(uri, LIBRARY)
     assert client.diagnostics(uri) == []  # no "expected model": it is imported with `use`
     client.notify("textDocument/didChange", {
         "textDocument": {"uri": uri, "version": 2},
@@ -391,9 +381,7 @@ def test_a_file_of_blocks_is_checked_as_one(client: Client, workspace: Path) -> 
 def test_completion_by_context(client: Client, workspace: Path) -> None:
     uri = (workspace / "contexts.net").as_uri()
     text = SPEC.replace("    data = digits\n", "    data = digits\n    \n")
-    client.notify("textDocument/didOpen", {
-        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": text}
-    })
+    client.open(uri, text)
     client.diagnostics(uri)
 
     def labels(needle: str, shift: int) -> set[str]:
@@ -416,9 +404,7 @@ def test_completion_by_context(client: Client, workspace: Path) -> None:
 def test_completion_of_layers_and_blocks_in_layers(client: Client, workspace: Path) -> None:
     uri = (workspace / "complete.net").as_uri()
     text = SPEC.replace("    twice(4)\n", "    twice(4)\n    Con\n")
-    client.notify("textDocument/didOpen", {
-        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": text}
-    })
+    client.open(uri, text)
     client.diagnostics(uri)
     items = client.request("textDocument/completion", {
         "textDocument": {"uri": uri}, "position": position(text, "    Con\n", 7)
@@ -432,9 +418,7 @@ def test_completion_of_layers_and_blocks_in_layers(client: Client, workspace: Pa
 def test_completion_of_argument_names_not_given_yet(client: Client, workspace: Path) -> None:
     uri = (workspace / "arguments.net").as_uri()
     text = SPEC.replace("Dense(32, activation=relu)", "Dense(32, activation=relu, )")
-    client.notify("textDocument/didOpen", {
-        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": text}
-    })
+    client.open(uri, text)
     client.diagnostics(uri)
     items = client.request("textDocument/completion", {
         "textDocument": {"uri": uri}, "position": position(text, "relu, )", 6)
@@ -479,9 +463,7 @@ def test_formatting_one_edit_and_none_for_a_spec_that_does_not_parse(
 ) -> None:
     uri = (workspace / "format.net").as_uri()
     untidy = SPEC.replace("    h = Dense(32, activation=relu)", "h=Dense( 32,activation = relu )")
-    client.notify("textDocument/didOpen", {
-        "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": untidy}
-    })
+    client.open(uri, untidy)
     client.diagnostics(uri)
     options = {"tabSize": 2, "insertSpaces": True}
     (edit,) = client.request("textDocument/formatting", {"textDocument": {"uri": uri}, "options": options})
@@ -519,9 +501,7 @@ def test_an_internal_error_is_logged_and_answered_empty_and_the_server_goes_on(
         utf8 = EMOJI_LINE.index("activaton") + len("🙂".encode()) - 1
         assert _character_of_typo(client, (workspace / "emoji8.net").as_uri()) == utf8
         uri = (workspace / "demo.net").as_uri()
-        client.notify("textDocument/didOpen", {
-            "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": SPEC}
-        })
+        client.open(uri, SPEC)
         assert client.diagnostics(uri) == []
         answer = client.request("textDocument/hover", {
             "textDocument": {"uri": uri}, "position": position(SPEC, "Dense(32", 2)
