@@ -1,0 +1,64 @@
+"""check_space against brute force (issue 16): on small random spaces whose shapes interact,
+its verdict is the brute force's (invalid iff some point is), and every error it reports
+names values at which the spec really fails (tests/space_spaces.py builds the spaces).
+
+The plain tests below are the disagreements the property found, minimised.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from space_spaces import disagreement, spaces
+
+from netspec.diagnostics import Diagnostics
+from netspec.space import find_space
+
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+LONG = settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@PROPERTY
+@given(spaces(dimensions=4, points=36))
+def test_check_space_agrees_with_brute_force(source: str) -> None:
+    problem = disagreement(source)
+    assert problem is None, f"{problem}\n{source}"
+
+
+@pytest.mark.slow
+@LONG
+@given(spaces(dimensions=5, points=200))
+def test_check_space_agrees_with_brute_force_on_more_spaces(source: str) -> None:
+    problem = disagreement(source)
+    assert problem is None, f"{problem}\n{source}"
+
+
+# -- what the property found
+
+
+def test_a_search_value_the_parser_refuses_makes_the_space_invalid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A choice in `metrics` is a parse error (E0113, the parser drops it and goes on): no
+    point is a valid spec, so `netspec check` fails (it said ok, exit 0)."""
+    from netspec.check_command import run
+
+    source = """\
+model m {
+  input [8]
+  layers { Dense(choice(2, 3), activation=softmax) }
+  loss sparse_categorical_crossentropy
+  optimizer Adam
+  metrics [choice(accuracy, mean_absolute_error)]
+}
+"""
+    diagnostics = Diagnostics()
+    assert find_space(source, "s.net", diagnostics) is None
+    assert [d.code for d in diagnostics] == ["E0113"]
+    spec = tmp_path / "s.net"
+    spec.write_text(source)
+    assert run([spec]) == 1
+    err = capsys.readouterr().err
+    assert err.count("error[E0113]: a metric is a name such as accuracy") == 1, err
