@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from space_spaces import disagreement, spaces
 
 from netspec.diagnostics import Diagnostics
-from netspec.space import find_space
+from netspec.space import examine, find_space
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 LONG = settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
@@ -33,6 +33,13 @@ def test_check_space_agrees_with_brute_force(source: str) -> None:
 def test_check_space_agrees_with_brute_force_on_more_spaces(source: str) -> None:
     problem = disagreement(source)
     assert problem is None, f"{problem}\n{source}"
+
+
+def examined(source: str):
+    diagnostics = Diagnostics()
+    space = find_space(source, "s.net", diagnostics)
+    assert space is not None, [d.message for d in diagnostics]
+    return examine(space, diagnostics), list(diagnostics)
 
 
 # -- what the property found
@@ -62,3 +69,27 @@ model m {
     assert run([spec]) == 1
     err = capsys.readouterr().err
     assert err.count("error[E0113]: a metric is a name such as accuracy") == 1, err
+
+
+def test_a_layer_nothing_reads_is_checked_at_every_combination() -> None:
+    """`c` is no part of the model (nothing reads it) but is checked: a 5x5 window on a
+    4-high input fails, with neither value failing alone."""
+    source = """\
+model m {
+  input [choice(6, 4), 6, 1]
+  layers {
+    c = Conv2D(2, choice(3, 5))(input)
+    f = Flatten()(input)
+    Dense(3, activation=softmax)(f)
+  }
+  loss sparse_categorical_crossentropy
+  optimizer Adam
+}
+"""
+    assert disagreement(source) is None
+    result, diagnostics = examined(source)
+    assert not result.ok
+    (error,) = [d for d in diagnostics if d.code == "E0202"]
+    assert error.message.startswith(
+        "with input.shape.0=choice(6, 4)=4 and c.kernel_size=choice(3, 5)=5: "
+    ), error.message

@@ -19,7 +19,8 @@ How few points suffice
    reference: the *sites* whose layers differ (kind, arguments, input shapes, output shape,
    frozen or not, how many), a site being one written layer statement in one block instance
    (its span and the use sites that made it), and the *global* site: the outputs' shapes and
-   activations, losses, optimizer, metrics and train settings.
+   activations, losses, optimizer, metrics and train settings. Every layer checked counts,
+   also one that no output reads (it is no part of the model, but its check can fail).
 3. **Interaction**: two dimensions interact when one's footprint meets the other's footprint
    or its *reach* (the sites its value is written into: the statement, the instance, the
    block, the body of the `repeat` or `if` it counts or decides; the global site for the
@@ -65,6 +66,7 @@ from typing import Any
 
 from netspec import catalogue, ir
 from netspec.check import check
+from netspec.check.graph import GraphChecker
 from netspec.diagnostics import Diagnostic, Diagnostics, Severity, Span
 from netspec.expand import expand
 from netspec.limits import MAX_PARAMETERS
@@ -205,7 +207,7 @@ class _Examiner:
             model = check(expanded, found, expanded=ok)
         outcome = _Outcome(index=index, diagnostics=list(found), sites=None)
         if model is not None:
-            outcome.sites = _sites(model, expanded)
+            outcome.sites = _sites(model, expanded, _unread(model, expanded))
             outcome.totals = (
                 model.trainable_params + model.non_trainable_params, model.trainable_params
             )
@@ -474,7 +476,22 @@ def _only(index: tuple[int, ...], base: tuple[int, ...], group: list[int]) -> bo
 # -- footprints
 
 
-def _sites(model: ir.Model, expanded: ir.SpecFile) -> dict[Key, list[tuple[Any, ...]]]:
+def _unread(model: ir.Model, expanded: ir.SpecFile) -> list[ir.Layer]:
+    """The layers that checked but are no part of the model: nothing that reaches an output
+    reads them (W0140). They are checked all the same, so their sites count: the graph is
+    checked again to see them, only when there are some."""
+    if len(model.layers) == len(expanded.layers or []):
+        return []
+    checker = GraphChecker(expanded, Diagnostics())
+    graph = checker.graph(checker.inputs())
+    assert graph is not None, "it checked as part of the model"
+    kept = {layer.name for layer in model.layers}
+    return [layer for layer in graph.built.values() if layer.name not in kept]
+
+
+def _sites(
+    model: ir.Model, expanded: ir.SpecFile, unread: Sequence[ir.Layer] = ()
+) -> dict[Key, list[tuple[Any, ...]]]:
     """Each site's layers (what a layer's check reads and makes), and the global site."""
     origins: dict[str, Key] = {}
     for statement in expanded.layers or []:
@@ -483,7 +500,7 @@ def _sites(model: ir.Model, expanded: ir.SpecFile) -> dict[Key, list[tuple[Any, 
                 statement.span, tuple(note.span for note in statement.origin)
             )
     sites: dict[Key, list[tuple[Any, ...]]] = {}
-    for layer in model.layers:
+    for layer in [*model.layers, *unread]:
         key = origins.get(layer.name, (layer.span, ()))
         sites.setdefault(key, []).append(
             (layer.kind, layer.params, tuple(layer.input_shapes), layer.output_shape,
