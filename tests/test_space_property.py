@@ -93,3 +93,29 @@ model m {
     assert error.message.startswith(
         "with input.shape.0=choice(6, 4)=4 and c.kernel_size=choice(3, 5)=5: "
     ), error.message
+
+
+def test_block_parameters_in_one_expression_are_enumerated_together() -> None:
+    """`rows * extra` hides `extra` while `rows` is 0 and hides `rows` while `extra` is 0:
+    changed one at a time neither changes a layer; together they make Dense(-4)."""
+    source = """\
+block head(rows = 0, extra = 0) {
+  Dense(4 - rows * extra * 2)
+}
+model m {
+  input [8]
+  layers {
+    head(rows=choice(0, 2), extra=choice(0, 2))
+    Dense(2, activation=softmax)
+  }
+  loss sparse_categorical_crossentropy
+  optimizer Adam
+}
+"""
+    assert disagreement(source) is None
+    result, diagnostics = examined(source)
+    assert not result.ok
+    (error,) = diagnostics
+    assert error.code == "E0113" and error.message.startswith(
+        "with head.rows=choice(0, 2)=2 and head.extra=choice(0, 2)=2: "
+    ), error.message

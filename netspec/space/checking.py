@@ -27,7 +27,8 @@ How few points suffice
    optimizer, loss, train and input sections). Dimensions in one `repeat` count or `if`
    condition interact, and so do all dimensions whose values flow into a block whose body has
    a `repeat` or `if` that depends on its parameters (together they may decide it where
-   neither alone changes it). Interacting dimensions form groups (connected components); the
+   neither alone changes it), or an expression of two of its parameters or more (`a * b`
+   hides `b` while `a` is 0: changed one at a time neither may change a layer). Interacting dimensions form groups (connected components); the
    product of each group's values is checked point by point (capped at `CAP` points: W0195
    then names the group and what was left out). A group's footprint is then the union over
    its points, and groups whose footprints meet are merged and enumerated again.
@@ -627,7 +628,8 @@ def _statements(statements: list[ir.Statement], places: dict[int, _Reach]) -> No
 
 def _decided_together(space: SearchSpace) -> Iterator[list[int]]:
     """Dimensions that may decide a `repeat` or `if` together: those in one count or
-    condition, and all whose values flow into a block whose body decides on its parameters."""
+    condition, and all whose values flow into a block whose body decides on its parameters
+    or computes with two of them."""
     assert space.tree is not None
     tree = space.tree
     index = {id(d.call): i for i, d in enumerate(space.dimensions)}
@@ -638,7 +640,7 @@ def _decided_together(space: SearchSpace) -> Iterator[list[int]]:
             yield together
     deciding = {name for name, b in blocks.items() if any(
         search_calls(e) or _mentions_names(e) for e in _decisions_in(b.body)
-    )}
+    ) or _combines_parameters(b)}
     uses = {name: _used_blocks(b.body, blocks) for name, b in blocks.items()}
     changed = True
     while changed:  # a block that uses a deciding block decides too
@@ -691,6 +693,44 @@ def _all_statements(statements: list[ir.Statement]) -> list[ir.Statement]:
         elif isinstance(statement, ir.IfStmt):
             out += _all_statements(statement.then) + _all_statements(statement.otherwise)
     return out
+
+
+def _combines_parameters(block: ir.BlockDef) -> bool:
+    """Whether an expression in the block (its body or a parameter's default) reads two of
+    its parameters or more: `a * b` hides `b` while `a` is 0, so that changing either alone
+    may change no layer where changing both does."""
+    parameters = {p.name for p in block.params}
+    return any(
+        len(_names_in(expression) & parameters) > 1
+        for expression in _expressions([block.params, block.body])
+    )
+
+
+def _expressions(node: object) -> Iterator[ir.BinaryOp | ir.UnaryOp]:
+    """The outermost operations in a syntax tree (or part of one)."""
+    if isinstance(node, ir.BinaryOp | ir.UnaryOp):
+        yield node
+    elif isinstance(node, list):
+        for item in node:
+            yield from _expressions(item)
+    elif isinstance(node, ir.Node):
+        for name in type(node).model_fields:
+            yield from _expressions(getattr(node, name))
+
+
+def _names_in(value: object) -> set[str]:
+    """The names an expression reads."""
+    if isinstance(value, ir.Symbol):
+        return {value.name}
+    if isinstance(value, ir.BinaryOp):
+        return _names_in(value.left) | _names_in(value.right)
+    if isinstance(value, ir.UnaryOp):
+        return _names_in(value.operand)
+    if isinstance(value, ir.ListValue):
+        return set().union(*(_names_in(v) for v in value.items))
+    if isinstance(value, ir.Call):
+        return set().union(*(_names_in(a.value) for a in value.args))
+    return set()
 
 
 def _mentions_names(value: object) -> bool:
