@@ -39,12 +39,15 @@ class Holes:
     size: int = 1
 
     def value(self, draw: st.DrawFn, safe: Sequence[str], risky: Sequence[str] = (),
-              ranged: tuple[float, float] | None = None) -> str:
+              ranged: tuple[float, float] | None = None, eager: bool = False) -> str:
         """A value written as is (one of `safe`), or a search value over some of `safe` and
-        `risky` (values that may break the spec, alone or with others), at least one safe."""
+        `risky` (values that may break the spec, alone or with others), at least one safe;
+        `eager`: a search value three times out of four (where it meets another)."""
         plain = draw(st.sampled_from(list(safe)))
         room = self.points // self.size
-        if self.used >= self.dimensions or room < 2 or not draw(st.booleans()):
+        if self.used >= self.dimensions or room < 2:
+            return plain
+        if draw(st.integers(0, 3)) < (1 if eager else 2):
             return plain
         if ranged is not None and draw(st.integers(0, 3)) == 0 and room >= 4:
             low, high = ranged
@@ -102,8 +105,8 @@ def _objectives(draw: st.DrawFn, holes: Holes) -> str:
     safe, risky = LOSSES
     text = f"  loss {draw(st.sampled_from(safe * len(risky) + risky))}\n"
     text += f"  optimizer Adam(lr={holes.value(draw, ['1e-3', '1e-2'], ['0'], (1e-4, 1e-2))})\n"
-    if draw(st.booleans()):
-        text += f"  metrics [{holes.value(draw, ['accuracy'], ['mean_absolute_error'])}]\n"
+    if draw(st.booleans()):  # a metric is a name, not a value: no search value either
+        text += f"  metrics [{draw(st.sampled_from(['accuracy', 'mean_absolute_error']))}]\n"
     return text + f"  train {{ {', '.join(_train(draw, holes))} }}\n"
 
 
@@ -175,7 +178,18 @@ def cnn_space(draw: st.DrawFn, holes: Holes) -> str:
 
 @st.composite
 def block_space(draw: st.DrawFn, holes: Holes) -> str:
-    """A block whose `if` and `repeat` depend on its parameters, used more than once."""
+    """A block whose `if` and `repeat` depend on its parameters, used more than once; and
+    perhaps one computing with two parameters (drawn first, for room to search both)."""
+    heads = ""
+    head = ""
+    if draw(st.integers(0, 3)):  # 0 for one parameter hides the other
+        expression = draw(st.sampled_from(["2 - u * m", "u + m + 1", "4 - u * m * 2", "u * m + 1"]))
+        head = (f"block head(u = {holes.value(draw, ['0', '1'], ['2'], eager=True)}, "
+                f"m = {holes.value(draw, ['0', '1'], ['3'], eager=True)}) {{\n"
+                f"  Dense({expression}, activation=relu)\n}}\n")
+        args = [f"{name}={holes.value(draw, ['0', '1'], ['2', '3'], eager=True)}"
+                for name in ("u", "m") if draw(st.booleans())]
+        heads = f"head({', '.join(args)})"
     defaults = [
         f"w = {holes.value(draw, ['2', '4'], ['0'])}",
         f"k = {holes.value(draw, ['1', '2', '3'], ['5'])}",
@@ -190,7 +204,7 @@ def block_space(draw: st.DrawFn, holes: Holes) -> str:
         body.append("if n > 0 { repeat n { MaxPooling2D(2, padding=same) } }")
     else:
         body.append("MaxPooling2D(k, strides=1)")
-    block = "block unit(" + ", ".join(defaults) + ") {\n" + "".join(
+    block = head + "block unit(" + ", ".join(defaults) + ") {\n" + "".join(
         f"  {line}\n" for line in body) + "}\n"
     layers = []
     for _ in range(draw(st.integers(1, 2))):
@@ -205,9 +219,8 @@ def block_space(draw: st.DrawFn, holes: Holes) -> str:
     if draw(st.booleans()):
         layers.append(f"if {holes.value(draw, ['false', 'true'])} {{ {_conv(draw, holes)} }}")
     layers += _head(draw, holes)
-    if draw(st.booleans()):
-        scale = holes.value(draw, ["1", "2"], ["0"])
-        layers.append(f"Dense({holes.value(draw, ['2', '4'])} * {scale})")
+    if heads:
+        layers.append(heads)
     layers.append(_output(draw, holes))
     return _model(_image(draw, holes), layers, _objectives(draw, holes), block)
 
@@ -215,16 +228,19 @@ def block_space(draw: st.DrawFn, holes: Holes) -> str:
 @st.composite
 def graph_space(draw: st.DrawFn, holes: Holes) -> str:
     """Two branches merged (Add, Concatenate, Multiply), a Reshape, perhaps an unused layer."""
-    width = holes.value(draw, ["4", "8"], ["6", "12"])
-    a = f"a = Dense({holes.value(draw, *UNITS)})(input)"
-    b = f"b = Dense({holes.value(draw, *UNITS)})(input)" if draw(st.booleans()) else (
+    widths = (["4", "6"], ["2", "3", "12"])  # which divide which: Reshape targets interact
+    width = holes.value(draw, *widths, eager=True)
+    a = f"a = Dense({holes.value(draw, *widths, eager=True)})(input)"
+    b = f"b = Dense({holes.value(draw, *widths)})(input)" if draw(st.booleans()) else (
         f"b = Dropout({holes.value(draw, ['0.1', '0.5'])})(input)")
     merge = draw(st.sampled_from(["Add", "Concatenate", "Multiply"]))
     layers = [a, b, f"h = {merge}()(a, b)"]
-    if draw(st.booleans()):  # a layer that nothing reads: checked, though not in the model
-        layers.append(f"u = Reshape([{holes.value(draw, ['1', '2'], ['3', '4'])}, -1])(a)")
+    if draw(st.integers(0, 3)):  # a layer nothing reads: checked, though not in the model
+        target = holes.value(draw, ["1", "2"], ["3", "4"], eager=True)
+        source = draw(st.sampled_from(["a", "input"]))
+        layers += [f"u = Reshape([{target}, -1])({source})", "Identity()(h)"]
     if draw(st.booleans()):
-        layers.append(f"Reshape([{holes.value(draw, ['1', '-1'], ['2', '4'])}, "
+        layers.append(f"Reshape([{holes.value(draw, ['1', '-1'], ['2', '3'])}, "
                       f"{holes.value(draw, ['1', '2'], ['-1', '3'])}])(h)")
         layers.append("Flatten")
     if draw(st.booleans()):
@@ -233,13 +249,28 @@ def graph_space(draw: st.DrawFn, holes: Holes) -> str:
     return _model(f"[{width}]", layers, _objectives(draw, holes))
 
 
+@st.composite
+def big_space(draw: st.DrawFn, holes: Holes) -> str:
+    """Branches near the parameter limit (10**12, E0231): a layer's count, and the total over
+    branches whose widths are independent."""
+    width = holes.value(draw, ["1000000"], ["2000000", "10"])
+    count = draw(st.integers(2, 3))
+    layers = []
+    for i in range(count):
+        units = holes.value(draw, ["1", "300000"], ["600000"])
+        layers.append(f"b{i} = Dense({units})(input)")
+        layers.append(f"p{i} = Dense(1)(b{i})")
+    layers.append(f"Add()({', '.join(f'p{i}' for i in range(count))})")
+    return _model(f"[{width}]", layers, "  loss mse\n  optimizer Adam\n")
+
+
 def spaces(dimensions: int = 4, points: int = 48) -> st.SearchStrategy[str]:
     """A spec text holding a small search space of up to `dimensions` search values."""
 
     @st.composite
     def one(draw: st.DrawFn) -> str:
         holes = Holes(dimensions=dimensions, points=points)
-        family = draw(st.sampled_from([cnn_space, block_space, graph_space]))
+        family = draw(st.sampled_from([cnn_space, block_space, graph_space, big_space]))
         return draw(family(holes))
 
     return one()
