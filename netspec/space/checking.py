@@ -19,14 +19,16 @@ How few points suffice
    reference: the *sites* whose layers differ (kind, arguments, input shapes, output shape,
    frozen or not, how many), a site being one written layer statement in one block instance
    (its span and the use sites that made it), and the *global* site: the outputs' shapes and
-   activations, losses, optimizer, metrics and train settings.
+   activations, losses, optimizer, metrics and train settings. Every layer checked counts,
+   also one that no output reads (it is no part of the model, but its check can fail).
 3. **Interaction**: two dimensions interact when one's footprint meets the other's footprint
    or its *reach* (the sites its value is written into: the statement, the instance, the
    block, the body of the `repeat` or `if` it counts or decides; the global site for the
    optimizer, loss, train and input sections). Dimensions in one `repeat` count or `if`
    condition interact, and so do all dimensions whose values flow into a block whose body has
    a `repeat` or `if` that depends on its parameters (together they may decide it where
-   neither alone changes it). Interacting dimensions form groups (connected components); the
+   neither alone changes it), or an expression of two of its parameters or more (`a * b`
+   hides `b` while `a` is 0: changed one at a time neither may change a layer). Interacting dimensions form groups (connected components); the
    product of each group's values is checked point by point (capped at `CAP` points: W0195
    then names the group and what was left out). A group's footprint is then the union over
    its points, and groups whose footprints meet are merged and enumerated again.
@@ -65,6 +67,7 @@ from typing import Any
 
 from netspec import catalogue, ir
 from netspec.check import check
+from netspec.check.graph import GraphChecker
 from netspec.diagnostics import Diagnostic, Diagnostics, Severity, Span
 from netspec.expand import expand
 from netspec.limits import MAX_PARAMETERS
@@ -205,7 +208,7 @@ class _Examiner:
             model = check(expanded, found, expanded=ok)
         outcome = _Outcome(index=index, diagnostics=list(found), sites=None)
         if model is not None:
-            outcome.sites = _sites(model, expanded)
+            outcome.sites = _sites(model, expanded, _unread(model, expanded))
             outcome.totals = (
                 model.trainable_params + model.non_trainable_params, model.trainable_params
             )
@@ -474,7 +477,22 @@ def _only(index: tuple[int, ...], base: tuple[int, ...], group: list[int]) -> bo
 # -- footprints
 
 
-def _sites(model: ir.Model, expanded: ir.SpecFile) -> dict[Key, list[tuple[Any, ...]]]:
+def _unread(model: ir.Model, expanded: ir.SpecFile) -> list[ir.Layer]:
+    """The layers that checked but are no part of the model: nothing that reaches an output
+    reads them (W0140). They are checked all the same, so their sites count: the graph is
+    checked again to see them, only when there are some."""
+    if len(model.layers) == len(expanded.layers or []):
+        return []
+    checker = GraphChecker(expanded, Diagnostics())
+    graph = checker.graph(checker.inputs())
+    assert graph is not None, "it checked as part of the model"
+    kept = {layer.name for layer in model.layers}
+    return [layer for layer in graph.built.values() if layer.name not in kept]
+
+
+def _sites(
+    model: ir.Model, expanded: ir.SpecFile, unread: Sequence[ir.Layer] = ()
+) -> dict[Key, list[tuple[Any, ...]]]:
     """Each site's layers (what a layer's check reads and makes), and the global site."""
     origins: dict[str, Key] = {}
     for statement in expanded.layers or []:
@@ -483,7 +501,7 @@ def _sites(model: ir.Model, expanded: ir.SpecFile) -> dict[Key, list[tuple[Any, 
                 statement.span, tuple(note.span for note in statement.origin)
             )
     sites: dict[Key, list[tuple[Any, ...]]] = {}
-    for layer in model.layers:
+    for layer in [*model.layers, *unread]:
         key = origins.get(layer.name, (layer.span, ()))
         sites.setdefault(key, []).append(
             (layer.kind, layer.params, tuple(layer.input_shapes), layer.output_shape,
@@ -610,7 +628,8 @@ def _statements(statements: list[ir.Statement], places: dict[int, _Reach]) -> No
 
 def _decided_together(space: SearchSpace) -> Iterator[list[int]]:
     """Dimensions that may decide a `repeat` or `if` together: those in one count or
-    condition, and all whose values flow into a block whose body decides on its parameters."""
+    condition, and all whose values flow into a block whose body decides on its parameters
+    or computes with two of them."""
     assert space.tree is not None
     tree = space.tree
     index = {id(d.call): i for i, d in enumerate(space.dimensions)}
@@ -621,7 +640,7 @@ def _decided_together(space: SearchSpace) -> Iterator[list[int]]:
             yield together
     deciding = {name for name, b in blocks.items() if any(
         search_calls(e) or _mentions_names(e) for e in _decisions_in(b.body)
-    )}
+    ) or _combines_parameters(b)}
     uses = {name: _used_blocks(b.body, blocks) for name, b in blocks.items()}
     changed = True
     while changed:  # a block that uses a deciding block decides too
@@ -674,6 +693,44 @@ def _all_statements(statements: list[ir.Statement]) -> list[ir.Statement]:
         elif isinstance(statement, ir.IfStmt):
             out += _all_statements(statement.then) + _all_statements(statement.otherwise)
     return out
+
+
+def _combines_parameters(block: ir.BlockDef) -> bool:
+    """Whether an expression in the block (its body or a parameter's default) reads two of
+    its parameters or more: `a * b` hides `b` while `a` is 0, so that changing either alone
+    may change no layer where changing both does."""
+    parameters = {p.name for p in block.params}
+    return any(
+        len(_names_in(expression) & parameters) > 1
+        for expression in _expressions([block.params, block.body])
+    )
+
+
+def _expressions(node: object) -> Iterator[ir.BinaryOp | ir.UnaryOp]:
+    """The outermost operations in a syntax tree (or part of one)."""
+    if isinstance(node, ir.BinaryOp | ir.UnaryOp):
+        yield node
+    elif isinstance(node, list):
+        for item in node:
+            yield from _expressions(item)
+    elif isinstance(node, ir.Node):
+        for name in type(node).model_fields:
+            yield from _expressions(getattr(node, name))
+
+
+def _names_in(value: object) -> set[str]:
+    """The names an expression reads."""
+    if isinstance(value, ir.Symbol):
+        return {value.name}
+    if isinstance(value, ir.BinaryOp):
+        return _names_in(value.left) | _names_in(value.right)
+    if isinstance(value, ir.UnaryOp):
+        return _names_in(value.operand)
+    if isinstance(value, ir.ListValue):
+        return set().union(*(_names_in(v) for v in value.items))
+    if isinstance(value, ir.Call):
+        return set().union(*(_names_in(a.value) for a in value.args))
+    return set()
 
 
 def _mentions_names(value: object) -> bool:

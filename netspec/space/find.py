@@ -39,9 +39,14 @@ __all__ = ["find_space", "search_calls"]
 
 def find_space(source: str, file: str, diagnostics: Diagnostics) -> SearchSpace | None:
     """The spec's search space (no dimensions for a plain spec); None, with diagnostics,
-    when the text does not parse or a search value is malformed. Parses only."""
+    when the text does not parse or a search value is malformed. Parses only.
+
+    A parse error the parser recovers from (a search value where a metric name belongs, E0113)
+    leaves a tree without what it dropped: no point of it is the spec written, so there is
+    no space either."""
+    errors = diagnostics.errors_reported
     spec = parse(source, file, diagnostics)
-    if spec is None:
+    if spec is None or diagnostics.errors_reported > errors:
         return None
     finder = _Finder(Text(source), file, diagnostics)
     finder.spec(spec)
