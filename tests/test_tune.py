@@ -312,3 +312,27 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_continues(tmp_path: Path) -> 
     status, output = tune([str(DIGITS), "--trials", str(done + 2), "-o", str(folder)])
     assert status == 0, output
     assert len(finished(folder)) == done + 2
+
+
+def test_unfinished_trials_are_marked_for_a_rerun_with_their_points() -> None:
+    """A trial left running and a point enqueued but never asked (a search killed between the
+    two): both failed and recorded as reruns; the running one's point is its slot's again."""
+    from optuna.distributions import IntDistribution
+    from optuna.trial import TrialState
+
+    from netspec.tune import search
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study()
+    space = {"units": IntDistribution(1, 9)}
+    done = search.ask(study, 0, 7, space)
+    study.tell(done, 1.0)
+    running = search.ask(study, 1, 7, space)
+    study.enqueue_trial({"units": 3}, user_attrs={search.SLOT: 2})
+    left = search.mark_unfinished(study, "killed")
+    assert [t.number for t in left] == [1, 2]
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL]
+    assert search.reruns(study) == {1: "killed", 2: "killed"}
+    assert search.finished_slots(study) == {0}
+    assert search.rerun_points(study) == {1: running.params}
+    assert search.mark_unfinished(study, "again") == []  # nothing left running

@@ -564,13 +564,13 @@ class _Search:
 
     def _rows(self) -> list[TrialRow]:
         search, state = self.search, self.optuna.trial.TrialState
-        rows = []
+        rows, unfinished = [], search.reruns(self.study)
         for trial in self.study.get_trials(deepcopy=False):
             attrs = trial.user_attrs
             name = {state.COMPLETE: "complete", state.PRUNED: "pruned", state.FAIL: "failed"}.get(
                 trial.state, trial.state.name.lower()
             )
-            if attrs.get(search.RERUN):
+            if trial.number in unfinished:
                 name = "rerun"
             rows.append(
                 TrialRow(
@@ -582,7 +582,7 @@ class _Search:
                     seconds=attrs.get("seconds"),
                     epochs=attrs.get("epochs"),
                     run_dir=attrs.get("run_dir", ""),
-                    reason=attrs.get(search.REASON, ""),
+                    reason=unfinished.get(trial.number, attrs.get(search.REASON, "")),
                 )
             )
         return rows

@@ -33,7 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 from netspec.space import Dimension
 
 SLOT = "slot"  # user attribute: the trial's place in the search (a re-run keeps its slot)
-RERUN = "rerun"  # user attribute: the trial never finished (Ctrl-C, a kill, --timeout)
+RERUN = "rerun"  # study user attribute: trials that never finished, number -> why
 REASON = "reason"  # user attribute: why a trial failed or was pruned, in words
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 PRUNERS = ("median", "asha", "none")
@@ -126,36 +126,49 @@ class RoundPruner(optuna.pruners.BasePruner):
         return self.base.prune(view, trial)  # type: ignore[arg-type]
 
 
+def reruns(study: optuna.Study) -> dict[int, str]:
+    """The trials that never finished (Ctrl-C, a kill, --timeout), by number, with why: kept
+    in the study's own user attributes, so that marking them needs only Optuna's public API
+    (a finished trial's attributes can no longer be set)."""
+    return {int(number): reason for number, reason in study.user_attrs.get(RERUN, {}).items()}
+
+
 def finished_slots(study: optuna.Study) -> set[int]:
     """The slots that have ended for good: completed, pruned, or failed by their own error."""
+    unfinished = reruns(study)
     return {
         int(t.user_attrs[SLOT])
         for t in study.get_trials(deepcopy=False, states=FINISHED)
-        if SLOT in t.user_attrs and not t.user_attrs.get(RERUN)
+        if SLOT in t.user_attrs and t.number not in unfinished
     }
 
 
 def mark_unfinished(study: optuna.Study, reason: str) -> list[FrozenTrial]:
-    """Trials left RUNNING (the search was killed, or a round was cut short): failed, with
-    RERUN set, so their slots run again with the same point; returns them."""
+    """Trials left RUNNING (the search was killed, or a round was cut short): failed and
+    recorded as reruns, so their slots run again with the same point; returns them. A point
+    enqueued but never asked is asked and failed the same way (nothing ran; its slot's point
+    is asked again), or the next ask would take it whatever its slot."""
     left = study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
+    marked = reruns(study)
     for trial in left:
-        study._storage.set_trial_user_attr(trial._trial_id, RERUN, True)
-        study._storage.set_trial_user_attr(trial._trial_id, REASON, reason)
-        if trial.state == TrialState.RUNNING:
-            study.tell(trial.number, state=TrialState.FAIL)
-        else:  # an enqueued point never asked: nothing ran, it is asked again with its slot
-            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        number = trial.number
+        if trial.state == TrialState.WAITING:
+            study.sampler = optuna.samplers.RandomSampler(seed=0)  # samples nothing: no params asked
+            number = study.ask().number
+        study.tell(number, state=TrialState.FAIL)
+        marked[number] = reason
+    if left:
+        study.set_user_attr(RERUN, {str(number): why for number, why in marked.items()})
     return left
 
 
 def rerun_points(study: optuna.Study) -> dict[int, dict[str, Any]]:
     """The points of slots that never finished, by slot (the latest attempt's)."""
-    done = finished_slots(study)
+    done, unfinished = finished_slots(study), reruns(study)
     points: dict[int, dict[str, Any]] = {}
     for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
         slot = trial.user_attrs.get(SLOT)
-        if trial.params and trial.user_attrs.get(RERUN) and slot is not None and slot not in done:
+        if trial.params and trial.number in unfinished and slot is not None and slot not in done:
             points[int(slot)] = dict(trial.params)
     return points
 
