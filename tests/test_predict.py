@@ -391,7 +391,8 @@ def test_a_changed_model_py_is_refused_not_run(
 ) -> None:
     """evaluate and predict run only the module netspec generates from the run's spec: a
     model.py that differs from it (edited, or planted in a downloaded run folder) is refused
-    with a message saying so, before a line of it runs. Without model.py, they run the
+    with a message saying so, before a line of it runs; train --resume refuses it too rather
+    than write over the edit. Without model.py, they run the
     module netspec generates."""
     backend, trained_run = digits_run
     run = tmp_path / "run"
@@ -406,11 +407,13 @@ def test_a_changed_model_py_is_refused_not_run(
     for command in (
         ["evaluate", str(run), "--device", "cpu", "--threads", "1"],
         ["predict", str(run), "--data", str(tmp_path / "new.npy"), "--device", "cpu"],
+        ["train", "--resume", str(run), "--device", "cpu", "--threads", "1"],
     ):
         result = invoke(runner, command, status=2)
         assert not marker.exists(), (backend, command[0])
         assert f"{module} is not the module netspec generates" in result.stderr
         assert "delete" in result.stderr  # the hint: how to run the generated module
+    assert module.read_text(encoding="utf-8").endswith(f"open({str(marker)!r}, 'w').close()\n")
     module.unlink()
     predict(runner, run, "--data", str(tmp_path / "new.npy"), "-o", str(tmp_path / "p.npy"))
     assert np.load(tmp_path / "p.npy").shape == (20, 10)

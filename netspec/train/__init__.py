@@ -163,6 +163,10 @@ def train(spec_path: Path | None, overrides: Mapping[str, str], options: TrainOp
         return Outcome(1, diagnostics, sources)
     _check_fits(model)
     world = _world(options)
+    if run is not None and world.chief:  # an edited model.py is refused, not overwritten
+        from netspec.train.runmodule import verified_source
+
+        verified_source(run, previous, source, model, overrides)
     if world.chief and run is None:  # once, before any worker starts or data loads
         RunDir.check_free(options.out, options.overwrite)
     launcher = options.backend == "torch" and options.devices > 1 and not world.distributed

@@ -1,5 +1,6 @@
 """The module `evaluate` and `predict` run for a run folder: the one netspec generates from the
-run's spec, never the folder's model.py as found.
+run's spec, never the folder's model.py as found (and `train --resume` writes it again only
+when model.py is that same text, so a hand edit is never overwritten).
 
 A run folder may come from elsewhere (downloaded, shared, restored from a backup), and its
 model.py is Python that importing would run. So netspec generates the module again from the
