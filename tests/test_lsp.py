@@ -711,3 +711,28 @@ def test_random_line_edits_splice_to_what_a_full_parse_gives() -> None:
                 spliced += 1
                 assert found == parse(new_text, str(path), Diagnostics()), (path, action, at)
     assert spliced > 20  # the re-parse was tried often enough to tell
+
+
+def test_a_search_space_is_checked_as_netspec_check_checks_it() -> None:
+    """A spec with search values is a space, not an error: each point is checked (a
+    breaking value is named, as `netspec check` names it) and hover shows the first values."""
+    from netspec.lsp import features
+
+    space = """\
+model m {
+  input [64]
+  layers {
+    Dense(choice(32, 64), activation=relu)
+    Dense(10, activation=softmax)
+  }
+  loss sparse_categorical_crossentropy
+  optimizer Adam(lr=log_range(1e-4, 1e-2))
+}
+"""
+    analysis = analyse(space, "s.net")
+    assert analysis.diagnostics == [] and analysis.searched
+    assert "`dense`: output shape `[32]`" in (text := features.hover(analysis, None, 4, 6) or "")
+    assert "(at the search space's first values)" in text
+    (error,) = analyse(space.replace("choice(32, 64)", "choice(32, 0)"), "s.net").diagnostics
+    assert error.code == "E0113" and error.span.line == 4
+    assert error.message.startswith("with dense.units=choice(32, 0)=0: ")

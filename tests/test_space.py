@@ -398,11 +398,80 @@ model m {
 """
     result, diagnostics = examined(source)
     assert not result.ok
-    (error,) = diagnostics
+    (error,) = [d for d in diagnostics if d.code != "W0232"]  # each branch alone is too big here
     assert error.code == "E0231" and error.message.startswith(
         "with a.units=choice(1, 600000)=600000 and b.units=choice(1, 600000)=600000: "
     ), error.message
     assert result.groups == []  # independent: no product enumerated
+
+
+@pytest.fixture
+def small_host(monkeypatch: pytest.MonkeyPatch):
+    """A host whose memory is what the test says (W0232 compares with it)."""
+    from netspec import memory
+
+    def host(total: float) -> None:
+        figure = memory.Memory(int(total), None, "the test's figure")
+        monkeypatch.setattr(memory, "host_memory", lambda: figure)
+
+    return host
+
+
+def test_a_model_too_large_for_memory_at_some_points_is_warned_with_them(small_host) -> None:
+    """W0232 over a space: at the point combining independent groups' largest parameter
+    totals when neither alone is too large, and at the one value that is."""
+    source = """\
+model m {
+  input [100]
+  layers {
+    Dense(choice(8, 2000))
+    Dense(8)
+    Dense(choice(8, 2000))
+    Dense(2, activation=softmax)
+  }
+  loss sparse_categorical_crossentropy
+  optimizer Adam
+}
+"""
+    small_host(3.7e6)  # Adam: 16 bytes a parameter; 2000 alone 3.5 MB, 2000 and 2000 3.8 MB
+    result, diagnostics = examined(source)
+    assert result.ok and result.groups == []  # a warning; two groups, never multiplied
+    (warning,) = diagnostics
+    assert warning.code == "W0232" and warning.message.startswith(
+        "with dense.units=choice(8, 2000)=2000 and dense_2.units=choice(8, 2000)=2000: "
+        "training takes about 3.8 MB for the model's 240,010 parameters"
+    ), warning.message
+    (warning,) = examined(source.replace("choice(8, 2000))\n    Dense(8)", "choice(8, 20000))\n    Dense(8)"))[1]
+    assert warning.message.startswith("with dense.units=choice(8, 20000)=20000: training "), (
+        warning.message
+    )
+
+
+def test_a_batch_and_a_width_too_large_together_are_warned(small_host) -> None:
+    """One layer's output for a batch: the width and the batch size are independent
+    groups, each fits alone, the two largest together do not."""
+    source = """\
+model m {
+  input [4]
+  layers {
+    Dense(choice(8, 100000))
+    Dense(2, activation=softmax)
+  }
+  loss sparse_categorical_crossentropy
+  optimizer Adam
+  train { batch_size = choice(32, 4096) }
+}
+"""
+    small_host(50e6)
+    result, diagnostics = examined(source)
+    assert result.ok
+    (warning,) = diagnostics
+    assert warning.code == "W0232" and warning.message.startswith(
+        "with dense.units=choice(8, 100000)=100000 and train.batch_size=choice(32, 4096)=4096: "
+        "dense's output [100000] takes about 1.6 GB for a batch of 4096, more than the 50.0 MB"
+    ), warning.message
+    small_host(50e9)
+    assert examined(source)[1] == []
 
 
 def test_netspec_check_prints_the_space_and_exits_by_its_validity(

@@ -26,8 +26,11 @@ from netspec.expand.imports import Loader
 from netspec.frontend import check_spec
 from netspec.limits import MAX_SOURCE_BYTES
 from netspec.parse import parse, parse_library
+from netspec.space import examine, find_space, search_calls
 
 _HAS_MODEL = re.compile(r"^[ \t]*model\b", re.M)
+_SEARCH_VALUE = re.compile(r"\b(?:choice|range|log_range|int_range)\s*\(")
+"""A cheap first look for a search value; the syntax tree says for sure."""
 
 
 @dataclass
@@ -42,6 +45,8 @@ class Analysis:
     parse_clean: bool = False
     """The parse reported nothing, so a later one-line edit may be spliced into `spec`."""
     spliced: bool = False
+    searched: bool = False
+    """The spec holds search values: `model` is the space's reference point."""
 
     @property
     def blocks(self) -> dict[str, tuple[str, ir.BlockDef]]:
@@ -77,11 +82,28 @@ def analyse(text: str, file: str, previous: Analysis | None = None) -> Analysis:
         return _analyse_library(text, file)
     clean = spec is not None and len(diagnostics) == 0
     model = None
-    if spec is not None:
+    searched = spec is not None and bool(_SEARCH_VALUE.search(text)) and bool(search_calls(spec))
+    if searched:
+        diagnostics, model = _analyse_space(text, file, sources)
+    elif spec is not None:
         model = check_spec(spec, diagnostics, sources)
         if model is not None:
             memory.warn(model, diagnostics)  # W0232, as `netspec check` warns
-    return Analysis(file, text, spec, model, list(diagnostics), sources, clean, spliced)
+    return Analysis(
+        file, text, spec, model, list(diagnostics), sources, clean, spliced, searched
+    )
+
+
+def _analyse_space(
+    text: str, file: str, sources: dict[str, str]
+) -> tuple[Diagnostics, ir.Model | None]:
+    """A spec with search values, checked as `netspec check` checks a space (every point);
+    the model is the reference point's, for hover."""
+    diagnostics = Diagnostics()
+    space = find_space(text, file, diagnostics)
+    if space is None:
+        return diagnostics, None
+    return diagnostics, examine(space, diagnostics, sources).reference
 
 
 def _analyse_library(text: str, file: str) -> Analysis:

@@ -377,6 +377,8 @@ def _layer_hover(analysis: Analysis, last_good: ir.Model | None, found: Found) -
         lines.append(f"- … and {len(layers) - 8} more instances")
     if stale:
         lines.append("\n(from the last version that checked: the spec has errors now)")
+    elif analysis.searched:
+        lines.append("\n(at the search space's first values)")
     return "\n".join(lines)
 
 

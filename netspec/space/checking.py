@@ -28,14 +28,20 @@ How few points suffice
    condition interact, and so do all dimensions whose values flow into a block whose body has
    a `repeat` or `if` that depends on its parameters (together they may decide it where
    neither alone changes it), or an expression of two of its parameters or more (`a * b`
-   hides `b` while `a` is 0: changed one at a time neither may change a layer). Interacting dimensions form groups (connected components); the
-   product of each group's values is checked point by point (capped at `CAP` points: W0195
-   then names the group and what was left out). A group's footprint is then the union over
+   hides `b` while `a` is 0: changed one at a time neither may change a layer). Interacting
+   dimensions form groups (connected components); the product of each group's values is
+   checked point by point (capped at `CAP` points: W0195 then names the group and what was
+   left out). A group's footprint is then the union over
    its points, and groups whose footprints meet are merged and enumerated again.
 4. **Sums**: the model's parameter count (E0231) and whether any is trainable (W0304) add up
    over sites; with disjoint footprints each group's change adds, so the largest and smallest
    totals are the reference's plus each group's largest (smallest) change, and the one point
-   that combines them is checked when a limit may be crossed.
+   that combines them is checked when a limit may be crossed. The memory warning (W0232) is
+   given at every point checked, and two combined points are checked for it: the largest
+   total's (when its training state may exceed the host's memory) and the one joining each
+   group's largest layer output for a batch (the group of batch_size and precision gives the
+   batch's bytes): the two estimates of netspec/memory.py are a sum over sites and a largest
+   output times the batch's bytes per value.
 
 Why that is sound: the checker's verdict on a layer depends only on its own arguments and its
 input shapes, and the global checks depend only on the global site (plus the sums of 4).
@@ -65,7 +71,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from netspec import catalogue, ir
+from netspec import catalogue, ir, memory
 from netspec.check import check
 from netspec.check.graph import GraphChecker
 from netspec.diagnostics import Diagnostic, Diagnostics, Severity, Span
@@ -121,6 +127,9 @@ class SpaceCheck:
     points: int
     groups: list[Group] = field(default_factory=list)
     samples: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    reference: ir.Model | None = None
+    """The model at the reference point (each dimension at its first value, or the valid
+    neighbour checked instead): what an editor shows a layer's shape from."""
 
 
 @dataclass
@@ -131,6 +140,9 @@ class _Outcome:
     """Each site's layers, and the global site; None when the point failed."""
     totals: tuple[int, int] | None = None
     """All parameters and the trainable ones."""
+    activation: tuple[int, int] = (0, 0)
+    """The largest layer output's values, and a batch's bytes per value (memory.py's
+    estimate of one activation is their product)."""
 
     @property
     def valid(self) -> bool:
@@ -193,25 +205,35 @@ class _Examiner:
         self.groups: list[Group] = []
         self.members: list[list[int]] = []
         """The final groups of interacting dimensions (each dimension in one)."""
+        self.memory = memory.host_memory()
+        """The host's memory, for W0232 at each point (None where nothing tells)."""
 
     # -- checking one point
+    def _checked(
+        self, index: tuple[int, ...], found: Diagnostics
+    ) -> tuple[ir.SpecFile, ir.Model | None]:
+        spec = self.substituter.apply(
+            {i: self.samples[i][j].node for i, j in enumerate(index)}
+        )
+        with paused_gc():
+            expanded, ok = expand(spec, found, self.sources)
+            return expanded, check(expanded, found, expanded=ok)
+
     def point(self, index: tuple[int, ...]) -> _Outcome:
         known = self.outcomes.get(index)
         if known is not None:
             return known
-        spec = self.substituter.apply(
-            {i: self.samples[i][j].node for i, j in enumerate(index)}
-        )
         found = Diagnostics()
-        with paused_gc():
-            expanded, ok = expand(spec, found, self.sources)
-            model = check(expanded, found, expanded=ok)
+        expanded, model = self._checked(index, found)
+        if model is not None:
+            memory.warn(model, found, self.memory)  # W0232, as `netspec check` warns
         outcome = _Outcome(index=index, diagnostics=list(found), sites=None)
         if model is not None:
             outcome.sites = _sites(model, expanded, _unread(model, expanded))
             outcome.totals = (
                 model.trainable_params + model.non_trainable_params, model.trainable_params
             )
+            outcome.activation = _activation_figures(model)
         self.outcomes[index] = outcome
         self.order.append(outcome)
         return outcome
@@ -244,6 +266,8 @@ class _Examiner:
             groups=self.groups,
             samples={d.name: tuple(s.text for s in self.samples[i])
                      for i, d in enumerate(self.dimensions)},
+            reference=self._checked(reference.index, Diagnostics())[1]  # once more: ms
+            if reference.valid else None,
         )
 
     def _vary(self, base: tuple[int, ...], i: int) -> list[_Outcome]:
@@ -378,10 +402,41 @@ class _Examiner:
             for i in group:
                 most[i] = top.index[i]
                 least[i] = bottom.index[i]
-        if high > MAX_PARAMETERS:
+        if high > MAX_PARAMETERS or self._may_not_fit(high):
             self.point(tuple(most))
         if low == 0:
             self.point(tuple(least))
+        self._largest_activation(reference, groups)
+
+    def _may_not_fit(self, parameters: int) -> bool:
+        """Whether the largest parameter total's training state may exceed the host's memory
+        (W0232): the bound counts every optimizer's most values per weight."""
+        if self.memory is None:
+            return False
+        most_slots = 3  # Adam with amsgrad keeps three values per weight (catalogue)
+        return parameters * (2 + most_slots) * memory.WEIGHT_BYTES > self.memory.total
+
+    def _largest_activation(self, reference: _Outcome, groups: list[list[int]]) -> None:
+        """W0232 for one layer's output over combinations: the largest output comes from the
+        group that makes it, the batch's bytes from the group that sets batch_size and
+        precision, so the point with each group's largest product is checked when their
+        combination may exceed the host's memory."""
+        if self.memory is None:
+            return
+        values, per_value = reference.activation
+        point = list(reference.index)
+        for group in groups:
+            outcomes = [o for o in self.outcomes.values()
+                        if o.valid and _only(o.index, reference.index, group)]
+            if not outcomes:
+                continue
+            top = max(outcomes, key=lambda o: o.activation[0] * o.activation[1])
+            values = max(values, top.activation[0])
+            per_value = max(per_value, top.activation[1])
+            for i in group:
+                point[i] = top.index[i]
+        if values * per_value > self.memory.total:
+            self.point(tuple(point))
 
     # -- reporting
     def _report(self, reference: _Outcome) -> bool:
@@ -475,6 +530,16 @@ def _only(index: tuple[int, ...], base: tuple[int, ...], group: list[int]) -> bo
 
 
 # -- footprints
+
+
+def _activation_figures(model: ir.Model) -> tuple[int, int]:
+    """The largest layer output's values and a batch's bytes per value (memory.py)."""
+    largest = memory.largest_activation(model)
+    if largest is None:
+        return 0, 0
+    layer, taken = largest
+    values = math.prod(layer.output_shape)
+    return values, taken // max(values, 1)
 
 
 def _unread(model: ir.Model, expanded: ir.SpecFile) -> list[ir.Layer]:
