@@ -83,6 +83,10 @@ def test_a_search_continues_and_its_best_spec_trains_to_its_figure(
 
     for name in ("objective.png", "params.png"):
         assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # curves.png only in the best trial's folder (and the first run's best, if another)
+    assert (Path(best["run_dir"]) / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    drawn = [r["number"] for r in table if (Path(r["run_dir"]) / "curves.png").exists()]
+    assert len(drawn) <= 2 and all((Path(r["run_dir"]) / "history.csv").exists() for r in table)
     best_net = (folder / "best.net").read_text()
     assert "choice(" not in best_net and "log_range(" not in best_net
     from netspec.train import TrainOptions, evaluate, train

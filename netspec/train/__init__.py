@@ -36,7 +36,10 @@ from netspec.train.rundir import RunDir
 
 BACKENDS = ("torch", "keras")
 
-__all__ = ["BACKENDS", "Outcome", "TrainError", "TrainOptions", "TrainResult", "evaluate", "train"]
+__all__ = [
+    "BACKENDS", "Outcome", "TrainError", "TrainOptions", "TrainResult", "draw_curves", "evaluate",
+    "train",
+]
 
 
 @dataclass
@@ -59,6 +62,9 @@ class TrainOptions:
     # the spec's text when the caller holds it (`netspec tune`'s concrete point); spec_path
     # then only names it, and the files it imports are found beside that path
     source: str | None = None
+    # curves.png at the end of the run (about 0.4 s); `netspec tune` draws only its best
+    # trial's (draw_curves), as its own plots show the search
+    curves: bool = True
 
 
 @dataclass
@@ -407,7 +413,7 @@ def _train_in(
         if chief:
             record.update(status="stopped", reason=stop.reason, epochs_done=run.last_checkpoint())
             run.write_json("run.json", record)
-            _finish_files(run, model)
+            _finish_files(run, model, curves=options.curves)
         raise
     except BaseException as error:
         report.close()
@@ -444,7 +450,7 @@ def _train_in(
     run.write_json("run.json", record)
     if result["test"] is not None:
         run.write_json("test.json", result["test"])
-    _finish_files(run, model, result["test"])
+    _finish_files(run, model, result["test"], options.curves)
     summary = {"run_dir": str(run.path), "test": result["test"], "history": result["history"]}
     report.finish(summary)
     return Outcome(0, diagnostics, sources, run.path, summary)
@@ -655,11 +661,24 @@ def _load_standardization(run: RunDir, model: ir.Model) -> dict[str, Any] | None
         return {n: data.Standardization(stats[f"{n}.mean"], stats[f"{n}.std"]) for n in names}
 
 
-def _finish_files(run: RunDir, model: ir.Model, test: dict[str, float] | None = None) -> None:
+def _finish_files(
+    run: RunDir, model: ir.Model, test: dict[str, float] | None = None, curves: bool = True
+) -> None:
     if (run / "history.json").exists():
         history = run.read_json("history.json")
         run.write_history(history)
-        run.plot_curves(history, f"{model.name}", test)
+        if curves:
+            run.plot_curves(history, f"{model.name}", test)
+
+
+def draw_curves(run_dir: Path) -> None:
+    """curves.png of a finished run trained without it (`netspec tune`'s trials): from its
+    history.json, test.json and the model's name in run.json."""
+    run = RunDir(run_dir)
+    if not (run / "history.json").exists():
+        return
+    test = run.read_json("test.json") if (run / "test.json").exists() else None
+    run.plot_curves(run.read_json("history.json"), str(run.read_json("run.json")["model"]), test)
 
 
 # --------------------------------------------------------------------------- evaluate, predict

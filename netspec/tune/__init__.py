@@ -588,11 +588,23 @@ class _Search:
         return rows
 
     def _write_files(self, plots: bool) -> list[Path]:
+        """trials.csv; with `plots`, the search's plots and the best trial's curves.png (the
+        trials train without theirs: drawing one costs about 0.4 s, a small trial's half)."""
         rows = self._rows()
         write_csv(self.folder / "trials.csv", rows, self.dimensions, self.metric)
         if plots and any(r.state == "complete" for r in rows):
+            self._best_curves()
             return write_plots(self.folder, rows, self.dimensions, self.metric, self.maximize)
         return []
+
+    def _best_curves(self) -> None:
+        from netspec.train import draw_curves
+
+        if self.best is None:
+            return
+        run_dir = self.study.trials[self.best[0]].user_attrs.get("run_dir")
+        if run_dir and not (Path(run_dir) / "curves.png").exists():
+            draw_curves(Path(run_dir))
 
     def _finish(self, seconds: float) -> dict[str, Any]:
         plots = self._write_files(plots=True)

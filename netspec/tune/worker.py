@@ -108,6 +108,7 @@ def run_trial(job: dict[str, Any], verdict: Verdict) -> dict[str, Any]:
         log="quiet",
         reporter=reporter,
         source=job["source"],
+        curves=False,  # the search draws its best trial's curves.png when it ends
     )
     started = time.perf_counter()
     result: dict[str, Any] = {"state": "failed", "value": None, "reason": None}
