@@ -110,22 +110,24 @@ def _objectives(draw: st.DrawFn, holes: Holes) -> str:
     return text + f"  train {{ {', '.join(_train(draw, holes))} }}\n"
 
 
-def _conv(draw: st.DrawFn, holes: Holes) -> str:
-    args = [holes.value(draw, ["2", "4"], ["0"]), holes.value(draw, *KERNELS)]
+def _window(draw: st.DrawFn, holes: Holes) -> list[str]:
+    """A window layer's optional strides and padding (Conv2D, MaxPooling2D)."""
+    args = []
     if draw(st.booleans()):
         args.append(f"strides={holes.value(draw, *STRIDES)}")
     if draw(st.booleans()):
         args.append(f"padding={holes.value(draw, *PADDINGS)}")
-    return f"Conv2D({', '.join(args)}, activation=relu)"
+    return args
+
+
+def _conv(draw: st.DrawFn, holes: Holes) -> str:
+    args = [holes.value(draw, ["2", "4"], ["0"]), holes.value(draw, *KERNELS)]
+    return f"Conv2D({', '.join(args + _window(draw, holes))}, activation=relu)"
 
 
 def _pool(draw: st.DrawFn, holes: Holes) -> str:
     args = [holes.value(draw, *POOLS)]
-    if draw(st.booleans()):
-        args.append(f"strides={holes.value(draw, *STRIDES)}")
-    if draw(st.booleans()):
-        args.append(f"padding={holes.value(draw, *PADDINGS)}")
-    return f"MaxPooling2D({', '.join(args)})"
+    return f"MaxPooling2D({', '.join(args + _window(draw, holes))})"
 
 
 def _dense(draw: st.DrawFn, holes: Holes) -> str:
