@@ -207,24 +207,24 @@ class _Examiner:
         """The final groups of interacting dimensions (each dimension in one)."""
         self.memory = memory.host_memory()
         """The host's memory, for W0232 at each point (None where nothing tells)."""
+        self.candidates: dict[tuple[int, ...], ir.Model] | None = {}
+        """The checked models of the points that may become the reference, kept until it is
+        chosen (SpaceCheck.reference); None after, so no other point's model is kept."""
 
     # -- checking one point
-    def _checked(
-        self, index: tuple[int, ...], found: Diagnostics
-    ) -> tuple[ir.SpecFile, ir.Model | None]:
-        spec = self.substituter.apply(
-            {i: self.samples[i][j].node for i, j in enumerate(index)}
-        )
-        with paused_gc():
-            expanded, ok = expand(spec, found, self.sources)
-            return expanded, check(expanded, found, expanded=ok)
-
     def point(self, index: tuple[int, ...]) -> _Outcome:
         known = self.outcomes.get(index)
         if known is not None:
             return known
+        spec = self.substituter.apply(
+            {i: self.samples[i][j].node for i, j in enumerate(index)}
+        )
         found = Diagnostics()
-        expanded, model = self._checked(index, found)
+        with paused_gc():
+            expanded, ok = expand(spec, found, self.sources)
+            model = check(expanded, found, expanded=ok)
+        if model is not None and self.candidates is not None:
+            self.candidates[index] = model
         if model is not None:
             memory.warn(model, found, self.memory)  # W0232, as `netspec check` warns
         outcome = _Outcome(index=index, diagnostics=list(found), sites=None)
@@ -244,6 +244,8 @@ class _Examiner:
         reference = self.point(first)
         if not reference.valid:
             reference = self._valid_neighbour(first) or reference
+        chosen = (self.candidates or {}).get(reference.index)
+        self.candidates = None
         ok = reference.valid
         if ok:
             footprints = self._one_at_a_time(reference)
@@ -266,8 +268,7 @@ class _Examiner:
             groups=self.groups,
             samples={d.name: tuple(s.text for s in self.samples[i])
                      for i, d in enumerate(self.dimensions)},
-            reference=self._checked(reference.index, Diagnostics())[1]  # once more: ms
-            if reference.valid else None,
+            reference=chosen,
         )
 
     def _vary(self, base: tuple[int, ...], i: int) -> list[_Outcome]:
