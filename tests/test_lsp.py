@@ -151,6 +151,12 @@ class Client:
             "textDocument": {"uri": uri, "languageId": "netspec", "version": 1, "text": text}
         })
 
+    def complete(self, uri: str, text: str, needle: str, shift: int = 0) -> list[dict[str, Any]]:
+        """The completion items at `needle` (plus `shift` characters) in the open `text`."""
+        return self.request("textDocument/completion", {
+            "textDocument": {"uri": uri}, "position": position(text, needle, shift)
+        })
+
     def diagnostics(self, uri: str, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
         return self.wait_for(
             "textDocument/publishDiagnostics", lambda p: p["uri"] == uri, timeout
@@ -385,10 +391,7 @@ def test_completion_by_context(client: Client, workspace: Path) -> None:
     client.diagnostics(uri)
 
     def labels(needle: str, shift: int) -> set[str]:
-        items = client.request("textDocument/completion", {
-            "textDocument": {"uri": uri}, "position": position(text, needle, shift)
-        })
-        return {item["label"] for item in items}
+        return {item["label"] for item in client.complete(uri, text, needle, shift)}
 
     activations = labels("activation=relu", len("activation="))
     assert {"relu", "tanh", "softmax"} <= activations and "Dense" not in activations
@@ -406,9 +409,7 @@ def test_completion_of_layers_and_blocks_in_layers(client: Client, workspace: Pa
     text = SPEC.replace("    twice(4)\n", "    twice(4)\n    Con\n")
     client.open(uri, text)
     client.diagnostics(uri)
-    items = client.request("textDocument/completion", {
-        "textDocument": {"uri": uri}, "position": position(text, "    Con\n", 7)
-    })
+    items = client.complete(uri, text, "    Con\n", 7)
     labels = {item["label"] for item in items}
     assert {"Conv2D", "Dense", "LSTM", "pair", "twice"} <= labels
     assert "adam" not in {label.lower() for label in labels}
@@ -420,9 +421,7 @@ def test_completion_of_argument_names_not_given_yet(client: Client, workspace: P
     text = SPEC.replace("Dense(32, activation=relu)", "Dense(32, activation=relu, )")
     client.open(uri, text)
     client.diagnostics(uri)
-    items = client.request("textDocument/completion", {
-        "textDocument": {"uri": uri}, "position": position(text, "relu, )", 6)
-    })
+    items = client.complete(uri, text, "relu, )", 6)
     labels = {item["label"] for item in items}
     assert "use_bias" in labels
     assert "units" not in labels and "activation" not in labels  # given already

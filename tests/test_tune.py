@@ -38,6 +38,14 @@ def finished(folder: Path) -> list[dict[str, str]]:
     return [r for r in rows(folder) if r["state"] in ("complete", "pruned", "failed")]
 
 
+def refused(spec: Path, folder: Path, *options: str) -> str:
+    """What `tune` prints refusing a search before its first trial (exit 1, no study)."""
+    status, output = tune([str(spec), "--trials", "2", *options, "-o", str(folder)])
+    assert status == 1, output
+    assert not (folder / "study.db").exists()
+    return output
+
+
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """6 trials of the digits MLP in two runs of the same command (3, then 3 more)."""
@@ -181,8 +189,7 @@ def test_a_space_with_an_invalid_point_is_refused_before_any_trial(tmp_path: Pat
             "Reshape([8, 8, 1])\n    Conv2D(4, kernel_size=choice(3, 9))\n    Flatten",
         )
     )
-    status, output = tune([str(spec), "--trials", "2", "-o", str(tmp_path / "t")])
-    assert status == 1
+    output = refused(spec, tmp_path / "t")
     assert "kernel_size=choice(3, 9)=9" in output and "bad.net:7:27: error[E0202]" in output
     assert not (tmp_path / "t").exists()
 
@@ -194,8 +201,7 @@ def test_a_spec_without_search_values_is_refused(tmp_path: Path) -> None:
         .replace("choice(16, 32, 64)", "32")
         .replace("log_range(1e-3, 3e-2)", "1e-3")
     )
-    status, output = tune([str(spec), "--trials", "2", "-o", str(tmp_path / "t")])
-    assert status == 1
+    output = refused(spec, tmp_path / "t")
     assert "holds no search dimension" in output and "choice(" in output
     assert not (tmp_path / "t").exists()
 
@@ -203,16 +209,10 @@ def test_a_spec_without_search_values_is_refused(tmp_path: Path) -> None:
 def test_a_figure_the_spec_does_not_report_is_refused(tmp_path: Path) -> None:
     spec = tmp_path / "no_validation.net"
     spec.write_text(DIGITS.read_text().replace("validation_split = 0.2", "validation_split = 0.0"))
-    status, output = tune(
-        [str(spec), "--trials", "2", "--metric", "val_accuracy", "-o", str(tmp_path / "t")]
-    )
-    assert status == 1
+    output = refused(spec, tmp_path / "t", "--metric", "val_accuracy")
     assert "does not report val_accuracy" in output and "validation" in output
-    status, output = tune(
-        [str(DIGITS), "--trials", "2", "--metric", "auc", "-o", str(tmp_path / "t")]
-    )
-    assert status == 1 and "choose one of loss, accuracy, val_loss, val_accuracy" in output
-    assert not (tmp_path / "t" / "study.db").exists()
+    output = refused(DIGITS, tmp_path / "t", "--metric", "auc")
+    assert "choose one of loss, accuracy, val_loss, val_accuracy" in output
 
 
 def test_a_continued_search_keeps_its_settings(tmp_path: Path) -> None:
