@@ -17,7 +17,7 @@ from netspec.diagnostics import Diagnostics
 from netspec.space import examine, find_space
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-LONG = settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+LONG = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @PROPERTY
